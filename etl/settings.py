@@ -1,0 +1,43 @@
+"""Settings: the only place that reads environment variables (prefix ``CTMIRROR_``, nested with ``__``).
+
+Build ``Settings()`` once at an edge (the CLI or a flow) and pass plain values down.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_API_BASE = "http://api.brain-map.org"
+
+
+class ApiSettings(BaseModel):
+    base_url: str = Field(DEFAULT_API_BASE, description="RMA API root (no trailing /api/v2)")
+    timeout_s: float = Field(60.0, description="Per-request connect/read timeout in seconds")
+    max_attempts: int = Field(8, description="Attempts per request before giving up")
+    concurrency: int = Field(4, description="Requests in flight at once")
+    page_size: int = Field(2000, description="Rows per page for flat paged queries")
+    in_batch: int = Field(200, description="Ids per $in batch for linked records")
+
+
+class WarehouseSettings(BaseModel):
+    url: str | None = Field(
+        None, description="SQLAlchemy URL; default duckdb:///<root>/warehouse.duckdb"
+    )
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CTMIRROR_", env_nested_delimiter="__")
+
+    root: Path = Field(Path("data"), description="Mirror root: warehouse, files, staging")
+    api: ApiSettings = ApiSettings()
+    warehouse: WarehouseSettings = WarehouseSettings()
+
+    def warehouse_url(self) -> str:
+        return self.warehouse.url or default_warehouse_url(self.root)
+
+
+def default_warehouse_url(root: Path) -> str:
+    return f"duckdb:///{(Path(root) / 'warehouse.duckdb').resolve()}"
