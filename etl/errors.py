@@ -5,8 +5,9 @@
     ├── ApiError               talking to the RMA API (the real one or a replica) failed
     │   ├── ApiTransportError    no usable response: connection refused or dropped, timeout   [transient]
     │   ├── ApiStatusError       an HTTP error status (429 and 5xx are transient, 4xx terminal)
-    │   └── RmaError             HTTP 200 but not an RMA answer: success:false, HTML page,
-    │                            wrong content type, msg not a list                         [terminal]
+    │   ├── ApiOutageError       HTTP 200 with an HTML "site unavailable" page              [transient]
+    │   └── RmaError             HTTP 200 but not an RMA answer: success:false, wrong content
+    │                            type, msg not a list                                       [terminal]
     ├── FileIntegrityError     a downloaded or stored file has the wrong size or checksum
     ├── InputError             a file or query the code was given is malformed
     │   ├── QueryError           an RMA query string that does not parse or names unknown things
@@ -69,8 +70,12 @@ class TerminalApiStatusError(ApiStatusError, TerminalError):
     """A 4xx status other than 429."""
 
 
+class ApiOutageError(ApiError, TransientError):
+    """HTTP 200 with an HTML page instead of JSON: the API's "site unavailable" outage page."""
+
+
 class RmaError(ApiError, TerminalError):
-    """HTTP 200 that is not a valid RMA answer (success:false, HTML, msg not a list)."""
+    """HTTP 200 that is not a valid RMA answer (success:false, msg not a list)."""
 
 
 class FileIntegrityError(CtMirrorError, TerminalError):
@@ -111,6 +116,7 @@ class SchemaError(CtMirrorError, TerminalError):
 
 __all__ = [
     "ApiError",
+    "ApiOutageError",
     "ApiStatusError",
     "ApiTransportError",
     "ConfigError",

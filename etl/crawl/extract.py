@@ -1,0 +1,287 @@
+"""The extract stage: run the crawl plan and write the staging package.
+
+Models run one after another in dependency order; the batches of one model run concurrently on
+the client's worker count. Each batch is a flat query paged by primary key. A page already in
+the package is reused, so re-running a sync id fetches only what is missing. A batch that still
+fails after the client's retries is recorded in the manifest, its model is marked incomplete,
+and the crawl goes on with the rest.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Mapping, Sequence
+from concurrent.futures import Executor, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from etl.crawl.plan import DEFAULT_PLAN, ModelStep, Resource, execution_order, key_fields
+from etl.crawl.progress import (
+    BatchFailed,
+    CrawlEvent,
+    ModelDone,
+    ModelStarted,
+    NullSink,
+    PageDone,
+    ProgressSink,
+)
+from etl.crawl.records import Record, flat_record, int_values
+from etl.crawl.staging import ErrorEntry, Manifest, StagingPackage, page_key
+from etl.errors import ConfigError, CtMirrorError, RmaError
+from etl.rma.client import RmaClient
+from etl.rma.paginator import OffsetPaginator, PageRequest, paged_query
+from etl.rma.query import query_path
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ExtractError:
+    model: str
+    url: str
+    message: str
+
+
+@dataclass(frozen=True)
+class ModelReport:
+    rows: int
+    pages_fetched: int
+    pages_reused: int
+    complete: bool
+    full_scope: bool
+
+    @property
+    def pages(self) -> int:
+        return self.pages_fetched + self.pages_reused
+
+
+@dataclass(frozen=True)
+class ExtractReport:
+    sync_id: str
+    package: Path
+    models: Mapping[str, ModelReport]
+    requests: int
+    errors: tuple[ExtractError, ...]
+
+    @property
+    def complete(self) -> bool:
+        return all(m.complete for m in self.models.values())
+
+    @property
+    def pages_fetched(self) -> int:
+        return sum(m.pages_fetched for m in self.models.values())
+
+    @property
+    def pages_reused(self) -> int:
+        return sum(m.pages_reused for m in self.models.values())
+
+
+@dataclass
+class _BatchResult:
+    """What one batch leaves behind: keys and id fields, never the records themselves."""
+
+    primary_keys: set[object] = field(default_factory=set)
+    ids: dict[str, set[int]] = field(default_factory=dict)
+    pages_fetched: int = 0
+    pages_reused: int = 0
+    error: ExtractError | None = None
+
+
+class _SerialSink:
+    """Serialises calls from worker threads into the caller's sink."""
+
+    def __init__(self, sink: ProgressSink) -> None:
+        self._sink = sink
+        self._lock = threading.Lock()
+
+    def __call__(self, event: CrawlEvent) -> None:
+        with self._lock:
+            self._sink(event)
+
+
+class _Crawl:
+    def __init__(self, client: RmaClient, package: StagingPackage, *, limit: int | None,
+                 page_size: int, in_batch: int, plan: Sequence[Resource],
+                 sink: ProgressSink) -> None:
+        self.client = client
+        self.package = package
+        self.limit = limit
+        self.page_size = page_size
+        self.in_batch = in_batch
+        self.sink = sink
+        self.key_fields = key_fields(plan)
+        # model -> field -> ids, for the models later resources take ids from
+        self.ids: dict[str, dict[str, set[int]]] = {}
+        self.complete: dict[str, bool] = {}
+        self.full_scope: dict[str, bool] = {}
+
+    def run_step(self, step: ModelStep, pool: Executor) -> tuple[ModelReport, list[ExtractError]]:
+        batches = [
+            (resource, criteria)
+            for resource in step.resources
+            for criteria in resource.batch_criteria(self._source_ids(resource), self.in_batch)
+        ]
+        self.sink(ModelStarted(step.model, len(batches)))
+        futures = [pool.submit(self._run_batch, resource, crit) for resource, crit in batches]
+        results = [f.result() for f in futures]
+
+        keys: set[object] = set()
+        ids: dict[str, set[int]] = {name: set() for name in self.key_fields.get(step.model, ())}
+        errors = [r.error for r in results if r.error is not None]
+        for result in results:
+            keys |= result.primary_keys
+            for name, values in result.ids.items():
+                ids[name] |= values
+        self.ids[step.model] = ids
+        # Ids of an incomplete parent are incomplete too, so the child cannot be complete.
+        complete = not errors and all(self.complete[m] for m in step.depends_on)
+        full_scope = all(self._full_scope(r) for r in step.resources)
+        self.complete[step.model] = complete
+        self.full_scope[step.model] = full_scope
+        report = ModelReport(
+            rows=len(keys),
+            pages_fetched=sum(r.pages_fetched for r in results),
+            pages_reused=sum(r.pages_reused for r in results),
+            complete=complete,
+            full_scope=full_scope,
+        )
+        self.sink(ModelDone(step.model, report.rows, report.pages, complete))
+        return report, errors
+
+    def _source_ids(self, resource: Resource) -> set[int]:
+        out: set[int] = set()
+        for source in resource.sources:
+            out |= self.ids[source.model][source.field]
+        return out
+
+    def _full_scope(self, resource: Resource) -> bool:
+        if self.limit is None:
+            return True
+        return not resource.cells and all(self.full_scope[s.model] for s in resource.sources)
+
+    def _run_batch(self, resource: Resource, criteria: str) -> _BatchResult:
+        result = _BatchResult(ids={name: set() for name in self.key_fields.get(resource.model, ())})
+        paginator = OffsetPaginator(self.page_size, self.limit if resource.cells else None)
+        url = ""
+
+        def fetch(request: PageRequest) -> list[Record]:
+            nonlocal url
+            q = paged_query(resource.model, request, criteria=[criteria] if criteria else (),
+                            primary_key=resource.primary_key)
+            url = self.client.url_for(q)
+            key = page_key(query_path(q))
+            rows = self.package.read_page(resource.model, key)
+            reused = rows is not None
+            if rows is None:
+                rows = [flat_record(resource.model, r) for r in self.client.fetch(url).rows]
+                self._check_keys(resource, rows, url)
+                self.package.write_page(resource.model, key, rows)
+                result.pages_fetched += 1
+            else:
+                result.pages_reused += 1
+            self.sink(PageDone(resource.model, len(rows), reused))
+            return rows
+
+        try:
+            for _, rows in paginator.walk(fetch):
+                result.primary_keys.update(r[resource.primary_key] for r in rows)
+                for name, values in result.ids.items():
+                    values |= int_values(rows, name)
+        except CtMirrorError as exc:
+            log.warning("%s - batch failed: %s", resource.name, exc)
+            result.error = ExtractError(resource.model, getattr(exc, "url", None) or url, str(exc))
+            self.sink(BatchFailed(resource.model, result.error.url, result.error.message))
+        return result
+
+    @staticmethod
+    def _check_keys(resource: Resource, rows: list[Record], url: str) -> None:
+        key = resource.primary_key
+        if any(r.get(key) is None for r in rows):
+            raise RmaError(f"{resource.model} records without {key!r}: cannot stage them", url=url)
+
+
+def extract(
+    client: RmaClient,
+    staging_root: Path,
+    *,
+    sync_id: str,
+    limit: int | None = None,
+    progress: ProgressSink | None = None,
+    page_size: int = 2000,
+    in_batch: int = 200,
+    plan: Sequence[Resource] = DEFAULT_PLAN,
+) -> ExtractReport:
+    """Crawl the API into ``staging_root/<sync_id>/`` and return what was done.
+
+    ``limit`` keeps the first N cells (by specimen id) and only their linked records. Running
+    again with the same ``sync_id`` reuses every page already staged.
+    """
+    if limit is not None and limit < 1:
+        raise ConfigError(f"limit must be at least 1 cell, got {limit}")
+    if page_size < 1 or in_batch < 1:
+        raise ConfigError("page_size and in_batch must be at least 1")
+    steps = execution_order(plan)
+    package = StagingPackage(staging_root, sync_id)
+    previous = package.read_manifest()
+    if previous is not None and previous["limit"] != limit:
+        raise ConfigError(
+            f"sync {sync_id} was started with limit={previous['limit']}; resume it with the "
+            "same limit or start a new sync id"
+        )
+    requests_before = client.requests
+    earlier_requests = previous["requests"] if previous else 0
+    manifest: Manifest = {
+        "sync_id": sync_id,
+        "api_base": client.base_url,
+        "started_at": previous["started_at"] if previous
+        else _now(),
+        "finished_at": None,
+        "limit": limit,
+        "requests": earlier_requests,
+        "models": {},
+        "errors": [],
+    }
+    package.write_manifest(manifest)
+
+    crawl = _Crawl(client, package, limit=limit, page_size=page_size, in_batch=in_batch,
+                   plan=plan, sink=_SerialSink(progress or NullSink()))
+    models: dict[str, ModelReport] = {}
+    errors: list[ExtractError] = []
+    with ThreadPoolExecutor(max_workers=client.concurrency,
+                            thread_name_prefix="ctmirror-extract") as pool:
+        for step in steps:
+            report, step_errors = crawl.run_step(step, pool)
+            models[step.model] = report
+            errors.extend(step_errors)
+            manifest["models"][step.model] = {
+                "complete": report.complete,
+                "full_scope": report.full_scope,
+                "rows": report.rows,
+                "pages": report.pages,
+            }
+            manifest["errors"] = [_error_entry(e) for e in errors]
+            manifest["requests"] = earlier_requests + client.requests - requests_before
+            package.write_manifest(manifest)
+    manifest["finished_at"] = _now()
+    package.write_manifest(manifest)
+
+    return ExtractReport(
+        sync_id=sync_id,
+        package=package.root,
+        models=models,
+        requests=client.requests - requests_before,
+        errors=tuple(errors),
+    )
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _error_entry(error: ExtractError) -> ErrorEntry:
+    return {"model": error.model, "url": error.url, "message": error.message}
+
+
+__all__ = ["ExtractError", "ExtractReport", "ModelReport", "extract"]

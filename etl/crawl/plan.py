@@ -1,0 +1,170 @@
+"""The crawl plan: which records of which Allen model to fetch, declared as data (pure).
+
+Like dlt's ``rest_api`` resources, each ``Resource`` names a model and how its query is scoped:
+either the whole model, or ``[<link>$in <ids>]`` where the ids are values of fields of records
+already fetched (``sources``). The plan is run model by model in dependency order; every query
+is flat (filters on the model's own attributes only) so it can be paged safely.
+"""
+
+from __future__ import annotations
+
+import graphlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from etl.errors import ConfigError
+from etl.replica.catalog import primary_key
+from etl.rma.query import Scalar, eq, in_
+
+CELLS_MODEL = "ApiCellTypesSpecimenDetail"
+
+
+@dataclass(frozen=True)
+class KeySource:
+    """Ids taken from ``field`` of the ``model`` records fetched earlier in the crawl."""
+
+    model: str
+    field: str
+
+
+@dataclass(frozen=True)
+class Resource:
+    model: str
+    # The attribute matched with $in; None fetches the whole model.
+    link: str | None = None
+    sources: tuple[KeySource, ...] = ()
+    # Extra equality filters ANDed to every batch (the polymorphic attachable_type).
+    where: tuple[tuple[str, Scalar], ...] = ()
+    # The root set of cells that ``limit`` cuts to its first N rows.
+    cells: bool = False
+
+    @property
+    def name(self) -> str:
+        if self.link is None:
+            return self.model
+        fixed = "".join(f"[{attr}={value}]" for attr, value in self.where)
+        return f"{self.model}{fixed}[{self.link}]"
+
+    @property
+    def primary_key(self) -> str:
+        return primary_key(self.model)
+
+    @property
+    def depends_on(self) -> frozenset[str]:
+        return frozenset(source.model for source in self.sources)
+
+    def batch_criteria(self, ids: Iterable[int], batch_size: int) -> list[str]:
+        """One criteria path per batch of at most ``batch_size`` sorted, distinct ids; a
+        resource without a link is one batch (its criteria empty unless ``where`` is set)."""
+        fixed = "".join(eq(attr, value) for attr, value in self.where)
+        if self.link is None:
+            return [fixed]
+        ordered = sorted(set(ids))
+        return [
+            fixed + in_(self.link, ordered[start:start + batch_size])
+            for start in range(0, len(ordered), batch_size)
+        ]
+
+
+def _by_specimen(model: str) -> Resource:
+    return Resource(model, "specimen_id", (KeySource(CELLS_MODEL, "specimen__id"),))
+
+
+def _files_of(model: str) -> Resource:
+    return Resource("WellKnownFile", "attachable_id", (KeySource(model, "id"),),
+                    where=(("attachable_type", model),))
+
+
+DEFAULT_PLAN: tuple[Resource, ...] = (
+    Resource("WellKnownFileType"),
+    Resource("NeuronalModelTemplate"),
+    Resource(CELLS_MODEL, cells=True),
+    Resource("Specimen", "id", (KeySource(CELLS_MODEL, "specimen__id"),)),
+    Resource(
+        "Donor", "id", (KeySource(CELLS_MODEL, "donor__id"), KeySource("Specimen", "donor_id"))
+    ),
+    Resource(
+        "Structure",
+        "id",
+        (
+            KeySource(CELLS_MODEL, "structure__id"),
+            KeySource(CELLS_MODEL, "structure_parent__id"),
+            KeySource("Specimen", "structure_id"),
+        ),
+    ),
+    Resource("EphysResult", "id", (KeySource("Specimen", "ephys_result_id"),)),
+    _by_specimen("EphysSweep"),
+    _by_specimen("EphysFeature"),
+    _by_specimen("NeuronReconstruction"),
+    _by_specimen("NeuronalModel"),
+    _by_specimen("ImageSeries"),
+    _by_specimen("ProjectionImage"),
+    Resource("NeuronalModelRun", "neuronal_model_id", (KeySource("NeuronalModel", "id"),)),
+    Resource("SubImage", "data_set_id", (KeySource("ImageSeries", "id"),)),
+    _files_of("EphysResult"),
+    _files_of("NeuronReconstruction"),
+    _files_of("NeuronalModel"),
+    _files_of("NeuronalModelRun"),
+    _files_of("NeuronalModelTemplate"),
+)
+
+
+@dataclass(frozen=True)
+class ModelStep:
+    """Everything the crawl fetches for one model, run after the models it depends on."""
+
+    model: str
+    resources: tuple[Resource, ...]
+
+    @property
+    def depends_on(self) -> frozenset[str]:
+        return frozenset().union(*(r.depends_on for r in self.resources))
+
+
+def execution_order(plan: Sequence[Resource]) -> list[ModelStep]:
+    """The plan's models, each after every model its ids come from."""
+    by_model: dict[str, list[Resource]] = {}
+    for resource in plan:
+        if (resource.link is None) != (not resource.sources):
+            raise ConfigError(f"plan resource {resource.name}: a link needs sources and vice versa")
+        by_model.setdefault(resource.model, []).append(resource)
+    steps = {model: ModelStep(model, tuple(rs)) for model, rs in by_model.items()}
+    sorter: graphlib.TopologicalSorter[str] = graphlib.TopologicalSorter()
+    for step in steps.values():
+        missing = step.depends_on - steps.keys()
+        if missing:
+            raise ConfigError(f"plan model {step.model} takes ids from {sorted(missing)}, "
+                              "which the plan does not fetch")
+        sorter.add(step.model, *step.depends_on)
+    try:
+        sorter.prepare()
+    except graphlib.CycleError as exc:
+        raise ConfigError(f"the crawl plan has a dependency cycle: {exc.args[1]}") from exc
+    # Among models that are ready together, keep the plan's own order: runs are reproducible.
+    rank = {model: i for i, model in enumerate(by_model)}
+    order: list[ModelStep] = []
+    while sorter.is_active():
+        ready = sorted(sorter.get_ready(), key=rank.__getitem__)
+        order.extend(steps[model] for model in ready)
+        sorter.done(*ready)
+    return order
+
+
+def key_fields(plan: Sequence[Resource]) -> dict[str, frozenset[str]]:
+    """For each model, the fields whose values later resources use as ids."""
+    fields: dict[str, set[str]] = {}
+    for resource in plan:
+        for source in resource.sources:
+            fields.setdefault(source.model, set()).add(source.field)
+    return {model: frozenset(names) for model, names in fields.items()}
+
+
+__all__ = [
+    "CELLS_MODEL",
+    "DEFAULT_PLAN",
+    "KeySource",
+    "ModelStep",
+    "Resource",
+    "execution_order",
+    "key_fields",
+]

@@ -1,0 +1,45 @@
+"""Record helpers for the crawl (pure)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from etl.replica.catalog import MODELS
+
+Record = dict[str, Any]
+
+
+def _is_nested(value: object) -> bool:
+    if isinstance(value, dict):
+        return True
+    return isinstance(value, list) and bool(value) and all(isinstance(v, dict) for v in value)
+
+
+def flat_record(model: str, record: Record) -> Record:
+    """``record`` without nested association objects or lists: the model's own attributes.
+
+    Known association names are dropped whatever their value (an empty has_many list is still an
+    association); any other object, or list of objects, is an association the catalog does not
+    describe (``specimen_tags``, ``cell_soma_locations``, ...).
+    """
+    spec = MODELS.get(model)
+    associations = spec.associations.keys() if spec else ()
+    return {
+        key: value
+        for key, value in record.items()
+        if key not in associations and not _is_nested(value)
+    }
+
+
+def int_values(records: Iterable[Record], field: str) -> set[int]:
+    """The distinct integer values of ``field`` (nulls and non-integers are no ids)."""
+    out: set[int] = set()
+    for record in records:
+        value = record.get(field)
+        if isinstance(value, int) and not isinstance(value, bool):
+            out.add(value)
+    return out
+
+
+__all__ = ["Record", "flat_record", "int_values"]

@@ -1,0 +1,165 @@
+"""The staging package: the extract stage's output, the load stage's input (file I/O).
+
+::
+
+    <staging_root>/<sync_id>/
+      manifest.json             see ``Manifest``
+      <Model>/<page_key>.jsonl  the records of one fetched page, one JSON object per line
+
+Pages and the manifest are written atomically (temporary file, fsync, ``os.replace``), so a
+killed crawl leaves only whole pages and a resumed one can trust every page it finds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TypedDict
+
+from etl.crawl.records import Record
+from etl.errors import ConfigError, InputError
+from etl.replica.catalog import primary_key
+
+MANIFEST = "manifest.json"
+_SYNC_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+_MODEL = re.compile(r"[A-Z][A-Za-z0-9]*")
+
+
+class ModelEntry(TypedDict):
+    complete: bool
+    full_scope: bool
+    rows: int
+    pages: int
+
+
+class ErrorEntry(TypedDict):
+    model: str
+    url: str
+    message: str
+
+
+class Manifest(TypedDict):
+    sync_id: str
+    api_base: str
+    started_at: str
+    # Set when a run got through the whole plan (errors or not); null while one is under way
+    # or after one was killed.
+    finished_at: str | None
+    limit: int | None
+    requests: int
+    models: dict[str, ModelEntry]
+    errors: list[ErrorEntry]
+
+
+def page_key(request_path: str) -> str:
+    """A stable file name for a page: a hash of its request URL relative to the API root, so the
+    same query keeps its key if the server moves (a replica on a new port)."""
+    return hashlib.sha256(request_path.encode()).hexdigest()[:32]
+
+
+def check_sync_id(sync_id: str) -> str:
+    if not _SYNC_ID.fullmatch(sync_id):
+        raise ConfigError(
+            f"sync id {sync_id!r} must be 1-128 letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit"
+        )
+    return sync_id
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class StagingPackage:
+    """One sync run's staging directory."""
+
+    def __init__(self, staging_root: Path, sync_id: str) -> None:
+        self.sync_id = check_sync_id(sync_id)
+        self.root = Path(staging_root) / sync_id
+
+    def _model_dir(self, model: str) -> Path:
+        if not _MODEL.fullmatch(model):
+            raise ConfigError(f"{model!r} is not an Allen model name")
+        return self.root / model
+
+    def page_path(self, model: str, key: str) -> Path:
+        return self._model_dir(model) / f"{key}.jsonl"
+
+    def write_page(self, model: str, key: str, records: list[Record]) -> None:
+        folder = self._model_dir(model)
+        folder.mkdir(parents=True, exist_ok=True)
+        text = "".join(
+            json.dumps(r, separators=(",", ":"), ensure_ascii=False) + "\n" for r in records
+        )
+        _atomic_write(folder / f"{key}.jsonl", text)
+
+    def read_page(self, model: str, key: str) -> list[Record] | None:
+        """The records of a staged page, or None when the page is not (validly) on disk."""
+        path = self.page_path(model, key)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+        try:
+            return [json.loads(line) for line in text.splitlines() if line]
+        except ValueError:
+            # Only a hand-edited or disk-damaged file gets here (writes are atomic): refetch it.
+            return None
+
+    def pages(self, model: str) -> list[Path]:
+        return sorted(self._model_dir(model).glob("*.jsonl"))
+
+    def iter_records(self, model: str) -> Iterator[Record]:
+        """Every staged record of ``model``, page by page; a record may repeat across pages."""
+        for path in self.pages(model):
+            with path.open(encoding="utf-8") as fh:
+                for line in fh:
+                    if line.strip():
+                        yield json.loads(line)
+
+    def unique_records(self, model: str) -> dict[object, Record]:
+        """The staged records of ``model`` keyed by primary key (repeats collapse)."""
+        key = primary_key(model)
+        return {record[key]: record for record in self.iter_records(model)}
+
+    def read_manifest(self) -> Manifest | None:
+        path = self.root / MANIFEST
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+        except ValueError as exc:
+            raise InputError(f"{path} is not valid JSON ({exc}); delete the package") from exc
+        if not isinstance(doc, dict) or doc.get("sync_id") != self.sync_id:
+            raise InputError(f"{path} is not the manifest of sync {self.sync_id}; "
+                                "delete the package or use another sync id")
+        return doc  # type: ignore[return-value]
+
+    def write_manifest(self, manifest: Manifest) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        _atomic_write(self.root / MANIFEST, json.dumps(manifest, indent=2) + "\n")
+
+
+__all__ = [
+    "MANIFEST",
+    "ErrorEntry",
+    "Manifest",
+    "ModelEntry",
+    "StagingPackage",
+    "check_sync_id",
+    "page_key",
+]

@@ -1,0 +1,126 @@
+"""Checking one RMA answer: HTTP status, content type, JSON, envelope (pure: bytes in).
+
+The real API has been seen answering HTTP 200 with an HTML "site unavailable" page, and a
+dropped stream leaves a truncated JSON body; both are worth retrying. A well-formed envelope
+with ``success: false`` is the server rejecting the query, which no retry will change. AllenSDK
+checks none of this and hands an error string on as if it were data.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from etl.errors import (
+    ApiOutageError,
+    ApiTransportError,
+    RmaError,
+    TerminalApiStatusError,
+    TransientApiStatusError,
+)
+
+Record = dict[str, Any]
+
+_JSON_TYPES = ("application/json", "text/json")
+
+
+@dataclass(frozen=True)
+class RmaResponse:
+    """A checked RMA answer. ``total_rows`` is as the server sent it: with joins it lies."""
+
+    url: str
+    rows: list[Record]
+    start_row: int | None
+    total_rows: int | None
+
+
+def media_type(content_type: str | None) -> str:
+    return (content_type or "").split(";", 1)[0].strip().lower()
+
+
+def _is_json(mtype: str) -> bool:
+    return mtype in _JSON_TYPES or mtype.endswith("+json")
+
+
+def _short(text: str, limit: int = 160) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _rejection(body: bytes) -> str | None:
+    """The message of a ``success: false`` envelope in ``body``, else None."""
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        return None
+    if isinstance(doc, dict) and doc.get("success") is False:
+        return _short(str(doc.get("msg", "")))
+    return None
+
+
+def check_response(
+    url: str,
+    status_code: int,
+    content_type: str | None,
+    body: bytes,
+    *,
+    retry_after: float | None = None,
+) -> RmaResponse:
+    """Turn one HTTP answer into an ``RmaResponse`` or raise the matching ``etl.errors`` class."""
+    mtype = media_type(content_type)
+    if status_code != 200:
+        rejected = _rejection(body) if _is_json(mtype) and status_code == 500 else None
+        if rejected is not None:
+            # The replica and, as far as is known, the real API answer a query they cannot run
+            # with 500 plus a success:false envelope: a fault in the query, not the server.
+            raise RmaError(f"the API rejected the query: {rejected}", url=url)
+        if status_code == 429 or 500 <= status_code <= 599:
+            raise TransientApiStatusError(
+                f"HTTP {status_code} from the API; it is overloaded or down, try again later",
+                url=url, status_code=status_code, retry_after=retry_after,
+            )
+        raise TerminalApiStatusError(
+            f"HTTP {status_code} from the API for {url}; check the API base URL and the query",
+            url=url, status_code=status_code,
+        )
+    if mtype == "text/html":
+        raise ApiOutageError(
+            "the API answered with an HTML page instead of JSON (site unavailable?); "
+            "try again later",
+            url=url,
+        )
+    if not _is_json(mtype):
+        raise RmaError(
+            f"the API answered with content type {content_type!r}, not JSON; "
+            "check that the base URL points at an RMA API",
+            url=url,
+        )
+    try:
+        doc = json.loads(body)
+    except ValueError as exc:  # JSONDecodeError, or UnicodeDecodeError for a cut character
+        raise ApiTransportError(
+            f"the API's JSON answer is cut short or garbled ({_short(str(exc), 80)}); try again",
+            url=url,
+        ) from exc
+    if not isinstance(doc, dict):
+        raise RmaError("the API's answer is not an RMA envelope (a JSON object)", url=url)
+    if doc.get("success") is not True:
+        raise RmaError(f"the API rejected the query: {_short(str(doc.get('msg', '')))}", url=url)
+    msg = doc.get("msg")
+    if not isinstance(msg, list) or not all(isinstance(row, dict) for row in msg):
+        raise RmaError("the API's answer has success:true but msg is not a list of records",
+                       url=url)
+    return RmaResponse(
+        url=url,
+        rows=msg,
+        start_row=_int_or_none(doc.get("start_row")),
+        total_rows=_int_or_none(doc.get("total_rows")),
+    )
+
+
+def _int_or_none(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+__all__ = ["Record", "RmaResponse", "check_response", "media_type"]

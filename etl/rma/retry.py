@@ -1,0 +1,90 @@
+"""The retry policy for RMA requests, in one place (pure: the caller sleeps).
+
+Transient failures (no response, 429, 5xx, an HTML outage page, a truncated body) are retried up
+to ``max_attempts`` times; terminal ones never. A server's ``Retry-After`` is honoured within
+sane bounds, else the wait grows exponentially with jitter, so parallel workers spread out.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+
+from etl.errors import TransientError
+
+# A Retry-After date this far ahead is a misconfigured server, not a plan (as dandi-cli does).
+RETRY_AFTER_HORIZON_S = 7 * 24 * 3600.0
+# A date slightly in the past is clock skew; further back it says nothing useful.
+RETRY_AFTER_PAST_TOLERANCE_S = 2.0
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int = 8
+    base_delay_s: float = 1.0
+    max_delay_s: float = 60.0
+    # Floor for any wait: 'Retry-After: 0' must not turn into a tight loop that burns every
+    # attempt in a millisecond.
+    min_delay_s: float = 0.5
+    # Ceiling for a server-requested wait.
+    max_retry_after_s: float = 600.0
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise ValueError(f"max_attempts must be at least 1, got {self.max_attempts}")
+        if not 0 <= self.min_delay_s <= self.max_delay_s:
+            raise ValueError("need 0 <= min_delay_s <= max_delay_s")
+
+
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or an HTTP date), or None
+    when the header is absent, unparseable, or absurd (far future, long past)."""
+    if value is None:
+        return None
+    text = value.strip()
+    if not text:
+        return None
+    if text.isdigit():
+        seconds = float(text)
+    else:
+        try:
+            when = parsedate_to_datetime(text)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - (now or datetime.now(UTC))).total_seconds()
+        if seconds < -RETRY_AFTER_PAST_TOLERANCE_S:
+            return None
+        seconds = max(seconds, 0.0)
+    if seconds > RETRY_AFTER_HORIZON_S:
+        return None
+    return seconds
+
+
+def retry_delay(
+    error: BaseException,
+    attempt: int,
+    policy: RetryPolicy,
+    *,
+    retry_after: float | None = None,
+    rand: Callable[[], float] = random.random,
+) -> float | None:
+    """Seconds to sleep before attempt ``attempt + 1``, or None to give up.
+
+    ``attempt`` counts from 1 (the attempt that just failed). Only ``TransientError`` is
+    retried; anything else, or the last attempt, gives up.
+    """
+    if not isinstance(error, TransientError) or attempt >= policy.max_attempts:
+        return None
+    if retry_after is not None:
+        return min(max(retry_after, policy.min_delay_s), policy.max_retry_after_s)
+    # Equal jitter: half the exponential step is fixed, half random, so waits always grow.
+    step = min(policy.max_delay_s, policy.base_delay_s * 2.0 ** (attempt - 1))
+    return max(policy.min_delay_s, step / 2.0 + rand() * step / 2.0)
+
+
+__all__ = ["RetryPolicy", "parse_retry_after", "retry_delay"]

@@ -1,0 +1,59 @@
+"""The extract stage against the replica server on loopback, serving the synthetic snapshot."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from etl.crawl import StagingPackage, extract
+from etl.replica.catalog import primary_key
+from etl.rma.client import RmaClient
+from etl.snapshot import Snapshot
+
+pytest.importorskip("etl.replica.server")
+pytest.importorskip("etl.corpus.synth")
+
+
+def snapshot_records(root: Path) -> dict[str, dict[object, dict[str, Any]]]:
+    snapshot = Snapshot(root)
+    return {
+        model: {r[primary_key(model)]: r for r in snapshot.iter_records(model)}
+        for model in snapshot.models()
+    }
+
+
+def test_crawl_stages_every_record_of_the_snapshot_then_resumes_for_free(
+    replica: Any, synth_snapshot: Path, tmp_path: Path
+) -> None:
+    expected = snapshot_records(synth_snapshot)
+    # Small pages and batches so that paging and $in batching both happen on 12 cells.
+    with RmaClient(replica.base_url, concurrency=2) as client:
+        first = extract(client, tmp_path, sync_id="replica-1", page_size=7, in_batch=5)
+    assert first.errors == ()
+    assert first.complete
+    package = StagingPackage(tmp_path, "replica-1")
+    for model, records in expected.items():
+        assert package.unique_records(model) == records, model
+        assert first.models[model].rows == len(records), model
+    assert any(m.pages_fetched > 1 for m in first.models.values())
+
+    with RmaClient(replica.base_url) as client:
+        second = extract(client, tmp_path, sync_id="replica-1", page_size=7, in_batch=5)
+    assert second.requests == 0
+    assert second.pages_reused == first.pages_fetched
+
+
+def test_limited_crawl_keeps_the_first_cells(
+    replica: Any, synth_snapshot: Path, tmp_path: Path
+) -> None:
+    cells = sorted(snapshot_records(synth_snapshot)["ApiCellTypesSpecimenDetail"])[:3]
+    with RmaClient(replica.base_url) as client:
+        report = extract(client, tmp_path, sync_id="replica-limit", limit=3)
+    package = StagingPackage(tmp_path, "replica-limit")
+    assert sorted(package.unique_records("ApiCellTypesSpecimenDetail")) == cells
+    assert sorted(package.unique_records("Specimen")) == cells
+    assert {r["specimen_id"] for r in package.unique_records("EphysSweep").values()} <= set(cells)
+    assert not report.models["Specimen"].full_scope
+    assert report.models["WellKnownFileType"].full_scope
