@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
+from typing import Annotated
 
 import typer
 
 from etl.corpus.cli import app as corpus_app
-from etl.errors import CtMirrorError
+from etl.errors import ConfigError, CtMirrorError
+from etl.query_output import OutputFormat, write_rows
 from etl.replica.cli import app as replica_app
+from etl.settings import DEFAULT_API_BASE, Settings
 from etl.warehouse.cli import app as db_app
 
 app = typer.Typer(
@@ -19,6 +23,161 @@ app = typer.Typer(
 app.add_typer(replica_app, name="replica", help="Serve a snapshot with the Allen RMA API.")
 app.add_typer(corpus_app, name="corpus", help="Build replica snapshots (real and synthetic).")
 app.add_typer(db_app, name="db", help="Warehouse schema migrations.")
+schedule_app = typer.Typer(no_args_is_help=True)
+app.add_typer(schedule_app, name="schedule", help="Run the sync flow on a schedule (Prefect).")
+
+RootOpt = Annotated[Path | None, typer.Option("--root", help="Mirror root [default: ./data]")]
+DbOpt = Annotated[
+    str | None,
+    typer.Option("--db", help="Warehouse URL [default: duckdb:///<root>/warehouse.duckdb]"),
+]
+
+
+def _settings(root: Path | None = None, db: str | None = None, api_base: str | None = None
+              ) -> Settings:
+    settings = Settings()
+    if root is not None:
+        settings.root = root
+    if db is not None:
+        settings.warehouse.url = db
+    if api_base is not None:
+        settings.api.base_url = api_base
+    return settings
+
+
+@app.command()
+def sync(
+    api_base: Annotated[
+        str | None, typer.Option("--api-base", help=f"RMA API root [default: {DEFAULT_API_BASE}]")
+    ] = None,
+    root: RootOpt = None,
+    db: DbOpt = None,
+    limit: Annotated[
+        int | None, typer.Option("--limit", min=1, help="Mirror only the first N cells")
+    ] = None,
+    prefect: Annotated[
+        bool, typer.Option(help="Run as a Prefect flow (temporary local server unless "
+                                "PREFECT_API_URL is set); --no-prefect runs the same stages in-process")
+    ] = True,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's logs")] = False,
+) -> None:
+    """Mirror every cell and linked record into the warehouse (idempotent, resumable)."""
+    from etl.sync import SyncConfig, run_sync_locally
+    from etl.sync_report import print_sync_result
+
+    settings = _settings(root, db, api_base)
+    config = SyncConfig.from_settings(settings, limit=limit)
+    if prefect:
+        from etl.prefect_env import configure_prefect
+
+        configure_prefect(settings.root, verbose=verbose)
+        from flows.sync import run_sync_flow
+
+        result = run_sync_flow(config)
+    else:
+        result = run_sync_locally(config, progress=True)
+    print_sync_result(result)
+    if result.errors:
+        raise typer.Exit(code=2)
+
+
+@app.command()
+def sql(
+    query: Annotated[str, typer.Argument(help="SQL to run on the warehouse")],
+    root: RootOpt = None,
+    db: DbOpt = None,
+    fmt: Annotated[OutputFormat, typer.Option("--format", "-f")] = OutputFormat.table,
+) -> None:
+    """Run SQL on the warehouse and print the result."""
+    import sqlalchemy as sa
+
+    from etl.warehouse.engine import create_warehouse_engine
+
+    settings = _settings(root, db)
+    engine = create_warehouse_engine(settings.warehouse_url(), read_only=True)
+    try:
+        with engine.connect() as conn:
+            try:
+                result = conn.exec_driver_sql(query)
+            except sa.exc.DBAPIError as exc:
+                raise ConfigError(f"SQL failed: {str(exc.orig).splitlines()[0]}") from None
+            if not result.returns_rows:
+                typer.echo("ok")
+                return
+            columns = list(result.keys())
+            rows = [tuple(r) for r in result.fetchall()]
+    finally:
+        engine.dispose()
+    write_rows(columns, rows, fmt)
+
+
+@app.command()
+def status(
+    root: RootOpt = None,
+    db: DbOpt = None,
+    runs: Annotated[int, typer.Option("--runs", "-n", min=1, help="How many runs to show")] = 5,
+) -> None:
+    """Show the last sync runs, row counts per table, and recent errors."""
+    from etl.sync_report import print_status
+    from etl.warehouse.engine import create_warehouse_engine
+
+    settings = _settings(root, db)
+    engine = create_warehouse_engine(settings.warehouse_url(), read_only=True)
+    try:
+        print_status(engine, runs=runs)
+    finally:
+        engine.dispose()
+
+
+@schedule_app.command("serve")
+def schedule_serve(
+    cron: Annotated[str, typer.Option("--cron", help="Cron expression, e.g. '0 3 * * 0'")],
+    name: Annotated[str, typer.Option("--name", help="Deployment name")] = "ctmirror-sync",
+    api_base: Annotated[str | None, typer.Option("--api-base")] = None,
+    root: RootOpt = None,
+    db: DbOpt = None,
+    limit: Annotated[int | None, typer.Option("--limit", min=1)] = None,
+) -> None:
+    """Serve the sync flow on a cron schedule against a Prefect server (PREFECT_API_URL)."""
+    import os
+
+    from etl.sync import SyncConfig
+
+    if not os.environ.get("PREFECT_API_URL"):
+        raise ConfigError(
+            "schedules need a Prefect server: set PREFECT_API_URL (docker-compose.yml starts one)"
+        )
+    _check_cron(cron)
+    settings = _settings(root, db, api_base)
+    config = SyncConfig.from_settings(settings, limit=limit)
+    from etl.prefect_env import configure_prefect
+
+    configure_prefect()
+    from flows.sync import serve_on_schedule
+
+    serve_on_schedule(config, name=name, cron=cron)
+
+
+def _check_cron(cron: str) -> None:
+    from cronsim import CronSim, CronSimError
+    from datetime import datetime
+
+    try:
+        CronSim(cron, datetime(2024, 1, 1))
+    except CronSimError as exc:
+        raise ConfigError(f"invalid --cron {cron!r}: {exc}") from None
+
+
+@app.command()
+def demo(
+    root: Annotated[Path, typer.Option("--root", help="Where the demo writes")] = Path("demo"),
+    cells: Annotated[int, typer.Option("--cells", min=4, help="Synthetic cells")] = 60,
+    prefect: Annotated[bool, typer.Option(help="Run the sync as a Prefect flow")] = True,
+) -> None:
+    """Offline demo: build a synthetic replica, serve it on loopback, sync it, query it."""
+    from etl.demo import run_demo
+
+    run_demo(root, cells=cells, use_prefect=prefect)
 
 
 def main() -> None:
@@ -30,7 +189,7 @@ def main() -> None:
     except (typer.Abort, KeyboardInterrupt):
         typer.secho("aborted", fg="red", err=True)
         sys.exit(130)
-    except Exception as exc:  # click usage errors and the like
+    except Exception as exc:  # click's usage errors carry their own exit codes
         import click
 
         if isinstance(exc, click.exceptions.ClickException):

@@ -1,0 +1,2 @@
+-- Prefect keeps its own state apart from the warehouse.
+CREATE DATABASE prefect OWNER ctmirror;

@@ -1,0 +1,70 @@
+"""`ctmirror demo`: the whole job offline, against a replica on loopback serving a synthetic corpus."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.console import Console
+
+from etl.settings import Settings
+
+#: The Allen documentation's example cell queries, as warehouse SQL.
+EXAMPLE_QUERIES: dict[str, str] = {
+    "all cells": "SELECT count(*) FROM api_cell_types_specimen_details WHERE removed_at IS NULL",
+    "spiny": "SELECT count(*) FROM api_cell_types_specimen_details "
+             "WHERE removed_at IS NULL AND tag__dendrite_type = 'spiny'",
+    "layer 4": "SELECT count(*) FROM api_cell_types_specimen_details "
+               "WHERE removed_at IS NULL AND structure__layer = '4'",
+    "human": "SELECT count(*) FROM api_cell_types_specimen_details "
+             "WHERE removed_at IS NULL AND lower(donor__species) = 'homo sapiens'",
+    "epilepsy": "SELECT count(*) FROM api_cell_types_specimen_details "
+                "WHERE removed_at IS NULL AND lower(donor__disease_state) = 'epilepsy'",
+}
+
+
+def run_demo(root: Path, *, cells: int, use_prefect: bool) -> None:
+    import sqlalchemy as sa
+
+    from etl.corpus.synth import build_synthetic_snapshot
+    from etl.replica.server import serve_in_thread
+    from etl.sync import SyncConfig, run_sync_locally
+    from etl.sync_report import print_sync_result
+    from etl.warehouse.engine import create_warehouse_engine
+
+    console = Console()
+    root = Path(root)
+    snapshot = root / "replica-snapshot"
+    if not (snapshot / "snapshot.json").is_file():
+        console.print(f"[bold]1/4[/] building a synthetic corpus of {cells} cells in {snapshot}")
+        build_synthetic_snapshot(snapshot, cells=cells, seed=1, nwb_cells=min(3, cells))
+    else:
+        console.print(f"[bold]1/4[/] reusing the corpus in {snapshot}")
+    with serve_in_thread(snapshot) as replica:
+        console.print(f"[bold]2/4[/] replica of the Allen API serving on {replica.base_url}")
+        settings = Settings()
+        settings.root = root / "mirror"
+        settings.api.base_url = replica.base_url
+        config = SyncConfig.from_settings(settings, limit=None)
+        console.print(f"[bold]3/4[/] ctmirror sync --api-base {replica.base_url} "
+                      f"--root {settings.root}" + ("" if use_prefect else " --no-prefect"))
+        if use_prefect:
+            from etl.prefect_env import configure_prefect
+
+            configure_prefect(settings.root)
+            from flows.sync import run_sync_flow
+
+            result = run_sync_flow(config)
+        else:
+            result = run_sync_locally(config, progress=True)
+        print_sync_result(result, console=console)
+    console.print("[bold]4/4[/] the documentation's example queries, answered offline by SQL:")
+    engine = create_warehouse_engine(config.warehouse_url, read_only=True)
+    try:
+        with engine.connect() as conn:
+            for label, query in EXAMPLE_QUERIES.items():
+                count = conn.execute(sa.text(query)).scalar_one()
+                console.print(f"  {label:<10} {count:>6}   [dim]{query}[/]")
+    finally:
+        engine.dispose()
+    console.print(f"\nTry: ctmirror sql --root {settings.root} "
+                  "\"SELECT * FROM sync_runs\"")

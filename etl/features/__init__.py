@@ -1,0 +1,1 @@
+"""Recomputed features: pure functions over arrays, registered by their published Allen names."""

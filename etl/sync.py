@@ -1,0 +1,167 @@
+"""The stages of one sync, each a plain function: open a run, extract, load, finish.
+
+``flows/sync.py`` runs them as Prefect tasks; ``run_sync_locally`` runs the same stages
+in-process. The warehouse is the state: a run whose row in ``sync_runs`` still says ``running``
+was interrupted, and the next sync resumes it (same ``sync_id``, staged pages reused), so a
+killed sync and an uninterrupted one end in the same final state.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import shutil
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from etl.crawl import ExtractReport, ProgressSink, extract
+from etl.rma import RmaClient
+from etl.settings import Settings
+from etl.warehouse.load import LoadReport
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SyncConfig:
+    """Everything a sync needs, as plain values (built once at the edge)."""
+
+    api_base: str
+    root: Path
+    warehouse_url: str
+    limit: int | None = None
+    timeout_s: float = 60.0
+    max_attempts: int = 8
+    concurrency: int = 4
+    page_size: int = 2000
+    in_batch: int = 200
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, limit: int | None) -> SyncConfig:
+        return cls(
+            api_base=settings.api.base_url.rstrip("/"),
+            root=Path(settings.root).resolve(),
+            warehouse_url=settings.warehouse_url(),
+            limit=limit,
+            timeout_s=settings.api.timeout_s,
+            max_attempts=settings.api.max_attempts,
+            concurrency=settings.api.concurrency,
+            page_size=settings.api.page_size,
+            in_batch=settings.api.in_batch,
+        )
+
+    @property
+    def staging_root(self) -> Path:
+        return self.root / "staging"
+
+
+@dataclass(frozen=True)
+class RunHandle:
+    sync_id: str
+    resumed: bool
+    started: float = field(default_factory=time.monotonic)
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    sync_id: str
+    resumed: bool
+    api_base: str
+    extract: ExtractReport
+    load: LoadReport
+    seconds: float
+
+    @property
+    def requests(self) -> int:
+        return self.extract.requests
+
+    @property
+    def errors(self) -> tuple[object, ...]:
+        return tuple(self.extract.errors)
+
+
+def new_sync_id() -> str:
+    return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+
+
+def open_run(config: SyncConfig) -> RunHandle:
+    """Prepare the warehouse, then resume the interrupted run or begin a new one."""
+    from etl.warehouse.engine import create_warehouse_engine
+    from etl.warehouse.migrate import prepare_warehouse
+    from etl.warehouse.runs import begin_sync_run, unfinished_sync_run
+
+    config.root.mkdir(parents=True, exist_ok=True)
+    engine = create_warehouse_engine(config.warehouse_url)
+    try:
+        prepare_warehouse(engine)
+        previous = unfinished_sync_run(engine, api_base=config.api_base, limit=config.limit)
+        if previous is not None:
+            log.info("resuming interrupted sync %s", previous)
+            return RunHandle(previous, resumed=True)
+        sync_id = new_sync_id()
+        begin_sync_run(engine, sync_id=sync_id, api_base=config.api_base, limit=config.limit)
+        return RunHandle(sync_id, resumed=False)
+    finally:
+        engine.dispose()
+
+
+def extract_stage(config: SyncConfig, sync_id: str,
+                  progress: ProgressSink | None = None) -> ExtractReport:
+    with RmaClient(config.api_base, timeout=config.timeout_s, max_attempts=config.max_attempts,
+                   concurrency=config.concurrency) as client:
+        return extract(client, config.staging_root, sync_id=sync_id, limit=config.limit,
+                       progress=progress, page_size=config.page_size, in_batch=config.in_batch)
+
+
+def load_stage(config: SyncConfig, sync_id: str) -> LoadReport:
+    from etl.warehouse.engine import create_warehouse_engine
+    from etl.warehouse.load import load_staged
+
+    engine = create_warehouse_engine(config.warehouse_url)
+    try:
+        return load_staged(engine, config.staging_root / sync_id)
+    finally:
+        engine.dispose()
+
+
+def finish_run(config: SyncConfig, handle: RunHandle, extracted: ExtractReport,
+               loaded: LoadReport) -> SyncResult:
+    """Record the run's outcome and drop its staging package (the warehouse keeps raw JSON)."""
+    from etl.warehouse.engine import create_warehouse_engine
+    from etl.warehouse.runs import finish_sync_run, record_sync_error
+
+    status = "succeeded" if not extracted.errors else "completed_with_errors"
+    engine = create_warehouse_engine(config.warehouse_url)
+    try:
+        for error in extracted.errors:
+            record_sync_error(engine, handle.sync_id, model=error.model, record_id=None,
+                              url=error.url, message=error.message)
+        finish_sync_run(engine, handle.sync_id, report=loaded, requests=extracted.requests,
+                        status=status)
+    finally:
+        engine.dispose()
+    shutil.rmtree(config.staging_root / handle.sync_id, ignore_errors=True)
+    return SyncResult(
+        sync_id=handle.sync_id,
+        resumed=handle.resumed,
+        api_base=config.api_base,
+        extract=extracted,
+        load=loaded,
+        seconds=time.monotonic() - handle.started,
+    )
+
+
+def run_sync_locally(config: SyncConfig, *, progress: bool = False) -> SyncResult:
+    """The sync's stages in order, without Prefect."""
+    handle = open_run(config)
+    if progress:
+        from etl.sync_report import RichCrawlProgress
+
+        with RichCrawlProgress() as sink:
+            extracted = extract_stage(config, handle.sync_id, sink)
+    else:
+        extracted = extract_stage(config, handle.sync_id)
+    loaded = load_stage(config, handle.sync_id)
+    return finish_run(config, handle, extracted, loaded)

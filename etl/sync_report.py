@@ -1,0 +1,107 @@
+"""What the CLI shows of a sync: a rich progress display while crawling, a summary after,
+and `ctmirror status`."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from etl.crawl import BatchFailed, CrawlEvent, ModelDone, ModelStarted, PageDone
+
+if TYPE_CHECKING:
+    from etl.sync import SyncResult
+
+
+class RichCrawlProgress:
+    """A crawl progress sink: one bar over the crawl's models, rows and pages as they arrive."""
+
+    def __init__(self, console: Console | None = None) -> None:
+        self._progress = Progress(
+            TextColumn("[bold]{task.description:<28}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[rows]:>9,} rows  {task.fields[pages]:>5} pages"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=False,
+        )
+        self._task = self._progress.add_task("crawl", total=None, rows=0, pages=0)
+        self._models_done = 0
+
+    def __enter__(self) -> RichCrawlProgress:
+        self._progress.start()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self._progress.stop()
+
+    def __call__(self, event: CrawlEvent) -> None:
+        task = self._progress.tasks[0]
+        if isinstance(event, ModelStarted):
+            self._progress.update(self._task, description=event.model)
+        elif isinstance(event, PageDone):
+            self._progress.update(self._task, rows=task.fields["rows"] + event.rows,
+                                  pages=task.fields["pages"] + 1)
+        elif isinstance(event, ModelDone):
+            self._models_done += 1
+            self._progress.update(self._task, completed=self._models_done)
+        elif isinstance(event, BatchFailed):
+            self._progress.console.print(f"[red]failed[/] {event.model}: {event.message}")
+
+
+def print_sync_result(result: SyncResult, *, console: Console | None = None) -> None:
+    console = console or Console()
+    table = Table(title=f"sync {result.sync_id}" + (" (resumed)" if result.resumed else ""),
+                  header_style="bold")
+    for col in ("model", "rows", "inserted", "updated", "unchanged", "removed", "restored"):
+        table.add_column(col, justify="left" if col == "model" else "right")
+    for model, counts in sorted(result.load.models.items()):
+        table.add_row(model, str(counts.rows), str(counts.inserted), str(counts.updated),
+                      str(counts.unchanged), str(counts.removed), str(counts.restored))
+    console.print(table)
+    console.print(
+        f"{result.requests} HTTP requests ({result.extract.pages_fetched} pages fetched, "
+        f"{result.extract.pages_reused} reused from an interrupted run) in "
+        f"{result.seconds:.1f} s from {result.api_base}"
+    )
+    for error in result.extract.errors:
+        console.print(f"[red]error[/] {error.model}: {error.message} ({error.url})")
+
+
+def print_status(engine: sa.Engine, *, runs: int, console: Console | None = None) -> None:
+    from etl.warehouse.runs import latest_runs, recent_errors, table_counts
+
+    console = console or Console()
+    run_table = Table(title="last sync runs", header_style="bold")
+    for col in ("sync_id", "started", "finished", "status", "requests", "inserted", "updated",
+                "unchanged", "removed", "errors"):
+        run_table.add_column(col)
+    for run in latest_runs(engine, runs):
+        run_table.add_row(
+            run.sync_id, _ts(run.started_at), _ts(run.finished_at), run.status,
+            str(run.requests), str(run.inserted), str(run.updated), str(run.unchanged),
+            str(run.removed), str(run.error_count),
+        )
+    console.print(run_table)
+    counts = Table(title="rows per table", header_style="bold")
+    counts.add_column("table")
+    counts.add_column("current", justify="right")
+    counts.add_column("removed upstream", justify="right")
+    for name, current, removed in table_counts(engine):
+        counts.add_row(name, str(current), str(removed))
+    console.print(counts)
+    errors = recent_errors(engine, 10)
+    if errors:
+        console.print("[bold]recent errors[/]")
+        for err in errors:
+            console.print(f"  {err.sync_id} {err.model}: {err.message}")
+
+
+def _ts(value: object) -> str:
+    return "" if value is None else str(value)[:19]

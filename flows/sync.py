@@ -1,0 +1,109 @@
+"""The ``sync`` flow: every Allen Cell Types record into the warehouse.
+
+A thin orchestration of the stages in ``etl.sync``: coarse tasks (the extract task fans out its
+HTTP requests itself, bounded by ``concurrency``), retries only for transient failures (the
+extract is resumable, so a retry fetches only the pages still missing), and the tag
+``allen-api`` so that a Prefect server can cap concurrent syncs with
+``prefect concurrency-limit create allen-api 1``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, get_run_logger, task
+from prefect.client.schemas.objects import TaskRun
+from prefect.states import State
+from prefect.tasks import Task
+
+from etl.crawl import CrawlEvent, ExtractReport, ModelDone
+from etl.errors import TransientError
+from etl.settings import DEFAULT_API_BASE, Settings
+from etl.sync import (
+    RunHandle,
+    SyncConfig,
+    SyncResult,
+    extract_stage,
+    finish_run,
+    load_stage,
+    open_run,
+)
+from etl.warehouse.load import LoadReport
+
+
+def _transient_only(task: Task[Any, Any], task_run: TaskRun, state: State[Any]) -> bool:
+    try:
+        state.result()
+    except TransientError:
+        return True
+    except Exception:
+        return False
+    return False
+
+
+@task(name="open-run")
+def open_run_task(config: SyncConfig) -> RunHandle:
+    return open_run(config)
+
+
+@task(name="extract", tags=["allen-api"], retries=3, retry_delay_seconds=[10, 60, 300],
+      retry_condition_fn=_transient_only)
+def extract_task(config: SyncConfig, sync_id: str) -> ExtractReport:
+    logger = get_run_logger()
+
+    def log_model(event: CrawlEvent) -> None:
+        if isinstance(event, ModelDone):
+            logger.info("%s: %d rows in %d pages%s", event.model, event.rows, event.pages,
+                        "" if event.complete else " (incomplete)")
+
+    return extract_stage(config, sync_id, log_model)
+
+
+@task(name="load")
+def load_task(config: SyncConfig, sync_id: str) -> LoadReport:
+    return load_stage(config, sync_id)
+
+
+@task(name="finish-run")
+def finish_task(config: SyncConfig, handle: RunHandle, extracted: ExtractReport,
+                loaded: LoadReport) -> SyncResult:
+    return finish_run(config, handle, extracted, loaded)
+
+
+@flow(name="sync")
+def sync(
+    api_base: str = DEFAULT_API_BASE,
+    root: str = "data",
+    db: str | None = None,
+    limit: int | None = None,
+) -> SyncResult:
+    """Mirror every ApiCellTypesSpecimenDetail record and every linked record."""
+    settings = Settings()
+    settings.api.base_url = api_base
+    settings.root = Path(root)
+    settings.warehouse.url = db
+    config = SyncConfig.from_settings(settings, limit=limit)
+    handle = open_run_task(config)
+    extracted = extract_task(config, handle.sync_id)
+    loaded = load_task(config, handle.sync_id)
+    result = finish_task(config, handle, extracted, loaded)
+    get_run_logger().info(
+        "sync %s: %d requests, %s", result.sync_id, result.requests, result.load.summary()
+    )
+    return result
+
+
+def _parameters(config: SyncConfig) -> dict[str, Any]:
+    return {"api_base": config.api_base, "root": str(config.root), "db": config.warehouse_url,
+            "limit": config.limit}
+
+
+def run_sync_flow(config: SyncConfig) -> SyncResult:
+    """Run the flow on the configured Prefect API (a temporary local server by default)."""
+    return sync(**_parameters(config))
+
+
+def serve_on_schedule(config: SyncConfig, *, name: str, cron: str) -> None:
+    """Serve the ``sync`` flow with a cron schedule; runs until interrupted."""
+    sync.serve(name=name, cron=cron, parameters=_parameters(config))
