@@ -1,0 +1,59 @@
+"""The warehouse schema: every table, the one source of truth for migrations and the loader.
+
+One module per domain, all on one ``Base``. ``MODEL_TABLES`` maps each mirrored Allen model to
+its table; ``typed_values`` turns a raw API record into that table's typed column values.
+"""
+
+from __future__ import annotations
+
+from schema.base import BOOKKEEPING_COLUMNS, Base
+from schema.ephys import EphysFeature, EphysResult, EphysSweep
+from schema.files import WellKnownFile, WellKnownFileType
+from schema.images import ImageSeries, ProjectionImage, SubImage
+from schema.morphology import NeuronReconstruction
+from schema.neuronal_models import NeuronalModel, NeuronalModelRun, NeuronalModelTemplate
+from schema.records import (
+    MODEL_TABLES,
+    attribute_columns,
+    coerce,
+    primary_key_column,
+    row_typer,
+    typed_values,
+)
+from schema.specimens import ApiCellTypesSpecimenDetail, Donor, Specimen, Structure
+from schema.sync import ChangeKind, SyncError, SyncRecordHistory, SyncRun, SyncStatus
+
+metadata = Base.metadata
+
+__all__ = [
+    "BOOKKEEPING_COLUMNS",
+    "MODEL_TABLES",
+    "ApiCellTypesSpecimenDetail",
+    "Base",
+    "ChangeKind",
+    "Donor",
+    "EphysFeature",
+    "EphysResult",
+    "EphysSweep",
+    "ImageSeries",
+    "NeuronReconstruction",
+    "NeuronalModel",
+    "NeuronalModelRun",
+    "NeuronalModelTemplate",
+    "ProjectionImage",
+    "Specimen",
+    "Structure",
+    "SubImage",
+    "SyncError",
+    "SyncRecordHistory",
+    "SyncRun",
+    "SyncStatus",
+    "WellKnownFile",
+    "WellKnownFileType",
+    "attribute_columns",
+    "coerce",
+    "metadata",
+    "primary_key_column",
+    "row_typer",
+    "typed_values",
+]

@@ -1,7 +1,67 @@
-"""`ctmirror db` commands."""
+"""`ctmirror db` commands: warehouse schema migrations."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
 
+from etl.settings import Settings
+
 app = typer.Typer(no_args_is_help=True)
+
+DbOpt = Annotated[
+    str | None,
+    typer.Option("--db", help="Warehouse URL [default: duckdb:///<root>/warehouse.duckdb]"),
+]
+RootOpt = Annotated[Path | None, typer.Option("--root", help="Mirror root [default: ./data]")]
+
+
+def _url(db: str | None, root: Path | None) -> str:
+    settings = Settings()
+    if root is not None:
+        settings.root = root
+    if db is not None:
+        settings.warehouse.url = db
+    return settings.warehouse_url()
+
+
+@app.command()
+def upgrade(
+    db: DbOpt = None,
+    root: RootOpt = None,
+    revision: Annotated[str, typer.Option("--revision", help="Target revision")] = "head",
+) -> None:
+    """Migrate the warehouse up to a revision (creates it if it does not exist)."""
+    from etl.warehouse import migrate
+
+    url = _url(db, root)
+    migrate.upgrade(url, revision)
+    typer.echo(f"warehouse at {migrate.current(url)}")
+
+
+@app.command()
+def downgrade(
+    revision: Annotated[str, typer.Option("--revision", help="Target revision ('base' drops "
+                                                             "every table)")],
+    db: DbOpt = None,
+    root: RootOpt = None,
+) -> None:
+    """Migrate the warehouse down to a revision."""
+    from etl.warehouse import migrate
+
+    url = _url(db, root)
+    migrate.downgrade(url, revision)
+    typer.echo(f"warehouse at {migrate.current(url) or 'base'}")
+
+
+@app.command()
+def current(db: DbOpt = None, root: RootOpt = None) -> None:
+    """Show the warehouse's revision and the one this ctmirror expects."""
+    from etl.warehouse import migrate
+
+    at = migrate.current(_url(db, root))
+    head = migrate.head_revision()
+    state = "at head" if at == head else "run `ctmirror db upgrade`"
+    typer.echo(f"{at or 'base'} (code expects {head}: {state})")

@@ -1,0 +1,89 @@
+"""Opening the warehouse: a SQLAlchemy engine for DuckDB (default) or PostgreSQL (I/O edge)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from etl.errors import ConfigError
+from etl.warehouse import duckdb_dialect
+
+log = logging.getLogger(__name__)
+
+#: The wheel ships only json, parquet, icu and core_functions; offline, an extension download
+#: would hang for seconds and fail, so the warehouse never tries.
+_DUCKDB_CONFIG = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
+_POSTGRES_CONNECT_TIMEOUT_S = 10
+
+
+def create_warehouse_engine(url: str, *, read_only: bool = False) -> sa.Engine:
+    """An engine on the warehouse at ``url``, checked by opening one connection.
+
+    ``postgresql://`` means psycopg 3. ``read_only`` opens a DuckDB file without taking the
+    writer's lock (``ctmirror sql``/``status``); on PostgreSQL it changes nothing. Raises
+    ``ConfigError`` when the database cannot be opened (a DuckDB file locked by another
+    process, an unreachable or refusing PostgreSQL, a malformed URL).
+    """
+    parsed = _parse(url)
+    if parsed.get_backend_name() == "duckdb":
+        engine = _duckdb_engine(parsed, read_only=read_only)
+    elif parsed.get_backend_name() == "postgresql":
+        engine = _postgres_engine(parsed)
+    else:
+        raise ConfigError(
+            f"unsupported warehouse URL {_shown(parsed)}: use duckdb:///<file> or "
+            "postgresql+psycopg://user@host/db"
+        )
+    try:
+        with engine.connect():
+            pass
+    except sa.exc.DBAPIError as exc:
+        engine.dispose()
+        reason = str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else type(
+            exc.orig).__name__
+        raise ConfigError(f"cannot open the warehouse {_shown(parsed)}: {reason}") from None
+    return engine
+
+
+def _parse(url: str) -> sa.URL:
+    try:
+        return sa.make_url(url)
+    except sa.exc.ArgumentError:
+        raise ConfigError(f"{url!r} is not a database URL (e.g. duckdb:///data/warehouse.duckdb)"
+                          ) from None
+
+
+def _shown(url: sa.URL) -> str:
+    return url.render_as_string(hide_password=True)
+
+
+def _duckdb_engine(url: sa.URL, *, read_only: bool) -> sa.Engine:
+    database = url.database or ":memory:"
+    if database != ":memory:":
+        path = Path(database)
+        if read_only and not path.exists():
+            raise ConfigError(f"no warehouse at {path}: run `ctmirror sync` or "
+                              "`ctmirror db upgrade` first")
+        path.parent.mkdir(parents=True, exist_ok=True)
+    return sa.create_engine(
+        url.set(drivername=f"duckdb+{duckdb_dialect.DRIVER}"),
+        connect_args={"read_only": read_only, "config": dict(_DUCKDB_CONFIG)}
+    )
+
+
+def _postgres_engine(url: sa.URL) -> sa.Engine:
+    if url.drivername == "postgresql":
+        url = url.set(drivername="postgresql+psycopg")
+    connect_args: dict[str, object] = {}
+    if "connect_timeout" not in url.query:
+        connect_args["connect_timeout"] = _POSTGRES_CONNECT_TIMEOUT_S
+    return sa.create_engine(url, connect_args=connect_args)
+
+
+def is_duckdb(engine: sa.Engine | sa.Connection) -> bool:
+    return engine.dialect.name == "duckdb"
+
+
+__all__ = ["create_warehouse_engine", "is_duckdb"]

@@ -1,0 +1,148 @@
+"""Sync-run bookkeeping in ``sync_runs`` / ``sync_errors``, and what ``ctmirror status`` reads."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+
+from etl.warehouse.load import LoadReport
+from schema import MODEL_TABLES, SyncError, SyncRun, SyncStatus
+
+_runs = SyncRun.__table__
+_errors = SyncError.__table__
+
+
+@dataclass(frozen=True)
+class SyncRunSummary:
+    """One row of ``sync_runs``."""
+
+    sync_id: str
+    started_at: datetime
+    finished_at: datetime | None
+    status: str
+    api_base: str
+    limit: int | None
+    requests: int | None
+    error_count: int | None
+    inserted: int | None
+    updated: int | None
+    unchanged: int | None
+    removed: int | None
+    restored: int | None
+
+
+@dataclass(frozen=True)
+class SyncErrorRow:
+    """One row of ``sync_errors``."""
+
+    sync_id: str
+    model: str | None
+    record_id: int | None
+    url: str | None
+    message: str
+    occurred_at: datetime
+
+
+def begin_sync_run(engine: sa.Engine, *, sync_id: str, api_base: str, limit: int | None) -> None:
+    """Record that a sync started; it stays ``running`` until ``finish_sync_run``."""
+    with engine.begin() as conn:
+        conn.execute(sa.insert(_runs).values(
+            sync_id=sync_id, started_at=_now(), status=SyncStatus.RUNNING.value,
+            api_base=api_base, limit=limit,
+        ))
+
+
+def finish_sync_run(engine: sa.Engine, sync_id: str, *, report: LoadReport, requests: int,
+                    status: SyncStatus | str) -> None:
+    """Record a sync's outcome: its status, requests, and what the load changed."""
+    status = SyncStatus(status)
+    with engine.begin() as conn:
+        errors = conn.execute(
+            sa.select(sa.func.count()).select_from(_errors).where(_errors.c.sync_id == sync_id)
+        ).scalar_one()
+        conn.execute(sa.update(_runs).where(_runs.c.sync_id == sync_id).values(
+            finished_at=_now(), status=status.value, requests=requests, error_count=errors,
+            inserted=report.inserted, updated=report.updated, unchanged=report.unchanged,
+            removed=report.removed, restored=report.restored,
+            model_counts={model: asdict(counts) for model, counts in report.models.items()},
+        ))
+
+
+def record_sync_error(engine: sa.Engine, sync_id: str, *, model: str | None,
+                      record_id: int | None, url: str | None, message: str) -> None:
+    """Record a request or record the sync could not mirror."""
+    with engine.begin() as conn:
+        conn.execute(sa.insert(_errors).values(
+            sync_id=sync_id, model=model, record_id=record_id, url=url, message=message,
+            occurred_at=_now(),
+        ))
+
+
+def unfinished_sync_run(engine: sa.Engine, *, api_base: str, limit: int | None) -> str | None:
+    """The newest run against the same API and limit that is still ``running`` (it was killed),
+    which the next sync resumes; None when there is none."""
+    limit_matches = _runs.c.limit.is_(None) if limit is None else _runs.c.limit == limit
+    with engine.connect() as conn:
+        return conn.execute(
+            sa.select(_runs.c.sync_id)
+            .where(_runs.c.status == SyncStatus.RUNNING.value, _runs.c.api_base == api_base,
+                   limit_matches)
+            .order_by(_runs.c.started_at.desc())
+            .limit(1)
+        ).scalar_one_or_none()
+
+
+def latest_runs(engine: sa.Engine, n: int) -> list[SyncRunSummary]:
+    """The ``n`` most recently started runs, newest first."""
+    fields = SyncRunSummary.__dataclass_fields__
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(*(_runs.c[name] for name in fields))
+            .order_by(_runs.c.started_at.desc())
+            .limit(n)
+        ).mappings()
+        return [SyncRunSummary(**row) for row in rows]
+
+
+def recent_errors(engine: sa.Engine, n: int) -> list[SyncErrorRow]:
+    """The ``n`` most recent sync errors, newest first."""
+    fields = SyncErrorRow.__dataclass_fields__
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(*(_errors.c[name] for name in fields))
+            .order_by(_errors.c.error_id.desc())
+            .limit(n)
+        ).mappings()
+        return [SyncErrorRow(**row) for row in rows]
+
+
+def table_counts(engine: sa.Engine) -> list[tuple[str, int, int]]:
+    """(table, current rows, rows removed upstream) for every mirrored table."""
+    counts = []
+    with engine.connect() as conn:
+        for table in MODEL_TABLES.values():
+            current, removed = conn.execute(sa.select(
+                sa.func.count().filter(table.c.removed_at.is_(None)),
+                sa.func.count().filter(table.c.removed_at.is_not(None)),
+            )).one()
+            counts.append((table.name, current, removed))
+    return counts
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+__all__ = [
+    "SyncErrorRow",
+    "SyncRunSummary",
+    "begin_sync_run",
+    "finish_sync_run",
+    "latest_runs",
+    "recent_errors",
+    "record_sync_error",
+    "table_counts",
+    "unfinished_sync_run",
+]

@@ -1,0 +1,1 @@
+"""Alembic revision files, date-prefixed so they sort by time."""

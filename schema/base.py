@@ -1,0 +1,81 @@
+"""The declarative base every warehouse table shares, and the columns every mirrored row carries.
+
+Allen integer ids are natural primary keys (no autoincrement: PostgreSQL would emit SERIAL,
+which DuckDB rejects). DuckDB tables get no foreign keys and no secondary indexes, because most
+ALTERs fail on a table that has them; PostgreSQL-only indexes use ``.ddl_if``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Double, MetaData, Text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+#: Every index and constraint gets a predictable name, so a migration can drop it by name.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+#: A whole JSON document: DuckDB's JSON type, JSONB on PostgreSQL.
+RawJSON = JSON().with_variant(JSONB(), "postgresql")
+
+#: A stable, timezone-aware timestamp on both backends.
+Timestamp = DateTime(timezone=True)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {
+        int: BigInteger(),
+        float: Double(),
+        str: Text(),
+        bool: Boolean(),
+        datetime: Timestamp,
+        dict[str, Any]: RawJSON,
+    }
+
+
+def allen_id() -> Mapped[int]:
+    """An Allen integer id used as the natural primary key."""
+    return mapped_column(BigInteger, primary_key=True, autoincrement=False)
+
+
+class MirroredRecord:
+    """Bookkeeping on every mirrored row (mixed into each Allen model's table).
+
+    ``raw`` keeps the record exactly as the API returned it (minus nested associations), so a
+    field Allen adds later is never lost even before it gets a typed column. Rows that
+    disappear upstream get ``removed_at`` and stay; they are never deleted.
+    """
+
+    raw: Mapped[dict[str, Any]] = mapped_column(sort_order=100)
+    content_hash: Mapped[str] = mapped_column(sort_order=101)
+    first_seen: Mapped[datetime] = mapped_column(sort_order=102)
+    last_seen: Mapped[datetime] = mapped_column(sort_order=103)
+    removed_at: Mapped[datetime | None] = mapped_column(sort_order=104)
+    first_sync_id: Mapped[str] = mapped_column(sort_order=105)
+    last_sync_id: Mapped[str] = mapped_column(sort_order=106)
+
+
+#: Column names of ``MirroredRecord``: bookkeeping, not Allen attributes.
+BOOKKEEPING_COLUMNS = (
+    "raw", "content_hash", "first_seen", "last_seen", "removed_at", "first_sync_id",
+    "last_sync_id",
+)
+
+__all__ = [
+    "BOOKKEEPING_COLUMNS",
+    "Base",
+    "MirroredRecord",
+    "NAMING_CONVENTION",
+    "RawJSON",
+    "Timestamp",
+    "allen_id",
+]

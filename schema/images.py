@@ -1,0 +1,70 @@
+"""Images: the 63x image series of a cell, their slices, and the projection images."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Mapped
+
+from schema.base import Base, MirroredRecord, allen_id
+
+
+class ImageSeries(MirroredRecord, Base):
+    """``model::ImageSeries`` (a specimen's ``data_sets``): a stack of sub-images."""
+
+    __tablename__ = "image_series"
+
+    id: Mapped[int] = allen_id()
+    specimen_id: Mapped[int | None]
+    name: Mapped[str | None]
+    failed: Mapped[bool | None]
+    plane_of_section_id: Mapped[int | None]
+    section_thickness: Mapped[float | None]
+    storage_directory: Mapped[str | None]
+
+
+class _ImageAttributes:
+    """The attribute set ``ProjectionImage`` and ``SubImage`` share."""
+
+    annotated: Mapped[bool | None]
+    axes: Mapped[str | None]
+    bits_per_component: Mapped[int | None]
+    data_set_id: Mapped[int | None]
+    specimen_id: Mapped[int | None]
+    expression: Mapped[bool | None]
+    expression_path: Mapped[str | None]
+    failed: Mapped[bool | None]
+    height: Mapped[int | None]
+    width: Mapped[int | None]
+    x: Mapped[int | None]
+    y: Mapped[int | None]
+    image_height: Mapped[int | None]
+    image_width: Mapped[int | None]
+    image_type: Mapped[str | None]
+    isi_experiment_id: Mapped[int | None]
+    lims1_id: Mapped[int | None]
+    number_of_components: Mapped[int | None]
+    ophys_experiment_id: Mapped[int | None]
+    path: Mapped[str | None]
+    projection_function: Mapped[str | None]
+    resolution: Mapped[float | None]
+    section_number: Mapped[int | None]
+    structure_id: Mapped[int | None]
+    tier_count: Mapped[int | None]
+
+
+class ProjectionImage(_ImageAttributes, MirroredRecord, Base):
+    """``model::ProjectionImage``: a min/max intensity projection of a cell (up to 4 per cell)."""
+
+    __tablename__ = "projection_images"
+
+    id: Mapped[int] = allen_id()
+
+
+class SubImage(_ImageAttributes, MirroredRecord, Base):
+    """``model::SubImage``: one slice of an image series (hundreds per cell)."""
+
+    __tablename__ = "sub_images"
+
+    id: Mapped[int] = allen_id()
+
+
+__all__ = ["ImageSeries", "ProjectionImage", "SubImage"]

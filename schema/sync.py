@@ -1,0 +1,99 @@
+"""Our own bookkeeping: sync runs, the history of changed records, and per-record errors."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import BigInteger, Sequence
+from sqlalchemy.orm import Mapped, mapped_column
+
+from schema.base import Base
+
+
+class SyncStatus(StrEnum):
+    """Values of ``sync_runs.status``."""
+
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    COMPLETED_WITH_ERRORS = "completed_with_errors"
+    FAILED = "failed"
+
+
+class ChangeKind(StrEnum):
+    """Values of ``sync_record_history.change_kind``."""
+
+    UPDATED = "updated"
+    REMOVED = "removed"
+    RESTORED = "restored"
+
+
+#: Numbers ``sync_errors`` rows (DuckDB has no SERIAL; an explicit sequence works on both).
+sync_error_id_seq = Sequence("sync_errors_error_id_seq", metadata=Base.metadata)
+
+
+class SyncRun(Base):
+    """One ``ctmirror sync``: when, against which API, and what it changed.
+
+    ``status`` is ``running`` until the run finishes; a run still ``running`` was interrupted
+    and the next sync resumes it.
+    """
+
+    __tablename__ = "sync_runs"
+
+    sync_id: Mapped[str] = mapped_column(primary_key=True)
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    status: Mapped[str]
+    api_base: Mapped[str]
+    limit: Mapped[int | None]
+    requests: Mapped[int | None]
+    error_count: Mapped[int | None]
+    inserted: Mapped[int | None]
+    updated: Mapped[int | None]
+    unchanged: Mapped[int | None]
+    removed: Mapped[int | None]
+    restored: Mapped[int | None]
+    #: ``{"<Model>": {"rows": n, "inserted": n, ...}}`` for the models the run loaded.
+    model_counts: Mapped[dict[str, Any] | None]
+
+
+class SyncRecordHistory(Base):
+    """A record's previous content, written whenever a sync updates, removes or restores it.
+
+    A record changes at most once per sync, so (table, record, sync) is the key; its index also
+    serves lookups of one record's history.
+    """
+
+    __tablename__ = "sync_record_history"
+
+    table_name: Mapped[str] = mapped_column(primary_key=True)
+    record_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    sync_id: Mapped[str] = mapped_column(primary_key=True)
+    change_kind: Mapped[str]
+    old_raw: Mapped[dict[str, Any] | None]
+    new_raw: Mapped[dict[str, Any] | None]
+    changed_at: Mapped[datetime]
+
+
+class SyncError(Base):
+    """A request or record a sync could not mirror; the run went on without it."""
+
+    __tablename__ = "sync_errors"
+
+    error_id: Mapped[int] = mapped_column(
+        BigInteger, sync_error_id_seq, server_default=sync_error_id_seq.next_value(),
+        primary_key=True,
+    )
+    sync_id: Mapped[str]
+    model: Mapped[str | None]
+    record_id: Mapped[int | None]
+    url: Mapped[str | None]
+    message: Mapped[str]
+    occurred_at: Mapped[datetime]
+
+
+__all__ = [
+    "ChangeKind", "SyncError", "SyncRecordHistory", "SyncRun", "SyncStatus", "sync_error_id_seq",
+]

@@ -1,0 +1,200 @@
+"""Merging staged packages: insert, update, unchanged, remove, restore, in one transaction."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from etl.errors import InputError
+from etl.warehouse import load
+from etl.warehouse.load import LoadReport, ModelCounts, load_staged
+from schema import ApiCellTypesSpecimenDetail, Donor, EphysSweep, SyncRecordHistory
+from tests.warehouse.staging import Record, write_package
+
+donors = Donor.__table__
+history = SyncRecordHistory.__table__
+
+
+def _donor(donor_id: int, **fields: Any) -> Record:
+    return {"id": donor_id, "name": f"H{donor_id}", "sex": "F", **fields}
+
+
+def _rows(engine: sa.Engine, table: sa.Table, *columns: str) -> list[tuple[Any, ...]]:
+    with engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(
+            sa.select(*(table.c[c] for c in columns)).order_by(*table.primary_key.columns))]
+
+
+def _history(engine: sa.Engine) -> list[tuple[Any, ...]]:
+    with engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(
+            sa.select(history.c.record_id, history.c.sync_id, history.c.change_kind,
+                      history.c.old_raw, history.c.new_raw)
+            .order_by(history.c.sync_id, history.c.record_id))]
+
+
+def _load(engine: sa.Engine, tmp_path: Path, sync_id: str, pages: dict[str, Any],
+          **flags: Any) -> LoadReport:
+    return load_staged(engine, write_package(tmp_path, sync_id, pages, **flags))
+
+
+def test_real_records_load_typed(engine: sa.Engine, tmp_path: Path,
+                                 real_records: dict[str, list[Record]]) -> None:
+    # Every page staged twice, as overlapping queries would: records collapse by id.
+    report = _load(engine, tmp_path, "s1", {m: [r, r] for m, r in real_records.items()})
+    assert report.models["WellKnownFileType"] == ModelCounts(rows=9, inserted=9)
+    assert report.models["WellKnownFile"] == ModelCounts(rows=9, inserted=9)
+    assert report.inserted == sum(len(records) for records in real_records.values()) == 24
+    sweeps = EphysSweep.__table__
+    assert _rows(engine, sweeps, "id", "sweep_number", "stimulus_absolute_amplitude",
+                 "peak_deflection", "first_sync_id", "removed_at") == [
+        (396429050, 42, pytest.approx(110.000002162547), None, "s1", None)]
+    (raw,) = _rows(engine, sweeps, "raw")[0]
+    assert raw == real_records["EphysSweep"][0]
+
+
+def test_insert_then_idempotent_reload(engine: sa.Engine, tmp_path: Path) -> None:
+    package = write_package(tmp_path, "s1", {"Donor": [[_donor(1), _donor(2)], [_donor(3)]]})
+    first = load_staged(engine, package)
+    assert first.models == {"Donor": ModelCounts(rows=3, inserted=3)}
+    (seen_before,) = _rows(engine, donors, "last_seen")[0]
+    second = load_staged(engine, package)
+    assert second.models == {"Donor": ModelCounts(rows=3, unchanged=3)}
+    assert not second.changed
+    assert _rows(engine, donors, "id", "name", "first_sync_id", "last_sync_id") == [
+        (1, "H1", "s1", "s1"), (2, "H2", "s1", "s1"), (3, "H3", "s1", "s1")]
+    (seen_after,) = _rows(engine, donors, "last_seen")[0]
+    assert seen_after >= seen_before
+    assert _history(engine) == []
+
+
+def test_update_keeps_the_old_record_in_history(engine: sa.Engine, tmp_path: Path) -> None:
+    _load(engine, tmp_path, "s1", {"Donor": [[_donor(1), _donor(2)]]})
+    report = _load(engine, tmp_path, "s2", {"Donor": [[_donor(1, sex="M"), _donor(2)]]})
+    assert report.models["Donor"] == ModelCounts(rows=2, updated=1, unchanged=1)
+    assert _rows(engine, donors, "id", "sex", "first_sync_id", "last_sync_id") == [
+        (1, "M", "s1", "s2"), (2, "F", "s1", "s2")]
+    assert _history(engine) == [(1, "s2", "updated", _donor(1), _donor(1, sex="M"))]
+
+
+def test_key_order_is_not_a_change(engine: sa.Engine, tmp_path: Path) -> None:
+    _load(engine, tmp_path, "s1", {"Donor": [[{"id": 1, "name": "a", "sex": "F"}]]})
+    report = _load(engine, tmp_path, "s2", {"Donor": [[{"sex": "F", "name": "a", "id": 1}]]})
+    assert report.models["Donor"] == ModelCounts(rows=1, unchanged=1)
+
+
+def test_removed_records_are_marked_then_restored(engine: sa.Engine, tmp_path: Path) -> None:
+    _load(engine, tmp_path, "s1", {"Donor": [[_donor(1), _donor(2)]]})
+    removal = _load(engine, tmp_path, "s2", {"Donor": [[_donor(1)]]})
+    assert removal.models["Donor"] == ModelCounts(rows=1, unchanged=1, removed=1)
+    rows = _rows(engine, donors, "id", "removed_at", "last_sync_id")
+    assert rows[0] == (1, None, "s2")
+    assert rows[1][0] == 2 and rows[1][1] is not None and rows[1][2] == "s1"
+    # Absent again: already marked, not counted twice.
+    again = _load(engine, tmp_path, "s3", {"Donor": [[_donor(1)]]})
+    assert again.models["Donor"] == ModelCounts(rows=1, unchanged=1)
+    restore = _load(engine, tmp_path, "s4", {"Donor": [[_donor(1), _donor(2, sex="M")]]})
+    assert restore.models["Donor"] == ModelCounts(rows=2, unchanged=1, restored=1)
+    assert _rows(engine, donors, "id", "sex", "removed_at", "last_sync_id", "first_sync_id") == [
+        (1, "F", None, "s4", "s1"), (2, "M", None, "s4", "s1")]
+    assert _history(engine) == [
+        (2, "s2", "removed", _donor(2), None),
+        (2, "s4", "restored", _donor(2), _donor(2, sex="M")),
+    ]
+
+
+@pytest.mark.parametrize(("complete", "full_scope"), [(False, True), (True, False)])
+def test_no_removal_unless_complete_and_full_scope(
+    engine: sa.Engine, tmp_path: Path, complete: bool, full_scope: bool
+) -> None:
+    _load(engine, tmp_path, "s1", {"Donor": [[_donor(1), _donor(2)]]})
+    report = _load(engine, tmp_path, "s2", {"Donor": [[_donor(1)]]},
+                   complete=complete, full_scope=full_scope)
+    assert report.models["Donor"] == ModelCounts(rows=1, unchanged=1)
+    assert [r[1] for r in _rows(engine, donors, "id", "removed_at")] == [None, None]
+
+
+def test_models_absent_from_the_manifest_are_left_alone(engine: sa.Engine,
+                                                         tmp_path: Path) -> None:
+    _load(engine, tmp_path, "s1", {"Donor": [[_donor(1)]]})
+    report = _load(engine, tmp_path, "s2", {"Structure": [[{"id": 385, "acronym": "VISp"}]]})
+    assert set(report.models) == {"Structure"}
+    assert _rows(engine, donors, "id", "removed_at") == [(1, None)]
+
+
+def test_complete_model_with_no_rows_removes_everything(engine: sa.Engine,
+                                                        tmp_path: Path) -> None:
+    _load(engine, tmp_path, "s1", {"Donor": [[_donor(1)]]})
+    report = _load(engine, tmp_path, "s2", {"Donor": []})
+    assert report.models["Donor"] == ModelCounts(rows=0, removed=1)
+
+
+def test_duplicates_across_pages_count_once(engine: sa.Engine, tmp_path: Path) -> None:
+    report = _load(engine, tmp_path, "s1",
+                   {"Donor": [[_donor(1), _donor(2)], [_donor(2), _donor(3)], [_donor(1)]]})
+    assert report.models["Donor"] == ModelCounts(rows=3, inserted=3)
+    assert [r[0] for r in _rows(engine, donors, "id")] == [1, 2, 3]
+
+
+def test_cell_list_keyed_by_specimen_id(engine: sa.Engine, tmp_path: Path) -> None:
+    cell = {"specimen__id": 313862022, "structure__layer": "2/3", "csl__x": "10010.97",
+            "m__glif": 5, "nrwkf__id": None, "donor__species": "Mus musculus"}
+    report = _load(engine, tmp_path, "s1", {"ApiCellTypesSpecimenDetail": [[cell]]})
+    assert report.models["ApiCellTypesSpecimenDetail"].inserted == 1
+    table = ApiCellTypesSpecimenDetail.__table__
+    assert _rows(engine, table, "specimen__id", "structure__layer", "csl__x", "m__glif",
+                 "nrwkf__id") == [(313862022, "2/3", 10010.97, 5, None)]
+
+
+def test_a_load_that_fails_half_way_leaves_nothing(engine: sa.Engine, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    _load(engine, tmp_path, "s1", {"Donor": [[_donor(1)]]})
+    merge = load._merge_from_stage
+    merged: list[str] = []
+
+    def merge_then_fail(conn: sa.Connection, staged: Any, *args: Any, **kw: Any) -> ModelCounts:
+        if merged:
+            raise RuntimeError("killed")
+        merged.append(staged.model)
+        return merge(conn, staged, *args, **kw)
+
+    monkeypatch.setattr(load, "_merge_from_stage", merge_then_fail)
+    package = write_package(tmp_path, "s2", {
+        "Donor": [[_donor(1, sex="M"), _donor(2)]],
+        "EphysSweep": [[{"id": 7, "specimen_id": 1}]],
+    })
+    with pytest.raises(RuntimeError, match="killed"):
+        load_staged(engine, package)
+    assert merged == ["Donor"]
+    assert _rows(engine, donors, "id", "sex", "last_sync_id") == [(1, "F", "s1")]
+    assert _rows(engine, EphysSweep.__table__, "id") == []
+    assert _history(engine) == []
+    monkeypatch.setattr(load, "_merge_from_stage", merge)
+    report = load_staged(engine, package)
+    assert report.models["Donor"] == ModelCounts(rows=2, inserted=1, updated=1)
+
+
+def test_a_bad_record_rolls_back_models_already_merged(engine: sa.Engine,
+                                                      tmp_path: Path) -> None:
+    package = write_package(tmp_path, "s1", {
+        "Donor": [[_donor(1)]],
+        "EphysSweep": [[{"id": 7}, {"specimen_id": 1}]],
+    })
+    with pytest.raises(InputError, match="no integer 'id'"):
+        load_staged(engine, package)
+    assert _rows(engine, donors, "id") == []
+
+
+def test_package_problems(engine: sa.Engine, tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="no manifest.json"):
+        load_staged(engine, tmp_path / "staging" / "missing")
+    package = write_package(tmp_path, "s1", {"Gene": [[{"id": 1}]]})
+    with pytest.raises(InputError, match="without a warehouse table"):
+        load_staged(engine, package)
+    package = write_package(tmp_path, "s2", {"Donor": [[_donor(1)]]})
+    (package / "Donor" / "page0000.jsonl").write_text('{"id": 1,\n')
+    with pytest.raises(InputError, match="unreadable"):
+        load_staged(engine, package)
