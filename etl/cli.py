@@ -182,7 +182,7 @@ def demo(
 
 def main() -> None:
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)
     except CtMirrorError as exc:
         typer.secho(f"error: {exc}", fg="red", err=True)
         sys.exit(1)
@@ -198,3 +198,4 @@ def main() -> None:
         if isinstance(exc, click.exceptions.Exit):
             sys.exit(exc.exit_code)
         raise
+    sys.exit(code if isinstance(code, int) else 0)

@@ -63,7 +63,7 @@ def run_demo(root: Path, *, cells: int, use_prefect: bool) -> None:
         with engine.connect() as conn:
             for label, query in EXAMPLE_QUERIES.items():
                 count = conn.execute(sa.text(query)).scalar_one()
-                console.print(f"  {label:<10} {count:>6}   [dim]{query}[/]")
+                console.print(f"  {label:<10} {count:>6}   [dim]{query}[/]", soft_wrap=True)
     finally:
         engine.dispose()
     console.print(f"\nTry: ctmirror sql --root {settings.root} "

@@ -60,7 +60,7 @@ def print_sync_result(result: SyncResult, *, console: Console | None = None) -> 
     table = Table(title=f"sync {result.sync_id}" + (" (resumed)" if result.resumed else ""),
                   header_style="bold")
     for col in ("model", "rows", "inserted", "updated", "unchanged", "removed", "restored"):
-        table.add_column(col, justify="left" if col == "model" else "right")
+        table.add_column(col, justify="left" if col == "model" else "right", no_wrap=True)
     for model, counts in sorted(result.load.models.items()):
         table.add_row(model, str(counts.rows), str(counts.inserted), str(counts.updated),
                       str(counts.unchanged), str(counts.removed), str(counts.restored))
