@@ -1,0 +1,49 @@
+"""``ctmirror corpus synth``: a small, fully synthetic snapshot built in seconds.
+
+Synthetic cell rows (``etl.corpus.synthetic``) go through the same gap fill as the real corpus
+(``etl.corpus.fill``), with the short test protocol so that NWB files stay small. The last cell's
+EphysResult is marked failed. The same arguments always give the same records and file bytes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from etl.corpus.fill import FillOptions, fill_corpus
+from etl.corpus.ids import SYNTHETIC_ID_BASE, IdAllocator
+from etl.corpus.realdata import RealData
+from etl.corpus.synthetic import synthetic_cells
+from etl.errors import ConfigError
+from etl.snapshot import SnapshotWriter
+
+__all__ = ["build_synthetic_snapshot"]
+
+# Cell-row ids (specimens, donors, file links) come from the top of the synthetic range so that
+# the fill's own ids, counting up from its base, never meet them.
+_CELL_ID_BASE = SYNTHETIC_ID_BASE + 100_000_000
+
+
+def build_synthetic_snapshot(
+    out: Path, *, cells: int = 12, seed: int = 0, nwb_cells: int = 3
+) -> Path:
+    """Write ``cells`` synthetic cells (the first ``nwb_cells`` with NWB) as a snapshot."""
+    if cells < 1:
+        raise ConfigError("--cells must be at least 1")
+    if not 0 <= nwb_cells < cells:
+        raise ConfigError("--nwb-cells must be between 0 and --cells - 1 (the last cell failed)")
+    from etl.corpus.nwb import write_cell_nwb
+
+    rows = synthetic_cells(np.random.default_rng(seed), cells, IdAllocator(_CELL_ID_BASE))
+    out = Path(out)
+    writer = SnapshotWriter(out, source="synthetic", seed=seed)
+    options = FillOptions(
+        seed=seed,
+        nwb_cells=nwb_cells,
+        fast_sweeps=True,
+        failed_specimens=frozenset({int(rows[-1]["specimen__id"])}),
+    )
+    fill_corpus(writer, RealData(cells=rows), options, write_nwb=write_cell_nwb)
+    writer.close()
+    return out
