@@ -3,6 +3,8 @@
 - ``clean_environ`` (autouse): no CTMIRROR_* / PREFECT_* variable from the shell leaks in.
 - ``synth_snapshot``: a small fully synthetic replica snapshot, built once per session.
 - ``replica``: a replica server on loopback serving ``synth_snapshot``.
+- ``real_snapshot``: the replica corpus built from the published data in ``shared/realdata``
+  beside the repository (or CTMIRROR_TEST_REALDATA); tests using it skip where it is absent.
 - ``warehouse_url``: a fresh, empty warehouse database, parametrized over the backends in
   CTMIRROR_TEST_BACKENDS (default ``duckdb,postgres``); PostgreSQL comes from
   CTMIRROR_TEST_POSTGRES_URL (default: the local server, database ``test``).
@@ -44,6 +46,23 @@ def synth_snapshot(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     out = tmp_path_factory.mktemp("synth") / "snapshot"
     build_synthetic_snapshot(out, cells=12, seed=7, nwb_cells=3)
+    return out
+
+
+REALDATA = Path(
+    os.environ.get("CTMIRROR_TEST_REALDATA")
+    or Path(__file__).resolve().parents[2] / "shared" / "realdata"
+)
+
+
+@pytest.fixture(scope="session")
+def real_snapshot(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    if not REALDATA.is_dir():
+        pytest.skip(f"the published data set is not at {REALDATA}")
+    from etl.corpus.build import build_corpus
+
+    out = tmp_path_factory.mktemp("real") / "snapshot"
+    build_corpus(REALDATA, out, nwb_cells=1, seed=0)
     return out
 
 

@@ -19,12 +19,6 @@ from etl.snapshot import Snapshot
 from .snapshot_checks import dangling_foreign_keys, file_problems, records_by_key
 
 MINI = Path(__file__).parents[1] / "data" / "realdata_mini"
-# The published data set sits in shared/realdata beside the repository (or where
-# CTMIRROR_TEST_REALDATA points).
-REALDATA = Path(
-    os.environ.get("CTMIRROR_TEST_REALDATA")
-    or Path(__file__).resolve().parents[3] / "shared" / "realdata"
-)
 
 
 @pytest.fixture(scope="module")
@@ -106,24 +100,3 @@ def test_nwb_cells_start_with_the_documented_cell() -> None:
     # 485574832 has a real GLIF config and a real sweep list.
     assert order[1] == 485574832
     assert order[2:] == sorted(order[2:])
-
-
-@pytest.mark.slow
-@pytest.mark.skipif(not REALDATA.is_dir(), reason="the real data directory is not here")
-def test_full_build_has_the_published_counts(tmp_path: Path) -> None:
-    meta = build_corpus(REALDATA, tmp_path, nwb_cells=1, seed=0)
-    cells = list(Snapshot(tmp_path).iter_records("ApiCellTypesSpecimenDetail"))
-    assert meta["counts"]["ApiCellTypesSpecimenDetail"] == len(cells) == 2333
-    assert sum(c["tag__dendrite_type"] == "spiny" for c in cells) == 1213
-    assert sum(c["structure__layer"] == "4" for c in cells) == 567
-    assert sum(str(c["donor__species"]).lower() == "homo sapiens" for c in cells) == 413
-    assert sum(str(c["donor__disease_state"]).lower() == "epilepsy" for c in cells) == 350
-    assert sum(c["nr__reconstruction_type"] is not None for c in cells) == 667
-    assert sum((c["m__biophys_perisomatic"] or 0) > 0 for c in cells) == 238
-    assert sum((c["m__glif"] or 0) > 0 for c in cells) == 1218
-    records = records_by_key(tmp_path)
-    documented = records["ApiCellTypesSpecimenDetail"][320654829]
-    nwb = records["WellKnownFile"][documented["erwkf__id"]]
-    assert nwb["attachable_id"] == records["Specimen"][320654829]["ephys_result_id"]
-    assert dangling_foreign_keys(tmp_path) == []
-    assert file_problems(tmp_path) == []
