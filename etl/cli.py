@@ -62,18 +62,19 @@ def sync(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's logs")] = False,
 ) -> None:
     """Mirror every cell and linked record into the warehouse (idempotent, resumable)."""
-    from etl.sync import SyncConfig, run_sync_locally
+    from etl.sync import SyncConfig, preflight, run_sync_locally
     from etl.sync_report import print_sync_result
 
     settings = _settings(root, db, api_base)
     config = SyncConfig.from_settings(settings, limit=limit)
     if prefect:
+        preflight(config)  # one-line errors here, not tracebacks from inside a flow run
         from etl.prefect_env import configure_prefect
 
         configure_prefect(settings.root, verbose=verbose)
         from flows.sync import run_sync_flow
 
-        result = run_sync_flow(config)
+        result = run_sync_flow(config, show_progress=True)
     else:
         result = run_sync_locally(config, progress=True)
     print_sync_result(result)
@@ -181,21 +182,15 @@ def demo(
 
 
 def main() -> None:
+    import logging
+
+    # errors reach the user as exceptions rendered in one line; the log says only what is odd
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     try:
-        code = app(standalone_mode=False)
+        app()  # standalone: usage errors print themselves and exit 2
     except CtMirrorError as exc:
         typer.secho(f"error: {exc}", fg="red", err=True)
         sys.exit(1)
-    except (typer.Abort, KeyboardInterrupt):
+    except KeyboardInterrupt:
         typer.secho("aborted", fg="red", err=True)
         sys.exit(130)
-    except Exception as exc:  # click's usage errors carry their own exit codes
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        if isinstance(exc, click.exceptions.Exit):
-            sys.exit(exc.exit_code)
-        raise
-    sys.exit(code if isinstance(code, int) else 0)

@@ -53,7 +53,7 @@ def run_demo(root: Path, *, cells: int, use_prefect: bool) -> None:
             configure_prefect(settings.root)
             from flows.sync import run_sync_flow
 
-            result = run_sync_flow(config)
+            result = run_sync_flow(config, show_progress=True)
         else:
             result = run_sync_locally(config, progress=True)
         print_sync_result(result, console=console)

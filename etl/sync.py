@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from etl.crawl import ExtractReport, ProgressSink, extract
+from etl.errors import ApiError
 from etl.rma import RmaClient
 from etl.settings import Settings
 from etl.warehouse.load import LoadReport
@@ -84,6 +85,30 @@ class SyncResult:
 
 def new_sync_id() -> str:
     return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+
+
+def preflight(config: SyncConfig) -> None:
+    """Fail fast, with one line, when the warehouse cannot be opened or the API cannot be reached.
+
+    Without this an unreachable API would cost every request its full retry budget (minutes)
+    before the run ended with nothing but errors.
+    """
+    from etl.warehouse.engine import create_warehouse_engine
+    from etl.warehouse.migrate import prepare_warehouse
+
+    config.root.mkdir(parents=True, exist_ok=True)
+    engine = create_warehouse_engine(config.warehouse_url)
+    try:
+        prepare_warehouse(engine)
+    finally:
+        engine.dispose()
+    with RmaClient(config.api_base, timeout=min(config.timeout_s, 15.0), max_attempts=2,
+                   concurrency=1) as client:
+        try:
+            client.query("model::WellKnownFileType,rma::options[num_rows$eq1]")
+        except ApiError as exc:
+            raise ApiError(f"cannot use the API at {config.api_base}: {exc}",
+                           url=exc.url) from None
 
 
 def open_run(config: SyncConfig) -> RunHandle:
@@ -155,6 +180,7 @@ def finish_run(config: SyncConfig, handle: RunHandle, extracted: ExtractReport,
 
 def run_sync_locally(config: SyncConfig, *, progress: bool = False) -> SyncResult:
     """The sync's stages in order, without Prefect."""
+    preflight(config)
     handle = open_run(config)
     if progress:
         from etl.sync_report import RichCrawlProgress

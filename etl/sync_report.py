@@ -79,14 +79,13 @@ def print_status(engine: sa.Engine, *, runs: int, console: Console | None = None
 
     console = console or Console()
     run_table = Table(title="last sync runs", header_style="bold")
-    for col in ("sync_id", "started", "finished", "status", "requests", "inserted", "updated",
+    for col in ("sync_id", "started (UTC)", "status", "requests", "inserted", "updated",
                 "unchanged", "removed", "errors"):
-        run_table.add_column(col)
+        run_table.add_column(col, no_wrap=col in ("sync_id", "started (UTC)", "status"))
     for run in latest_runs(engine, runs):
         run_table.add_row(
-            run.sync_id, _ts(run.started_at), _ts(run.finished_at), run.status,
-            str(run.requests), str(run.inserted), str(run.updated), str(run.unchanged),
-            str(run.removed), str(run.error_count),
+            run.sync_id, _ts(run.started_at), run.status, str(run.requests), str(run.inserted),
+            str(run.updated), str(run.unchanged), str(run.removed), str(run.error_count),
         )
     console.print(run_table)
     counts = Table(title="rows per table", header_style="bold")
@@ -104,4 +103,4 @@ def print_status(engine: sa.Engine, *, runs: int, console: Console | None = None
 
 
 def _ts(value: object) -> str:
-    return "" if value is None else str(value)[:19]
+    return "" if value is None else str(value)[:16]

@@ -28,6 +28,7 @@ from etl.sync import (
     finish_run,
     load_stage,
     open_run,
+    preflight,
 )
 from etl.warehouse.load import LoadReport
 
@@ -42,6 +43,11 @@ def _transient_only(task: Task[Any, Any], task_run: TaskRun, state: State[Any]) 
     return False
 
 
+@task(name="preflight")
+def preflight_task(config: SyncConfig) -> None:
+    preflight(config)
+
+
 @task(name="open-run")
 def open_run_task(config: SyncConfig) -> RunHandle:
     return open_run(config)
@@ -49,7 +55,7 @@ def open_run_task(config: SyncConfig) -> RunHandle:
 
 @task(name="extract", tags=["allen-api"], retries=3, retry_delay_seconds=[10, 60, 300],
       retry_condition_fn=_transient_only)
-def extract_task(config: SyncConfig, sync_id: str) -> ExtractReport:
+def extract_task(config: SyncConfig, sync_id: str, show_progress: bool) -> ExtractReport:
     logger = get_run_logger()
 
     def log_model(event: CrawlEvent) -> None:
@@ -57,7 +63,16 @@ def extract_task(config: SyncConfig, sync_id: str) -> ExtractReport:
             logger.info("%s: %d rows in %d pages%s", event.model, event.rows, event.pages,
                         "" if event.complete else " (incomplete)")
 
-    return extract_stage(config, sync_id, log_model)
+    if not show_progress:
+        return extract_stage(config, sync_id, log_model)
+    from etl.sync_report import RichCrawlProgress
+
+    with RichCrawlProgress() as bar:
+        def both(event: CrawlEvent) -> None:
+            log_model(event)
+            bar(event)
+
+        return extract_stage(config, sync_id, both)
 
 
 @task(name="load")
@@ -77,6 +92,7 @@ def sync(
     root: str = "data",
     db: str | None = None,
     limit: int | None = None,
+    show_progress: bool = False,
 ) -> SyncResult:
     """Mirror every ApiCellTypesSpecimenDetail record and every linked record."""
     settings = Settings()
@@ -84,8 +100,9 @@ def sync(
     settings.root = Path(root)
     settings.warehouse.url = db
     config = SyncConfig.from_settings(settings, limit=limit)
+    preflight_task(config)
     handle = open_run_task(config)
-    extracted = extract_task(config, handle.sync_id)
+    extracted = extract_task(config, handle.sync_id, show_progress)
     loaded = load_task(config, handle.sync_id)
     result = finish_task(config, handle, extracted, loaded)
     get_run_logger().info(
@@ -99,9 +116,9 @@ def _parameters(config: SyncConfig) -> dict[str, Any]:
             "limit": config.limit}
 
 
-def run_sync_flow(config: SyncConfig) -> SyncResult:
+def run_sync_flow(config: SyncConfig, *, show_progress: bool = False) -> SyncResult:
     """Run the flow on the configured Prefect API (a temporary local server by default)."""
-    return sync(**_parameters(config))
+    return sync(**_parameters(config), show_progress=show_progress)
 
 
 def serve_on_schedule(config: SyncConfig, *, name: str, cron: str) -> None:

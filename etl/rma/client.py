@@ -86,7 +86,7 @@ class RmaClient:
                 delay = retry_delay(exc, attempt, self.policy, retry_after=retry_after)
                 if delay is None:
                     if attempt > 1:
-                        log.warning("%s - giving up after %d attempts: %s", url, attempt, exc)
+                        log.info("%s - giving up after %d attempts: %s", url, attempt, exc)
                     raise
                 log.info("%s - attempt %d/%d failed (%s); retrying in %.1f s",
                          url, attempt, self.policy.max_attempts, exc, delay)
