@@ -11,7 +11,15 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from etl.crawl import BatchFailed, CrawlEvent, ModelDone, ModelStarted, PageDone
+from etl.crawl import (
+    DEFAULT_PLAN,
+    BatchFailed,
+    CrawlEvent,
+    ModelDone,
+    ModelStarted,
+    PageDone,
+    execution_order,
+)
 
 if TYPE_CHECKING:
     from etl.sync import SyncResult
@@ -30,7 +38,8 @@ class RichCrawlProgress:
             console=console,
             transient=False,
         )
-        self._task = self._progress.add_task("crawl", total=None, rows=0, pages=0)
+        self._task = self._progress.add_task(
+            "crawl", total=len(execution_order(DEFAULT_PLAN)), rows=0, pages=0)
         self._models_done = 0
 
     def __enter__(self) -> RichCrawlProgress:
