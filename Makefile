@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test install
+.PHONY: demo test install lint
 
 $(BIN)/ctmirror: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,3 +21,6 @@ demo: install
 test: install
 	scripts/ensure-postgres
 	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check etl schema flows migrations tests bench

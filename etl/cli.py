@@ -56,8 +56,9 @@ def sync(
         int | None, typer.Option("--limit", min=1, help="Mirror only the first N cells")
     ] = None,
     prefect: Annotated[
-        bool, typer.Option(help="Run as a Prefect flow (temporary local server unless "
-                                "PREFECT_API_URL is set); --no-prefect runs the same stages in-process")
+        bool,
+        typer.Option(help="Run as a Prefect flow (temporary local server unless PREFECT_API_URL "
+                          "is set); --no-prefect runs the same stages in-process"),
     ] = True,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's logs")] = False,
 ) -> None:
@@ -160,8 +161,9 @@ def schedule_serve(
 
 
 def _check_cron(cron: str) -> None:
-    from cronsim import CronSim, CronSimError
     from datetime import datetime
+
+    from cronsim import CronSim, CronSimError
 
     try:
         CronSim(cron, datetime(2024, 1, 1))

@@ -1,4 +1,4 @@
-"""`ctmirror demo`: the whole job offline, against a replica on loopback serving a synthetic corpus."""
+"""`ctmirror demo`: the whole job offline, against a replica serving a synthetic corpus."""
 
 from __future__ import annotations
 

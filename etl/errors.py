@@ -3,17 +3,17 @@
     CtMirrorError
     ├── ConfigError            bad arguments or settings; fix the command line or environment
     ├── ApiError               talking to the RMA API (the real one or a replica) failed
-    │   ├── ApiTransportError    no usable response: connection refused or dropped, timeout   [transient]
-    │   ├── ApiStatusError       an HTTP error status (429 and 5xx are transient, 4xx terminal)
-    │   ├── ApiOutageError       HTTP 200 with an HTML "site unavailable" page              [transient]
-    │   └── RmaError             HTTP 200 but not an RMA answer: success:false, wrong content
-    │                            type, msg not a list                                       [terminal]
+    │   ├── ApiTransportError    no usable response: refused, dropped, timed out    [transient]
+    │   ├── ApiStatusError       an HTTP error status (429, 5xx transient; 4xx terminal)
+    │   ├── ApiOutageError       HTTP 200 with an HTML "site unavailable" page      [transient]
+    │   └── RmaError             HTTP 200 but not an RMA answer: success:false, wrong
+    │                            content type, msg not a list                        [terminal]
     ├── FileIntegrityError     a downloaded or stored file has the wrong size or checksum
     ├── InputError             a file or query the code was given is malformed
     │   ├── QueryError           an RMA query string that does not parse or names unknown things
     │   ├── SwcError, NwbError, GlifConfigError
     │   └── SnapshotError        a replica snapshot directory that is missing or inconsistent
-    └── SchemaError            the warehouse is not at the migration head (run `ctmirror db upgrade`)
+    └── SchemaError            the warehouse is not at the migration head (`ctmirror db upgrade`)
 
 Retry decisions test the ``TransientError`` / ``TerminalError`` mixins, never a list of classes.
 ``str(exc)`` is the one-line message the CLI prints.

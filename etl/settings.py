@@ -1,4 +1,4 @@
-"""Settings: the only place that reads environment variables (prefix ``CTMIRROR_``, nested with ``__``).
+"""Settings: the only place that reads the environment (prefix ``CTMIRROR_``, nesting ``__``).
 
 Build ``Settings()`` once at an edge (the CLI or a flow) and pass plain values down.
 """

@@ -35,7 +35,8 @@ def test_services_and_images(compose: dict) -> None:
     assert set(services) == {"postgres", "prefect-server", "worker"}
     assert re.fullmatch(r"postgres:\d+", services["postgres"]["image"])
     # the server image runs the same Prefect version the worker's flow is written for
-    assert services["prefect-server"]["image"].startswith(f"prefecthq/prefect:{prefect.__version__}")
+    server_image = services["prefect-server"]["image"]
+    assert server_image.startswith(f"prefecthq/prefect:{prefect.__version__}")
     assert services["worker"]["build"] == "."
     assert (REPO / "Dockerfile").is_file()
 

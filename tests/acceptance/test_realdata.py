@@ -30,7 +30,8 @@ CELLS = "model::ApiCellTypesSpecimenDetail,rma::options[num_rows$eqall]"
 
 
 def _cells_where(criteria: str) -> str:
-    return f"model::ApiCellTypesSpecimenDetail,rma::criteria,{criteria},rma::options[num_rows$eqall]"
+    return (f"model::ApiCellTypesSpecimenDetail,rma::criteria,{criteria},"
+            "rma::options[num_rows$eqall]")
 
 
 DOCUMENTED_COUNTS = {

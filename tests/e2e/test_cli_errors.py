@@ -1,4 +1,4 @@
-"""Bad arguments, an unreachable API, a warehouse that cannot be opened: one line each, no traceback."""
+"""Bad arguments, an unreachable API, an unusable warehouse: one line each, no traceback."""
 
 from __future__ import annotations
 
