@@ -29,6 +29,7 @@ from etl.corpus import images, models, swc
 from etl.corpus.ids import IdAllocator
 from etl.corpus.protocols import synthetic_sweeps
 from etl.corpus.realdata import GLIF_TEMPLATE_IDS, RealData, RealModel
+from etl.features.morphology.neuron import RECONSTRUCTION_COLUMNS
 from etl.snapshot import SnapshotWriter
 
 __all__ = ["FillOptions", "WELL_KNOWN_FILE_TYPES", "fill_corpus", "nwb_cell_order"]
@@ -118,30 +119,6 @@ _DONOR_FIELDS = (
     "transgenic_mouse_id",
     "tumor_status",
     "weight_grams",
-)
-_MORPHOLOGY_FIELDS = (
-    "average_bifurcation_angle_local",
-    "average_bifurcation_angle_remote",
-    "average_contraction",
-    "average_diameter",
-    "average_fragmentation",
-    "average_parent_daughter_ratio",
-    "hausdorff_dimension",
-    "max_branch_order",
-    "max_euclidean_distance",
-    "max_path_distance",
-    "number_bifurcations",
-    "number_branches",
-    "number_nodes",
-    "number_stems",
-    "number_tips",
-    "overall_depth",
-    "overall_height",
-    "overall_width",
-    "soma_surface",
-    "total_length",
-    "total_surface",
-    "total_volume",
 )
 _EPHYS_FEATURE_PROTOCOL_COLUMNS = (
     "fast_trough_t",
@@ -620,7 +597,7 @@ class _Filler:
                 ),
             )
             swc_bytes = swc.to_swc_text(tree).encode()
-        record: dict[str, Any] = dict.fromkeys(_MORPHOLOGY_FIELDS)
+        record: dict[str, Any] = dict.fromkeys(RECONSTRUCTION_COLUMNS)
         if tree is not None:
             record.update(swc.tree_measurements(tree))
         published = {
