@@ -11,6 +11,7 @@ import typer
 from etl.corpus.cli import app as corpus_app
 from etl.errors import ConfigError, CtMirrorError
 from etl.features.cli import app as features_app
+from etl.glif.cli import app as glif_app
 from etl.query_output import OutputFormat, write_rows
 from etl.replica.cli import app as replica_app
 from etl.settings import DEFAULT_API_BASE, Settings
@@ -25,6 +26,7 @@ app.add_typer(replica_app, name="replica", help="Serve a snapshot with the Allen
 app.add_typer(corpus_app, name="corpus", help="Build replica snapshots (real and synthetic).")
 app.add_typer(db_app, name="db", help="Warehouse schema migrations.")
 app.add_typer(features_app, name="features", help="Recompute published features from local files.")
+app.add_typer(glif_app, name="glif", help="Run GLIF models and score them (EVR).")
 schedule_app = typer.Typer(no_args_is_help=True)
 app.add_typer(schedule_app, name="schedule", help="Run the sync flow on a schedule (Prefect).")
 
