@@ -9,6 +9,7 @@
     │   └── RmaError             HTTP 200 but not an RMA answer: success:false, wrong
     │                            content type, msg not a list                        [terminal]
     ├── FileIntegrityError     a downloaded or stored file has the wrong size or checksum
+    ├── DownloadInProgressError  another process holds the lock of a partial download
     ├── InputError             a file or query the code was given is malformed
     │   ├── QueryError           an RMA query string that does not parse or names unknown things
     │   ├── SwcError, NwbError, GlifConfigError
@@ -86,6 +87,14 @@ class FileIntegrityError(CtMirrorError, TerminalError):
         self.path = path
 
 
+class DownloadInProgressError(CtMirrorError, TerminalError):
+    """Another process holds the lock of this target's partial download."""
+
+    def __init__(self, message: str, *, path: str) -> None:
+        super().__init__(message)
+        self.path = path
+
+
 class InputError(CtMirrorError, TerminalError):
     """A file or query given to ctmirror is malformed."""
 
@@ -121,6 +130,7 @@ __all__ = [
     "ApiTransportError",
     "ConfigError",
     "CtMirrorError",
+    "DownloadInProgressError",
     "FileIntegrityError",
     "GlifConfigError",
     "InputError",

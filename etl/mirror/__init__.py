@@ -1,0 +1,59 @@
+"""The verified file mirror: download files so that a target only ever holds checked bytes.
+
+I/O edge, no orchestration: ``download_file`` / ``download_many`` take an injected
+``httpx.Client`` and report typed progress events to a sink.
+"""
+
+from __future__ import annotations
+
+from etl.mirror.download_dir import DownloadDirectory, DownloadInProgressError, PartialState
+from etl.mirror.downloader import (
+    DownloadError,
+    DownloadJob,
+    DownloadResult,
+    download_file,
+    download_many,
+    file_target,
+    safe_name,
+)
+from etl.mirror.policy import DOWNLOAD_RETRY, Existing, retry_wait
+from etl.mirror.progress import (
+    BytesReceived,
+    DownloadDone,
+    DownloadEvent,
+    DownloadFailed,
+    DownloadStarted,
+    LogSink,
+    ProgressSink,
+    RichProgressSink,
+    Throttled,
+)
+from etl.mirror.verify import FileKind, sha256_file, verify_content
+
+__all__ = [
+    "DOWNLOAD_RETRY",
+    "BytesReceived",
+    "DownloadDirectory",
+    "DownloadDone",
+    "DownloadError",
+    "DownloadEvent",
+    "DownloadFailed",
+    "DownloadInProgressError",
+    "DownloadJob",
+    "DownloadResult",
+    "DownloadStarted",
+    "Existing",
+    "FileKind",
+    "LogSink",
+    "PartialState",
+    "ProgressSink",
+    "RichProgressSink",
+    "Throttled",
+    "download_file",
+    "download_many",
+    "file_target",
+    "retry_wait",
+    "safe_name",
+    "sha256_file",
+    "verify_content",
+]
