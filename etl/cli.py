@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -59,6 +60,26 @@ def sync(
     limit: Annotated[
         int | None, typer.Option("--limit", min=1, help="Mirror only the first N cells")
     ] = None,
+    files: Annotated[
+        str | None,
+        typer.Option("--files", help="Files to mirror: all, none, or a comma list of "
+                                     "recordings, reconstructions, models, thumbnails, images, "
+                                     "sub-images, uncompressed, other [default: all = every "
+                                     "category but sub-images and uncompressed]"),
+    ] = None,
+    images: Annotated[
+        ImageChoice | None,
+        typer.Option("--images", help="Section images: none, projections (the default "
+                                      "with --files all), or full (adds the 63x sub-image "
+                                      "stacks: hundreds per cell)"),
+    ] = None,
+    image_downsample: Annotated[
+        int | None, typer.Option("--image-downsample", min=0, max=8,
+                                 help="Halve section images this many times [default: 0]"),
+    ] = None,
+    convert: Annotated[
+        bool, typer.Option(help="Convert recordings, reconstructions and model parameters")
+    ] = True,
     prefect: Annotated[
         bool,
         typer.Option(help="Run as a Prefect flow (temporary local server unless PREFECT_API_URL "
@@ -66,11 +87,15 @@ def sync(
     ] = True,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's logs")] = False,
 ) -> None:
-    """Mirror every cell and linked record into the warehouse (idempotent, resumable)."""
+    """Mirror every cell, linked record and file into the warehouse (idempotent, resumable)."""
     from etl.sync import SyncConfig, preflight, run_sync_locally
     from etl.sync_report import print_sync_result
 
     settings = _settings(root, db, api_base)
+    settings.files.categories = _file_categories(files or settings.files.categories, images)
+    if image_downsample is not None:
+        settings.files.image_downsample = image_downsample
+    settings.files.convert = convert and settings.files.convert
     config = SyncConfig.from_settings(settings, limit=limit)
     if prefect:
         preflight(config)  # one-line errors here, not tracebacks from inside a flow run
@@ -85,6 +110,54 @@ def sync(
     print_sync_result(result)
     if result.errors:
         raise typer.Exit(code=2)
+
+
+class ImageChoice(StrEnum):
+    none = "none"
+    projections = "projections"
+    full = "full"
+
+
+def _file_categories(files: str, images: ImageChoice | None) -> str:
+    """The ``--files`` list with ``--images`` applied."""
+    from etl.mirror.plan import FileCategory, parse_categories
+
+    chosen = set(parse_categories(files))
+    if images is ImageChoice.none:
+        chosen -= {FileCategory.IMAGES, FileCategory.SUB_IMAGES}
+    elif images is ImageChoice.projections:
+        chosen.add(FileCategory.IMAGES)
+    elif images is ImageChoice.full:
+        chosen |= {FileCategory.IMAGES, FileCategory.SUB_IMAGES}
+    return ",".join(sorted(chosen)) or "none"
+
+
+@app.command()
+def verify(
+    root: RootOpt = None,
+    db: DbOpt = None,
+    content: Annotated[
+        bool, typer.Option("--content", help="Also re-run the content checks (HDF5 opens, "
+                                             "SWC and JSON parse, zip members are safe)")
+    ] = False,
+    fix: Annotated[
+        bool, typer.Option("--fix", help="Delete files that differ, so the next sync "
+                                         "downloads them again")
+    ] = False,
+) -> None:
+    """Re-hash every mirrored file and report any that differs from the warehouse."""
+    from etl.mirror.audit import audit_mirror, print_audit
+    from etl.warehouse.engine import create_warehouse_engine
+
+    settings = _settings(root, db)
+    engine = create_warehouse_engine(settings.warehouse_url(), read_only=not fix)
+    try:
+        audit = audit_mirror(engine, Path(settings.root), content=content, fix=fix)
+    finally:
+        engine.dispose()
+    print_audit(audit)
+    if audit.problems:
+        raise typer.Exit(code=1)
 
 
 @app.command()

@@ -12,7 +12,7 @@
     ├── DownloadInProgressError  another process holds the lock of a partial download
     ├── InputError             a file or query the code was given is malformed
     │   ├── QueryError           an RMA query string that does not parse or names unknown things
-    │   ├── SwcError, NwbError, GlifConfigError
+    │   ├── SwcError, NwbError, GlifConfigError, ModelParametersError
     │   └── SnapshotError        a replica snapshot directory that is missing or inconsistent
     └── SchemaError            the warehouse is not at the migration head (`ctmirror db upgrade`)
 
@@ -113,6 +113,10 @@ class NwbError(InputError):
 
 class GlifConfigError(InputError):
     """A GLIF neuron_config.json that lacks required keys or has bad values."""
+
+
+class ModelParametersError(InputError):
+    """A model parameter file (GLIF config, biophysical fit) without the expected structure."""
 
 
 class SnapshotError(InputError):

@@ -28,12 +28,26 @@ class WarehouseSettings(BaseModel):
     )
 
 
+class FilesSettings(BaseModel):
+    categories: str = Field(
+        "all", description="Files to mirror: all, none, or a comma list of categories "
+                           "(recordings, reconstructions, models, thumbnails, images, "
+                           "sub-images, uncompressed, other); all = every category but "
+                           "sub-images and uncompressed")
+    concurrency: int = Field(4, description="Downloads in flight at once")
+    image_downsample: int = Field(
+        0, description="Section images: halve width and height this many times (0 = full size)")
+    convert: bool = Field(True, description="Convert recordings, reconstructions and model "
+                                            "parameters after downloading")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CTMIRROR_", env_nested_delimiter="__")
 
     root: Path = Field(Path("data"), description="Mirror root: warehouse, files, staging")
     api: ApiSettings = ApiSettings()
     warehouse: WarehouseSettings = WarehouseSettings()
+    files: FilesSettings = FilesSettings()
 
     def warehouse_url(self) -> str:
         return self.warehouse.url or default_warehouse_url(self.root)

@@ -1,4 +1,5 @@
-"""The stages of one sync, each a plain function: open a run, extract, load, finish.
+"""The stages of one sync, each a plain function: open a run, extract, load, download files,
+convert them, publish the Parquet views, finish.
 
 ``flows/sync.py`` runs them as Prefect tasks; ``run_sync_locally`` runs the same stages
 in-process. The warehouse is the state: a run whose row in ``sync_runs`` still says ``running``
@@ -16,10 +17,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import sqlalchemy as sa
+
 from etl.crawl import ExtractReport, ProgressSink, extract
 from etl.errors import ApiError
+from etl.mirror.plan import FileCategory, parse_categories
 from etl.rma import RmaClient
 from etl.settings import Settings
+from etl.sync_convert import ConvertReport
+from etl.sync_files import DownloadReport, FileFailure
 from etl.warehouse.load import LoadReport
 
 log = logging.getLogger(__name__)
@@ -38,6 +44,10 @@ class SyncConfig:
     concurrency: int = 4
     page_size: int = 2000
     in_batch: int = 200
+    file_categories: frozenset[FileCategory] = frozenset()
+    file_concurrency: int = 4
+    image_downsample: int = 0
+    convert: bool = True
 
     @classmethod
     def from_settings(cls, settings: Settings, *, limit: int | None) -> SyncConfig:
@@ -51,6 +61,10 @@ class SyncConfig:
             concurrency=settings.api.concurrency,
             page_size=settings.api.page_size,
             in_batch=settings.api.in_batch,
+            file_categories=parse_categories(settings.files.categories),
+            file_concurrency=settings.files.concurrency,
+            image_downsample=settings.files.image_downsample,
+            convert=settings.files.convert,
         )
 
     @property
@@ -72,6 +86,8 @@ class SyncResult:
     api_base: str
     extract: ExtractReport
     load: LoadReport
+    files: DownloadReport
+    conversions: ConvertReport
     seconds: float
 
     @property
@@ -80,7 +96,7 @@ class SyncResult:
 
     @property
     def errors(self) -> tuple[object, ...]:
-        return tuple(self.extract.errors)
+        return (*self.extract.errors, *self.files.failures, *self.conversions.failures)
 
 
 def new_sync_id() -> str:
@@ -151,18 +167,66 @@ def load_stage(config: SyncConfig, sync_id: str) -> LoadReport:
         engine.dispose()
 
 
+def download_stage(config: SyncConfig, sync_id: str, *, progress: bool = False
+                   ) -> DownloadReport:
+    """Download every linked file of the chosen categories (see ``etl.sync_files``)."""
+    from etl.sync_files import download_stage as download_files
+    from etl.warehouse.engine import create_warehouse_engine
+
+    if not config.file_categories:
+        return DownloadReport()
+    engine = create_warehouse_engine(config.warehouse_url)
+    try:
+        arguments = dict(root=config.root, api_base=config.api_base, sync_id=sync_id,
+                         categories=config.file_categories,
+                         image_downsample=config.image_downsample,
+                         concurrency=config.file_concurrency, timeout_s=config.timeout_s)
+        if not progress:
+            return download_files(engine, **arguments)
+        from etl.mirror import RichProgressSink, Throttled
+
+        with RichProgressSink(description="files") as bar:
+            return download_files(engine, **arguments, progress=Throttled(bar, 0.25))
+    finally:
+        engine.dispose()
+
+
+def convert_stage(config: SyncConfig, sync_id: str) -> ConvertReport:
+    """Convert new or changed files, then point the warehouse's views at the datasets."""
+    from etl.sync_convert import convert_stage as convert_files
+    from etl.warehouse.engine import create_warehouse_engine
+    from etl.warehouse.views import publish_parquet_views
+
+    engine = create_warehouse_engine(config.warehouse_url)
+    try:
+        report = convert_files(engine, root=config.root, sync_id=sync_id) if config.convert \
+            else ConvertReport()
+        publish_parquet_views(engine, config.root)
+        return report
+    finally:
+        engine.dispose()
+
+
 def finish_run(config: SyncConfig, handle: RunHandle, extracted: ExtractReport,
-               loaded: LoadReport) -> SyncResult:
+               loaded: LoadReport, files: DownloadReport | None = None,
+               conversions: ConvertReport | None = None) -> SyncResult:
     """Record the run's outcome and drop its staging package (the warehouse keeps raw JSON)."""
     from etl.warehouse.engine import create_warehouse_engine
     from etl.warehouse.runs import finish_sync_run, record_sync_error
 
-    status = "succeeded" if not extracted.errors else "completed_with_errors"
+    files = files or DownloadReport()
+    conversions = conversions or ConvertReport()
+    failed = extracted.errors or files.failures or conversions.failures
+    status = "completed_with_errors" if failed else "succeeded"
     engine = create_warehouse_engine(config.warehouse_url)
     try:
         for error in extracted.errors:
             record_sync_error(engine, handle.sync_id, model=error.model, record_id=None,
                               url=error.url, message=error.message)
+        for stage, failures in (("download", files.failures),
+                                ("convert", conversions.failures)):
+            for failure in failures:
+                _record_file_failure(engine, handle.sync_id, stage, failure)
         finish_sync_run(engine, handle.sync_id, report=loaded, requests=extracted.requests,
                         status=status)
     finally:
@@ -174,8 +238,23 @@ def finish_run(config: SyncConfig, handle: RunHandle, extracted: ExtractReport,
         api_base=config.api_base,
         extract=extracted,
         load=loaded,
+        files=files,
+        conversions=conversions,
         seconds=time.monotonic() - handle.started,
     )
+
+
+#: The Allen model whose record links each kind of mirrored file.
+_SOURCE_MODELS = {"well_known_file": "WellKnownFile", "model_package": "NeuronalModel",
+                  "projection_image": "ProjectionImage", "sub_image": "SubImage"}
+
+
+def _record_file_failure(engine: sa.Engine, sync_id: str, stage: str, failure: FileFailure) -> None:
+    from etl.warehouse.runs import record_sync_error
+
+    record_sync_error(engine, sync_id, model=_SOURCE_MODELS.get(failure.source, failure.source),
+                      record_id=failure.source_id, url=failure.url, message=failure.message,
+                      stage=stage)
 
 
 def run_sync_locally(config: SyncConfig, *, progress: bool = False) -> SyncResult:
@@ -190,4 +269,6 @@ def run_sync_locally(config: SyncConfig, *, progress: bool = False) -> SyncResul
     else:
         extracted = extract_stage(config, handle.sync_id)
     loaded = load_stage(config, handle.sync_id)
-    return finish_run(config, handle, extracted, loaded)
+    files = download_stage(config, handle.sync_id, progress=progress)
+    conversions = convert_stage(config, handle.sync_id)
+    return finish_run(config, handle, extracted, loaded, files, conversions)

@@ -79,8 +79,15 @@ def print_sync_result(result: SyncResult, *, console: Console | None = None) -> 
         f"{result.extract.pages_reused} reused from an interrupted run) in "
         f"{result.seconds:.1f} s from {result.api_base}"
     )
+    console.print(f"files: {result.files.summary()}")
+    console.print(f"conversion: {result.conversions.summary()}")
     for error in result.extract.errors:
         console.print(f"[red]error[/] {error.model}: {error.message} ({error.url})")
+    for stage, failures in (("download", result.files.failures),
+                            ("convert", result.conversions.failures)):
+        for failure in failures:
+            console.print(f"[red]{stage} failed[/] {failure.source} {failure.source_id}: "
+                          f"{failure.message}")
 
 
 def print_status(engine: sa.Engine, *, runs: int, console: Console | None = None) -> None:

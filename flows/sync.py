@@ -24,12 +24,16 @@ from etl.sync import (
     RunHandle,
     SyncConfig,
     SyncResult,
+    convert_stage,
+    download_stage,
     extract_stage,
     finish_run,
     load_stage,
     open_run,
     preflight,
 )
+from etl.sync_convert import ConvertReport
+from etl.sync_files import DownloadReport
 from etl.warehouse.load import LoadReport
 
 
@@ -80,10 +84,26 @@ def load_task(config: SyncConfig, sync_id: str) -> LoadReport:
     return load_stage(config, sync_id)
 
 
+@task(name="download-files", tags=["allen-api"], retries=3, retry_delay_seconds=[10, 60, 300],
+      retry_condition_fn=_transient_only)
+def download_task(config: SyncConfig, sync_id: str, show_progress: bool) -> DownloadReport:
+    report = download_stage(config, sync_id, progress=show_progress)
+    get_run_logger().info("files: %s", report.summary())
+    return report
+
+
+@task(name="convert-files")
+def convert_task(config: SyncConfig, sync_id: str) -> ConvertReport:
+    report = convert_stage(config, sync_id)
+    get_run_logger().info("conversion: %s", report.summary())
+    return report
+
+
 @task(name="finish-run")
 def finish_task(config: SyncConfig, handle: RunHandle, extracted: ExtractReport,
-                loaded: LoadReport) -> SyncResult:
-    return finish_run(config, handle, extracted, loaded)
+                loaded: LoadReport, files: DownloadReport,
+                conversions: ConvertReport) -> SyncResult:
+    return finish_run(config, handle, extracted, loaded, files, conversions)
 
 
 @flow(name="sync")
@@ -92,19 +112,28 @@ def sync(
     root: str = "data",
     db: str | None = None,
     limit: int | None = None,
+    files: str = "all",
+    image_downsample: int = 0,
+    convert: bool = True,
     show_progress: bool = False,
 ) -> SyncResult:
-    """Mirror every ApiCellTypesSpecimenDetail record and every linked record."""
+    """Mirror every ApiCellTypesSpecimenDetail record, every linked record and file, and
+    convert recordings, reconstructions and model parameters."""
     settings = Settings()
     settings.api.base_url = api_base
     settings.root = Path(root)
     settings.warehouse.url = db
+    settings.files.categories = files
+    settings.files.image_downsample = image_downsample
+    settings.files.convert = convert
     config = SyncConfig.from_settings(settings, limit=limit)
     preflight_task(config)
     handle = open_run_task(config)
     extracted = extract_task(config, handle.sync_id, show_progress)
     loaded = load_task(config, handle.sync_id)
-    result = finish_task(config, handle, extracted, loaded)
+    downloaded = download_task(config, handle.sync_id, show_progress)
+    conversions = convert_task(config, handle.sync_id)
+    result = finish_task(config, handle, extracted, loaded, downloaded, conversions)
     get_run_logger().info(
         "sync %s: %d requests, %s", result.sync_id, result.requests, result.load.summary()
     )
@@ -113,7 +142,8 @@ def sync(
 
 def _parameters(config: SyncConfig) -> dict[str, Any]:
     return {"api_base": config.api_base, "root": str(config.root), "db": config.warehouse_url,
-            "limit": config.limit}
+            "limit": config.limit, "files": ",".join(sorted(config.file_categories)) or "none",
+            "image_downsample": config.image_downsample, "convert": config.convert}
 
 
 def run_sync_flow(config: SyncConfig, *, show_progress: bool = False) -> SyncResult:

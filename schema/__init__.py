@@ -10,6 +10,8 @@ from schema.base import BOOKKEEPING_COLUMNS, Base
 from schema.ephys import EphysFeature, EphysResult, EphysSweep
 from schema.files import WellKnownFile, WellKnownFileType
 from schema.images import ImageSeries, ProjectionImage, SubImage
+from schema.mirror import FileSource, MirrorFile
+from schema.model_parameters import BiophysicalFit, BiophysicalFitParameter, GlifNeuronConfig
 from schema.morphology import NeuronReconstruction
 from schema.neuronal_models import NeuronalModel, NeuronalModelRun, NeuronalModelTemplate
 from schema.records import (
@@ -30,12 +32,17 @@ __all__ = [
     "MODEL_TABLES",
     "ApiCellTypesSpecimenDetail",
     "Base",
+    "BiophysicalFit",
+    "BiophysicalFitParameter",
     "ChangeKind",
     "Donor",
     "EphysFeature",
     "EphysResult",
     "EphysSweep",
+    "FileSource",
+    "GlifNeuronConfig",
     "ImageSeries",
+    "MirrorFile",
     "NeuronReconstruction",
     "NeuronalModel",
     "NeuronalModelRun",

@@ -39,6 +39,9 @@ class Base(DeclarativeBase):
         bool: Boolean(),
         datetime: Timestamp,
         dict[str, Any]: RawJSON,
+        list[float]: RawJSON,
+        list[int]: RawJSON,
+        list[dict[str, Any]]: RawJSON,
     }
 
 

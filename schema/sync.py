@@ -92,6 +92,8 @@ class SyncError(Base):
     url: Mapped[str | None]
     message: Mapped[str]
     occurred_at: Mapped[datetime]
+    #: Which stage failed: ``extract`` (a query), ``download`` or ``convert`` (a file).
+    stage: Mapped[str | None]
 
 
 __all__ = [

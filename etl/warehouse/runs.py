@@ -71,12 +71,13 @@ def finish_sync_run(engine: sa.Engine, sync_id: str, *, report: LoadReport, requ
 
 
 def record_sync_error(engine: sa.Engine, sync_id: str, *, model: str | None,
-                      record_id: int | None, url: str | None, message: str) -> None:
-    """Record a request or record the sync could not mirror."""
+                      record_id: int | None, url: str | None, message: str,
+                      stage: str = "extract") -> None:
+    """Record a request, record or file the sync could not mirror."""
     with engine.begin() as conn:
         conn.execute(sa.insert(_errors).values(
             sync_id=sync_id, model=model, record_id=record_id, url=url, message=message,
-            occurred_at=_now(),
+            occurred_at=_now(), stage=stage,
         ))
 
 

@@ -142,6 +142,9 @@ def mirrored(real_replica: object, tmp_path_factory: pytest.TempPathFactory
     settings = Settings()
     settings.root = tmp_path_factory.mktemp("mirror")
     settings.api.base_url = real_replica.base_url
+    # Records only: the file mirror has its own end-to-end tests, and all 18,000 files of the
+    # corpus would take most of the suite's time.
+    settings.files.categories = "none"
     config = SyncConfig.from_settings(settings, limit=None)
     return config, run_sync_locally(config)
 

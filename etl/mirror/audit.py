@@ -1,0 +1,134 @@
+"""``ctmirror verify``: does every file under the mirror root still hold what the warehouse
+says it verified?
+
+Each ``mirror_files`` row promises ``root/<relpath>`` with ``size`` bytes and ``sha256``; the
+audit re-hashes every file (on a few threads: hashlib releases the GIL) and reports the rows
+whose file is missing or differs, plus files under ``files/`` that no row knows and partial
+downloads still waiting to be resumed. With ``fix`` a differing file is deleted, so the next
+sync downloads it again.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import sqlalchemy as sa
+from rich.console import Console
+
+from etl.errors import FileIntegrityError
+from etl.mirror.download_dir import PART_SUFFIX
+from etl.mirror.verify import FileKind, sha256_file, verify_content
+from etl.warehouse.mirror_files import MirroredFile, mirrored_files
+
+
+@dataclass(frozen=True)
+class FileProblem:
+    relpath: str
+    problem: str  # missing | size | sha256 | content
+    detail: str
+
+
+@dataclass(frozen=True)
+class MirrorAudit:
+    checked: int
+    bytes_hashed: int
+    seconds: float
+    problems: tuple[FileProblem, ...]
+    untracked: tuple[str, ...]
+    partials: tuple[str, ...]
+    fixed: int = 0
+
+
+def audit_mirror(engine: sa.Engine, root: Path, *, content: bool = False, fix: bool = False,
+                 workers: int = 2) -> MirrorAudit:
+    started = time.perf_counter()
+    root = Path(root)
+    with engine.connect() as conn:
+        rows = list(mirrored_files(conn).values())
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        outcomes = list(pool.map(lambda row: _check(root, row, content), rows))
+    problems = tuple(p for p, _ in outcomes if p is not None)
+    fixed = 0
+    if fix:
+        for problem in problems:
+            if problem.problem != "missing":
+                (root / problem.relpath).unlink(missing_ok=True)
+                fixed += 1
+    tracked = {row.relpath for row in rows}
+    untracked, partials = _walk(root, tracked)
+    return MirrorAudit(
+        checked=len(rows), bytes_hashed=sum(size for _, size in outcomes),
+        seconds=time.perf_counter() - started, problems=problems, untracked=untracked,
+        partials=partials, fixed=fixed,
+    )
+
+
+def _check(root: Path, row: MirroredFile, content: bool) -> tuple[FileProblem | None, int]:
+    path = root / row.relpath
+    try:
+        size = path.stat().st_size
+    except OSError:
+        return FileProblem(row.relpath, "missing", "not on disk"), 0
+    if size != row.size:
+        return FileProblem(row.relpath, "size", f"{size} bytes, verified with {row.size}"), 0
+    sha256 = sha256_file(path)
+    if sha256 != row.sha256:
+        return FileProblem(row.relpath, "sha256",
+                           f"sha256 {sha256[:16]}..., verified {row.sha256[:16]}..."), size
+    if content:
+        try:
+            verify_content(path, FileKind(row.kind))
+        except FileIntegrityError as exc:
+            return FileProblem(row.relpath, "content", str(exc)), size
+    return None, size
+
+
+def _walk(root: Path, tracked: set[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    files_dir = root / "files"
+    untracked: list[str] = []
+    partials: list[str] = []
+    if not files_dir.is_dir():
+        return (), ()
+    for path in sorted(files_dir.rglob("*")):
+        relative = path.relative_to(root).as_posix()
+        if any(part.endswith(PART_SUFFIX) for part in path.relative_to(root).parts[:-1]):
+            continue
+        if path.is_dir():
+            if path.name.endswith(PART_SUFFIX):
+                partials.append(relative)
+            continue
+        if relative not in tracked:
+            untracked.append(relative)
+    return tuple(untracked), tuple(partials)
+
+
+def print_audit(audit: MirrorAudit, *, console: Console | None = None) -> None:
+    console = console or Console()
+    rate = audit.bytes_hashed / audit.seconds / 1e6 if audit.seconds > 0 else 0.0
+    console.print(f"checked {audit.checked} files, {audit.bytes_hashed:,} bytes re-hashed in "
+                  f"{audit.seconds:.1f} s ({rate:.0f} MB/s)")
+    if audit.problems:
+        # One line per file, never wrapped, so paths can be copied or grepped.
+        console.print(f"[bold]{len(audit.problems)} file(s) differ from the warehouse:[/]")
+        for problem in audit.problems:
+            console.print(f"  {problem.relpath}: {problem.problem} ({problem.detail})",
+                          soft_wrap=True, markup=False, highlight=False)
+        if audit.fixed:
+            console.print(f"deleted {audit.fixed} differing file(s); the next sync downloads "
+                          "them again")
+        else:
+            console.print("run `ctmirror verify --fix` then `ctmirror sync` to fetch them again")
+    else:
+        console.print("[green]every file matches its recorded size and sha256[/]")
+    if audit.untracked:
+        console.print(f"{len(audit.untracked)} file(s) under files/ that the warehouse does not "
+                      f"list, e.g. {audit.untracked[0]}")
+    if audit.partials:
+        console.print(f"{len(audit.partials)} partial download(s) waiting to be resumed by the "
+                      "next sync")
+
+
+__all__ = ["FileProblem", "MirrorAudit", "audit_mirror", "print_audit"]

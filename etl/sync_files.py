@@ -1,0 +1,193 @@
+"""The download stage of a sync: bring every planned file onto disk, verified, and record it.
+
+A file whose record is unchanged and whose verified copy is on disk with the recorded size
+costs no request. Anything else goes through ``download_many``: a partial left by a killed
+run is resumed, a complete copy whose row was never written is re-hashed instead of fetched
+again, a changed record fetches the file again. Rows are written after every batch, so a
+killed sync loses at most one batch of bookkeeping, never a file.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import sqlalchemy as sa
+
+from etl.mirror import (
+    DownloadError,
+    DownloadJob,
+    DownloadResult,
+    Existing,
+    ProgressSink,
+    download_many,
+)
+from etl.mirror.plan import FileCategory, PlannedFile, live_file_keys, plan_files
+from etl.rma.client import USER_AGENT
+from etl.warehouse.mirror_files import (
+    MirroredFile,
+    mark_unlinked,
+    mirrored_files,
+    touch_mirrored,
+    upsert_mirrored,
+)
+
+log = logging.getLogger(__name__)
+
+#: Files per bookkeeping batch: rows are written after each.
+BATCH_FILES = 64
+
+
+@dataclass(frozen=True)
+class FileFailure:
+    """A file that could not be mirrored in this sync; it is tried again in the next."""
+
+    source: str
+    source_id: int
+    url: str
+    message: str
+
+
+@dataclass(frozen=True)
+class DownloadReport:
+    planned: int = 0
+    up_to_date: int = 0  # kept without a request
+    downloaded: int = 0
+    resumed: int = 0  # completed from a partial an earlier run left
+    rehashed: int = 0  # found complete on disk and verified, no bytes fetched
+    bytes_transferred: int = 0
+    unlinked: int = 0  # files whose record disappeared upstream (kept, marked removed)
+    failures: tuple[FileFailure, ...] = field(default=())
+
+    def summary(self) -> str:
+        return (f"{self.planned} files: {self.up_to_date} up to date, {self.downloaded} "
+                f"downloaded ({self.bytes_transferred:,} bytes, {self.resumed} resumed), "
+                f"{self.rehashed} re-verified, {len(self.failures)} failed")
+
+
+def download_stage(
+    engine: sa.Engine,
+    *,
+    root: Path,
+    api_base: str,
+    sync_id: str,
+    categories: frozenset[FileCategory],
+    image_downsample: int = 0,
+    concurrency: int = 4,
+    timeout_s: float = 60.0,
+    progress: ProgressSink | None = None,
+) -> DownloadReport:
+    """Mirror every planned file under ``root``; see the module docstring."""
+    with engine.connect() as conn:
+        planned = plan_files(conn, api_base, categories, image_downsample=image_downsample)
+        known = mirrored_files(conn)
+        live = live_file_keys(conn)
+    with engine.begin() as conn:
+        unlinked = mark_unlinked(conn, live)
+
+    current, jobs = _split(planned, known, root)
+    with engine.begin() as conn:
+        touch_mirrored(conn, (f.key for f in current), sync_id)
+
+    counts = {"downloaded": 0, "resumed": 0, "rehashed": 0, "bytes": 0}
+    failures: list[FileFailure] = []
+    with _http_client(concurrency, timeout_s) as http:
+        for batch in _batches(jobs, BATCH_FILES):
+            results = download_many(http, [job for _, job in batch], concurrency=concurrency,
+                                    progress=progress)
+            rows = []
+            for (planned_file, _), result in zip(batch, results, strict=True):
+                if isinstance(result, DownloadError):
+                    failures.append(FileFailure(planned_file.source.value,
+                                                planned_file.source_id, planned_file.url,
+                                                result.message))
+                    continue
+                rows.append(_row(planned_file, result, sync_id))
+                counts["bytes"] += result.bytes_transferred
+                if result.skipped:
+                    counts["rehashed"] += 1
+                else:
+                    counts["downloaded"] += 1
+                    counts["resumed"] += int(result.resumed)
+            with engine.begin() as conn:
+                upsert_mirrored(conn, rows)
+    report = DownloadReport(
+        planned=len(planned), up_to_date=len(current), downloaded=counts["downloaded"],
+        resumed=counts["resumed"], rehashed=counts["rehashed"],
+        bytes_transferred=counts["bytes"], unlinked=len(unlinked), failures=tuple(failures),
+    )
+    log.info("files: %s", report.summary())
+    return report
+
+
+def _split(planned: list[PlannedFile], known: dict[tuple[str, int], MirroredFile], root: Path
+           ) -> tuple[list[PlannedFile], list[tuple[PlannedFile, DownloadJob]]]:
+    """Files that need nothing (same record, recorded copy on disk with its size) and the
+    download jobs for the rest."""
+    current: list[PlannedFile] = []
+    jobs: list[tuple[PlannedFile, DownloadJob]] = []
+    for planned_file in planned:
+        row = known.get(planned_file.key)
+        target = root / planned_file.relpath
+        same_record = (row is not None and row.record_hash == planned_file.record_hash
+                       and row.relpath == planned_file.relpath)
+        if same_record and row is not None and _has_size(target, row.size):
+            current.append(planned_file)
+            continue
+        # Without a row, a copy on disk is one a killed run verified but did not record: check
+        # it again instead of fetching it. With a row, the copy is missing, damaged or from
+        # an older record: fetch it (a partial download is still resumed).
+        existing = Existing.VERIFY if row is None else Existing.OVERWRITE
+        jobs.append((planned_file, DownloadJob(url=planned_file.url, target=target,
+                                               kind=planned_file.kind, existing=existing)))
+    return current, jobs
+
+
+def _has_size(path: Path, size: int) -> bool:
+    try:
+        return path.stat().st_size == size
+    except OSError:
+        return False
+
+
+def _row(planned_file: PlannedFile, result: DownloadResult, sync_id: str) -> dict[str, object]:
+    now = datetime.now(UTC)
+    return {
+        "source": planned_file.source.value,
+        "source_id": planned_file.source_id,
+        "specimen_id": planned_file.specimen_id,
+        "url": planned_file.url,
+        "relpath": planned_file.relpath,
+        "kind": planned_file.kind.value,
+        "size": result.size,
+        "sha256": result.sha256,
+        "etag": result.etag,
+        "last_modified": result.last_modified,
+        "downloaded_at": now,
+        "record_hash": planned_file.record_hash,
+        "first_sync_id": sync_id,
+        "last_sync_id": sync_id,
+        "removed_at": None,
+    }
+
+
+def _http_client(concurrency: int, timeout_s: float) -> httpx.Client:
+    return httpx.Client(
+        timeout=httpx.Timeout(timeout_s),
+        limits=httpx.Limits(max_connections=concurrency,
+                            max_keepalive_connections=concurrency),
+        headers={"User-Agent": USER_AGENT},
+    )
+
+
+def _batches(items: list[tuple[PlannedFile, DownloadJob]], size: int
+             ) -> Iterator[list[tuple[PlannedFile, DownloadJob]]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+__all__ = ["BATCH_FILES", "DownloadReport", "FileFailure", "download_stage"]

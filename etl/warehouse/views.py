@@ -1,0 +1,56 @@
+"""DuckDB views over the Parquet datasets, so SQL on the warehouse reaches the traces.
+
+``sweeps``, ``reconstruction_nodes`` and ``reconstruction_markers`` are views over
+``<root>/parquet/<name>/specimen_id=*/*.parquet`` with Hive partitioning, so a filter on
+``specimen_id`` opens one directory. A dataset with no file yet gets a view over a zero-row
+file of its schema, so queries and joins work (and return nothing) before the first
+conversion. Views live in the DuckDB file and read-only connections see them; a PostgreSQL
+warehouse cannot read Parquet, so there the datasets are read with DuckDB directly.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import sqlalchemy as sa
+
+from etl.warehouse.engine import is_duckdb
+from schema.parquet import DATASETS, ParquetDataset
+
+
+def parquet_source(dataset: ParquetDataset, root: Path) -> str:
+    """The ``read_parquet(...)`` expression that reads ``dataset`` under ``root``."""
+    root = Path(root).resolve()
+    if any(dataset.directory(root).glob(f"{dataset.partition_column}=*/*.parquet")):
+        return (f"read_parquet({_literal(dataset.glob(root))}, hive_partitioning = true, "
+                f"hive_types = {{'{dataset.partition_column}': BIGINT}})")
+    return f"read_parquet({_literal(str(_empty_file(dataset, root)))})"
+
+
+def publish_parquet_views(engine: sa.Engine, root: Path) -> list[str]:
+    """Create or replace one view per dataset; return their names (none on PostgreSQL)."""
+    if not is_duckdb(engine):
+        return []
+    with engine.begin() as conn:
+        for dataset in DATASETS:
+            conn.exec_driver_sql(
+                f'CREATE OR REPLACE VIEW "{dataset.name}" AS '
+                f"SELECT * FROM {parquet_source(dataset, root)}"
+            )
+    return [dataset.name for dataset in DATASETS]
+
+
+def _empty_file(dataset: ParquetDataset, root: Path) -> Path:
+    path = root / "parquet" / "_empty" / f"{dataset.name}.parquet"
+    if not path.is_file() or pq.read_schema(path) != dataset.schema:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(dataset.schema.empty_table(), path)
+    return path
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+__all__ = ["parquet_source", "publish_parquet_views"]

@@ -1,0 +1,160 @@
+"""The Parquet datasets the mirror writes: their Arrow schemas and their layout, defined once.
+
+Each dataset lives under ``<root>/parquet/<name>/`` and is Hive-partitioned by specimen::
+
+    parquet/sweeps/specimen_id=<id>/nwb-<well_known_file_id>.parquet
+    parquet/reconstruction_nodes/specimen_id=<id>/swc-<well_known_file_id>.parquet
+    parquet/reconstruction_markers/specimen_id=<id>/marker-<well_known_file_id>.parquet
+
+One file per source file, named by the source's id, so converting a file again replaces its
+output atomically and can never leave two copies of its rows. The partition column is also
+stored inside each file, so a file read on its own still says which cell it belongs to.
+``sweeps`` files hold one row group per sweep: a query for one sweep of one cell opens one
+directory and reads one row group, while scans over the small columns of every cell never
+touch the sample arrays.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+
+#: Bumped whenever a converter's output changes meaning; outputs made by an older version are
+#: converted again on the next sync.
+CONVERTER_VERSION = 1
+
+
+@dataclass(frozen=True)
+class ParquetDataset:
+    """A Parquet dataset: its name (also the DuckDB view's name), schema and file naming."""
+
+    name: str
+    schema: pa.Schema
+    file_prefix: str
+    partition_column: str = "specimen_id"
+    description: str = ""
+
+    def directory(self, root: Path) -> Path:
+        return Path(root) / "parquet" / self.name
+
+    def partition_directory(self, root: Path, partition_value: int) -> Path:
+        return self.directory(root) / f"{self.partition_column}={int(partition_value)}"
+
+    def file_path(self, root: Path, partition_value: int, source_id: int) -> Path:
+        """Where the rows converted from source file ``source_id`` live."""
+        return self.partition_directory(root, partition_value) / (
+            f"{self.file_prefix}-{int(source_id)}.parquet"
+        )
+
+    def glob(self, root: Path) -> str:
+        return str(self.directory(root) / f"{self.partition_column}=*" / "*.parquet")
+
+
+def _field(name: str, type_: pa.DataType, doc: str, *, nullable: bool = True) -> pa.Field:
+    return pa.field(name, type_, nullable=nullable, metadata={"doc": doc})
+
+
+SWEEPS = ParquetDataset(
+    name="sweeps",
+    file_prefix="nwb",
+    description="One row per sweep of each mirrored NWB recording, with its samples.",
+    schema=pa.schema([
+        _field("specimen_id", pa.int64(), "cell (Specimen.id)", nullable=False),
+        _field("well_known_file_id", pa.int64(), "the NWB file's WellKnownFile.id",
+               nullable=False),
+        _field("sweep_number", pa.int32(), "N of Sweep_N", nullable=False),
+        _field("clamp_mode", pa.string(),
+               "CurrentClamp or VoltageClamp (from the acquisition series' neurodata_type)"),
+        _field("stimulus_name", pa.string(), "aibs_stimulus_name, e.g. 'Long Square'"),
+        _field("stimulus_description", pa.string(), "aibs_stimulus_description"),
+        _field("stimulus_amplitude_pa", pa.float64(), "aibs_stimulus_amplitude_pa"),
+        _field("sampling_rate_hz", pa.float64(), "starting_time@rate of the response series"),
+        _field("starting_time_s", pa.float64(), "starting_time of the response series"),
+        _field("num_samples", pa.int64(), "samples in the response series", nullable=False),
+        _field("stimulus_unit", pa.string(), "unit attribute of the stimulus data ('Amps')"),
+        _field("response_unit", pa.string(), "unit attribute of the response data ('Volts')"),
+        _field("stimulus_conversion", pa.float64(),
+               "conversion attribute: stored value x conversion = value in unit"),
+        _field("response_conversion", pa.float64(), "conversion attribute of the response"),
+        _field("sweep_start_index", pa.int64(), "epochs/Sweep_N response idx_start"),
+        _field("sweep_count", pa.int64(), "epochs/Sweep_N response count"),
+        _field("experiment_start_index", pa.int64(),
+               "epochs/Experiment_N response idx_start (the window after the test pulse)"),
+        _field("experiment_count", pa.int64(), "epochs/Experiment_N response count"),
+        _field("stimulus_start_index", pa.int64(),
+               "first sample at or after the experiment window where the stimulus is non-zero"),
+        _field("stimulus_end_index", pa.int64(), "last sample where the stimulus is non-zero"),
+        _field("spike_times_s", pa.list_(pa.float64()),
+               "analysis/spike_times/Sweep_N: published spike times, s from sweep start"),
+        _field("attributes", pa.string(),
+               "JSON object of the other scalar datasets of the series (gain, seal, ...)"),
+        _field("stimulus", pa.list_(pa.float32()),
+               "stimulus samples exactly as stored in the NWB (multiply by conversion)"),
+        _field("response", pa.list_(pa.float32()),
+               "response samples exactly as stored in the NWB (multiply by conversion)"),
+    ]),
+)
+
+def _reconstruction_ids(file_kind: str) -> list[pa.Field]:
+    return [
+        _field("specimen_id", pa.int64(), "cell (Specimen.id)", nullable=False),
+        _field("neuron_reconstruction_id", pa.int64(), "NeuronReconstruction.id",
+               nullable=False),
+        _field("well_known_file_id", pa.int64(), f"the {file_kind} file's WellKnownFile.id",
+               nullable=False),
+    ]
+
+
+RECONSTRUCTION_NODES = ParquetDataset(
+    name="reconstruction_nodes",
+    file_prefix="swc",
+    description="One row per node of each mirrored SWC reconstruction, as in the file.",
+    schema=pa.schema([
+        *_reconstruction_ids("SWC"),
+        _field("node_id", pa.int64(), "SWC id", nullable=False),
+        _field("type", pa.int16(), "1 soma, 2 axon, 3 basal dendrite, 4 apical dendrite",
+               nullable=False),
+        _field("x", pa.float64(), "µm, image space", nullable=False),
+        _field("y", pa.float64(), "µm, image space", nullable=False),
+        _field("z", pa.float64(), "µm, image space", nullable=False),
+        _field("radius", pa.float64(), "µm", nullable=False),
+        _field("parent_id", pa.int64(), "SWC parent id, -1 for a root", nullable=False),
+    ]),
+)
+
+RECONSTRUCTION_MARKERS = ParquetDataset(
+    name="reconstruction_markers",
+    file_prefix="marker",
+    description="One row per point of each mirrored reconstruction marker file, as in the file.",
+    schema=pa.schema([
+        *_reconstruction_ids("marker"),
+        _field("x", pa.float64(),
+               "as in the file (AllenSDK subtracts one voxel: 0.1144, 0.1144, 0.28 µm)",
+               nullable=False),
+        _field("y", pa.float64(), "as in the file", nullable=False),
+        _field("z", pa.float64(), "as in the file", nullable=False),
+        _field("radius", pa.float64(), "as in the file"),
+        _field("shape", pa.int32(), "Vaa3D shape code"),
+        _field("name", pa.int32(), "marker code: 10 cut dendrite, 20 axon not reconstructed",
+               nullable=False),
+        _field("comment", pa.string(), "free text"),
+        _field("color_r", pa.int32(), "display colour"),
+        _field("color_g", pa.int32(), "display colour"),
+        _field("color_b", pa.int32(), "display colour"),
+    ]),
+)
+
+DATASETS: tuple[ParquetDataset, ...] = (SWEEPS, RECONSTRUCTION_NODES, RECONSTRUCTION_MARKERS)
+DATASETS_BY_NAME = {d.name: d for d in DATASETS}
+
+__all__ = [
+    "CONVERTER_VERSION",
+    "DATASETS",
+    "DATASETS_BY_NAME",
+    "RECONSTRUCTION_MARKERS",
+    "RECONSTRUCTION_NODES",
+    "SWEEPS",
+    "ParquetDataset",
+]
