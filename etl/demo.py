@@ -21,6 +21,22 @@ EXAMPLE_QUERIES: dict[str, str] = {
                 "WHERE removed_at IS NULL AND lower(donor__disease_state) = 'epilepsy'",
 }
 
+#: Queries over the mirrored files: the Parquet views and the model parameter tables.
+FILE_QUERIES: dict[str, str] = {
+    "files": "SELECT count(*) FROM mirror_files WHERE removed_at IS NULL",
+    "sweeps": "SELECT count(*) FROM sweeps",
+    "samples": "SELECT sum(num_samples) FROM sweeps",
+    "swc nodes": "SELECT count(*) FROM reconstruction_nodes",
+    "glif models": "SELECT count(*) FROM glif_neuron_configs",
+}
+ONE_SWEEP = """
+    SELECT s.specimen_id, c.specimen__name, s.sweep_number, s.stimulus_name,
+           len(s.response) AS samples, round(1e3 * list_min(s.response), 1) AS min_mv,
+           round(1e3 * list_max(s.response), 1) AS max_mv, len(s.spike_times_s) AS spikes
+    FROM sweeps s JOIN api_cell_types_specimen_details c ON c.specimen__id = s.specimen_id
+    WHERE s.stimulus_name = 'Long Square'
+    ORDER BY len(s.spike_times_s) DESC, s.specimen_id, s.sweep_number LIMIT 1"""
+
 
 def run_demo(root: Path, *, cells: int, use_prefect: bool) -> None:
     import sqlalchemy as sa
@@ -64,7 +80,18 @@ def run_demo(root: Path, *, cells: int, use_prefect: bool) -> None:
             for label, query in EXAMPLE_QUERIES.items():
                 count = conn.execute(sa.text(query)).scalar_one()
                 console.print(f"  {label:<10} {count:>6}   [dim]{query}[/]", soft_wrap=True)
+            console.print("and over the mirrored files (Parquet views and parameter tables):")
+            for label, query in FILE_QUERIES.items():
+                count = conn.execute(sa.text(query)).scalar_one() or 0
+                console.print(f"  {label:<12} {count:>10,}   [dim]{query}[/]", soft_wrap=True)
+            sweep = conn.execute(sa.text(ONE_SWEEP)).mappings().first()
+            if sweep is not None:
+                console.print(
+                    f"  one sweep: cell {sweep['specimen_id']} ({sweep['specimen__name']}) "
+                    f"sweep {sweep['sweep_number']} {sweep['stimulus_name']}: "
+                    f"{sweep['samples']:,} samples, {sweep['min_mv']} to {sweep['max_mv']} mV, "
+                    f"{sweep['spikes']} spikes")
     finally:
         engine.dispose()
     console.print(f"\nTry: ctmirror sql --root {settings.root} "
-                  "\"SELECT * FROM sync_runs\"")
+                  "\"SELECT sweep_number, stimulus_name, num_samples FROM sweeps LIMIT 5\"")
