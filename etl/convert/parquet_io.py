@@ -24,6 +24,7 @@ def write_parquet_atomic(
     row_groups: Iterable[pa.Table],
     *,
     byte_stream_split: list[str] | None = None,
+    compression_levels: dict[str, int] | None = None,
     metadata: dict[str, str] | None = None,
 ) -> int:
     """Write each table of ``row_groups`` as one row group of ``path``; return the row count.
@@ -32,6 +33,9 @@ def write_parquet_atomic(
     side file is removed and ``path`` is left as it was. Row groups are encoded and compressed
     in a second thread while the caller's iterator makes the next one (Arrow releases the GIL),
     so reading a source and writing its Parquet overlap; at most two row groups are in memory.
+    ``compression_levels`` overrides the zstd level of some columns (by column path, such as
+    ``response.list.element``). Min/max statistics are written for the flat columns, which is
+    what readers use to skip row groups; list columns get none.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -42,10 +46,11 @@ def write_parquet_atomic(
     rows = 0
     try:
         with pq.ParquetWriter(
-            side, schema, compression=COMPRESSION, compression_level=COMPRESSION_LEVEL,
+            side, schema, compression=COMPRESSION,
+            compression_level=_levels(schema, compression_levels or {}),
             use_byte_stream_split=byte_stream_split or False,
             use_dictionary=[f.name for f in schema if pa.types.is_string(f.type)],
-            write_statistics=True,
+            write_statistics=[f.name for f in schema if not pa.types.is_list(f.type)],
         ) as writer, ThreadPoolExecutor(1, thread_name_prefix="parquet-writer") as pool:
             pending: Future[None] | None = None
             try:
@@ -69,4 +74,10 @@ def write_parquet_atomic(
     return rows
 
 
-__all__ = ["COMPRESSION", "write_parquet_atomic"]
+def _levels(schema: pa.Schema, overrides: dict[str, int]) -> dict[str, int]:
+    """One zstd level per leaf column: the default, except where ``overrides`` says."""
+    paths = [f"{f.name}.list.element" if pa.types.is_list(f.type) else f.name for f in schema]
+    return {path: overrides.get(path, COMPRESSION_LEVEL) for path in paths}
+
+
+__all__ = ["COMPRESSION", "COMPRESSION_LEVEL", "write_parquet_atomic"]

@@ -50,6 +50,9 @@ def _write_nwb(path: Path, sweeps: dict[int, dict[str, object]]) -> None:
                     units[1], f"{clamp}Series", aibs_stimulus_name=sweep.get("name", "Long Square"),
                     aibs_stimulus_description="C1LSCOARSE150216", aibs_stimulus_amplitude_pa=90.0,
                     gain=np.float32(20.0), seal=np.float32(np.nan))
+            # A variable-length string, as h5py writes a Python str.
+            nwb[f"acquisition/timeseries/{name}"].create_dataset("electrode_name",
+                                                                 data="Electrode 1")
             n = sweep["response"].size
             _epoch(nwb, name, 0, n)
             _epoch(nwb, f"Experiment_{number}", 3000, n - 3000)
@@ -109,7 +112,8 @@ def test_every_sweep_round_trips_exactly_with_its_metadata(
     assert rows[3]["spike_times_s"] == [0.0261, 0.0302] and rows[7]["spike_times_s"] is None
     assert rows[7]["stimulus_name"] == "Short Square"
     assert rows[3]["stimulus_amplitude_pa"] == 90.0
-    assert json.loads(rows[3]["attributes"]) == {"gain": 20.0, "seal": None}
+    assert json.loads(rows[3]["attributes"]) == {"electrode_name": "Electrode 1", "gain": 20.0,
+                                                 "seal": None}
 
 
 def test_one_row_group_per_sweep_so_one_sweep_is_read_alone(
