@@ -1,0 +1,112 @@
+"""Features of a sweep's spike train (feature_spec 1.7) and the adjusted detection parameters of
+short squares (feature_spec 1.8). Times in seconds, rates in Hz."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+
+import numpy as np
+from numpy.typing import NDArray
+
+from etl.features.ephys.definitions import Definitions, SpikeDetection
+from etl.features.ephys.dvdt import filtered_dvdt, time_index
+from etl.features.ephys.spikes import (
+    SpikeTable,
+    _filter_putative,
+    _peaks,
+    _putative_spikes,
+    _upstrokes,
+)
+
+SHORT_SQUARE_MIN_THRESH_FRAC = 0.1
+SPIKE_TRAIN_FEATURES = ("avg_rate", "latency", "first_isi", "mean_isi", "median_isi", "isi_cv",
+                        "adapt")
+
+
+def spike_train_features(spikes: SpikeTable, t: NDArray[np.floating], start: float,
+                         end: float, *, exclude_clipped: bool = False) -> dict[str, float]:
+    """Rate, latency and inter-spike interval statistics from the spikes' threshold samples.
+
+    ``avg_rate`` counts thresholds within [start, end]; the others are NaN without spikes (and
+    the ISI ones without two). ``adapt`` is the mean of (ISI[k+1] - ISI[k]) / (ISI[k+1] + ISI[k]).
+    """
+    t = np.asarray(t, dtype=np.float64)
+    thresholds = np.asarray(spikes["threshold_index"], dtype=np.int64)
+    if exclude_clipped:
+        thresholds = thresholds[~np.asarray(spikes["clipped"], dtype=bool)]
+    if thresholds.size == 0:
+        return {"avg_rate": 0.0, **{name: float("nan") for name in SPIKE_TRAIN_FEATURES[1:]}}
+    times = t[thresholds]
+    isis = np.diff(times)
+    inside = np.count_nonzero((times >= start) & (times <= end))
+    return {
+        "avg_rate": inside / (end - start),
+        "latency": float(times[0] - start),
+        "first_isi": float(isis[0]) if isis.size else float("nan"),
+        "mean_isi": float(isis.mean()) if isis.size else float("nan"),
+        "median_isi": float(np.median(isis)) if isis.size else float("nan"),
+        "isi_cv": float(isis.std() / isis.mean()) if isis.size else float("nan"),
+        "adapt": adaptation_index(isis),
+    }
+
+
+def adaptation_index(isis: NDArray[np.floating]) -> float:
+    """Mean normalised difference of consecutive ISIs; NaN with fewer than two ISIs, 0 when
+    every pair sums to zero."""
+    isis = np.asarray(isis, dtype=np.float64)
+    if isis.size <= 1:
+        return float("nan")
+    sums = isis[1:] + isis[:-1]
+    if np.allclose(sums, 0.0):
+        return 0.0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratios = (isis[1:] - isis[:-1]) / sums
+    ratios[(isis[1:] == 0) & (isis[:-1] == 0)] = 0.0
+    if np.all(np.isnan(ratios)):
+        return float("nan")
+    return float(np.nanmean(ratios))
+
+
+def adjusted_short_square_detection(
+    sweeps: Sequence[tuple[NDArray[np.floating], NDArray[np.floating]]],
+    onset: float,
+    definitions: Definitions,
+    *,
+    window: float = 0.001,
+) -> SpikeDetection:
+    """Detection parameters for short-square sweeps, from the rise of dV/dt in the ``window``
+    after the stimulus ``onset`` across all of them (``sweeps``: (t, v) pairs)."""
+    params = definitions.spikes
+    peaks_dvdt = []
+    ends_dvdt = []
+    # The window's samples come from the first sweep's time base and apply to all.
+    t0 = np.asarray(sweeps[0][0], dtype=np.float64)
+    first = time_index(t0, onset, definitions.time_index)
+    last = time_index(t0, onset + window, definitions.time_index)
+    for t, v in sweeps:
+        t = np.asarray(t, dtype=np.float64)
+        dvdt = filtered_dvdt(t, np.asarray(v, dtype=np.float64), params.filter_hz)
+        peaks_dvdt.append(float(dvdt[first:last].max()))
+        ends_dvdt.append(float(dvdt[last]))
+    dv_cutoff = 1.1 * float(np.median(peaks_dvdt))
+    min_thresh = 1.2 * float(np.median(ends_dvdt))
+    upstroke_values = []
+    for t, v in sweeps:
+        t = np.asarray(t, dtype=np.float64)
+        v = np.asarray(v, dtype=np.float64)
+        dvdt = filtered_dvdt(t, v, params.filter_hz)
+        candidates = _putative_spikes(dvdt, dv_cutoff)
+        peaks = _peaks(v, candidates, t.size - 1)
+        candidates, peaks = _filter_putative(v, dvdt, candidates, peaks,
+                                             replace(params, dv_cutoff=dv_cutoff))
+        if candidates.size:
+            upstroke_values.extend(dvdt[_upstrokes(dvdt, candidates, peaks)])
+    # Never below 0.1; with no spike at all the ratio is undefined and the floor applies.
+    ratio = min_thresh / float(np.mean(upstroke_values)) if upstroke_values else float("nan")
+    thresh_frac = ratio if ratio > SHORT_SQUARE_MIN_THRESH_FRAC else SHORT_SQUARE_MIN_THRESH_FRAC
+    return replace(params, dv_cutoff=dv_cutoff, thresh_frac=thresh_frac)
+
+
+__all__ = ["SPIKE_TRAIN_FEATURES", "adaptation_index", "adjusted_short_square_detection",
+           "spike_train_features"]

@@ -1,0 +1,371 @@
+"""Action potentials of one sweep and their features (feature_spec 1.3-1.6).
+
+``detect_spikes`` takes a voltage trace (mV), its time base (s) and optionally the stimulus (pA)
+and returns a :class:`SpikeTable`: one entry per spike, with the sample, time, voltage and current
+of its threshold, peak, trough, fast trough, ADP and slow trough, the steepest rise and fall of
+dV/dt, the width at half height and whether the recording clipped it. The steps follow the
+published definitions exactly, quirks included (a candidate spike is kept only if dV/dt went
+negative since the previous candidate; the threshold is where dV/dt falls to a fraction of the
+mean upstroke; an ADP and slow trough are never reported for the last spike of a train), so the
+numbers can be compared with the published ones. Which definition set applies
+(``allen2016`` or ``ipfx``) is a parameter; see ``definitions.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from etl.features.ephys.definitions import ALLEN2016, Definitions, SpikeDetection
+from etl.features.ephys.dvdt import filtered_dvdt, time_index
+
+#: Points of a spike reported with their sample, time, voltage and current.
+POINTS = ("threshold", "peak", "trough", "fast_trough", "slow_trough", "adp")
+#: Every column of a spike table, in the order of the ``ephys_spikes`` dataset.
+SPIKE_COLUMNS: tuple[str, ...] = (
+    *(f"{point}_{part}" for point in POINTS for part in ("index", "t", "v", "i")),
+    "upstroke_index", "upstroke", "upstroke_t", "upstroke_v",
+    "downstroke_index", "downstroke", "downstroke_t", "downstroke_v",
+    "upstroke_downstroke_ratio", "width", "isi_type", "clipped",
+)
+NO_INDEX = -1
+
+FloatArray = NDArray[np.float64]
+IndexArray = NDArray[np.int64]
+
+
+@dataclass(frozen=True)
+class SpikeTable:
+    """Columns of equal length, one entry per spike. Indices are ``-1`` and values NaN where a
+    point does not exist (a clipped spike has no trough); ``isi_type`` is ``""`` there."""
+
+    columns: dict[str, NDArray[np.generic]]
+
+    def __len__(self) -> int:
+        return int(self.columns["threshold_index"].size)
+
+    def __getitem__(self, name: str) -> NDArray[np.generic]:
+        return self.columns[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.columns)
+
+    @classmethod
+    def empty(cls) -> SpikeTable:
+        return cls({name: _empty_column(name) for name in SPIKE_COLUMNS})
+
+
+def _empty_column(name: str) -> NDArray[np.generic]:
+    if name.endswith("_index"):
+        return np.zeros(0, np.int64)
+    if name == "isi_type":
+        return np.zeros(0, dtype="<U6")
+    if name == "clipped":
+        return np.zeros(0, dtype=bool)
+    return np.zeros(0, np.float64)
+
+
+def detect_spikes(
+    t: NDArray[np.floating],
+    v: NDArray[np.floating],
+    i: NDArray[np.floating] | None = None,
+    *,
+    start: float | None = None,
+    end: float | None = None,
+    definitions: Definitions = ALLEN2016,
+    detection: SpikeDetection | None = None,
+) -> SpikeTable:
+    """Detect the spikes of ``v`` between ``start`` and ``end`` (s; default the whole trace)
+    and measure them. ``detection`` replaces ``definitions.spikes`` (short squares use
+    adjusted parameters, see ``spike_train.adjusted_short_square_detection``)."""
+    t = np.asarray(t, dtype=np.float64)
+    v = np.asarray(v, dtype=np.float64)
+    params = detection or definitions.spikes
+    rule = definitions.time_index
+    start_s = float(t[0]) if start is None else float(start)
+    end_s = float(t[-1]) if end is None else float(end)
+    start_index = time_index(t, start_s, rule)
+    end_index = time_index(t, end_s, rule)
+
+    dvdt = filtered_dvdt(t, v, params.filter_hz)
+    if definitions.window_dvdt == "slice_whole_trace":
+        window_dvdt = dvdt[start_index:end_index]
+    else:
+        window_dvdt = filtered_dvdt(t[start_index:end_index + 1], v[start_index:end_index + 1],
+                                    params.filter_hz)
+    candidates = _putative_spikes(window_dvdt, params.dv_cutoff) + start_index
+    peaks = _peaks(v, candidates, end_index)
+    candidates, peaks = _filter_putative(v, dvdt, candidates, peaks, params)
+    if candidates.size == 0:
+        return SpikeTable.empty()
+
+    upstrokes = _upstrokes(dvdt, candidates, peaks)
+    thresholds = _refine_thresholds(dvdt, upstrokes, params.thresh_frac)
+    thresholds, peaks, upstrokes = _check_thresholds_and_peaks(
+        t, v, dvdt, thresholds, peaks, upstrokes, start_s, params, rule)
+    if thresholds.size == 0:
+        return SpikeTable.empty()
+    clipped = _clipped(v, thresholds, peaks, end_index, params.clip_tolerance)
+
+    upstrokes = _upstrokes(dvdt, thresholds, peaks)
+    troughs = _troughs(v, thresholds, peaks, clipped, end_index)
+    downstrokes = _downstrokes(dvdt, peaks, troughs, clipped)
+    isi_types, fast_troughs, adps, slow_troughs, clipped = _trough_details(
+        t, v, dvdt, thresholds, peaks, clipped, end_index, definitions)
+    widths = _widths(t, v, thresholds, peaks, fast_troughs, clipped)
+
+    columns: dict[str, NDArray[np.generic]] = {}
+    current = None if i is None else np.asarray(i, dtype=np.float64)
+    for name, indexes in (("threshold", thresholds), ("peak", peaks), ("trough", troughs),
+                          ("fast_trough", fast_troughs), ("slow_trough", slow_troughs),
+                          ("adp", adps)):
+        columns.update(_point(name, indexes, t, v, current))
+    for name, indexes in (("upstroke", upstrokes), ("downstroke", downstrokes)):
+        point = _point(name, indexes, t, v, None)
+        columns[f"{name}_index"] = point[f"{name}_index"]
+        columns[name] = _take(dvdt, indexes)
+        columns[f"{name}_t"] = point[f"{name}_t"]
+        columns[f"{name}_v"] = point[f"{name}_v"]
+    columns["upstroke_downstroke_ratio"] = columns["upstroke"] / -columns["downstroke"]
+    columns["width"] = widths
+    columns["isi_type"] = isi_types
+    columns["clipped"] = clipped
+    return SpikeTable({name: columns[name] for name in SPIKE_COLUMNS})
+
+
+# -- detection ------------------------------------------------------------------------------
+
+
+def _putative_spikes(dvdt: FloatArray, cutoff: float) -> IndexArray:
+    """Samples where dV/dt crosses ``cutoff`` upwards (the last one below it); a candidate after
+    the first is kept only if dV/dt went negative since the previous raw crossing."""
+    above = dvdt >= cutoff
+    crossings = np.flatnonzero(~above[:-1] & above[1:]).astype(np.int64)
+    if crossings.size <= 1:
+        return crossings
+    negative = np.concatenate(([0], np.cumsum(dvdt < 0)))
+    # negatives in dvdt[previous:current] = negative[current] - negative[previous]
+    went_negative = negative[crossings[1:]] - negative[crossings[:-1]] > 0
+    return np.concatenate((crossings[:1], crossings[1:][went_negative]))
+
+
+def _peaks(v: FloatArray, candidates: IndexArray, end_index: int) -> IndexArray:
+    bounds = np.append(candidates, end_index)
+    return np.array([start + int(np.argmax(v[start:stop]))
+                     for start, stop in zip(bounds[:-1], bounds[1:], strict=True)],
+                    dtype=np.int64)
+
+
+def _filter_putative(v: FloatArray, dvdt: FloatArray, candidates: IndexArray,
+                     peaks: IndexArray, params: SpikeDetection
+                     ) -> tuple[IndexArray, IndexArray]:
+    if candidates.size == 0:
+        return candidates, peaks
+    # Two candidates with no fall of dV/dt below zero between a peak and the next candidate
+    # are one spike: drop that peak and that candidate.
+    separated = np.array([bool(np.any(dvdt[peak:nxt] < 0))
+                          for peak, nxt in zip(peaks[:-1], candidates[1:], strict=True)],
+                         dtype=bool)
+    peaks = peaks[np.append(separated, True)]
+    candidates = candidates[np.insert(separated, 0, True)]
+    keep = v[peaks] >= params.min_peak
+    candidates, peaks = candidates[keep], peaks[keep]
+    keep = v[peaks] - v[candidates] >= params.min_height
+    return candidates[keep], peaks[keep]
+
+
+def _upstrokes(dvdt: FloatArray, thresholds: IndexArray, peaks: IndexArray) -> IndexArray:
+    return np.array([thr + int(np.argmax(dvdt[thr:peak]))
+                     for thr, peak in zip(thresholds, peaks, strict=True)], dtype=np.int64)
+
+
+def _refine_thresholds(dvdt: FloatArray, upstrokes: IndexArray, thresh_frac: float
+                       ) -> IndexArray:
+    """Scan back from each upstroke (towards the previous one) for the first sample whose dV/dt
+    is at most ``thresh_frac`` of the mean upstroke; none: the previous upstroke (or 0)."""
+    target = thresh_frac * float(dvdt[upstrokes].mean())
+    previous = np.insert(upstrokes[:-1], 0, 0)
+    thresholds = np.empty_like(upstrokes)
+    for k, (upstroke, stop) in enumerate(zip(upstrokes, previous, strict=True)):
+        thresholds[k] = _scan_back(dvdt, upstroke, stop, target, fallback=stop)
+    return thresholds
+
+
+def _scan_back(dvdt: FloatArray, start: int, stop: int, target: float, fallback: int) -> int:
+    """First index scanning ``dvdt[start], dvdt[start-1], ...`` down to (not including) ``stop``
+    with a value <= ``target``; ``fallback`` if none."""
+    segment = dvdt[stop + 1:start + 1][::-1] if stop >= 0 else dvdt[:start + 1][::-1]
+    hits = np.flatnonzero(segment <= target)
+    return int(start - hits[0]) if hits.size else fallback
+
+
+def _check_thresholds_and_peaks(
+    t: FloatArray, v: FloatArray, dvdt: FloatArray, thresholds: IndexArray, peaks: IndexArray,
+    upstrokes: IndexArray, start_s: float, params: SpikeDetection, rule: str,
+) -> tuple[IndexArray, IndexArray, IndexArray]:
+    if params.reject_at_stim_start_interval > 0:
+        keep = t[thresholds] > start_s + params.reject_at_stim_start_interval
+        thresholds, peaks, upstrokes = thresholds[keep], peaks[keep], upstrokes[keep]
+    # A threshold at or right after the previous peak: the two are one spike.
+    overlaps = np.flatnonzero(thresholds[1:] <= peaks[:-1] + 1)
+    if overlaps.size:
+        thresholds = np.delete(thresholds, overlaps + 1)
+        peaks = np.delete(peaks, overlaps)
+        upstrokes = np.delete(upstrokes, overlaps)
+    thresholds, peaks = thresholds.copy(), peaks.copy()
+    too_long = np.flatnonzero(t[peaks] - t[thresholds] >= params.max_interval)
+    if too_long.size == 0:
+        return thresholds, peaks, upstrokes
+    target = params.thresh_frac * float(dvdt[upstrokes].mean())
+    drop = []
+    for k in too_long:
+        # The threshold may be wrong: look again within max_interval before the peak.
+        earliest = time_index(t, t[peaks[k]] - params.max_interval, rule)  # type: ignore[arg-type]
+        found = _scan_back(dvdt, int(upstrokes[k]), earliest, target, fallback=NO_INDEX)
+        if found != NO_INDEX:
+            thresholds[k] = found
+            continue
+        # Or the peak: the highest sample within twice max_interval after the threshold.
+        limit = time_index(t, t[thresholds[k]] + 2 * params.max_interval, rule)  # type: ignore[arg-type]
+        new_peak = int(thresholds[k] + np.argmax(v[thresholds[k]:limit]))
+        last = k == thresholds.size - 1
+        if (t[new_peak] - t[thresholds[k]] < params.max_interval
+                and (last or t[new_peak] < t[thresholds[k + 1]])):
+            peaks[k] = new_peak
+        else:
+            drop.append(k)
+    if drop:
+        thresholds = np.delete(thresholds, drop)
+        peaks = np.delete(peaks, drop)
+        upstrokes = np.delete(upstrokes, drop)
+    return thresholds, peaks, upstrokes
+
+
+def _clipped(v: FloatArray, thresholds: IndexArray, peaks: IndexArray, end_index: int,
+             tolerance: float) -> NDArray[np.bool_]:
+    """Only the last spike can be clipped: V never comes back to its threshold (+ tolerance)
+    before the end of the window."""
+    clipped = np.zeros(thresholds.size, dtype=bool)
+    if thresholds.size:
+        tail = v[peaks[-1]:end_index + 1]
+        clipped[-1] = not bool(np.any(tail <= v[thresholds[-1]] + tolerance))
+    return clipped
+
+
+# -- troughs, strokes, widths ---------------------------------------------------------------
+
+
+def _troughs(v: FloatArray, thresholds: IndexArray, peaks: IndexArray,
+             clipped: NDArray[np.bool_], end_index: int) -> IndexArray:
+    troughs = np.full(thresholds.size, NO_INDEX, dtype=np.int64)
+    for k in range(thresholds.size - 1):
+        troughs[k] = peaks[k] + int(np.argmin(v[peaks[k]:thresholds[k + 1]]))
+    if not clipped[-1]:
+        troughs[-1] = peaks[-1] + int(np.argmin(v[peaks[-1]:end_index]))
+    return troughs
+
+
+def _downstrokes(dvdt: FloatArray, peaks: IndexArray, troughs: IndexArray,
+                 clipped: NDArray[np.bool_]) -> IndexArray:
+    downstrokes = np.full(peaks.size, NO_INDEX, dtype=np.int64)
+    for k in np.flatnonzero(~clipped):
+        downstrokes[k] = peaks[k] + int(np.argmin(dvdt[peaks[k]:troughs[k]]))
+    return downstrokes
+
+
+def _trough_details(
+    t: FloatArray, v: FloatArray, dvdt: FloatArray, thresholds: IndexArray, peaks: IndexArray,
+    clipped: NDArray[np.bool_], end_index: int, definitions: Definitions,
+) -> tuple[NDArray[np.str_], IndexArray, IndexArray, IndexArray, NDArray[np.bool_]]:
+    """Fast trough, ADP, slow trough and ISI type of each spike (feature_spec 1.5). A spike
+    whose repolarisation never slows to ``term_frac`` of its fastest becomes clipped."""
+    p = definitions.troughs
+    n = thresholds.size
+    isi_types = np.full(n, "", dtype="<U6")
+    fast = np.full(n, NO_INDEX, dtype=np.int64)
+    adp = np.full(n, NO_INDEX, dtype=np.int64)
+    slow = np.full(n, NO_INDEX, dtype=np.int64)
+    clipped = clipped.copy()
+    valid = np.flatnonzero(~clipped)
+    heavy = filtered_dvdt(t, v, p.heavy_filter_hz)
+    nexts = np.append(thresholds[valid][1:], end_index)[:valid.size]
+    for k, nxt in zip(valid, nexts, strict=True):
+        peak = int(peaks[k])
+        nxt = int(nxt)
+        downstroke = peak + int(np.argmin(dvdt[peak:nxt]))
+        target = p.term_frac * dvdt[downstroke]
+        slowed = np.flatnonzero(dvdt[downstroke:nxt] >= target)
+        if slowed.size == 0:
+            clipped[k] = True
+            continue
+        terminated = downstroke + int(slowed[0])
+        isi_type = "direct"
+        slow_index = NO_INDEX
+        adp_index = NO_INDEX
+        rising = np.flatnonzero(heavy[terminated:nxt] >= p.adp_thresh)
+        if rising.size:
+            cross = terminated + int(rising[0])
+            if t[cross] - t[terminated] < p.flat_interval:
+                falling = np.flatnonzero(heavy[cross:nxt] <= 0)
+                if falling.size:
+                    candidate = cross + int(falling[0])
+                    lowest = candidate + int(np.argmin(v[candidate:nxt]))
+                    if (v[candidate] - v[lowest] >= p.tol
+                            and v[candidate] - v[terminated] <= p.adp_max_delta_v
+                            and t[candidate] - t[terminated] <= p.adp_max_delta_t):
+                        adp_index, slow_index, isi_type = candidate, lowest, "detour"
+        if adp_index == NO_INDEX:
+            lowest = terminated + int(np.argmin(v[terminated:nxt]))
+            if v[terminated] - v[lowest] >= p.tol:
+                slow_index, isi_type = lowest, "detour"
+        isi_types[k] = isi_type
+        fast[k] = terminated
+        adp[k] = adp_index
+        slow[k] = slow_index
+    # Never reported for the last spike of a train: unreliable and extreme when wrong.
+    adp[-1] = NO_INDEX
+    slow[-1] = NO_INDEX
+    return isi_types, fast, adp, slow, clipped
+
+
+def _widths(t: FloatArray, v: FloatArray, thresholds: IndexArray, peaks: IndexArray,
+            fast_troughs: IndexArray, clipped: NDArray[np.bool_]) -> FloatArray:
+    """Full width at half height between peak and fast trough (or between threshold and peak
+    when the trough lies below the threshold by more than the spike's height)."""
+    widths = np.full(thresholds.size, np.nan)
+    for k in np.flatnonzero((fast_troughs != NO_INDEX) & ~clipped):
+        peak, thr, trough = int(peaks[k]), int(thresholds[k]), int(fast_troughs[k])
+        level = (v[peak] - v[trough]) / 2.0 + v[trough]
+        if level < v[thr]:
+            level = (v[peak] - v[thr]) / 2.0 + v[thr]
+        before = np.flatnonzero(v[thr + 1:peak + 1][::-1] <= level)
+        after = np.flatnonzero(v[peak:trough] <= level)
+        if before.size and after.size:
+            widths[k] = t[peak + int(after[0])] - t[peak - int(before[0])]
+    return widths
+
+
+# -- output ---------------------------------------------------------------------------------
+
+
+def _take(values: FloatArray, indexes: IndexArray) -> FloatArray:
+    out = np.full(indexes.size, np.nan)
+    ok = indexes != NO_INDEX
+    out[ok] = values[indexes[ok]]
+    return out
+
+
+def _point(name: str, indexes: IndexArray, t: FloatArray, v: FloatArray,
+           i: FloatArray | None) -> dict[str, NDArray[np.generic]]:
+    return {
+        f"{name}_index": indexes.astype(np.int64),
+        f"{name}_t": _take(t, indexes),
+        f"{name}_v": _take(v, indexes),
+        f"{name}_i": _take(i, indexes) if i is not None else np.full(indexes.size, np.nan),
+    }
+
+
+__all__ = ["NO_INDEX", "POINTS", "SPIKE_COLUMNS", "SpikeTable", "detect_spikes"]

@@ -1,0 +1,61 @@
+"""The ipfx 2.1.2 reference spike tables (``tests/data/ephys``) and the traces they were made
+from: the real traces stored beside them and the synthetic recordings of the test corpus."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+DATA = Path(__file__).parent.parent.parent / "data" / "ephys"
+RATE = 200_000.0
+
+
+@dataclass(frozen=True)
+class Case:
+    key: str
+    t: np.ndarray
+    v: np.ndarray
+    i: np.ndarray | None
+    start: float | None
+    end: float | None
+    expected: dict[str, np.ndarray]
+    train: np.ndarray
+
+
+def load_reference() -> tuple[dict[str, object], dict[str, np.ndarray]]:
+    meta = json.loads((DATA / "spike_reference.json").read_text())
+    with np.load(DATA / "spike_reference.npz") as arrays:
+        return meta, {name: arrays[name] for name in arrays.files}
+
+
+def cases(snapshot: Path | None) -> Iterator[Case]:
+    """Every reference case; synthetic ones only when ``snapshot`` (the test corpus) is given."""
+    meta, arrays = load_reference()
+    nwb_files = {p.name: p for p in snapshot.rglob("*.nwb")} if snapshot else {}
+    for name, sha in meta["nwb_sha256"].items():  # type: ignore[union-attr]
+        if snapshot is not None:
+            got = hashlib.sha256(nwb_files[name].read_bytes()).hexdigest()
+            assert got == sha, (f"{name} differs from the recording the reference was made "
+                                "from; regenerate with tests/data/ephys/make_spike_reference.py")
+    traces: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for n, key in enumerate(meta["case_order"]):  # type: ignore[union-attr]
+        info = meta["cases"][key]  # type: ignore[index]
+        rows = arrays["case"] == n
+        expected = {column: arrays[column][rows] for column in (*meta["columns"], "isi_type")}
+        if "sweep" not in info:
+            if info["file"] not in traces:
+                traces[info["file"]] = np.loadtxt(DATA / info["file"], unpack=True)
+            t, v = traces[info["file"]]
+            yield Case(key, t, v, None, info["start"], info["end"], expected, arrays["train"][n])
+        elif snapshot is not None:
+            with h5py.File(nwb_files[info["file"]], "r") as nwb:
+                v = nwb[f"acquisition/timeseries/{info['sweep']}/data"][()].astype(float) * 1e3
+                i = nwb[f"stimulus/presentation/{info['sweep']}/data"][()].astype(float) * 1e12
+            t = np.arange(v.size) / RATE
+            yield Case(key, t, v, i, info["start"], info["end"], expected, arrays["train"][n])
