@@ -57,9 +57,12 @@ def filtered_dvdt(t: NDArray[np.floating], v: NDArray[np.floating],
 
 
 def time_index(t: NDArray[np.floating], time: float, rule: TimeIndexRule) -> int:
-    """The sample of ``t`` for ``time``: the first at or after it (AllenSDK) or the nearest
-    (ipfx). Times outside the trace give its first or last sample."""
+    """The sample of ``t`` for ``time``: the first at or after it (AllenSDK; times outside the
+    trace give its first or last sample) or the nearest (ipfx, which refuses a time outside
+    the trace: ``ValueError``, so an analysis fails where ipfx's fails)."""
     if rule == "nearest":
+        if not t[0] <= time <= t[-1]:
+            raise ValueError(f"time {time:g} s is outside the sweep ({t[0]:g} to {t[-1]:g} s)")
         return int(np.argmin(np.abs(t - time)))
     after = int(np.searchsorted(t, time, side="left"))
     return min(after, t.size - 1)

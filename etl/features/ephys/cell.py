@@ -1,0 +1,427 @@
+"""Cell-level features: the published ``EphysFeature`` columns from a cell's sweeps
+(feature_spec 2.1-2.4).
+
+The sweeps are grouped by protocol (long squares, short squares, ramps), each protocol's window
+is found, every sweep's spikes and spike train are measured, and the selection rules pick the
+sweeps the published columns come from: the rheobase sweep (lowest spiking amplitude), the hero
+sweep (the lowest amplitude 39-61 pA above rheobase), the short squares' most common spiking
+amplitude. A protocol whose analysis cannot run (no spiking or no subthreshold long square, a
+single spiking sweep for the f-I slope, ...) leaves its columns empty and says why in
+``protocol_problems``; a malformed sweep (empty, NaN samples, no stimulus, no stimulus
+onset) is left out with its reason in ``sweep_problems``. Neither stops the cell.
+
+Columns that cannot be computed from public NWB files, and are therefore not produced:
+``electrode_0_pa``, ``seal_gohm``, ``input_resistance_mohm`` and
+``initial_access_resistance_mohm`` (voltage-clamp QC of the bath, seal and break-in sweeps,
+which the published recordings do not hold), and ``rheobase_sweep_id``/``thumbnail_sweep_id``
+(database ids; the sweep numbers are given instead).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+from numpy.typing import NDArray
+
+from etl.features.ephys.definitions import ALLEN2016, Definitions, SpikeDetection
+from etl.features.ephys.dvdt import time_index
+from etl.features.ephys.spike_train import (
+    SHORT_SQUARE_MIN_THRESH_FRAC,
+    adjusted_short_square_detection,
+    spike_train_features,
+)
+from etl.features.ephys.spikes import SpikeTable, detect_spikes
+from etl.features.ephys.subthreshold import (
+    baseline_voltage,
+    input_resistance,
+    sag,
+    time_constant,
+    voltage_deflection,
+)
+
+LONG_SQUARES = frozenset({"Long Square", "Long Square Threshold", "Long Square SupraThreshold",
+                          "Long Square SubThreshold"})
+SHORT_SQUARES = frozenset({"Short Square", "Short Square Threshold",
+                           "Short Square - Hold -60mV", "Short Square - Hold -70mV",
+                           "Short Square - Hold -80mV"})
+RAMPS = frozenset({"Ramp"})
+COARSE_LONG_SQUARE_CODE = "C1LSCOARSE"
+#: Subthreshold minimum amplitude by the coarse long squares' amplitude step (pA).
+SUBTHRESHOLD_MIN_AMP_BY_STEP = {20.0: -100.0, 40.0: -200.0}
+DEFAULT_SUBTHRESHOLD_MIN_AMP = -100.0
+SAG_TARGET_MV = -100.0
+HERO_MIN_OFFSET_PA, HERO_MAX_OFFSET_PA = 39.0, 61.0
+#: AllenSDK's fixed long-square window (s from sweep start).
+ALLEN2016_LONG_SQUARE_WINDOW = (1.02, 2.02)
+ALLEN2016_RAMP_START = 1.02
+PRESTIM_S = 0.5  # the experiment epoch starts this long before the stimulus
+TEST_PULSE_MAX_S = 0.4
+SHORT_SQUARE_ESTIMATE_WINDOW_S = 0.001
+SPIKE_FEATURES = ("threshold_i", "threshold_t", "threshold_v", "peak_t", "peak_v", "trough_t",
+                  "trough_v", "fast_trough_t", "fast_trough_v", "slow_trough_t",
+                  "slow_trough_v", "upstroke_downstroke_ratio")
+
+#: The published ``EphysFeature`` columns ``cell_features`` computes.
+CELL_FEATURES: tuple[str, ...] = (
+    "vrest", "ri", "tau", "sag", "vm_for_sag", "f_i_curve_slope", "adaptation", "latency",
+    "avg_isi",
+    *(f"{name}_{protocol}" for protocol in ("long_square", "short_square", "ramp")
+      for name in SPIKE_FEATURES),
+)
+
+FloatArray = NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class SweepRecording:
+    """One current-clamp sweep as recorded: v in mV, i in pA, sample 0 at the sweep start."""
+
+    sweep_number: int
+    stimulus_name: str | None
+    stimulus_code: str | None
+    stimulus_amplitude: float | None  # pA, as the sweep's metadata gives it
+    sampling_rate: float
+    v: FloatArray
+    i: FloatArray
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    """A sweep as analysed: its time base, window, spikes and spike-train features."""
+
+    sweep_number: int
+    protocol: str
+    t: FloatArray
+    start: float
+    end: float
+    spikes: SpikeTable
+    train: dict[str, float]
+    stimulus_amplitude: float | None = None
+    v_baseline: float | None = None
+
+
+@dataclass(frozen=True)
+class CellFeatures:
+    values: dict[str, float | bool | None]
+    rheobase_sweep_number: int | None = None
+    hero_sweep_number: int | None = None
+    sweeps: dict[int, SweepResult] = field(default_factory=dict)
+    sweep_problems: dict[int, str] = field(default_factory=dict)
+    protocol_problems: dict[str, str] = field(default_factory=dict)
+
+
+class ProtocolError(Exception):
+    """A protocol's cell features cannot be computed; the message says why."""
+
+
+@dataclass(frozen=True)
+class _Sweep:
+    number: int
+    code: str
+    amplitude: float | None
+    t: FloatArray
+    v: FloatArray
+    i: FloatArray
+
+
+def cell_features(sweeps: Sequence[SweepRecording], definitions: Definitions = ALLEN2016
+                  ) -> CellFeatures:
+    """The published ``EphysFeature`` columns of one cell; see the module doc."""
+    problems: dict[int, str] = {}
+    prepared: dict[str, list[_Sweep]] = {"long_square": [], "short_square": [], "ramp": []}
+    for recording in sorted(sweeps, key=lambda s: s.sweep_number):
+        protocol = _protocol(recording.stimulus_name)
+        if protocol is None:
+            continue
+        try:
+            prepared[protocol].append(_prepare(recording, definitions))
+        except ProtocolError as exc:
+            problems[recording.sweep_number] = str(exc)
+    values: dict[str, float | bool | None] = {}
+    results: dict[int, SweepResult] = {}
+    protocol_problems: dict[str, str] = {}
+    rheobase = hero = None
+    for protocol, analyse in (("long_square", _long_squares), ("short_square", _short_squares),
+                              ("ramp", _ramps)):
+        if not prepared[protocol]:
+            protocol_problems[protocol] = "no usable sweeps"
+            continue
+        try:
+            found, analysed, numbers = analyse(prepared[protocol], definitions)
+        except (ProtocolError, ValueError, FloatingPointError, np.linalg.LinAlgError) as exc:
+            protocol_problems[protocol] = str(exc)
+            continue
+        values.update(found)
+        results.update(analysed)
+        if protocol == "long_square":
+            rheobase, hero = numbers
+    for flag in ("has_burst", "has_pause", "has_delay"):
+        values[flag] = None  # the 2016+ definitions leave them empty
+    return CellFeatures(values=_plain(values), rheobase_sweep_number=rheobase,
+                        hero_sweep_number=hero, sweeps=results, sweep_problems=problems,
+                        protocol_problems=protocol_problems)
+
+
+def _protocol(name: str | None) -> str | None:
+    if name in LONG_SQUARES:
+        return "long_square"
+    if name in SHORT_SQUARES:
+        return "short_square"
+    if name in RAMPS:
+        return "ramp"
+    return None
+
+
+def _prepare(recording: SweepRecording, definitions: Definitions) -> _Sweep:
+    """Checks, the recorded part (up to the last non-NaN sample) and the time base: from the
+    sweep start (allen2016) or from the start of the experiment epoch, 0.5 s before the
+    stimulus (ipfx)."""
+    v = np.asarray(recording.v, dtype=np.float64)
+    i = np.asarray(recording.i, dtype=np.float64)
+    if v.size == 0:
+        raise ProtocolError("empty sweep")
+    if i.size != v.size:
+        raise ProtocolError(f"stimulus has {i.size} samples, response {v.size}")
+    if not recording.sampling_rate or recording.sampling_rate <= 0:
+        raise ProtocolError("no sampling rate")
+    finite = np.flatnonzero(~np.isnan(v))
+    if finite.size == 0:
+        raise ProtocolError("response is all NaN")
+    end = int(finite[-1]) + 1
+    v, i = v[:end], i[:end]
+    if np.isnan(v).any():
+        raise ProtocolError(f"{int(np.isnan(v).sum())} NaN samples inside the recording")
+    if np.isnan(i).any():
+        raise ProtocolError("stimulus has NaN samples")
+    if not np.any(i):
+        raise ProtocolError("no stimulus (the current is zero throughout)")
+    t = np.arange(v.size) / recording.sampling_rate
+    if definitions.long_square_window_from_stimulus:
+        onset = _stimulus_onset(i, recording.sampling_rate)
+        if onset is None:
+            raise ProtocolError("no stimulus after the test pulse")
+        t = t - (onset - int(PRESTIM_S * recording.sampling_rate)) / recording.sampling_rate
+    return _Sweep(recording.sweep_number, recording.stimulus_code or "",
+                  recording.stimulus_amplitude, t, v, i)
+
+
+def _test_pulse(i: FloatArray, rate: float) -> bool:
+    changes = np.flatnonzero(np.diff(i))
+    return bool(changes.size) and changes[0] < TEST_PULSE_MAX_S * rate
+
+
+def _stimulus_onset(i: FloatArray, rate: float) -> int | None:
+    changes = np.flatnonzero(np.diff(i))
+    if _test_pulse(i, rate):
+        changes = changes[2:]
+    return int(changes[0]) + 1 if changes.size >= 2 else None
+
+
+def _stimulus_window(sweep: _Sweep) -> tuple[float, float]:
+    """Start and duration of the stimulus after the test pulse (first sweep of a protocol)."""
+    # The first two changes are taken to be the test pulse, present or not, as ipfx does.
+    changes = np.flatnonzero(np.diff(sweep.i))[2:]
+    if changes.size == 0:
+        raise ProtocolError("no stimulus after the test pulse in the first sweep")
+    first, last = int(changes[0]) + 1, int(changes[-1])
+    if first >= last:
+        raise ProtocolError("the first sweep stops before its stimulus ends")
+    return float(sweep.t[first]), float(sweep.t[last] - sweep.t[first - 1])
+
+
+# -- long squares ---------------------------------------------------------------------------
+
+
+def _long_squares(sweeps: list[_Sweep], definitions: Definitions
+                  ) -> tuple[dict[str, float | None], dict[int, SweepResult],
+                             tuple[int | None, int | None]]:
+    rule = definitions.time_index
+    if definitions.long_square_window_from_stimulus:
+        start, duration = _stimulus_window(sweeps[0])
+        end = start + duration
+    else:
+        start, end = ALLEN2016_LONG_SQUARE_WINDOW
+    results: dict[int, SweepResult] = {}
+    deflections: dict[int, float] = {}
+    sags: dict[int, float] = {}
+    for sweep in sweeps:
+        spikes = detect_spikes(sweep.t, sweep.v, sweep.i, start=start, end=end,
+                               definitions=definitions)
+        train = spike_train_features(spikes, sweep.t, start, end)
+        amp = float(sweep.i[time_index(sweep.t, start, rule) + 1])
+        base = baseline_voltage(sweep.t, sweep.v, start, 0.1, rule)
+        results[sweep.number] = SweepResult(sweep.number, "long_square", sweep.t, start, end,
+                                            spikes, train, amp, base)
+        deflections[sweep.number] = voltage_deflection(sweep.t, sweep.v, sweep.i, start, end,
+                                                       None, rule)[0]
+        sags[sweep.number] = sag(sweep.t, sweep.v, sweep.i, start, end, rule=rule,
+                                 baseline_interval=definitions.sag_baseline_interval)
+    values: dict[str, float | None] = {}
+    baselines = [r.v_baseline for r in results.values()]
+    values["vrest"] = _mean(baselines, definitions)
+    spiking = [r for r in results.values() if r.train["avg_rate"] > 0]
+    quiet = [r for r in results.values() if r.train["avg_rate"] == 0]
+    if not spiking:
+        raise ProtocolError("no spiking long square")
+    by_amp = sorted(spiking, key=lambda r: r.stimulus_amplitude)  # stable: ties by number
+    candidates = [r for r in by_amp if r.stimulus_amplitude > 0] \
+        if definitions.rheobase_requires_positive_amp else by_amp
+    if not candidates:
+        raise ProtocolError("no spiking long square with a positive amplitude")
+    rheobase = candidates[0]
+    if len(spiking) < 2:
+        raise ProtocolError("one spiking long square: no f-I slope")
+    design = np.vstack([[r.stimulus_amplitude for r in spiking], np.ones(len(spiking))]).T
+    values["f_i_curve_slope"] = float(np.linalg.lstsq(
+        design, np.array([r.train["avg_rate"] for r in spiking]), rcond=None)[0][0])
+    hero = _hero(rheobase.stimulus_amplitude, by_amp, definitions)
+    values["adaptation"] = hero.train["adapt"]
+    values["latency"] = hero.train["latency"]
+    values["avg_isi"] = hero.train["mean_isi"] * 1e3
+    values.update(_first_spike(rheobase.spikes, "long_square"))
+    if not quiet:
+        raise ProtocolError("no subthreshold long square")
+    levels = np.array([deflections[r.sweep_number] for r in quiet])
+    closest = quiet[int(np.argmin(np.abs(levels - SAG_TARGET_MV)))]
+    values["sag"] = sags[closest.sweep_number]
+    values["vm_for_sag"] = deflections[closest.sweep_number]
+    low = _subthreshold_min_amp(sweeps)
+    chosen = [s for s in sweeps if any(r.sweep_number == s.number for r in quiet)
+              and low < results[s.number].stimulus_amplitude < 0]
+    if not chosen:
+        raise ProtocolError(f"no subthreshold long square between {low:g} and 0 pA")
+    max_fit_end = None
+    if definitions.tau_quality_gates:
+        max_fit_end = float(np.median([
+            s.t[voltage_deflection(s.t, s.v, s.i, start, end, "min", rule)[1]] for s in chosen]))
+    taus = [time_constant(s.t, s.v, s.i, start, end, rule=rule, max_fit_end=max_fit_end,
+                          quality_gates=definitions.tau_quality_gates) for s in chosen]
+    values["ri"] = input_resistance([(s.t, s.v, s.i) for s in chosen], start, end, rule=rule)
+    tau = float(np.nanmean(taus)) if not np.all(np.isnan(taus)) else float("nan")
+    values["tau"] = tau * 1e3
+    return values, results, (rheobase.sweep_number, hero.sweep_number)
+
+
+def _hero(rheobase_amp: float, by_amp: list[SweepResult], definitions: Definitions
+          ) -> SweepResult:
+    low, high = rheobase_amp + HERO_MIN_OFFSET_PA, rheobase_amp + HERO_MAX_OFFSET_PA
+    inside = [r for r in by_amp if low < r.stimulus_amplitude < high]
+    if inside:
+        return inside[0]
+    if not definitions.hero_fallback:
+        raise ProtocolError(f"no spiking long square between {low:g} and {high:g} pA")
+    return min(by_amp, key=lambda r: abs(low - r.stimulus_amplitude))
+
+
+def _subthreshold_min_amp(sweeps: list[_Sweep]) -> float:
+    """-100 or -200 pA by the coarse long squares' amplitude step; -100 without them."""
+    amps = sorted(s.amplitude for s in sweeps
+                  if s.code.startswith(COARSE_LONG_SQUARE_CODE) and s.amplitude is not None)
+    if not amps:
+        return DEFAULT_SUBTHRESHOLD_MIN_AMP
+    steps = np.round(np.diff(amps))
+    steps = np.unique(steps[steps > 0])
+    if steps.size == 0:
+        raise ProtocolError("every coarse long square has the same amplitude")
+    step = float(steps.min())
+    if step not in SUBTHRESHOLD_MIN_AMP_BY_STEP:
+        raise ProtocolError(f"unknown coarse long square amplitude step {step:g} pA")
+    return SUBTHRESHOLD_MIN_AMP_BY_STEP[step]
+
+
+# -- short squares and ramps ----------------------------------------------------------------
+
+
+def _short_squares(sweeps: list[_Sweep], definitions: Definitions
+                   ) -> tuple[dict[str, float | None], dict[int, SweepResult], tuple[()]]:
+    rule = definitions.time_index
+    onset, _ = _stimulus_window(sweeps[0])
+    adjusted = adjusted_short_square_detection([(s.t, s.v) for s in sweeps], onset, definitions,
+                                               window=SHORT_SQUARE_ESTIMATE_WINDOW_S)
+    detection: SpikeDetection = replace(
+        adjusted, thresh_frac=max(SHORT_SQUARE_MIN_THRESH_FRAC, adjusted.thresh_frac))
+    results: dict[int, SweepResult] = {}
+    for sweep in sweeps:
+        spikes = detect_spikes(sweep.t, sweep.v, sweep.i, definitions=definitions,
+                               detection=detection)
+        train = spike_train_features(spikes, sweep.t, float(sweep.t[0]), float(sweep.t[-1]),
+                                     exclude_clipped=True)
+        # The amplitude is the largest current after time 0 of the sweep's time base.
+        amp = float(sweep.i[time_index(sweep.t, 0.0, rule) + 1:].max())
+        results[sweep.number] = SweepResult(sweep.number, "short_square", sweep.t,
+                                            float(sweep.t[0]), float(sweep.t[-1]), spikes,
+                                            train, amp)
+    spiking = [r for r in results.values() if r.train["avg_rate"] > 0]
+    if not spiking:
+        raise ProtocolError("no spiking short square")
+    counts = Counter(r.stimulus_amplitude for r in spiking).most_common()
+    top = counts[0][1]
+    common = min(amp for amp, count in counts if count == top)
+    pooled = list(results.values()) if definitions.short_square_all_amplitudes else \
+        [r for r in spiking if r.stimulus_amplitude == common]
+    values = _mean_first_spike([r.spikes for r in pooled], "short_square", definitions)
+    values["threshold_i_short_square"] = common
+    return values, results, ()
+
+
+def _ramps(sweeps: list[_Sweep], definitions: Definitions
+           ) -> tuple[dict[str, float | None], dict[int, SweepResult], tuple[()]]:
+    if definitions.long_square_window_from_stimulus:
+        start, _ = _stimulus_window(sweeps[0])
+    else:
+        start = ALLEN2016_RAMP_START
+    results: dict[int, SweepResult] = {}
+    for sweep in sweeps:
+        end = float(sweep.t[-1])
+        spikes = detect_spikes(sweep.t, sweep.v, sweep.i, start=start, end=end,
+                               definitions=definitions)
+        train = spike_train_features(spikes, sweep.t, start, end)
+        results[sweep.number] = SweepResult(sweep.number, "ramp", sweep.t, start, end, spikes,
+                                            train)
+    values = _mean_first_spike([r.spikes for r in results.values()], "ramp", definitions)
+    return values, results, ()
+
+
+# -- aggregation ----------------------------------------------------------------------------
+
+
+def _first_spike(spikes: SpikeTable, protocol: str) -> dict[str, float | None]:
+    return {f"{name}_{protocol}": float(spikes[name][0]) for name in SPIKE_FEATURES}
+
+
+def _mean_first_spike(tables: list[SpikeTable], protocol: str, definitions: Definitions
+                      ) -> dict[str, float | None]:
+    firsts = [t for t in tables if len(t)]
+    return {f"{name}_{protocol}": _mean([float(t[name][0]) for t in firsts], definitions,
+                                        nan_aware=True)
+            for name in SPIKE_FEATURES}
+
+
+def _mean(values: list[float | None], definitions: Definitions, *,
+          nan_aware: bool | None = None) -> float:
+    array = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+    if array.size == 0:
+        return float("nan")
+    if nan_aware if nan_aware is not None else definitions.nan_aware_means:
+        return float(np.nanmean(array)) if not np.all(np.isnan(array)) else float("nan")
+    return float(array.mean())
+
+
+def _plain(values: dict[str, float | bool | None]) -> dict[str, float | bool | None]:
+    """NaN becomes None, as in the published table."""
+    out: dict[str, float | bool | None] = {}
+    for name, value in values.items():
+        if isinstance(value, float | np.floating) and not np.isfinite(value):
+            out[name] = None
+        elif isinstance(value, np.floating):
+            out[name] = float(value)
+        else:
+            out[name] = value
+    return out
+
+
+__all__ = ["CELL_FEATURES", "CellFeatures", "ProtocolError", "SweepRecording", "SweepResult",
+           "cell_features"]

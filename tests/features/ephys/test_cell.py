@@ -1,0 +1,81 @@
+"""Cell-level features against ipfx 2.1.2's cell records, and malformed sweeps."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from etl.features.ephys import IPFX
+from etl.features.ephys.cell import CELL_FEATURES, SweepRecording, cell_features
+from etl.readers.ephys import recordings_from_nwb
+
+from .reference import DATA
+
+
+def _agrees(got: float | None, want: float | None) -> bool:
+    if got is None or want is None:
+        return got is None and want is None
+    return abs(got - want) <= 0.01 * abs(want) + 1e-9
+
+
+def test_cell_features_agree_with_ipfx(synth_snapshot: Path) -> None:
+    reference = json.loads((DATA / "cell_reference.json").read_text())
+    files = {p.name: p for p in synth_snapshot.rglob("*.nwb")}
+    pairs = agreeing = 0
+    disagreements = []
+    for name, entry in sorted(reference.items()):
+        path = files[name]
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == entry["sha256"], (
+            f"{name} changed; regenerate tests/data/ephys/make_cell_reference.py")
+        recordings, problems = recordings_from_nwb(path)
+        assert problems == {}
+        cell = cell_features(recordings, IPFX)
+        record = entry["record"]
+        assert cell.rheobase_sweep_number == record["rheobase_sweep_num"]
+        assert cell.hero_sweep_number == record["thumbnail_sweep_num"]
+        for feature in CELL_FEATURES:
+            pairs += 1
+            got, want = cell.values.get(feature), record.get(feature)
+            if _agrees(got, want):
+                agreeing += 1
+            else:
+                disagreements.append((name, feature, got, want))
+    print(f"{agreeing} of {pairs} (cell, feature) pairs within 1% of ipfx 2.1.2")
+    for row in disagreements:
+        print("  differs:", *row)
+    assert pairs == len(reference) * len(CELL_FEATURES) >= 100
+    assert agreeing / pairs >= 0.95
+
+
+def _sweep(number: int, v: np.ndarray, i: np.ndarray, name: str = "Long Square"
+           ) -> SweepRecording:
+    return SweepRecording(number, name, "C1LSCOARSE150216", 50.0, 200_000.0, v, i)
+
+
+@pytest.mark.parametrize(("v", "i", "reason"), [
+    (np.zeros(0), np.zeros(0), "empty sweep"),
+    (np.full(1000, np.nan), np.ones(1000), "all NaN"),
+    (np.r_[np.zeros(500), np.nan, np.zeros(499)], np.ones(1000), "NaN samples inside"),
+    (np.zeros(1000), np.zeros(1000), "no stimulus"),
+    (np.zeros(1000), np.ones(900), "stimulus has 900 samples, response 1000"),
+])
+def test_malformed_sweeps_are_recorded_and_the_cell_goes_on(
+    v: np.ndarray, i: np.ndarray, reason: str
+) -> None:
+    cell = cell_features([_sweep(7, v, i)], IPFX)
+    assert reason in cell.sweep_problems[7]
+    assert cell.protocol_problems["long_square"] == "no usable sweeps"
+    assert "vrest" not in cell.values
+
+
+def test_a_cell_without_recognised_protocols_has_only_empty_columns() -> None:
+    noise = SweepRecording(3, "Noise 1", "C1NSSEED_1", 10.0, 200_000.0, np.zeros(100),
+                           np.ones(100))
+    cell = cell_features([noise], IPFX)
+    assert cell.sweep_problems == {}
+    assert set(cell.protocol_problems) == {"long_square", "short_square", "ramp"}
+    assert cell.values == {"has_burst": None, "has_pause": None, "has_delay": None}
