@@ -80,6 +80,14 @@ def sync(
     convert: Annotated[
         bool, typer.Option(help="Convert recordings, reconstructions and model parameters")
     ] = True,
+    features: Annotated[
+        bool, typer.Option(help="Recompute ephys features of new or changed recordings")
+    ] = True,
+    definitions: Annotated[
+        str | None, typer.Option("--definitions", help="Ephys feature definitions: allen2016 "
+                                                       "(the published table's) or ipfx "
+                                                       "[default: allen2016]")
+    ] = None,
     prefect: Annotated[
         bool,
         typer.Option(help="Run as a Prefect flow (temporary local server unless PREFECT_API_URL "
@@ -96,6 +104,11 @@ def sync(
     if image_downsample is not None:
         settings.files.image_downsample = image_downsample
     settings.files.convert = convert and settings.files.convert
+    settings.features.ephys = features and settings.features.ephys
+    if definitions is not None:
+        from etl.features.ephys import definitions as definition_set
+
+        settings.features.ephys_definitions = definition_set(definitions).name
     config = SyncConfig.from_settings(settings, limit=limit)
     if prefect:
         preflight(config)  # one-line errors here, not tracebacks from inside a flow run

@@ -41,6 +41,13 @@ class FilesSettings(BaseModel):
                                             "parameters after downloading")
 
 
+class FeaturesSettings(BaseModel):
+    ephys: bool = Field(True, description="Recompute ephys features from converted recordings")
+    ephys_definitions: str = Field(
+        "allen2016", description="Definition set: allen2016 (the published table's) or ipfx")
+    workers: int = Field(2, description="Processes computing features at once")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CTMIRROR_", env_nested_delimiter="__")
 
@@ -48,6 +55,7 @@ class Settings(BaseSettings):
     api: ApiSettings = ApiSettings()
     warehouse: WarehouseSettings = WarehouseSettings()
     files: FilesSettings = FilesSettings()
+    features: FeaturesSettings = FeaturesSettings()
 
     def warehouse_url(self) -> str:
         return self.warehouse.url or default_warehouse_url(self.root)

@@ -1,5 +1,5 @@
 """The stages of one sync, each a plain function: open a run, extract, load, download files,
-convert them, publish the Parquet views, finish.
+convert them, recompute features, publish the views, finish.
 
 ``flows/sync.py`` runs them as Prefect tasks; ``run_sync_locally`` runs the same stages
 in-process. The warehouse is the state: a run whose row in ``sync_runs`` still says ``running``
@@ -25,6 +25,7 @@ from etl.mirror.plan import FileCategory, parse_categories
 from etl.rma import RmaClient
 from etl.settings import Settings
 from etl.sync_convert import ConvertReport
+from etl.sync_features import FeatureReport
 from etl.sync_files import DownloadReport, FileFailure
 from etl.warehouse.load import LoadReport
 
@@ -48,6 +49,9 @@ class SyncConfig:
     file_concurrency: int = 4
     image_downsample: int = 0
     convert: bool = True
+    ephys_features: bool = True
+    ephys_definitions: str = "allen2016"
+    feature_workers: int = 2
 
     @classmethod
     def from_settings(cls, settings: Settings, *, limit: int | None) -> SyncConfig:
@@ -65,6 +69,9 @@ class SyncConfig:
             file_concurrency=settings.files.concurrency,
             image_downsample=settings.files.image_downsample,
             convert=settings.files.convert,
+            ephys_features=settings.features.ephys,
+            ephys_definitions=settings.features.ephys_definitions,
+            feature_workers=settings.features.workers,
         )
 
     @property
@@ -89,6 +96,7 @@ class SyncResult:
     files: DownloadReport
     conversions: ConvertReport
     seconds: float
+    features: FeatureReport = field(default_factory=FeatureReport)
 
     @property
     def requests(self) -> int:
@@ -96,7 +104,8 @@ class SyncResult:
 
     @property
     def errors(self) -> tuple[object, ...]:
-        return (*self.extract.errors, *self.files.failures, *self.conversions.failures)
+        return (*self.extract.errors, *self.files.failures, *self.conversions.failures,
+                *self.features.failures)
 
 
 def new_sync_id() -> str:
@@ -207,16 +216,39 @@ def convert_stage(config: SyncConfig, sync_id: str) -> ConvertReport:
         engine.dispose()
 
 
+def features_stage(config: SyncConfig, sync_id: str) -> FeatureReport:
+    """Recompute ephys features of new or changed recordings (see ``etl.sync_features``),
+    then point the warehouse's views at the results."""
+    from etl.sync_features import ephys_features_stage
+    from etl.warehouse.engine import create_warehouse_engine
+    from etl.warehouse.views import publish_comparison_view, publish_parquet_views
+
+    engine = create_warehouse_engine(config.warehouse_url)
+    try:
+        report = FeatureReport()
+        if config.ephys_features and config.convert:
+            report = ephys_features_stage(engine, root=config.root,
+                                          definitions=config.ephys_definitions,
+                                          workers=config.feature_workers)
+        publish_parquet_views(engine, config.root)
+        publish_comparison_view(engine)
+        return report
+    finally:
+        engine.dispose()
+
+
 def finish_run(config: SyncConfig, handle: RunHandle, extracted: ExtractReport,
                loaded: LoadReport, files: DownloadReport | None = None,
-               conversions: ConvertReport | None = None) -> SyncResult:
+               conversions: ConvertReport | None = None,
+               features: FeatureReport | None = None) -> SyncResult:
     """Record the run's outcome and drop its staging package (the warehouse keeps raw JSON)."""
     from etl.warehouse.engine import create_warehouse_engine
     from etl.warehouse.runs import finish_sync_run, record_sync_error
 
     files = files or DownloadReport()
     conversions = conversions or ConvertReport()
-    failed = extracted.errors or files.failures or conversions.failures
+    features = features or FeatureReport()
+    failed = extracted.errors or files.failures or conversions.failures or features.failures
     status = "completed_with_errors" if failed else "succeeded"
     engine = create_warehouse_engine(config.warehouse_url)
     try:
@@ -224,7 +256,8 @@ def finish_run(config: SyncConfig, handle: RunHandle, extracted: ExtractReport,
             record_sync_error(engine, handle.sync_id, model=error.model, record_id=None,
                               url=error.url, message=error.message)
         for stage, failures in (("download", files.failures),
-                                ("convert", conversions.failures)):
+                                ("convert", conversions.failures),
+                                ("features", features.failures)):
             for failure in failures:
                 _record_file_failure(engine, handle.sync_id, stage, failure)
         finish_sync_run(engine, handle.sync_id, report=loaded, requests=extracted.requests,
@@ -241,6 +274,7 @@ def finish_run(config: SyncConfig, handle: RunHandle, extracted: ExtractReport,
         files=files,
         conversions=conversions,
         seconds=time.monotonic() - handle.started,
+        features=features,
     )
 
 
@@ -271,4 +305,5 @@ def run_sync_locally(config: SyncConfig, *, progress: bool = False) -> SyncResul
     loaded = load_stage(config, handle.sync_id)
     files = download_stage(config, handle.sync_id, progress=progress)
     conversions = convert_stage(config, handle.sync_id)
-    return finish_run(config, handle, extracted, loaded, files, conversions)
+    features = features_stage(config, handle.sync_id)
+    return finish_run(config, handle, extracted, loaded, files, conversions, features)

@@ -27,12 +27,14 @@ from etl.sync import (
     convert_stage,
     download_stage,
     extract_stage,
+    features_stage,
     finish_run,
     load_stage,
     open_run,
     preflight,
 )
 from etl.sync_convert import ConvertReport
+from etl.sync_features import FeatureReport
 from etl.sync_files import DownloadReport
 from etl.warehouse.load import LoadReport
 
@@ -99,11 +101,18 @@ def convert_task(config: SyncConfig, sync_id: str) -> ConvertReport:
     return report
 
 
+@task(name="ephys-features")
+def features_task(config: SyncConfig, sync_id: str) -> FeatureReport:
+    report = features_stage(config, sync_id)
+    get_run_logger().info("ephys features: %s", report.summary())
+    return report
+
+
 @task(name="finish-run")
 def finish_task(config: SyncConfig, handle: RunHandle, extracted: ExtractReport,
-                loaded: LoadReport, files: DownloadReport,
-                conversions: ConvertReport) -> SyncResult:
-    return finish_run(config, handle, extracted, loaded, files, conversions)
+                loaded: LoadReport, files: DownloadReport, conversions: ConvertReport,
+                features: FeatureReport) -> SyncResult:
+    return finish_run(config, handle, extracted, loaded, files, conversions, features)
 
 
 @flow(name="sync")
@@ -115,10 +124,12 @@ def sync(
     files: str = "all",
     image_downsample: int = 0,
     convert: bool = True,
+    ephys_features: bool = True,
+    ephys_definitions: str = "allen2016",
     show_progress: bool = False,
 ) -> SyncResult:
-    """Mirror every ApiCellTypesSpecimenDetail record, every linked record and file, and
-    convert recordings, reconstructions and model parameters."""
+    """Mirror every ApiCellTypesSpecimenDetail record, every linked record and file, convert
+    recordings, reconstructions and model parameters, and recompute ephys features."""
     settings = Settings()
     settings.api.base_url = api_base
     settings.root = Path(root)
@@ -126,6 +137,8 @@ def sync(
     settings.files.categories = files
     settings.files.image_downsample = image_downsample
     settings.files.convert = convert
+    settings.features.ephys = ephys_features
+    settings.features.ephys_definitions = ephys_definitions
     config = SyncConfig.from_settings(settings, limit=limit)
     preflight_task(config)
     handle = open_run_task(config)
@@ -133,7 +146,8 @@ def sync(
     loaded = load_task(config, handle.sync_id)
     downloaded = download_task(config, handle.sync_id, show_progress)
     conversions = convert_task(config, handle.sync_id)
-    result = finish_task(config, handle, extracted, loaded, downloaded, conversions)
+    features = features_task(config, handle.sync_id)
+    result = finish_task(config, handle, extracted, loaded, downloaded, conversions, features)
     get_run_logger().info(
         "sync %s: %d requests, %s", result.sync_id, result.requests, result.load.summary()
     )
@@ -143,7 +157,9 @@ def sync(
 def _parameters(config: SyncConfig) -> dict[str, Any]:
     return {"api_base": config.api_base, "root": str(config.root), "db": config.warehouse_url,
             "limit": config.limit, "files": ",".join(sorted(config.file_categories)) or "none",
-            "image_downsample": config.image_downsample, "convert": config.convert}
+            "image_downsample": config.image_downsample, "convert": config.convert,
+            "ephys_features": config.ephys_features,
+            "ephys_definitions": config.ephys_definitions}
 
 
 def run_sync_flow(config: SyncConfig, *, show_progress: bool = False) -> SyncResult:

@@ -8,6 +8,11 @@ from __future__ import annotations
 
 from schema.base import BOOKKEEPING_COLUMNS, Base
 from schema.ephys import EphysFeature, EphysResult, EphysSweep
+from schema.ephys_recomputed import (
+    RECOMPUTED_FEATURES,
+    EphysSweepFeatures,
+    ephys_features_recomputed,
+)
 from schema.files import WellKnownFile, WellKnownFileType
 from schema.images import ImageSeries, ProjectionImage, SubImage
 from schema.mirror import FileSource, MirrorFile
@@ -30,6 +35,7 @@ metadata = Base.metadata
 __all__ = [
     "BOOKKEEPING_COLUMNS",
     "MODEL_TABLES",
+    "RECOMPUTED_FEATURES",
     "ApiCellTypesSpecimenDetail",
     "Base",
     "BiophysicalFit",
@@ -39,6 +45,7 @@ __all__ = [
     "EphysFeature",
     "EphysResult",
     "EphysSweep",
+    "EphysSweepFeatures",
     "FileSource",
     "GlifNeuronConfig",
     "ImageSeries",
@@ -58,6 +65,7 @@ __all__ = [
     "WellKnownFile",
     "WellKnownFileType",
     "attribute_columns",
+    "ephys_features_recomputed",
     "coerce",
     "metadata",
     "primary_key_column",

@@ -5,6 +5,7 @@ Each dataset lives under ``<root>/parquet/<name>/`` and is Hive-partitioned by s
     parquet/sweeps/specimen_id=<id>/nwb-<well_known_file_id>.parquet
     parquet/reconstruction_nodes/specimen_id=<id>/swc-<well_known_file_id>.parquet
     parquet/reconstruction_markers/specimen_id=<id>/marker-<well_known_file_id>.parquet
+    parquet/ephys_spikes/specimen_id=<id>/spikes-<well_known_file_id>-<definitions>.parquet
 
 One file per source file, named by the source's id, so converting a file again replaces its
 output atomically and can never leave two copies of its rows. The partition column is also
@@ -42,10 +43,13 @@ class ParquetDataset:
     def partition_directory(self, root: Path, partition_value: int) -> Path:
         return self.directory(root) / f"{self.partition_column}={int(partition_value)}"
 
-    def file_path(self, root: Path, partition_value: int, source_id: int) -> Path:
-        """Where the rows converted from source file ``source_id`` live."""
+    def file_path(self, root: Path, partition_value: int, source_id: int,
+                  variant: str | None = None) -> Path:
+        """Where the rows made from source file ``source_id`` live (``variant``: which of
+        several outputs of one source, e.g. a definition set)."""
+        suffix = "" if variant is None else f"-{variant}"
         return self.partition_directory(root, partition_value) / (
-            f"{self.file_prefix}-{int(source_id)}.parquet"
+            f"{self.file_prefix}-{int(source_id)}{suffix}.parquet"
         )
 
     def glob(self, root: Path) -> str:
@@ -146,13 +150,58 @@ RECONSTRUCTION_MARKERS = ParquetDataset(
     ]),
 )
 
-DATASETS: tuple[ParquetDataset, ...] = (SWEEPS, RECONSTRUCTION_NODES, RECONSTRUCTION_MARKERS)
+def _spike_point(name: str, what: str) -> list[pa.Field]:
+    """index, t, v, i of one characteristic point of a spike."""
+    return [
+        _field(f"{name}_index", pa.int64(), f"sample of the {what} (-1: none)"),
+        _field(f"{name}_t", pa.float64(), f"time of the {what}, s from sweep start"),
+        _field(f"{name}_v", pa.float64(), f"membrane potential at the {what}, mV"),
+        _field(f"{name}_i", pa.float64(), f"stimulus current at the {what}, pA"),
+    ]
+
+
+EPHYS_SPIKES = ParquetDataset(
+    name="ephys_spikes",
+    file_prefix="spikes",
+    description="One row per action potential detected in a current-clamp sweep, per "
+                "definition set (file: spikes-<NWB file id>-<definitions>.parquet).",
+    schema=pa.schema([
+        _field("specimen_id", pa.int64(), "cell (Specimen.id)", nullable=False),
+        _field("well_known_file_id", pa.int64(), "the NWB file's WellKnownFile.id",
+               nullable=False),
+        _field("definitions", pa.string(), "definition set: allen2016 or ipfx", nullable=False),
+        _field("sweep_number", pa.int32(), "N of Sweep_N", nullable=False),
+        _field("spike_number", pa.int32(), "0 for the sweep's first spike", nullable=False),
+        *_spike_point("threshold", "threshold"),
+        *_spike_point("peak", "peak"),
+        *_spike_point("trough", "trough"),
+        *_spike_point("fast_trough", "fast trough"),
+        *_spike_point("slow_trough", "slow trough"),
+        *_spike_point("adp", "after-depolarisation"),
+        _field("upstroke_index", pa.int64(), "sample of the maximum dV/dt before the peak"),
+        _field("upstroke", pa.float64(), "maximum dV/dt, V/s"),
+        _field("upstroke_t", pa.float64(), "s"),
+        _field("upstroke_v", pa.float64(), "mV"),
+        _field("downstroke_index", pa.int64(), "sample of the minimum dV/dt after the peak"),
+        _field("downstroke", pa.float64(), "minimum dV/dt, V/s"),
+        _field("downstroke_t", pa.float64(), "s"),
+        _field("downstroke_v", pa.float64(), "mV"),
+        _field("upstroke_downstroke_ratio", pa.float64(), "upstroke / -downstroke"),
+        _field("width", pa.float64(), "width at half height, s"),
+        _field("isi_type", pa.string(), "direct or detour"),
+        _field("clipped", pa.bool_(), "the recording ends before the spike repolarises"),
+    ]),
+)
+
+DATASETS: tuple[ParquetDataset, ...] = (SWEEPS, RECONSTRUCTION_NODES, RECONSTRUCTION_MARKERS,
+                                        EPHYS_SPIKES)
 DATASETS_BY_NAME = {d.name: d for d in DATASETS}
 
 __all__ = [
     "CONVERTER_VERSION",
     "DATASETS",
     "DATASETS_BY_NAME",
+    "EPHYS_SPIKES",
     "RECONSTRUCTION_MARKERS",
     "RECONSTRUCTION_NODES",
     "SWEEPS",

@@ -77,3 +77,72 @@ def _format(value: int | float | None) -> str:
     if isinstance(value, int):
         return str(value)
     return f"{value:.6g}"
+
+
+@app.command()
+def ephys(
+    nwb: Annotated[Path, typer.Option("--nwb", help="An Allen NWB 1 recording")],
+    definitions: Annotated[
+        str, typer.Option("--definitions", help="allen2016 (the published table's) or ipfx")
+    ] = "allen2016",
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table")] = False,
+    spikes_out: Annotated[
+        Path | None, typer.Option("--spikes", help="Write the spike table (one row per spike) "
+                                                   "to this Parquet file")
+    ] = None,
+) -> None:
+    """Recompute the published EphysFeature columns of one recording, and its spike table.
+
+    Sweeps or protocols that cannot be analysed are listed with the reason; the others still
+    count. Spike times are seconds from the start of their sweep, voltages mV, currents pA.
+    """
+    import pyarrow.parquet as pq
+
+    from etl.errors import ConfigError, InputError
+    from etl.features.ephys import definitions as definition_set
+    from etl.features.ephys.arrow import spikes_table
+    from etl.features.ephys.cell import cell_features
+    from etl.features.ephys.sweeps import sweep_results
+    from etl.readers.ephys import recordings_from_nwb
+
+    out = Console(soft_wrap=True)
+    err = Console(stderr=True)
+    try:
+        chosen = definition_set(definitions)
+        recordings, problems = recordings_from_nwb(nwb)
+    except (ConfigError, InputError) as exc:
+        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        raise typer.Exit(code=1) from None
+    cell = cell_features(recordings, chosen)
+    spikes, sweeps = sweep_results(recordings, chosen)
+    problems = {**problems, **cell.sweep_problems,
+                **{row.sweep_number: row.problem for row in sweeps if row.problem}}
+    if spikes_out is not None:
+        table = spikes_table(spikes)
+        pq.write_table(table, spikes_out)
+        err.print(f"{table.num_rows} spikes of {len(spikes)} sweeps written to {spikes_out}",
+                  highlight=False)
+    result = {
+        "file": str(nwb),
+        "definitions": chosen.name,
+        "features": cell.values,
+        "rheobase_sweep_number": cell.rheobase_sweep_number,
+        "hero_sweep_number": cell.hero_sweep_number,
+        "protocol_problems": cell.protocol_problems,
+        "sweep_problems": {str(k): v for k, v in sorted(problems.items())},
+    }
+    if as_json:
+        out.print_json(json.dumps(result))
+        return
+    table = Table(title=f"EphysFeature columns of {nwb.name} ({chosen.name})")
+    table.add_column("column")
+    table.add_column("value", justify="right")
+    for name, value in [("rheobase_sweep_number", cell.rheobase_sweep_number),
+                        ("hero_sweep_number", cell.hero_sweep_number),
+                        *cell.values.items()]:
+        table.add_row(name, _format(value) if not isinstance(value, bool) else str(value))
+    out.print(table)
+    for protocol, reason in cell.protocol_problems.items():
+        err.print(f"[yellow]note:[/yellow] {protocol}: {reason}", highlight=False)
+    for number, reason in sorted(problems.items()):
+        err.print(f"[yellow]note:[/yellow] sweep {number}: {reason}", highlight=False)

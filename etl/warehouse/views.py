@@ -16,7 +16,10 @@ import pyarrow.parquet as pq
 import sqlalchemy as sa
 
 from etl.warehouse.engine import is_duckdb
+from schema.ephys_recomputed import RECOMPUTED_FEATURES
 from schema.parquet import DATASETS, ParquetDataset
+
+COMPARISON_VIEW = "ephys_features_comparison"
 
 
 def parquet_source(dataset: ParquetDataset, root: Path) -> str:
@@ -41,6 +44,33 @@ def publish_parquet_views(engine: sa.Engine, root: Path) -> list[str]:
     return [dataset.name for dataset in DATASETS]
 
 
+def publish_comparison_view(engine: sa.Engine) -> str:
+    """Create or replace ``ephys_features_comparison``: one row per cell, definition set and
+    feature, with the published and the recomputed value and their difference. Plain SQL,
+    the same on DuckDB and PostgreSQL."""
+    per_feature = " UNION ALL ".join(
+        f"SELECT specimen_id, definitions, '{name}' AS feature, p_{name} AS published, "
+        f"r_{name} AS recomputed FROM paired"
+        for name in RECOMPUTED_FEATURES
+    )
+    columns = ", ".join(f"p.{n} AS p_{n}, r.{n} AS r_{n}" for n in RECOMPUTED_FEATURES)
+    sql = f"""
+        CREATE OR REPLACE VIEW {COMPARISON_VIEW} AS
+        WITH paired AS (
+            SELECT r.specimen_id, r.definitions, {columns}
+            FROM ephys_features_recomputed r
+            LEFT JOIN ephys_features p
+              ON p.specimen_id = r.specimen_id AND p.removed_at IS NULL
+        ), long AS ({per_feature})
+        SELECT specimen_id, definitions, feature, published, recomputed,
+               recomputed - published AS difference,
+               (recomputed - published) / NULLIF(abs(published), 0) AS relative_difference
+        FROM long"""
+    with engine.begin() as conn:
+        conn.exec_driver_sql(sql)
+    return COMPARISON_VIEW
+
+
 def _empty_file(dataset: ParquetDataset, root: Path) -> Path:
     path = root / "parquet" / "_empty" / f"{dataset.name}.parquet"
     if not path.is_file() or pq.read_schema(path) != dataset.schema:
@@ -53,4 +83,5 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-__all__ = ["parquet_source", "publish_parquet_views"]
+__all__ = ["COMPARISON_VIEW", "parquet_source", "publish_comparison_view",
+           "publish_parquet_views"]

@@ -266,7 +266,9 @@ def _long_squares(sweeps: list[_Sweep], definitions: Definitions
     quiet = [r for r in results.values() if r.train["avg_rate"] == 0]
     if not spiking:
         raise ProtocolError("no spiking long square")
-    by_amp = sorted(spiking, key=lambda r: r.stimulus_amplitude)  # stable: ties by number
+    order = np.argsort([r.stimulus_amplitude for r in spiking],
+                       kind="stable" if definitions.amplitude_sort == "stable" else "quicksort")
+    by_amp = [spiking[k] for k in order]
     candidates = [r for r in by_amp if r.stimulus_amplitude > 0] \
         if definitions.rheobase_requires_positive_amp else by_amp
     if not candidates:

@@ -66,6 +66,9 @@ class Definitions:
     short_square_all_amplitudes: bool = False
     # Rheobase: ipfx also requires a positive stimulus amplitude.
     rheobase_requires_positive_amp: bool = False
+    # Sweeps of equal amplitude: AllenSDK keeps sweep-number order; ipfx sorts with pandas'
+    # default (numpy's unstable quicksort), which can put a later sweep first.
+    amplitude_sort: Literal["stable", "quicksort"] = "stable"
     # Hero sweep: none inside (rheo + 39, rheo + 61) pA -> AllenSDK gives no features,
     # ipfx takes the spiking sweep closest to rheo + 39 pA.
     hero_fallback: bool = False
@@ -83,6 +86,7 @@ IPFX = Definitions(
     sag_baseline_interval=0.03,
     short_square_all_amplitudes=True,
     rheobase_requires_positive_amp=True,
+    amplitude_sort="quicksort",
     hero_fallback=True,
     long_square_window_from_stimulus=True,
 )

@@ -57,15 +57,18 @@ def filtered_dvdt(t: NDArray[np.floating], v: NDArray[np.floating],
 
 
 def time_index(t: NDArray[np.floating], time: float, rule: TimeIndexRule) -> int:
-    """The sample of ``t`` for ``time``: the first at or after it (AllenSDK; times outside the
-    trace give its first or last sample) or the nearest (ipfx, which refuses a time outside
-    the trace: ``ValueError``, so an analysis fails where ipfx's fails)."""
+    """The sample of ``t`` for ``time``: the first at or after it (AllenSDK: a time before the
+    trace gives sample 0) or the nearest (ipfx). A time that no sample reaches (after the trace;
+    for ipfx also before it) is a ``ValueError``, so an analysis fails where the reference's
+    fails."""
     if rule == "nearest":
         if not t[0] <= time <= t[-1]:
             raise ValueError(f"time {time:g} s is outside the sweep ({t[0]:g} to {t[-1]:g} s)")
         return int(np.argmin(np.abs(t - time)))
     after = int(np.searchsorted(t, time, side="left"))
-    return min(after, t.size - 1)
+    if after >= t.size:
+        raise ValueError(f"time {time:g} s is after the sweep's end ({t[-1]:g} s)")
+    return after
 
 
 __all__ = ["TimeIndexRule", "filtered_dvdt", "has_uniform_dt", "time_index"]

@@ -1,10 +1,13 @@
-"""Make ``spike_reference.npz``: ipfx 2.1.2's spike tables for the traces the ephys tests use.
+"""Make ``spike_reference.npz`` (ipfx 2.1.2) or ``spike_reference_allensdk.npz`` (AllenSDK
+2.16.2's 2016-2018 extractor): the reference spike tables for the traces the ephys tests use.
 
-Run in a virtualenv with ipfx (not the project's; ipfx is only a reference here)::
+Run in a virtualenv with the reference (not the project's; each is only a reference here)::
 
     python3 -m venv /tmp/ipfx-ref && /tmp/ipfx-ref/bin/pip install ipfx==2.1.2
+    python3 -m venv /tmp/sdk-ref && /tmp/sdk-ref/bin/pip install allensdk==2.16.2
     ctmirror corpus synth --out /tmp/synth-ref --cells 12 --seed 7 --nwb-cells 3
     /tmp/ipfx-ref/bin/python tests/data/ephys/make_spike_reference.py /tmp/synth-ref
+    /tmp/sdk-ref/bin/python tests/data/ephys/make_spike_reference.py /tmp/synth-ref allensdk
 
 The synthetic snapshot is the one the test suite builds (``synth_snapshot`` in
 ``tests/conftest.py``: 12 cells, seed 7, 3 with NWB); the test checks the NWB files' sha256 against
@@ -22,8 +25,6 @@ from pathlib import Path
 
 import h5py
 import numpy as np
-from ipfx.feature_extractor import SpikeFeatureExtractor
-from ipfx.spike_train_features import basic_spike_train_features
 
 HERE = Path(__file__).parent
 RATE = 200_000.0
@@ -35,9 +36,32 @@ COLUMNS = ("threshold_index", "threshold_t", "threshold_v", "threshold_i", "peak
 TRAIN = ("avg_rate", "latency", "first_isi", "mean_isi", "median_isi", "isi_cv", "adapt")
 
 
+def run_ipfx(t: np.ndarray, v: np.ndarray, i: np.ndarray | None, start: float | None,
+             end: float | None) -> tuple[object, dict[str, float]]:
+    from ipfx.feature_extractor import SpikeFeatureExtractor
+    from ipfx.spike_train_features import basic_spike_train_features
+
+    spikes = SpikeFeatureExtractor(start=start, end=end).process(t, v, i)
+    return spikes, basic_spike_train_features(t, spikes, start if start is not None else t[0],
+                                              end if end is not None else t[-1])
+
+
+def run_allensdk(t: np.ndarray, v: np.ndarray, i: np.ndarray | None, start: float | None,
+                 end: float | None) -> tuple[object, dict[str, float]]:
+    from allensdk.ephys.ephys_extractor import EphysSweepFeatureExtractor
+
+    extractor = EphysSweepFeatureExtractor(t=t, v=v, i=i, start=start, end=end)
+    extractor.process_spikes()
+    return extractor._spikes_df, {name: extractor.sweep_feature(name, allow_missing=True)
+                                  for name in TRAIN}
+
+
+RUNNERS = {"ipfx": run_ipfx, "allensdk": run_allensdk}
+
+
 def run(t: np.ndarray, v: np.ndarray, i: np.ndarray | None, start: float | None,
         end: float | None) -> dict[str, np.ndarray]:
-    spikes = SpikeFeatureExtractor(start=start, end=end).process(t, v, i)
+    spikes, train = RUNNER(t, v, i, start, end)
     out: dict[str, np.ndarray] = {}
     for column in COLUMNS:
         if len(spikes) and column in spikes:
@@ -46,15 +70,13 @@ def run(t: np.ndarray, v: np.ndarray, i: np.ndarray | None, start: float | None,
             out[column] = np.full(len(spikes), np.nan)
     out["isi_type"] = np.array([str(x) for x in spikes["isi_type"]]) if len(spikes) else \
         np.zeros(0, "<U6")
-    train = basic_spike_train_features(t, spikes, start if start is not None else t[0],
-                                       end if end is not None else t[-1])
     out["train"] = np.array([float(train.get(name, np.nan)) for name in TRAIN])
     return out
 
 
-def main(snapshot: Path) -> None:
+def main(snapshot: Path, reference: str) -> None:
     cases: dict[str, dict[str, np.ndarray]] = {}
-    meta: dict[str, object] = {"ipfx": "2.1.2", "columns": COLUMNS, "train": TRAIN,
+    meta: dict[str, object] = {"reference": reference, "columns": COLUMNS, "train": TRAIN,
                                "cases": {}, "nwb_sha256": {}}
     for path in sorted(HERE.glob("spike_test_*.txt")):
         t, v = np.loadtxt(path, unpack=True)
@@ -94,11 +116,14 @@ def main(snapshot: Path) -> None:
     arrays["case"] = np.concatenate([np.full(len(cases[k]["threshold_index"]), n)
                                      for n, k in enumerate(keys)])
     arrays["train"] = np.stack([cases[k]["train"] for k in keys])
-    np.savez_compressed(HERE / "spike_reference.npz", **arrays)
-    (HERE / "spike_reference.json").write_text(json.dumps(meta, indent=1, default=float))
+    stem = "spike_reference" if reference == "ipfx" else f"spike_reference_{reference}"
+    np.savez_compressed(HERE / f"{stem}.npz", **arrays)
+    (HERE / f"{stem}.json").write_text(json.dumps(meta, indent=1, default=float))
     n_spikes = sum(len(case["threshold_index"]) for case in cases.values())
     print(f"{len(cases)} cases, {n_spikes} spikes")
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]))
+    REFERENCE = sys.argv[2] if len(sys.argv) > 2 else "ipfx"
+    RUNNER = RUNNERS[REFERENCE]
+    main(Path(sys.argv[1]), REFERENCE)

@@ -28,15 +28,17 @@ class Case:
     train: np.ndarray
 
 
-def load_reference() -> tuple[dict[str, object], dict[str, np.ndarray]]:
-    meta = json.loads((DATA / "spike_reference.json").read_text())
-    with np.load(DATA / "spike_reference.npz") as arrays:
+def load_reference(reference: str = "ipfx") -> tuple[dict[str, object], dict[str, np.ndarray]]:
+    stem = "spike_reference" if reference == "ipfx" else f"spike_reference_{reference}"
+    meta = json.loads((DATA / f"{stem}.json").read_text())
+    with np.load(DATA / f"{stem}.npz") as arrays:
         return meta, {name: arrays[name] for name in arrays.files}
 
 
-def cases(snapshot: Path | None) -> Iterator[Case]:
-    """Every reference case; synthetic ones only when ``snapshot`` (the test corpus) is given."""
-    meta, arrays = load_reference()
+def cases(snapshot: Path | None, reference: str = "ipfx") -> Iterator[Case]:
+    """Every reference case (``ipfx`` or ``allensdk``); synthetic ones only when ``snapshot``
+    (the test corpus) is given."""
+    meta, arrays = load_reference(reference)
     nwb_files = {p.name: p for p in snapshot.rglob("*.nwb")} if snapshot else {}
     for name, sha in meta["nwb_sha256"].items():  # type: ignore[union-attr]
         if snapshot is not None:

@@ -79,3 +79,9 @@ def test_a_cell_without_recognised_protocols_has_only_empty_columns() -> None:
     assert cell.sweep_problems == {}
     assert set(cell.protocol_problems) == {"long_square", "short_square", "ramp"}
     assert cell.values == {"has_burst": None, "has_pause": None, "has_delay": None}
+
+
+def test_the_recomputed_table_has_a_column_for_every_computed_feature() -> None:
+    from schema.ephys_recomputed import RECOMPUTED_FEATURES
+
+    assert RECOMPUTED_FEATURES == CELL_FEATURES

@@ -1,5 +1,5 @@
-"""Spike detection and per-spike features against ipfx 2.1.2, and the edge cases by
-construction."""
+"""Spike detection and per-spike features against ipfx 2.1.2 (``ipfx`` definitions) and
+AllenSDK 2.16.2's extractor (``allen2016``), and the edge cases by construction."""
 
 from __future__ import annotations
 
@@ -46,12 +46,19 @@ def _spike_agrees(got: dict[str, np.ndarray], expected: dict[str, np.ndarray], k
     return bool(got["clipped"][k] == expected["clipped"][k])
 
 
-def test_spikes_agree_with_ipfx(synth_snapshot: Path) -> None:
+REFERENCES = pytest.mark.parametrize(
+    ("reference", "definitions", "n_spikes"),
+    [("ipfx", IPFX, 591), ("allensdk", ALLEN2016, 589)], ids=["ipfx-2.1.2", "allensdk-2.16.2"])
+
+
+@REFERENCES
+def test_spikes_agree_with_the_reference(synth_snapshot: Path, reference: str,
+                                         definitions: object, n_spikes: int) -> None:
     total = agreeing = 0
     counted_cases = 0
-    for case in cases(synth_snapshot):
+    for case in cases(synth_snapshot, reference):
         got = detect_spikes(case.t, case.v, case.i, start=case.start, end=case.end,
-                            definitions=IPFX)
+                            definitions=definitions)
         n = len(case.expected["threshold_index"])
         counted_cases += 1
         total += max(n, len(got))
@@ -59,16 +66,19 @@ def test_spikes_agree_with_ipfx(synth_snapshot: Path) -> None:
             continue
         columns = {name: got[name] for name in SPIKE_COLUMNS}
         agreeing += sum(_spike_agrees(columns, case.expected, k) for k in range(n))
-    print(f"{agreeing} of {total} spikes agree with ipfx 2.1.2 over {counted_cases} traces")
-    assert counted_cases == 122 and total == 591
+    print(f"{agreeing} of {total} spikes agree with {reference} over {counted_cases} traces")
+    assert counted_cases == 122 and total == n_spikes
     assert agreeing / total >= 0.99
 
 
-def test_spike_train_features_agree_with_ipfx(synth_snapshot: Path) -> None:
+@REFERENCES
+def test_spike_train_features_agree_with_the_reference(
+    synth_snapshot: Path, reference: str, definitions: object, n_spikes: int
+) -> None:
     compared = 0
-    for case in cases(synth_snapshot):
+    for case in cases(synth_snapshot, reference):
         spikes = detect_spikes(case.t, case.v, case.i, start=case.start, end=case.end,
-                               definitions=IPFX)
+                               definitions=definitions)
         start = case.t[0] if case.start is None else case.start
         end = case.t[-1] if case.end is None else case.end
         features = spike_train_features(spikes, case.t, start, end)
@@ -142,7 +152,10 @@ def test_time_index_rules_differ_between_definition_sets() -> None:
     assert time_index(t, 0.26, IPFX.time_index) == 3
     assert time_index(t, 0.24, ALLEN2016.time_index) == 3
     assert time_index(t, 0.24, IPFX.time_index) == 2  # nearest
-    assert time_index(t, 5.0, ALLEN2016.time_index) == 9
+    assert time_index(t, -1.0, ALLEN2016.time_index) == 0
+    for rule in (ALLEN2016.time_index, IPFX.time_index):
+        with pytest.raises(ValueError, match="after the sweep|outside the sweep"):
+            time_index(t, 5.0, rule)
 
 
 def test_dvdt_refuses_a_cutoff_above_nyquist_and_skips_filtering_a_ragged_time_base() -> None:

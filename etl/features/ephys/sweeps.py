@@ -1,0 +1,105 @@
+"""Per-sweep results for the derived tables: every current-clamp sweep's spikes over the whole
+sweep (as the published per-sweep spike tables were made) and its spike-train features over the
+stimulus window. Times are seconds from the sweep's first sample."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from etl.features.ephys.cell import ProtocolError, SweepRecording
+from etl.features.ephys.definitions import Definitions
+from etl.features.ephys.spike_train import SPIKE_TRAIN_FEATURES, spike_train_features
+from etl.features.ephys.spikes import SpikeTable, detect_spikes
+from etl.features.ephys.subthreshold import baseline_voltage
+
+BASELINE_INTERVAL_S = 0.1
+TEST_PULSE_MAX_S = 0.4
+
+
+@dataclass(frozen=True)
+class SweepFeatures:
+    """One row of ``ephys_sweep_features`` (without the cell's ids)."""
+
+    sweep_number: int
+    stimulus_name: str | None
+    stimulus_amplitude_pa: float | None
+    window_start_s: float | None = None
+    window_end_s: float | None = None
+    spike_count: int | None = None
+    avg_rate: float | None = None
+    latency: float | None = None
+    first_isi: float | None = None
+    mean_isi: float | None = None
+    median_isi: float | None = None
+    isi_cv: float | None = None
+    adapt: float | None = None
+    v_baseline: float | None = None
+    problem: str | None = None
+
+
+def stimulus_window(i: np.ndarray, rate: float) -> tuple[int, int] | None:
+    """First and last non-zero stimulus sample after the test pulse (a pulse starting in the
+    first 0.4 s, its two edges skipped); None without a stimulus."""
+    changes = np.flatnonzero(np.diff(i))
+    if changes.size and changes[0] < TEST_PULSE_MAX_S * rate:
+        changes = changes[2:]
+    if changes.size == 0:
+        return None
+    active = np.flatnonzero(i[changes[0] + 1:]) + changes[0] + 1
+    return (int(active[0]), int(active[-1])) if active.size else None
+
+
+def sweep_results(recordings: Sequence[SweepRecording], definitions: Definitions
+                  ) -> tuple[dict[int, SpikeTable], list[SweepFeatures]]:
+    """Spikes and features of every recording; a sweep that cannot be analysed gets a row with
+    its ``problem`` and no spikes."""
+    spikes_by_sweep: dict[int, SpikeTable] = {}
+    rows: list[SweepFeatures] = []
+    for rec in sorted(recordings, key=lambda r: r.sweep_number):
+        try:
+            spikes, row = _analyse(rec, definitions)
+        except (ProtocolError, ValueError, FloatingPointError) as exc:
+            rows.append(SweepFeatures(rec.sweep_number, rec.stimulus_name,
+                                      rec.stimulus_amplitude, problem=str(exc)))
+            continue
+        spikes_by_sweep[rec.sweep_number] = spikes
+        rows.append(row)
+    return spikes_by_sweep, rows
+
+
+def _analyse(rec: SweepRecording, definitions: Definitions) -> tuple[SpikeTable, SweepFeatures]:
+    v = np.asarray(rec.v, dtype=np.float64)
+    i = np.asarray(rec.i, dtype=np.float64)
+    if v.size < 2:
+        raise ProtocolError("empty sweep")
+    if i.size != v.size:
+        raise ProtocolError(f"stimulus has {i.size} samples, response {v.size}")
+    if np.isnan(v).any():
+        raise ProtocolError(f"{int(np.isnan(v).sum())} NaN samples in the response")
+    if not rec.sampling_rate or rec.sampling_rate <= 0:
+        raise ProtocolError("no sampling rate")
+    t = np.arange(v.size) / rec.sampling_rate
+    spikes = detect_spikes(t, v, i, definitions=definitions)
+    window = stimulus_window(i, rec.sampling_rate)
+    if window is None:
+        return spikes, SweepFeatures(rec.sweep_number, rec.stimulus_name,
+                                     rec.stimulus_amplitude, spike_count=len(spikes),
+                                     problem="no stimulus after the test pulse")
+    start, end = float(t[window[0]]), float(t[window[1]])
+    train = spike_train_features(spikes, t, start, end) if end > start else {}
+    values = {name: _finite(train.get(name)) for name in SPIKE_TRAIN_FEATURES}
+    return spikes, SweepFeatures(
+        rec.sweep_number, rec.stimulus_name, rec.stimulus_amplitude, start, end, len(spikes),
+        v_baseline=_finite(baseline_voltage(t, v, start, BASELINE_INTERVAL_S,
+                                            "first_at_or_after")),
+        **values)
+
+
+def _finite(value: float | None) -> float | None:
+    return None if value is None or not np.isfinite(value) else float(value)
+
+
+__all__ = ["SweepFeatures", "stimulus_window", "sweep_results"]

@@ -1,0 +1,218 @@
+"""The ephys feature stage of a sync: recompute features from the converted recordings.
+
+A cell is (re)computed when its recording's bytes (``sha256`` of a successfully converted NWB
+file), the definition set or the code version differ from what its ``ephys_features_recomputed``
+row records; so a second sync over unchanged recordings computes nothing. Cells are computed in
+worker processes (the numeric work is per cell and independent) and written by this process: the
+spike table as one Parquet file per recording and definition set (replaced atomically), the
+per-sweep and per-cell rows in one transaction per cell. A cell whose recording disappears has
+its outputs withdrawn. A cell that fails is reported with its reason and costs nothing else.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import sqlalchemy as sa
+
+from etl.convert.parquet_io import write_parquet_atomic
+from etl.errors import CtMirrorError
+from etl.sync_files import FileFailure
+from schema.ephys_recomputed import (
+    RECOMPUTED_FEATURES,
+    RECOMPUTED_FLAGS,
+    EphysSweepFeatures,
+    ephys_features_recomputed,
+)
+from schema.mirror import FileSource
+from schema.parquet import EPHYS_SPIKES, SWEEPS
+
+log = logging.getLogger(__name__)
+
+#: Bumped whenever the feature code changes what it computes; older rows are recomputed.
+EPHYS_CODE_VERSION = 1
+
+_sweep_table = EphysSweepFeatures.__table__
+
+_PENDING = sa.text("""
+    SELECT m.source_id, m.specimen_id, m.sha256, r.source_sha256 AS done_sha256,
+           r.code_version AS done_version, r.well_known_file_id AS done_file
+    FROM mirror_files m
+    LEFT JOIN ephys_features_recomputed r
+      ON r.specimen_id = m.specimen_id AND r.definitions = :definitions
+    WHERE m.source = :source AND m.converted_to = 'sweeps' AND m.removed_at IS NULL
+      AND m.converted_sha256 = m.sha256 AND m.converted_rows IS NOT NULL
+      AND m.specimen_id IS NOT NULL
+    ORDER BY m.specimen_id
+""")
+_ORPHANS = sa.text("""
+    SELECT r.specimen_id, r.well_known_file_id FROM ephys_features_recomputed r
+    WHERE r.definitions = :definitions AND NOT EXISTS (
+        SELECT 1 FROM mirror_files m
+        WHERE m.source = :source AND m.source_id = r.well_known_file_id
+          AND m.specimen_id = r.specimen_id AND m.converted_to = 'sweeps'
+          AND m.converted_rows IS NOT NULL AND m.removed_at IS NULL)
+""")
+
+
+@dataclass(frozen=True)
+class CellTask:
+    specimen_id: int
+    well_known_file_id: int
+    sha256: str
+    path: Path
+    definitions: str
+
+
+@dataclass(frozen=True)
+class CellOutcome:
+    task: CellTask
+    cell_row: dict[str, Any]
+    sweep_rows: list[dict[str, Any]]
+    spikes: pa.Table
+
+
+@dataclass(frozen=True)
+class FeatureReport:
+    pending: int = 0
+    computed: int = 0
+    spikes: int = 0
+    sweeps_with_problems: int = 0
+    withdrawn: int = 0
+    failures: tuple[FileFailure, ...] = field(default=())
+
+    def summary(self) -> str:
+        return (f"{self.computed} of {self.pending} cells computed ({self.spikes:,} spikes, "
+                f"{self.sweeps_with_problems} sweeps not analysed), {len(self.failures)} "
+                f"failed, {self.withdrawn} withdrawn")
+
+
+def ephys_features_stage(engine: sa.Engine, *, root: Path, definitions: str,
+                         workers: int = 2) -> FeatureReport:
+    """Compute the pending cells (see the module doc) and return what happened."""
+    tasks = _plan(engine, root, definitions)
+    withdrawn = _withdraw(engine, root, definitions)
+    computed = spikes = problems = 0
+    failures: list[FileFailure] = []
+    for task, outcome in _run(tasks, workers):
+        if isinstance(outcome, str):
+            failures.append(FileFailure(FileSource.WELL_KNOWN_FILE.value,
+                                        task.well_known_file_id, str(task.path), outcome))
+            log.warning("ephys features of cell %s failed: %s", task.specimen_id, outcome)
+            continue
+        _write(engine, root, outcome)
+        computed += 1
+        spikes += outcome.spikes.num_rows
+        problems += sum(1 for row in outcome.sweep_rows if row["problem"])
+    report = FeatureReport(pending=len(tasks), computed=computed, spikes=spikes,
+                           sweeps_with_problems=problems, withdrawn=withdrawn,
+                           failures=tuple(failures))
+    log.info("ephys features: %s", report.summary())
+    return report
+
+
+def _plan(engine: sa.Engine, root: Path, definitions: str) -> list[CellTask]:
+    with engine.connect() as conn:
+        rows = conn.execute(_PENDING, {"source": FileSource.WELL_KNOWN_FILE.value,
+                                       "definitions": definitions}).all()
+    tasks = []
+    for row in rows:
+        if (row.done_sha256 == row.sha256 and row.done_version == EPHYS_CODE_VERSION
+                and row.done_file == row.source_id):
+            continue
+        specimen, file_id = int(row.specimen_id), int(row.source_id)
+        tasks.append(CellTask(specimen, file_id, row.sha256,
+                              SWEEPS.file_path(root, specimen, file_id), definitions))
+    return tasks
+
+
+def _run(tasks: list[CellTask], workers: int) -> Iterator[tuple[CellTask, CellOutcome | str]]:
+    if workers <= 1 or len(tasks) <= 1:
+        for task in tasks:
+            yield task, compute_cell(task)
+        return
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        yield from zip(tasks, pool.map(compute_cell, tasks, chunksize=1), strict=True)
+
+
+def compute_cell(task: CellTask) -> CellOutcome | str:
+    """One cell's rows and spike table, or why they cannot be computed (runs in a worker)."""
+    from etl.features.ephys import definitions as definition_set
+    from etl.features.ephys.arrow import spikes_table, with_ids
+    from etl.features.ephys.cell import cell_features
+    from etl.features.ephys.sweeps import sweep_results
+    from etl.readers.ephys import recordings_from_parquet
+
+    try:
+        chosen = definition_set(task.definitions)
+        recordings, read_problems = recordings_from_parquet(task.path)
+        cell = cell_features(recordings, chosen)
+        spikes_by_sweep, sweeps = sweep_results(recordings, chosen)
+    except (CtMirrorError, OSError, ValueError, pa.ArrowException) as exc:
+        return f"{task.path.name}: {exc}"
+    ids = {"specimen_id": task.specimen_id, "definitions": task.definitions}
+    provenance = {"well_known_file_id": task.well_known_file_id, "source_sha256": task.sha256,
+                  "code_version": EPHYS_CODE_VERSION}
+    sweep_rows = [{**ids, **provenance, **asdict(row)} for row in sweeps]
+    sweep_rows += [{**ids, **provenance, "sweep_number": number, "problem": reason,
+                    **{c: None for c in _sweep_table.c.keys()
+                       if c not in (*ids, *provenance, "sweep_number", "problem")}}
+                   for number, reason in read_problems.items()]
+    problems = {**read_problems, **cell.sweep_problems,
+                **{f"protocol {name}": reason for name, reason in cell.protocol_problems.items()}}
+    cell_row = {
+        **ids, **provenance,
+        "computed_at": datetime.now(UTC),
+        "rheobase_sweep_number": cell.rheobase_sweep_number,
+        "hero_sweep_number": cell.hero_sweep_number,
+        **{name: cell.values.get(name) for name in (*RECOMPUTED_FEATURES, *RECOMPUTED_FLAGS)},
+        "sweep_problems": {str(k): v for k, v in problems.items()} or None,
+    }
+    spikes = with_ids(spikes_table(spikes_by_sweep), specimen_id=task.specimen_id,
+                      well_known_file_id=task.well_known_file_id,
+                      definitions=task.definitions)
+    return CellOutcome(task, cell_row, sweep_rows, spikes)
+
+
+def _write(engine: sa.Engine, root: Path, outcome: CellOutcome) -> None:
+    task = outcome.task
+    write_parquet_atomic(_spikes_path(root, task.specimen_id, task.well_known_file_id,
+                                      task.definitions),
+                         EPHYS_SPIKES.schema, [outcome.spikes])
+    with engine.begin() as conn:
+        _delete_rows(conn, task.specimen_id, task.definitions)
+        if outcome.sweep_rows:
+            conn.execute(sa.insert(_sweep_table), outcome.sweep_rows)
+        conn.execute(sa.insert(ephys_features_recomputed), [outcome.cell_row])
+
+
+def _withdraw(engine: sa.Engine, root: Path, definitions: str) -> int:
+    with engine.begin() as conn:
+        orphans = conn.execute(_ORPHANS, {"definitions": definitions,
+                                          "source": FileSource.WELL_KNOWN_FILE.value}).all()
+        for specimen_id, file_id in orphans:
+            _delete_rows(conn, int(specimen_id), definitions)
+            _spikes_path(root, int(specimen_id), int(file_id), definitions).unlink(
+                missing_ok=True)
+    return len(orphans)
+
+
+def _delete_rows(conn: sa.Connection, specimen_id: int, definitions: str) -> None:
+    for table in (_sweep_table, ephys_features_recomputed):
+        conn.execute(sa.delete(table).where(table.c.specimen_id == specimen_id,
+                                            table.c.definitions == definitions))
+
+
+def _spikes_path(root: Path, specimen_id: int, file_id: int, definitions: str) -> Path:
+    return EPHYS_SPIKES.file_path(root, specimen_id, file_id, variant=definitions)
+
+
+__all__ = ["EPHYS_CODE_VERSION", "CellTask", "FeatureReport", "compute_cell",
+           "ephys_features_stage"]

@@ -1,0 +1,86 @@
+"""Ephys features recomputed inside the sync: per cell, per sweep and per spike, beside the
+published values, and only for recordings that changed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from etl.features.ephys import IPFX
+from etl.features.ephys.cell import cell_features
+from etl.readers.ephys import recordings_from_nwb
+from etl.settings import Settings
+from etl.sync import SyncConfig, run_sync_locally
+
+
+def _config(base_url: str, root: Path, url: str, definitions: str = "ipfx") -> SyncConfig:
+    settings = Settings()
+    settings.root = root
+    settings.api.base_url = base_url
+    settings.warehouse.url = url
+    settings.files.categories = "recordings"
+    settings.features.ephys_definitions = definitions
+    settings.features.workers = 2
+    return SyncConfig.from_settings(settings, limit=None)
+
+
+def _rows(url: str, sql: str) -> list[tuple[object, ...]]:
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return [tuple(r) for r in conn.execute(sa.text(sql))]
+    finally:
+        engine.dispose()
+
+
+def test_sync_recomputes_ephys_features_once(
+    replica: object, warehouse_url: str, tmp_path: Path
+) -> None:
+    root = tmp_path / "mirror"
+    first = run_sync_locally(_config(replica.base_url, root, warehouse_url))
+    assert first.errors == ()
+    assert first.features.pending == first.features.computed == 3
+    rows = _rows(warehouse_url, """
+        SELECT r.specimen_id, m.relpath, r.definitions, r.code_version, r.rheobase_sweep_number,
+               r.vrest, r.threshold_v_long_square, r.tau
+        FROM ephys_features_recomputed r
+        JOIN mirror_files m ON m.source_id = r.well_known_file_id AND m.sha256 = r.source_sha256
+        ORDER BY 1""")
+    assert len(rows) == 3
+    for _, relpath, definitions, version, rheobase, vrest, threshold, tau in rows:
+        expected = cell_features(recordings_from_nwb(root / relpath)[0], IPFX)
+        assert (definitions, version) == ("ipfx", 1)
+        assert rheobase == expected.rheobase_sweep_number
+        assert (vrest, threshold, tau) == pytest.approx((
+            expected.values["vrest"], expected.values["threshold_v_long_square"],
+            expected.values["tau"]), rel=1e-12)
+    sweeps = _rows(warehouse_url, "SELECT count(*), sum(spike_count) FROM ephys_sweep_features")
+    assert sweeps[0][0] > 30 and sweeps[0][1] == first.features.spikes > 0
+    comparison = _rows(warehouse_url, """
+        SELECT count(*), count(published), count(recomputed)
+        FROM ephys_features_comparison WHERE feature = 'vrest'""")
+    assert comparison == [(3, 3, 3)]
+
+    second = run_sync_locally(_config(replica.base_url, root, warehouse_url))
+    assert second.features.pending == 0 and second.errors == ()
+    # Another definition set is computed beside the first, not over it.
+    third = run_sync_locally(_config(replica.base_url, root, warehouse_url, "allen2016"))
+    assert third.features.computed == 3
+    assert _rows(warehouse_url, "SELECT definitions, count(*) FROM ephys_features_recomputed "
+                                "GROUP BY 1 ORDER BY 1") == [("allen2016", 3), ("ipfx", 3)]
+
+
+def test_spikes_view_reads_the_spike_tables(replica: object, tmp_path: Path) -> None:
+    root = tmp_path / "mirror"
+    url = f"duckdb:///{root / 'warehouse.duckdb'}"
+    result = run_sync_locally(_config(replica.base_url, root, url))
+    [(spikes, cells, ordered)] = _rows(url, """
+        SELECT count(*), count(DISTINCT specimen_id), bool_and(peak_t > threshold_t)
+        FROM ephys_spikes WHERE definitions = 'ipfx'""")
+    assert spikes == result.features.spikes and cells == 3 and ordered
+    [(matches,)] = _rows(url, """
+        SELECT count(*) FROM ephys_spikes s
+        JOIN ephys_sweep_features f USING (specimen_id, sweep_number, definitions)""")
+    assert matches == spikes
