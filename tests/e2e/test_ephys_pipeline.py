@@ -6,13 +6,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 
 from etl.features.ephys import IPFX
 from etl.features.ephys.cell import cell_features
 from etl.readers.ephys import recordings_from_nwb
 from etl.settings import Settings
 from etl.sync import SyncConfig, run_sync_locally
+
+from .warehouse_sql import query_rows as _rows
 
 
 def _config(base_url: str, root: Path, url: str, definitions: str = "ipfx") -> SyncConfig:
@@ -24,15 +25,6 @@ def _config(base_url: str, root: Path, url: str, definitions: str = "ipfx") -> S
     settings.features.ephys_definitions = definitions
     settings.features.workers = 2
     return SyncConfig.from_settings(settings, limit=None)
-
-
-def _rows(url: str, sql: str) -> list[tuple[object, ...]]:
-    engine = sa.create_engine(url)
-    try:
-        with engine.connect() as conn:
-            return [tuple(r) for r in conn.execute(sa.text(sql))]
-    finally:
-        engine.dispose()
 
 
 def test_sync_recomputes_ephys_features_once(

@@ -19,13 +19,14 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-import sqlalchemy as sa
 
 from etl.replica.faults import Fault, FaultConfig
 from etl.replica.server import serve_in_thread
 from etl.settings import Settings
 from etl.snapshot import Snapshot, StoredFile
 from etl.sync import SyncConfig, SyncResult, run_sync_locally
+
+from .warehouse_sql import query_rows as _rows
 
 
 def _config(base_url: str, root: Path, warehouse_url: str, **files: object) -> SyncConfig:
@@ -36,15 +37,6 @@ def _config(base_url: str, root: Path, warehouse_url: str, **files: object) -> S
     for name, value in files.items():
         setattr(settings.files, name, value)
     return SyncConfig.from_settings(settings, limit=None)
-
-
-def _rows(url: str, sql: str) -> list[tuple[object, ...]]:
-    engine = sa.create_engine(url)
-    try:
-        with engine.connect() as conn:
-            return [tuple(r) for r in conn.execute(sa.text(sql))]
-    finally:
-        engine.dispose()
 
 
 def _stored(snapshot: Path) -> dict[tuple[str, int], StoredFile]:

@@ -9,14 +9,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from etl.features.ephys.cell import ProtocolError, SweepRecording
+from etl.features.ephys.cell import TEST_PULSE_MAX_S, ProtocolError, SweepRecording
 from etl.features.ephys.definitions import Definitions
 from etl.features.ephys.spike_train import SPIKE_TRAIN_FEATURES, spike_train_features
 from etl.features.ephys.spikes import SpikeTable, detect_spikes
 from etl.features.ephys.subthreshold import baseline_voltage
 
 BASELINE_INTERVAL_S = 0.1
-TEST_PULSE_MAX_S = 0.4
 
 
 @dataclass(frozen=True)
