@@ -41,9 +41,26 @@ def serve(
     typer.echo(f"replica of the Allen API serving {server.root} on {server.base_url}")
     if faults.faults or faults.latency_s or faults.throttle_bytes_per_s:
         typer.echo(f"faults: {faults}")
+    _stop_on_signals()
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         typer.echo("stopped")
     finally:
         server.server_close()
+
+
+def _stop_on_signals() -> None:
+    """Stop on Ctrl-C and on SIGTERM, also when the parent started this process with SIGINT
+    ignored (as shells do for background jobs, and the ignore survives exec)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)

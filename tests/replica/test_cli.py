@@ -61,3 +61,29 @@ def test_serve_prints_the_base_url_and_stops_on_ctrl_c(tiny_snapshot: Path) -> N
             process.wait()
     assert "Traceback" not in err
     assert process.returncode in (0, 130)
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM], ids=["INT", "TERM"])
+def test_serve_stops_on_a_signal_even_when_started_with_ctrl_c_ignored(
+    tiny_snapshot: Path, stop_signal: signal.Signals
+) -> None:
+    # Shells start background jobs with SIGINT ignored, and the ignore survives exec.
+    process = subprocess.Popen(
+        [sys.executable, "-c", "from etl.cli import main; main()", "replica", "serve",
+         "--snapshot", str(tiny_snapshot), "--port", "0"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
+    try:
+        assert process.stdout is not None
+        base_url = process.stdout.readline().rsplit(" ", 1)[-1].strip()
+        with httpx.Client(base_url=base_url, timeout=10) as http:
+            assert http.get("/api/v2/data/query.json?q=model::Donor").status_code == 200
+        process.send_signal(stop_signal)
+        out, err = process.communicate(timeout=20)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert "stopped" in out and "Traceback" not in err
+    assert process.returncode == 0
