@@ -362,9 +362,10 @@ def _short_squares(sweeps: list[_Sweep], definitions: Definitions
     counts = Counter(r.stimulus_amplitude for r in spiking).most_common()
     top = counts[0][1]
     common = min(amp for amp, count in counts if count == top)
-    pooled = list(results.values()) if definitions.short_square_all_amplitudes else \
-        [r for r in spiking if r.stimulus_amplitude == common]
-    values = _mean_first_spike([r.spikes for r in pooled], "short_square", definitions)
+    # The spike means pool every short square with spikes, whatever its amplitude (both
+    # AllenSDK's mean_features_spike_zero and ipfx do; the common amplitude is reported apart).
+    values = _mean_first_spike([r.spikes for r in results.values()], "short_square",
+                               definitions)
     values["threshold_i_short_square"] = common
     return values, results, ()
 

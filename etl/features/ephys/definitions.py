@@ -61,9 +61,6 @@ class Definitions:
     tau_quality_gates: bool = False
     # sag: baseline and steady-state windows (s).
     sag_baseline_interval: float = 0.1
-    # Short squares: ipfx averages spike 0 over all spiking short squares (all amplitudes);
-    # AllenSDK over the common-amplitude sweeps only.
-    short_square_all_amplitudes: bool = False
     # Rheobase: ipfx also requires a positive stimulus amplitude.
     rheobase_requires_positive_amp: bool = False
     # Sweeps of equal amplitude: AllenSDK keeps sweep-number order; ipfx sorts with pandas'
@@ -84,7 +81,6 @@ IPFX = Definitions(
     nan_aware_means=True,
     tau_quality_gates=True,
     sag_baseline_interval=0.03,
-    short_square_all_amplitudes=True,
     rheobase_requires_positive_amp=True,
     amplitude_sort="quicksort",
     hero_fallback=True,
