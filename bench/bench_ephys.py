@@ -57,11 +57,11 @@ def worker(path: str) -> None:
 
 def ours(path: Path) -> tuple[float, dict[str, object], int | None, int | None]:
     from etl.features.ephys import IPFX
-    from etl.features.ephys.cell import cell_features
+    from etl.features.ephys.cell import CELL_STIMULI, cell_features
     from etl.readers.ephys import recordings_from_nwb
 
     started = time.perf_counter()
-    recordings, _ = recordings_from_nwb(path)
+    recordings, _ = recordings_from_nwb(path, CELL_STIMULI)
     cell = cell_features(recordings, IPFX)
     return (time.perf_counter() - started, cell.values, cell.rheobase_sweep_number,
             cell.hero_sweep_number)

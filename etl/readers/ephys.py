@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -64,8 +64,10 @@ def recordings(rows: Iterable[Mapping[str, Any]]) -> tuple[list[SweepRecording],
     return found, problems
 
 
-def recordings_from_nwb(path: Path) -> tuple[list[SweepRecording], dict[int, str]]:
-    """Every current-clamp sweep of an Allen NWB 1 file."""
+def recordings_from_nwb(path: Path, stimulus_names: Collection[str] | None = None
+                        ) -> tuple[list[SweepRecording], dict[int, str]]:
+    """Every current-clamp sweep of an Allen NWB 1 file, or only those whose stimulus name is
+    in ``stimulus_names`` (the others' samples are then not read)."""
     try:
         nwb = h5py.File(path, "r")
     except OSError as exc:
@@ -78,6 +80,8 @@ def recordings_from_nwb(path: Path) -> tuple[list[SweepRecording], dict[int, str
             raise NwbError(f"{Path(path).name}: no sweeps (no Sweep_N under "
                            "/acquisition/timeseries)")
         for number in numbers:
+            if stimulus_names is not None and _stimulus_name(nwb, number) not in stimulus_names:
+                continue
             try:
                 rows.append(sweep_row(nwb, number))
             except NwbError as exc:
@@ -86,12 +90,32 @@ def recordings_from_nwb(path: Path) -> tuple[list[SweepRecording], dict[int, str
     return found, {**problems, **more}
 
 
-def recordings_from_parquet(path: Path) -> tuple[list[SweepRecording], dict[int, str]]:
-    """Every current-clamp sweep of a ``sweeps`` Parquet file (one row group at a time)."""
+def recordings_from_parquet(path: Path, stimulus_names: Collection[str] | None = None
+                            ) -> tuple[list[SweepRecording], dict[int, str]]:
+    """Every current-clamp sweep of a ``sweeps`` Parquet file (one row group at a time), or
+    only those whose stimulus name is in ``stimulus_names`` (others are not decoded)."""
     parquet = pq.ParquetFile(path)
-    rows = (row for group in range(parquet.num_row_groups)
-            for row in parquet.read_row_group(group, columns=list(_COLUMNS)).to_pylist())
+    name_column = parquet.schema_arrow.get_field_index("stimulus_name")
+
+    def wanted(group: int) -> bool:
+        if stimulus_names is None:
+            return True
+        stats = parquet.metadata.row_group(group).column(name_column).statistics
+        # One sweep per row group: its min and max are the sweep's stimulus name.
+        return stats is None or not stats.has_min_max or stats.min in stimulus_names
+
+    rows = (row for group in range(parquet.num_row_groups) if wanted(group)
+            for row in parquet.read_row_group(group, columns=list(_COLUMNS)).to_pylist()
+            if stimulus_names is None or row["stimulus_name"] in stimulus_names)
     return recordings(rows)
+
+
+def _stimulus_name(nwb: h5py.File, number: int) -> str | None:
+    dataset = nwb.get(f"acquisition/timeseries/Sweep_{number}/aibs_stimulus_name")
+    if not isinstance(dataset, h5py.Dataset):
+        return None
+    value = dataset[()]
+    return value.decode("utf-8", errors="replace") if isinstance(value, bytes) else str(value)
 
 
 __all__ = ["recording_from_row", "recordings", "recordings_from_nwb", "recordings_from_parquet"]

@@ -48,6 +48,8 @@ SHORT_SQUARES = frozenset({"Short Square", "Short Square Threshold",
                            "Short Square - Hold -60mV", "Short Square - Hold -70mV",
                            "Short Square - Hold -80mV"})
 RAMPS = frozenset({"Ramp"})
+#: Every stimulus name the cell-level features read.
+CELL_STIMULI = LONG_SQUARES | SHORT_SQUARES | RAMPS
 COARSE_LONG_SQUARE_CODE = "C1LSCOARSE"
 #: Subthreshold minimum amplitude by the coarse long squares' amplitude step (pA).
 SUBTHRESHOLD_MIN_AMP_BY_STEP = {20.0: -100.0, 40.0: -200.0}
@@ -426,5 +428,5 @@ def _plain(values: dict[str, float | bool | None]) -> dict[str, float | bool | N
     return out
 
 
-__all__ = ["CELL_FEATURES", "CellFeatures", "ProtocolError", "SweepRecording", "SweepResult",
-           "cell_features"]
+__all__ = ["CELL_FEATURES", "CELL_STIMULI", "CellFeatures", "ProtocolError", "SweepRecording",
+           "SweepResult", "cell_features"]

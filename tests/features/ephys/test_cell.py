@@ -85,3 +85,25 @@ def test_the_recomputed_table_has_a_column_for_every_computed_feature() -> None:
     from schema.ephys_recomputed import RECOMPUTED_FEATURES
 
     assert RECOMPUTED_FEATURES == CELL_FEATURES
+
+
+def test_nwb_and_parquet_give_the_same_recordings_and_skip_other_stimuli(
+    synth_snapshot: Path, tmp_path: Path
+) -> None:
+    from etl.convert.nwb_sweeps import convert_nwb_to_parquet
+    from etl.features.ephys.cell import CELL_STIMULI
+    from etl.readers.ephys import recordings_from_parquet
+
+    nwb = sorted(synth_snapshot.rglob("*.nwb"))[0]
+    parquet = tmp_path / "sweeps.parquet"
+    convert_nwb_to_parquet(nwb, parquet, specimen_id=1, well_known_file_id=2)
+    every, _ = recordings_from_nwb(nwb)
+    chosen, _ = recordings_from_nwb(nwb, CELL_STIMULI)
+    from_parquet, _ = recordings_from_parquet(parquet, CELL_STIMULI)
+    assert {r.stimulus_name for r in chosen} <= CELL_STIMULI
+    assert len(every) > len(chosen) > 0
+    assert [r.sweep_number for r in from_parquet] == [r.sweep_number for r in chosen]
+    for a, b in zip(chosen, from_parquet, strict=True):
+        assert np.array_equal(a.v, b.v) and np.array_equal(a.i, b.i)
+        assert (a.stimulus_code, a.stimulus_amplitude, a.sampling_rate) == (
+            b.stimulus_code, b.stimulus_amplitude, b.sampling_rate)
