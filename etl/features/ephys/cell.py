@@ -27,7 +27,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from etl.features.ephys.definitions import ALLEN2016, Definitions, SpikeDetection
-from etl.features.ephys.dvdt import time_index
+from etl.features.ephys.dvdt import filtered_dvdt, time_index
 from etl.features.ephys.spike_train import (
     SHORT_SQUARE_MIN_THRESH_FRAC,
     adjusted_short_square_detection,
@@ -343,14 +343,17 @@ def _short_squares(sweeps: list[_Sweep], definitions: Definitions
                    ) -> tuple[dict[str, float | None], dict[int, SweepResult], tuple[()]]:
     rule = definitions.time_index
     onset, _ = _stimulus_window(sweeps[0])
+    # One dV/dt per sweep serves the parameter estimate and the detection (same filter).
+    dvdts = [filtered_dvdt(s.t, s.v, definitions.spikes.filter_hz) for s in sweeps]
     adjusted = adjusted_short_square_detection([(s.t, s.v) for s in sweeps], onset, definitions,
-                                               window=SHORT_SQUARE_ESTIMATE_WINDOW_S)
+                                               window=SHORT_SQUARE_ESTIMATE_WINDOW_S,
+                                               dvdts=dvdts)
     detection: SpikeDetection = replace(
         adjusted, thresh_frac=max(SHORT_SQUARE_MIN_THRESH_FRAC, adjusted.thresh_frac))
     results: dict[int, SweepResult] = {}
-    for sweep in sweeps:
+    for sweep, dvdt in zip(sweeps, dvdts, strict=True):
         spikes = detect_spikes(sweep.t, sweep.v, sweep.i, definitions=definitions,
-                               detection=detection)
+                               detection=detection, dvdt=dvdt)
         train = spike_train_features(spikes, sweep.t, float(sweep.t[0]), float(sweep.t[-1]),
                                      exclude_clipped=True)
         # The amplitude is the largest current after time 0 of the sweep's time base.

@@ -64,7 +64,15 @@ def time_index(t: NDArray[np.floating], time: float, rule: TimeIndexRule) -> int
     if rule == "nearest":
         if not t[0] <= time <= t[-1]:
             raise ValueError(f"time {time:g} s is outside the sweep ({t[0]:g} to {t[-1]:g} s)")
-        return int(np.argmin(np.abs(t - time)))
+        # argmin(|t - time|) over an increasing t, without the O(n) scan: the nearest sample
+        # is one of the two around the insertion point; a tie goes to the earlier, as argmin's.
+        right = int(np.searchsorted(t, time, side="left"))
+        if right == 0:
+            return 0
+        left = right - 1
+        if right == t.size or abs(t[left] - time) <= abs(t[right] - time):
+            return left
+        return right
     after = int(np.searchsorted(t, time, side="left"))
     if after >= t.size:
         raise ValueError(f"time {time:g} s is after the sweep's end ({t[-1]:g} s)")

@@ -74,28 +74,30 @@ def adjusted_short_square_detection(
     definitions: Definitions,
     *,
     window: float = 0.001,
+    dvdts: Sequence[NDArray[np.float64]] | None = None,
 ) -> SpikeDetection:
     """Detection parameters for short-square sweeps, from the rise of dV/dt in the ``window``
-    after the stimulus ``onset`` across all of them (``sweeps``: (t, v) pairs)."""
+    after the stimulus ``onset`` across all of them (``sweeps``: (t, v) pairs; ``dvdts``: their
+    ``filtered_dvdt`` if the caller has it already)."""
     params = definitions.spikes
+    if dvdts is None:
+        dvdts = [filtered_dvdt(np.asarray(t, dtype=np.float64), np.asarray(v, dtype=np.float64),
+                               params.filter_hz) for t, v in sweeps]
     peaks_dvdt = []
     ends_dvdt = []
     # The window's samples come from the first sweep's time base and apply to all.
     t0 = np.asarray(sweeps[0][0], dtype=np.float64)
     first = time_index(t0, onset, definitions.time_index)
     last = time_index(t0, onset + window, definitions.time_index)
-    for t, v in sweeps:
-        t = np.asarray(t, dtype=np.float64)
-        dvdt = filtered_dvdt(t, np.asarray(v, dtype=np.float64), params.filter_hz)
+    for dvdt in dvdts:
         peaks_dvdt.append(float(dvdt[first:last].max()))
         ends_dvdt.append(float(dvdt[last]))
     dv_cutoff = 1.1 * float(np.median(peaks_dvdt))
     min_thresh = 1.2 * float(np.median(ends_dvdt))
     upstroke_values = []
-    for t, v in sweeps:
+    for (t, v), dvdt in zip(sweeps, dvdts, strict=True):
         t = np.asarray(t, dtype=np.float64)
         v = np.asarray(v, dtype=np.float64)
-        dvdt = filtered_dvdt(t, v, params.filter_hz)
         candidates = _putative_spikes(dvdt, dv_cutoff)
         peaks = _peaks(v, candidates, t.size - 1)
         candidates, peaks = _filter_putative(v, dvdt, candidates, peaks,

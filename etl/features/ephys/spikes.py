@@ -77,10 +77,12 @@ def detect_spikes(
     end: float | None = None,
     definitions: Definitions = ALLEN2016,
     detection: SpikeDetection | None = None,
+    dvdt: NDArray[np.float64] | None = None,
 ) -> SpikeTable:
     """Detect the spikes of ``v`` between ``start`` and ``end`` (s; default the whole trace)
     and measure them. ``detection`` replaces ``definitions.spikes`` (short squares use
-    adjusted parameters, see ``spike_train.adjusted_short_square_detection``)."""
+    adjusted parameters, see ``spike_train.adjusted_short_square_detection``); ``dvdt`` is
+    ``filtered_dvdt(t, v, filter_hz)`` when the caller has computed it already."""
     t = np.asarray(t, dtype=np.float64)
     v = np.asarray(v, dtype=np.float64)
     params = detection or definitions.spikes
@@ -90,7 +92,8 @@ def detect_spikes(
     start_index = time_index(t, start_s, rule)
     end_index = time_index(t, end_s, rule)
 
-    dvdt = filtered_dvdt(t, v, params.filter_hz)
+    if dvdt is None:
+        dvdt = filtered_dvdt(t, v, params.filter_hz)
     if definitions.window_dvdt == "slice_whole_trace":
         window_dvdt = dvdt[start_index:end_index]
     else:
