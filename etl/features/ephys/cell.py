@@ -403,17 +403,16 @@ def _first_spike(spikes: SpikeTable, protocol: str) -> dict[str, float | None]:
 def _mean_first_spike(tables: list[SpikeTable], protocol: str, definitions: Definitions
                       ) -> dict[str, float | None]:
     firsts = [t for t in tables if len(t)]
-    return {f"{name}_{protocol}": _mean([float(t[name][0]) for t in firsts], definitions,
-                                        nan_aware=True)
+    # ipfx takes nanmean, AllenSDK mean (a NaN, e.g. a last spike's slow trough, gives NaN).
+    return {f"{name}_{protocol}": _mean([float(t[name][0]) for t in firsts], definitions)
             for name in SPIKE_FEATURES}
 
 
-def _mean(values: list[float | None], definitions: Definitions, *,
-          nan_aware: bool | None = None) -> float:
+def _mean(values: list[float | None], definitions: Definitions) -> float:
     array = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
     if array.size == 0:
         return float("nan")
-    if nan_aware if nan_aware is not None else definitions.nan_aware_means:
+    if definitions.nan_aware_means:
         return float(np.nanmean(array)) if not np.all(np.isnan(array)) else float("nan")
     return float(array.mean())
 
