@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -138,7 +139,9 @@ def _run(tasks: list[CellTask], workers: int) -> Iterator[tuple[CellTask, CellOu
         for task in tasks:
             yield task, compute_cell(task)
         return
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    # spawn, not fork: the sync may run inside Prefect's threads, and a forked child can
+    # inherit a lock another thread held at the fork.
+    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
         yield from zip(tasks, pool.map(compute_cell, tasks, chunksize=1), strict=True)
 
 
