@@ -1,17 +1,20 @@
-"""Cell-level ephys features of this project against ipfx 2.1.2 on the same NWB files, in one run.
+"""Cell-level ephys features of this project against ipfx 2.1.2 and AllenSDK 2.16.2 on the same
+NWB files, in one run.
 
 Usage::
 
-    python bench/bench_ephys.py FILE_OR_DIR [...] --ipfx-python /tmp/ipfx-ref/bin/python \
-        [--json OUT.json]
+    python bench/bench_ephys.py FILE_OR_DIR [...] [--ipfx-python /tmp/ipfx-ref/bin/python] \
+        [--allensdk-python /tmp/sdk-ref/bin/python] [--json OUT.json]
 
-ipfx cannot share the project's environment, so it runs in its own interpreter (a virtualenv
-with ``ipfx==2.1.2``), called by this script once per file through ``--worker``: it reads the
-file with the NWB 1 adapter of ``bench/ipfx_read_check.py``, runs
-``extract_data_set_features`` and reports its cell record and its time. This project's side
-reads the same file (``recordings_from_nwb``) and runs ``cell_features`` with the ``ipfx``
-definitions. Times exclude interpreter start-up and imports; both include reading the file.
-Agreement: a (cell, column) pair agrees when both are empty or within 1% of ipfx's value.
+Neither reference can share the project's environment, so each runs in its own interpreter (a
+virtualenv with ``ipfx==2.1.2``, one with ``allensdk==2.16.2``), called by this script once per
+file. ipfx: the file is read with the NWB 1 adapter of ``bench/ipfx_read_check.py`` and
+``extract_data_set_features`` runs; compared with this project's ``ipfx`` definitions. AllenSDK:
+``NwbDataSet`` and ``extract_cell_features`` (the 2016-2018 extractor); compared with the
+``allen2016`` definitions. This project's side reads the same file (``recordings_from_nwb``) and
+runs ``cell_features``. Times exclude interpreter start-up and imports; both include reading the
+file. Agreement: a (cell, column) pair agrees when both are empty or within 1% of the
+reference's value.
 """
 
 from __future__ import annotations
@@ -50,86 +53,212 @@ def worker(path: str) -> None:
     data_set = EphysDataSet(data=data, sweep_info=data.sweep_info())
     _, _, record, _, _, _ = extract_data_set_features(data_set)
     seconds = time.perf_counter() - started
-    clean = {k: (None if isinstance(v, float) and math.isnan(v) else
-                 (v.item() if hasattr(v, "item") else v)) for k, v in record.items()}
-    print(json.dumps({"seconds": seconds, "record": clean}))
+    print(json.dumps({"seconds": seconds, "record": _plain(record)}))
 
 
-def ours(path: Path) -> tuple[float, dict[str, object], int | None, int | None]:
-    from etl.features.ephys import IPFX
+def allensdk_worker(path: str) -> None:
+    """Run inside the AllenSDK interpreter: the 2016-2018 extractor's cell record and seconds.
+
+    ``extract_cell_features`` (fixed 1.02-2.02 s long-square window, short-square estimate
+    window 1.02-1.021 s, ramps from 1.02 s) on the file's Ramp, Short Square and Long Square
+    sweeps, mapped onto the published column names the way the Allen pipeline stored them
+    (rheobase sweep's first spike for ``*_long_square``, the first spikes' means for
+    ``*_short_square`` and ``*_ramp``, hero sweep for adaptation/latency/avg_isi, tau and
+    avg_isi in ms). The subthreshold minimum amplitude follows the coarse long squares' step
+    (-100 pA for 20 pA steps, -200 pA for 40 pA), as in the project.
+    """
+    import warnings
+
+    warnings.filterwarnings("ignore")
+    import logging
+
+    logging.disable(logging.CRITICAL)
+    import h5py
+    import numpy as np
+    from allensdk.core.nwb_data_set import NwbDataSet
+    from allensdk.ephys.extract_cell_features import SHORT_SQUARE_TYPES, extract_cell_features
+
+    started = time.perf_counter()
+    by_name: dict[str, list[int]] = {}
+    coarse: list[float] = []
+    with h5py.File(path, "r") as nwb:
+        for key, stim in nwb["stimulus/presentation"].items():
+            name = stim["aibs_stimulus_name"][()].decode()
+            number = int(key.split("_")[1])
+            by_name.setdefault(name, []).append(number)
+            code = stim["aibs_stimulus_description"][()] if "aibs_stimulus_description" in stim \
+                else b""
+            if name == "Long Square" and code.decode().startswith("C1LSCOARSE"):
+                coarse.append(float(stim["aibs_stimulus_amplitude_pa"][()]))
+    steps = np.unique(np.round(np.diff(sorted(coarse))))
+    steps = steps[steps > 0]
+    min_amp = {20.0: -100.0, 40.0: -200.0}.get(float(steps.min()), -100.0) if steps.size \
+        else -100.0
+    short = sorted(n for name in SHORT_SQUARE_TYPES for n in by_name.get(name, ()))
+    record: dict[str, object] = {}
+    try:
+        features = extract_cell_features(
+            NwbDataSet(path), sorted(by_name.get("Ramp", [])), short,
+            sorted(by_name.get("Long Square", [])), min_amp)
+    except Exception as exc:  # noqa: BLE001 - the reference's failure is the comparison's datum
+        features = None
+        record["error"] = f"{type(exc).__name__}: {exc}"
+    seconds = time.perf_counter() - started
+    if features is not None:
+        long_squares = features["long_squares"]
+        record["rheobase_sweep_num"] = long_squares["rheobase_sweep"].get("id")
+        record["thumbnail_sweep_num"] = long_squares["hero_sweep"].get("id")
+        for column, key in (("vrest", "v_baseline"), ("ri", "input_resistance"),
+                            ("sag", "sag"), ("tau", "tau"), ("vm_for_sag", "vm_for_sag"),
+                            ("f_i_curve_slope", "fi_fit_slope")):
+            record[column] = long_squares.get(key)
+        hero = long_squares["hero_sweep"]
+        for column, key in (("adaptation", "adapt"), ("latency", "latency"),
+                            ("avg_isi", "mean_isi")):
+            record[column] = hero.get(key)
+        spike_sources = (("long_square", long_squares["rheobase_sweep"]["spikes"][0]),
+                         ("short_square", features["short_squares"]["mean_spike_0"]),
+                         ("ramp", features["ramps"]["mean_spike_0"]))
+        for protocol, spike in spike_sources:
+            for key in ("upstroke_downstroke_ratio", "peak_v", "peak_t", "trough_v", "trough_t",
+                        "fast_trough_v", "fast_trough_t", "slow_trough_v", "slow_trough_t",
+                        "threshold_v", "threshold_i", "threshold_t"):
+                record[f"{key}_{protocol}"] = spike.get(key)
+        record["threshold_i_short_square"] = features["short_squares"]["stimulus_amplitude"]
+        for column in ("tau", "avg_isi"):
+            if record[column] is not None:
+                record[column] = float(record[column]) * 1e3
+    print(json.dumps({"seconds": seconds, "record": _plain(record)}))
+
+
+def _plain(record: dict[str, object]) -> dict[str, object]:
+    out: dict[str, object] = {}
+    for key, value in record.items():
+        if hasattr(value, "item"):
+            value = value.item()
+        out[key] = None if isinstance(value, float) and math.isnan(value) else value
+    return out
+
+
+def ours(path: Path, definitions: str) -> tuple[float, dict[str, object], int | None,
+                                                 int | None]:
+    from etl.features.ephys import definitions as definition_set
     from etl.features.ephys.cell import CELL_STIMULI, cell_features
     from etl.readers.ephys import recordings_from_nwb
 
+    chosen = definition_set(definitions)
     started = time.perf_counter()
     recordings, _ = recordings_from_nwb(path, CELL_STIMULI)
-    cell = cell_features(recordings, IPFX)
+    cell = cell_features(recordings, chosen)
     return (time.perf_counter() - started, cell.values, cell.rheobase_sweep_number,
             cell.hero_sweep_number)
+
+
+#: reference -> (this project's definition set, worker flag)
+REFERENCES = {"ipfx": ("ipfx", "--worker"), "allensdk": ("allen2016", "--allensdk-worker")}
+
+
+def _agree(got: object, want: object) -> bool:
+    if got is None or want is None:
+        return got is None and want is None
+    return abs(float(got) - float(want)) <= 0.01 * abs(float(want)) + 1e-9  # type: ignore[arg-type]
+
+
+def compare(files: list[Path], reference: str, python: Path) -> dict[str, object]:
+    """Run ``reference`` (in ``python``) and this project on every file; print and return the
+    per-cell rows and the summary."""
+    from etl.features.ephys.cell import CELL_FEATURES
+
+    definitions, flag = REFERENCES[reference]
+    rows = []
+    per_feature: dict[str, list[bool]] = {name: [] for name in CELL_FEATURES}
+    disagreements: list[tuple[str, str, object, object]] = []
+    ours(files[0], definitions)  # warm-up: numba and scipy imports
+    print(f"\n{reference} vs this project ({definitions} definitions)")
+    print(f"{'file':<26} {reference + ' s':>10} {'ours s':>8} {'speed-up':>9} {'agree':>7}")
+    for path in files:
+        done = subprocess.run([str(python), __file__, flag, str(path)],
+                              capture_output=True, text=True, check=True)
+        result = json.loads(done.stdout.strip().splitlines()[-1])
+        record = result["record"]
+        seconds, values, rheobase, hero = ours(path, definitions)
+        if "error" in record:
+            print(f"{path.name[:26]:<26} {reference} failed: {record['error']}")
+            rows.append({"file": path.name, "reference_error": record["error"]})
+            continue
+        agree = []
+        for name in CELL_FEATURES:
+            same = _agree(values.get(name), record.get(name))
+            agree.append(same)
+            per_feature[name].append(same)
+            if not same:
+                disagreements.append((path.name, name, values.get(name), record.get(name)))
+        rows.append({"file": path.name, "reference_s": result["seconds"], "ours_s": seconds,
+                     "agree": sum(agree), "pairs": len(agree),
+                     "rheobase_same": rheobase == record.get("rheobase_sweep_num"),
+                     "hero_same": hero == record.get("thumbnail_sweep_num")})
+        print(f"{path.name[:26]:<26} {result['seconds']:>10.2f} {seconds:>8.2f} "
+              f"{result['seconds'] / seconds:>8.1f}x {sum(agree):>3}/{len(agree)}")
+    done_rows = [r for r in rows if "pairs" in r]
+    pairs = sum(r["pairs"] for r in done_rows)
+    agreeing = sum(r["agree"] for r in done_rows)
+    speedups = [r["reference_s"] / r["ours_s"] for r in done_rows]
+    summary = {
+        "reference": reference,
+        "definitions": definitions,
+        "cells": len(done_rows),
+        "reference_failed": len(rows) - len(done_rows),
+        "pairs_agreeing": agreeing,
+        "pairs": pairs,
+        "median_speedup": statistics.median(speedups) if speedups else None,
+        "total_speedup": (sum(r["reference_s"] for r in done_rows)
+                          / sum(r["ours_s"] for r in done_rows)) if done_rows else None,
+        "rheobase_same": sum(r["rheobase_same"] for r in done_rows),
+        "hero_same": sum(r["hero_same"] for r in done_rows),
+        "features_below_95pct": {name: f"{sum(v)}/{len(v)}" for name, v in per_feature.items()
+                                 if v and sum(v) < 0.95 * len(v)},
+    }
+    if done_rows:
+        print(f"{len(done_rows)} cells: {agreeing}/{pairs} (cell, column) pairs within 1% of "
+              f"{reference} ({100 * agreeing / pairs:.1f}%); rheobase sweep the same in "
+              f"{summary['rheobase_same']}, hero sweep in {summary['hero_same']}; per-cell "
+              f"speed-up median {summary['median_speedup']:.1f}x, "
+              f"total {summary['total_speedup']:.1f}x")
+    for row in disagreements:
+        print("  differs:", *row)
+    if summary["features_below_95pct"]:
+        print("columns agreeing for fewer than 95% of cells:", summary["features_below_95pct"])
+    return {"summary": summary, "cells": rows,
+            "disagreements": [list(d) for d in disagreements]}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("paths", nargs="*", type=Path)
-    parser.add_argument("--ipfx-python", type=Path)
-    parser.add_argument("--worker")
+    parser.add_argument("--ipfx-python", type=Path,
+                        help="interpreter with ipfx==2.1.2 (compared with --definitions ipfx)")
+    parser.add_argument("--allensdk-python", type=Path,
+                        help="interpreter with allensdk==2.16.2 (compared with allen2016)")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--allensdk-worker", help=argparse.SUPPRESS)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     if args.worker:
         worker(args.worker)
         return 0
-    if args.ipfx_python is None or not args.paths:
-        parser.error("give NWB files or directories and --ipfx-python")
-    from etl.features.ephys.cell import CELL_FEATURES
-
+    if args.allensdk_worker:
+        allensdk_worker(args.allensdk_worker)
+        return 0
+    if not (args.ipfx_python or args.allensdk_python) or not args.paths:
+        parser.error("give NWB files or directories and --ipfx-python and/or --allensdk-python")
     files = [p for arg in args.paths for p in (sorted(arg.rglob("*.nwb")) if arg.is_dir()
                                                else [arg])]
-    rows = []
-    per_feature: dict[str, list[bool]] = {name: [] for name in CELL_FEATURES}
-    ours(files[0])  # warm-up: numba and scipy imports
-    print(f"{'file':<26} {'ipfx s':>8} {'ours s':>8} {'speed-up':>9} {'agree':>7}")
-    for path in files:
-        done = subprocess.run([str(args.ipfx_python), __file__, "--worker", str(path)],
-                              capture_output=True, text=True, check=True)
-        reference = json.loads(done.stdout.strip().splitlines()[-1])
-        seconds, values, rheobase, hero = ours(path)
-        record = reference["record"]
-        agree = []
-        for name in CELL_FEATURES:
-            got, want = values.get(name), record.get(name)
-            same = (got is None and want is None) or (
-                got is not None and want is not None
-                and abs(got - want) <= 0.01 * abs(want) + 1e-9)
-            agree.append(same)
-            per_feature[name].append(same)
-        rows.append({"file": path.name, "ipfx_s": reference["seconds"], "ours_s": seconds,
-                     "agree": sum(agree), "pairs": len(agree),
-                     "rheobase_same": rheobase == record.get("rheobase_sweep_num"),
-                     "hero_same": hero == record.get("thumbnail_sweep_num")})
-        print(f"{path.name[:26]:<26} {reference['seconds']:>8.2f} {seconds:>8.2f} "
-              f"{reference['seconds'] / seconds:>8.1f}x {sum(agree):>3}/{len(agree)}")
-    pairs = sum(r["pairs"] for r in rows)
-    agreeing = sum(r["agree"] for r in rows)
-    speedups = [r["ipfx_s"] / r["ours_s"] for r in rows]
-    summary = {
-        "cells": len(rows),
-        "pairs_agreeing": agreeing,
-        "pairs": pairs,
-        "median_speedup": statistics.median(speedups),
-        "total_speedup": sum(r["ipfx_s"] for r in rows) / sum(r["ours_s"] for r in rows),
-        "rheobase_same": sum(r["rheobase_same"] for r in rows),
-        "hero_same": sum(r["hero_same"] for r in rows),
-        "features_below_95pct": {name: f"{sum(v)}/{len(v)}" for name, v in per_feature.items()
-                                 if v and sum(v) < 0.95 * len(v)},
-    }
-    print(f"\n{len(rows)} cells: {agreeing}/{pairs} (cell, column) pairs within 1% of ipfx "
-          f"({100 * agreeing / pairs:.1f}%); rheobase sweep the same in "
-          f"{summary['rheobase_same']}, hero sweep in {summary['hero_same']}; "
-          f"per-cell speed-up median {summary['median_speedup']:.1f}x, "
-          f"total {summary['total_speedup']:.1f}x")
-    if summary["features_below_95pct"]:
-        print("columns agreeing for fewer than 95% of cells:", summary["features_below_95pct"])
+    results = {}
+    for reference, python in (("ipfx", args.ipfx_python), ("allensdk", args.allensdk_python)):
+        if python is not None:
+            results[reference] = compare(files, reference, python)
     if args.json:
-        args.json.write_text(json.dumps({"summary": summary, "cells": rows}, indent=2))
+        args.json.write_text(json.dumps(results, indent=2))
     return 0
 
 

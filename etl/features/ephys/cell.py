@@ -7,8 +7,12 @@ sweeps the published columns come from: the rheobase sweep (lowest spiking ampli
 sweep (the lowest amplitude 39-61 pA above rheobase), the short squares' most common spiking
 amplitude. A protocol whose analysis cannot run (no spiking or no subthreshold long square, a
 single spiking sweep for the f-I slope, ...) leaves its columns empty and says why in
-``protocol_problems``; a malformed sweep (empty, NaN samples, no stimulus, no stimulus
-onset) is left out with its reason in ``sweep_problems``. Neither stops the cell.
+``protocol_problems``; a malformed sweep (empty, a stimulus without a response, NaN samples
+inside the recording, no stimulus, no usable sampling rate, a recording that ends before its
+protocol's window does) is left out with its reason in ``sweep_problems``. Neither stops the
+cell. A recording that stopped early (NaN to the end, as in the published files) is analysed up
+to its last sample. The time base comes from the sampling rate, so it is uniform by
+construction.
 
 Columns that cannot be computed from public NWB files, and are therefore not produced:
 ``electrode_0_pa``, ``seal_gohm``, ``input_resistance_mohm`` and
@@ -27,7 +31,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from etl.features.ephys.definitions import ALLEN2016, Definitions, SpikeDetection
-from etl.features.ephys.dvdt import filtered_dvdt, time_index
+from etl.features.ephys.dvdt import TimeIndexRule, filtered_dvdt, time_index
 from etl.features.ephys.spike_train import (
     SHORT_SQUARE_MIN_THRESH_FRAC,
     adjusted_short_square_detection,
@@ -60,6 +64,7 @@ HERO_MIN_OFFSET_PA, HERO_MAX_OFFSET_PA = 39.0, 61.0
 ALLEN2016_LONG_SQUARE_WINDOW = (1.02, 2.02)
 ALLEN2016_RAMP_START = 1.02
 PRESTIM_S = 0.5  # the experiment epoch starts this long before the stimulus
+BASELINE_INTERVAL_S = 0.1  # v_baseline (vrest) and the time constant's baseline
 TEST_PULSE_MAX_S = 0.4
 SHORT_SQUARE_ESTIMATE_WINDOW_S = 0.001
 SPIKE_FEATURES = ("threshold_i", "threshold_t", "threshold_v", "peak_t", "peak_v", "trough_t",
@@ -152,7 +157,7 @@ def cell_features(sweeps: Sequence[SweepRecording], definitions: Definitions = A
             protocol_problems[protocol] = "no usable sweeps"
             continue
         try:
-            found, analysed, numbers = analyse(prepared[protocol], definitions)
+            found, analysed, numbers = analyse(prepared[protocol], definitions, problems)
         except (ProtocolError, ValueError, FloatingPointError, np.linalg.LinAlgError) as exc:
             protocol_problems[protocol] = str(exc)
             continue
@@ -183,15 +188,24 @@ def _prepare(recording: SweepRecording, definitions: Definitions) -> _Sweep:
     stimulus (ipfx)."""
     v = np.asarray(recording.v, dtype=np.float64)
     i = np.asarray(recording.i, dtype=np.float64)
-    if v.size == 0:
+    if v.size == 0 and i.size == 0:
         raise ProtocolError("empty sweep")
+    if v.size == 0:
+        raise ProtocolError(f"stimulus without response: {i.size} stimulus samples, "
+                            "no response samples")
     if i.size != v.size:
         raise ProtocolError(f"stimulus has {i.size} samples, response {v.size}")
-    if not recording.sampling_rate or recording.sampling_rate <= 0:
-        raise ProtocolError("no sampling rate")
+    rate = recording.sampling_rate
+    if not rate or not np.isfinite(rate) or rate <= 0:
+        raise ProtocolError(f"no usable sampling rate ({rate!r})")
+    filter_hz = definitions.spikes.filter_hz
+    if filter_hz and rate <= 2.0 * filter_hz:
+        # The reference's Bessel filter design fails there (ipfx #546); it is this sweep's fault.
+        raise ProtocolError(f"sampled at {rate / 1e3:g} kHz: the {filter_hz / 1e3:g} kHz dV/dt "
+                            f"filter needs more than {2.0 * filter_hz / 1e3:g} kHz")
     finite = np.flatnonzero(~np.isnan(v))
     if finite.size == 0:
-        raise ProtocolError("response is all NaN")
+        raise ProtocolError("stimulus without response: the response is all NaN")
     end = int(finite[-1]) + 1
     v, i = v[:end], i[:end]
     if np.isnan(v).any():
@@ -222,30 +236,70 @@ def _stimulus_onset(i: FloatArray, rate: float) -> int | None:
     return int(changes[0]) + 1 if changes.size >= 2 else None
 
 
-def _stimulus_window(sweep: _Sweep) -> tuple[float, float]:
-    """Start and duration of the stimulus after the test pulse (first sweep of a protocol)."""
+def _stimulus_window(sweep: _Sweep) -> tuple[float, float] | None:
+    """Start and duration of the sweep's stimulus after the test pulse; None without one or
+    when the recording stops before the stimulus ends."""
     # The first two changes are taken to be the test pulse, present or not, as ipfx does.
     changes = np.flatnonzero(np.diff(sweep.i))[2:]
     if changes.size == 0:
-        raise ProtocolError("no stimulus after the test pulse in the first sweep")
+        return None
     first, last = int(changes[0]) + 1, int(changes[-1])
     if first >= last:
-        raise ProtocolError("the first sweep stops before its stimulus ends")
+        return None
     return float(sweep.t[first]), float(sweep.t[last] - sweep.t[first - 1])
+
+
+def _protocol_window(sweeps: list[_Sweep]) -> tuple[float, float]:
+    """The stimulus start and duration of a protocol, from its first sweep (as ipfx) or, when
+    that one stopped during its stimulus (ipfx #516: the whole protocol then fails there),
+    from the first sweep with a whole stimulus."""
+    for sweep in sweeps:
+        window = _stimulus_window(sweep)
+        if window is not None:
+            return window
+    raise ProtocolError("no sweep has a whole stimulus after the test pulse")
+
+
+def _covering(sweeps: list[_Sweep], first: float, last: float, rule: TimeIndexRule,
+              protocol: str, problems: dict[int, str]) -> list[_Sweep]:
+    """The sweeps whose recording reaches from ``first`` to ``last`` (s); the others are put in
+    ``problems``. If none does, the window does not fit the protocol at all (not a fault of
+    single sweeps): a ``ProtocolError``."""
+    covered: list[_Sweep] = []
+    short: list[_Sweep] = []
+    for sweep in sweeps:
+        try:
+            time_index(sweep.t, first, rule)
+            # One sample to spare after ``last``: dV/dt there is still defined.
+            reaches = time_index(sweep.t, last, rule) < sweep.t.size - 1
+        except ValueError:
+            reaches = False
+        (covered if reaches else short).append(sweep)
+    if not covered:
+        t = short[0].t
+        raise ProtocolError(f"no sweep covers the {protocol} window ({first:g} to {last:g} s): "
+                            f"the first runs from {t[0]:g} to {t[-1]:g} s")
+    for sweep in short:
+        problems[sweep.number] = (
+            f"shorter than its window: the recording runs from {sweep.t[0]:g} to "
+            f"{sweep.t[-1]:g} s, the {protocol} window from {first:g} to {last:g} s")
+    return covered
 
 
 # -- long squares ---------------------------------------------------------------------------
 
 
-def _long_squares(sweeps: list[_Sweep], definitions: Definitions
+def _long_squares(sweeps: list[_Sweep], definitions: Definitions, problems: dict[int, str]
                   ) -> tuple[dict[str, float | None], dict[int, SweepResult],
                              tuple[int | None, int | None]]:
     rule = definitions.time_index
     if definitions.long_square_window_from_stimulus:
-        start, duration = _stimulus_window(sweeps[0])
+        start, duration = _protocol_window(sweeps)
         end = start + duration
     else:
         start, end = ALLEN2016_LONG_SQUARE_WINDOW
+    sweeps = _covering(sweeps, start - BASELINE_INTERVAL_S, end, rule, "long-square",
+                       problems)
     results: dict[int, SweepResult] = {}
     deflections: dict[int, float] = {}
     sags: dict[int, float] = {}
@@ -254,13 +308,12 @@ def _long_squares(sweeps: list[_Sweep], definitions: Definitions
                                definitions=definitions)
         train = spike_train_features(spikes, sweep.t, start, end)
         amp = float(sweep.i[time_index(sweep.t, start, rule) + 1])
-        base = baseline_voltage(sweep.t, sweep.v, start, 0.1, rule)
+        base = baseline_voltage(sweep.t, sweep.v, start, BASELINE_INTERVAL_S, rule)
         results[sweep.number] = SweepResult(sweep.number, "long_square", sweep.t, start, end,
                                             spikes, train, amp, base)
-        deflections[sweep.number] = voltage_deflection(sweep.t, sweep.v, sweep.i, start, end,
-                                                       None, rule)[0]
-        sags[sweep.number] = sag(sweep.t, sweep.v, sweep.i, start, end, rule=rule,
-                                 baseline_interval=definitions.sag_baseline_interval)
+        sags[sweep.number], deflections[sweep.number] = sag(
+            sweep.t, sweep.v, sweep.i, start, end, rule=rule,
+            baseline_interval=definitions.sag_baseline_interval)
     values: dict[str, float | None] = {}
     baselines = [r.v_baseline for r in results.values()]
     values["vrest"] = _mean(baselines, definitions)
@@ -339,10 +392,14 @@ def _subthreshold_min_amp(sweeps: list[_Sweep]) -> float:
 # -- short squares and ramps ----------------------------------------------------------------
 
 
-def _short_squares(sweeps: list[_Sweep], definitions: Definitions
+def _short_squares(sweeps: list[_Sweep], definitions: Definitions, problems: dict[int, str]
                    ) -> tuple[dict[str, float | None], dict[int, SweepResult], tuple[()]]:
     rule = definitions.time_index
-    onset, _ = _stimulus_window(sweeps[0])
+    onset, _ = _protocol_window(sweeps)
+    # The window starts at time 0 of the time base (the amplitude is sought after it) and must
+    # hold the estimate window after the onset.
+    sweeps = _covering(sweeps, min(0.0, onset), onset + SHORT_SQUARE_ESTIMATE_WINDOW_S, rule,
+                       "short-square", problems)
     # One dV/dt per sweep serves the parameter estimate and the detection (same filter).
     dvdts = [filtered_dvdt(s.t, s.v, definitions.spikes.filter_hz) for s in sweeps]
     adjusted = adjusted_short_square_detection([(s.t, s.v) for s in sweeps], onset, definitions,
@@ -375,12 +432,14 @@ def _short_squares(sweeps: list[_Sweep], definitions: Definitions
     return values, results, ()
 
 
-def _ramps(sweeps: list[_Sweep], definitions: Definitions
+def _ramps(sweeps: list[_Sweep], definitions: Definitions, problems: dict[int, str]
            ) -> tuple[dict[str, float | None], dict[int, SweepResult], tuple[()]]:
     if definitions.long_square_window_from_stimulus:
-        start, _ = _stimulus_window(sweeps[0])
+        start, _ = _protocol_window(sweeps)
     else:
         start = ALLEN2016_RAMP_START
+    # A ramp's window runs to its last sample; the recording must at least reach the start.
+    sweeps = _covering(sweeps, start, start, definitions.time_index, "ramp", problems)
     results: dict[int, SweepResult] = {}
     for sweep in sweeps:
         end = float(sweep.t[-1])

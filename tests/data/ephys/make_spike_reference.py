@@ -10,10 +10,12 @@ Run in a virtualenv with the reference (not the project's; each is only a refere
     /tmp/sdk-ref/bin/python tests/data/ephys/make_spike_reference.py /tmp/synth-ref allensdk
 
 The synthetic snapshot is the one the test suite builds (``synth_snapshot`` in
-``tests/conftest.py``: 12 cells, seed 7, 3 with NWB); the test checks the NWB files' sha256 against
-the ones recorded here. Cases: the three real traces in this folder over their whole length and
-over a window, and every current-clamp sweep of the synthetic recordings over its whole length
-(as the published per-sweep spike tables were made) and over its stimulus window.
+``tests/conftest.py``: 12 cells, seed 7, 3 with NWB); the tests warn when the NWB files' sha256
+differ from the ones recorded here (another numpy or HDF5 build can change a file's last bits
+without changing its features; the value comparisons decide). Cases: the three real traces in this
+folder over their whole length and over a window, and every current-clamp sweep of the synthetic
+recordings over its whole length (as the published per-sweep spike tables were made) and over its
+stimulus window.
 """
 
 from __future__ import annotations

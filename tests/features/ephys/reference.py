@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,20 @@ class Case:
     train: np.ndarray
 
 
+def warn_if_changed(files: dict[str, Path], sha256: dict[str, str], script: str) -> None:
+    """Warn when a corpus recording's bytes differ from the ones a reference was made from.
+
+    Not an error: the synthetic recordings are rebuilt on each machine, and another numpy or
+    HDF5 build can change the last bits of a file without changing its features. The tests'
+    value comparisons decide; this says where to look when they fail.
+    """
+    for name, path in files.items():
+        if hashlib.sha256(path.read_bytes()).hexdigest() != sha256[name]:
+            warnings.warn(f"{name} differs from the recording the reference was made from; "
+                          f"if the comparisons fail, regenerate with tests/data/ephys/{script}",
+                          stacklevel=2)
+
+
 def load_reference(reference: str = "ipfx") -> tuple[dict[str, object], dict[str, np.ndarray]]:
     stem = "spike_reference" if reference == "ipfx" else f"spike_reference_{reference}"
     meta = json.loads((DATA / f"{stem}.json").read_text())
@@ -40,11 +55,9 @@ def cases(snapshot: Path | None, reference: str = "ipfx") -> Iterator[Case]:
     (the test corpus) is given."""
     meta, arrays = load_reference(reference)
     nwb_files = {p.name: p for p in snapshot.rglob("*.nwb")} if snapshot else {}
-    for name, sha in meta["nwb_sha256"].items():  # type: ignore[union-attr]
-        if snapshot is not None:
-            got = hashlib.sha256(nwb_files[name].read_bytes()).hexdigest()
-            assert got == sha, (f"{name} differs from the recording the reference was made "
-                                "from; regenerate with tests/data/ephys/make_spike_reference.py")
+    if snapshot is not None:
+        warn_if_changed({name: nwb_files[name] for name in meta["nwb_sha256"]},  # type: ignore[union-attr]
+                        meta["nwb_sha256"], "make_spike_reference.py")  # type: ignore[arg-type]
     traces: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for n, key in enumerate(meta["case_order"]):  # type: ignore[union-attr]
         info = meta["cases"][key]  # type: ignore[index]

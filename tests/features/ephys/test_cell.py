@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
@@ -13,7 +12,7 @@ from etl.features.ephys import IPFX
 from etl.features.ephys.cell import CELL_FEATURES, SweepRecording, cell_features
 from etl.readers.ephys import recordings_from_nwb
 
-from .reference import DATA
+from .reference import DATA, warn_if_changed
 
 
 def _agrees(got: float | None, want: float | None) -> bool:
@@ -25,12 +24,13 @@ def _agrees(got: float | None, want: float | None) -> bool:
 def test_cell_features_agree_with_ipfx(synth_snapshot: Path) -> None:
     reference = json.loads((DATA / "cell_reference.json").read_text())
     files = {p.name: p for p in synth_snapshot.rglob("*.nwb")}
+    warn_if_changed({name: files[name] for name in reference},
+                    {name: entry["sha256"] for name, entry in reference.items()},
+                    "make_cell_reference.py")
     pairs = agreeing = 0
     disagreements = []
     for name, entry in sorted(reference.items()):
         path = files[name]
-        assert hashlib.sha256(path.read_bytes()).hexdigest() == entry["sha256"], (
-            f"{name} changed; regenerate tests/data/ephys/make_cell_reference.py")
         recordings, problems = recordings_from_nwb(path)
         assert problems == {}
         cell = cell_features(recordings, IPFX)
@@ -62,6 +62,7 @@ def _sweep(number: int, v: np.ndarray, i: np.ndarray, name: str = "Long Square"
     (np.r_[np.zeros(500), np.nan, np.zeros(499)], np.ones(1000), "NaN samples inside"),
     (np.zeros(1000), np.zeros(1000), "no stimulus"),
     (np.zeros(1000), np.ones(900), "stimulus has 900 samples, response 1000"),
+    (np.zeros(0), np.ones(1000), "stimulus without response: 1000 stimulus samples"),
 ])
 def test_malformed_sweeps_are_recorded_and_the_cell_goes_on(
     v: np.ndarray, i: np.ndarray, reason: str
@@ -70,6 +71,34 @@ def test_malformed_sweeps_are_recorded_and_the_cell_goes_on(
     assert reason in cell.sweep_problems[7]
     assert cell.protocol_problems["long_square"] == "no usable sweeps"
     assert "vrest" not in cell.values
+
+
+def test_a_sweep_without_a_usable_sampling_rate_is_recorded() -> None:
+    sweep = SweepRecording(7, "Long Square", "C1LSCOARSE150216", 50.0, 0.0, np.zeros(10),
+                           np.ones(10))
+    cell = cell_features([sweep], IPFX)
+    assert cell.sweep_problems[7] == "no usable sampling rate (0.0)"
+
+
+def test_a_sweep_shorter_than_the_protocol_window_is_left_out_and_the_others_analysed(
+    synth_snapshot: Path,
+) -> None:
+    nwb = sorted(synth_snapshot.rglob("*.nwb"))[0]
+    recordings, _ = recordings_from_nwb(nwb, {"Long Square"})
+    whole = cell_features(recordings, IPFX)
+    assert whole.values["vrest"] is not None and whole.sweep_problems == {}
+    # The last long square's recording ends one sample after its stimulus does: the stimulus
+    # is whole, but the protocol window (and the sample after it) is not in the recording.
+    short = max(recordings, key=lambda r: r.sweep_number)
+    end = int(np.flatnonzero(np.diff(short.i))[-1]) + 2
+    cut = SweepRecording(short.sweep_number, short.stimulus_name, short.stimulus_code,
+                         short.stimulus_amplitude, short.sampling_rate, short.v[:end],
+                         short.i[:end])
+    cell = cell_features([*(r for r in recordings if r is not short), cut], IPFX)
+    assert "shorter than its window" in cell.sweep_problems[short.sweep_number]
+    assert short.sweep_number not in cell.sweeps
+    assert len(cell.sweeps) == len(whole.sweeps) - 1
+    assert cell.values["vrest"] is not None
 
 
 def test_a_cell_without_recognised_protocols_has_only_empty_columns() -> None:
