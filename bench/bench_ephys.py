@@ -60,8 +60,9 @@ def allensdk_worker(path: str) -> None:
     """Run inside the AllenSDK interpreter: the 2016-2018 extractor's cell record and seconds.
 
     ``extract_cell_features`` (fixed 1.02-2.02 s long-square window, short-square estimate
-    window 1.02-1.021 s, ramps from 1.02 s) on the file's Ramp, Short Square and Long Square
-    sweeps, mapped onto the published column names the way the Allen pipeline stored them
+    window 1.02-1.021 s, ramps from 1.02 s) on the file's "Ramp", "Short Square" and "Long
+    Square" sweeps (as the Allen pipeline passed them; feature_spec 2.1), mapped onto the
+    published column names the way the Allen pipeline stored them
     (rheobase sweep's first spike for ``*_long_square``, the first spikes' means for
     ``*_short_square`` and ``*_ramp``, hero sweep for adaptation/latency/avg_isi, tau and
     avg_isi in ms). The subthreshold minimum amplitude follows the coarse long squares' step
@@ -76,7 +77,7 @@ def allensdk_worker(path: str) -> None:
     import h5py
     import numpy as np
     from allensdk.core.nwb_data_set import NwbDataSet
-    from allensdk.ephys.extract_cell_features import SHORT_SQUARE_TYPES, extract_cell_features
+    from allensdk.ephys.extract_cell_features import extract_cell_features
 
     started = time.perf_counter()
     by_name: dict[str, list[int]] = {}
@@ -94,11 +95,11 @@ def allensdk_worker(path: str) -> None:
     steps = steps[steps > 0]
     min_amp = {20.0: -100.0, 40.0: -200.0}.get(float(steps.min()), -100.0) if steps.size \
         else -100.0
-    short = sorted(n for name in SHORT_SQUARE_TYPES for n in by_name.get(name, ()))
     record: dict[str, object] = {}
     try:
         features = extract_cell_features(
-            NwbDataSet(path), sorted(by_name.get("Ramp", [])), short,
+            NwbDataSet(path), sorted(by_name.get("Ramp", [])),
+            sorted(by_name.get("Short Square", [])),
             sorted(by_name.get("Long Square", [])), min_amp)
     except Exception as exc:  # noqa: BLE001 - the reference's failure is the comparison's datum
         features = None

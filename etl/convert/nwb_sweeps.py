@@ -29,6 +29,7 @@ import numpy as np
 import pyarrow as pa
 from numpy.typing import NDArray
 
+from etl.convert.hdf5_chunks import read_1d
 from etl.convert.parquet_io import write_parquet_atomic
 from etl.errors import NwbError
 from schema.parquet import CONVERTER_VERSION, SWEEPS
@@ -161,7 +162,7 @@ def _series(nwb: h5py.File, path: str, *, with_scalars: bool) -> _Series | None:
     data = group.get("data")
     if not isinstance(data, h5py.Dataset):
         return None
-    samples = np.asarray(data[()]).ravel()
+    samples = read_1d(data)
     if samples.dtype != np.float32:
         as_float32 = samples.astype(np.float32)
         # Lossless or nothing: int16 digitiser counts fit, float64 values usually do not.

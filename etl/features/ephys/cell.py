@@ -30,7 +30,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from numpy.typing import NDArray
 
-from etl.features.ephys.definitions import ALLEN2016, Definitions, SpikeDetection
+from etl.features.ephys.definitions import ALLEN2016, IPFX, Definitions, SpikeDetection
 from etl.features.ephys.dvdt import TimeIndexRule, filtered_dvdt, time_index
 from etl.features.ephys.spike_train import (
     SHORT_SQUARE_MIN_THRESH_FRAC,
@@ -46,14 +46,10 @@ from etl.features.ephys.subthreshold import (
     voltage_deflection,
 )
 
-LONG_SQUARES = frozenset({"Long Square", "Long Square Threshold", "Long Square SupraThreshold",
-                          "Long Square SubThreshold"})
-SHORT_SQUARES = frozenset({"Short Square", "Short Square Threshold",
-                           "Short Square - Hold -60mV", "Short Square - Hold -70mV",
-                           "Short Square - Hold -80mV"})
-RAMPS = frozenset({"Ramp"})
-#: Every stimulus name the cell-level features read.
-CELL_STIMULI = LONG_SQUARES | SHORT_SQUARES | RAMPS
+#: Every stimulus name the cell-level features read, under either definition set.
+CELL_STIMULI: frozenset[str] = frozenset().union(*(
+    getattr(d, f"{protocol}_names") for d in (ALLEN2016, IPFX)
+    for protocol in ("long_square", "short_square", "ramp")))
 COARSE_LONG_SQUARE_CODE = "C1LSCOARSE"
 #: Subthreshold minimum amplitude by the coarse long squares' amplitude step (pA).
 SUBTHRESHOLD_MIN_AMP_BY_STEP = {20.0: -100.0, 40.0: -200.0}
@@ -132,6 +128,8 @@ class _Sweep:
     t: FloatArray
     v: FloatArray
     i: FloatArray
+    #: Samples after which the current changes (``flatnonzero(diff(i))``), found once.
+    changes: NDArray[np.intp]
 
 
 def cell_features(sweeps: Sequence[SweepRecording], definitions: Definitions = ALLEN2016
@@ -140,7 +138,7 @@ def cell_features(sweeps: Sequence[SweepRecording], definitions: Definitions = A
     problems: dict[int, str] = {}
     prepared: dict[str, list[_Sweep]] = {"long_square": [], "short_square": [], "ramp": []}
     for recording in sorted(sweeps, key=lambda s: s.sweep_number):
-        protocol = _protocol(recording.stimulus_name)
+        protocol = _protocol(recording.stimulus_name, definitions)
         if protocol is None:
             continue
         try:
@@ -172,13 +170,10 @@ def cell_features(sweeps: Sequence[SweepRecording], definitions: Definitions = A
                         protocol_problems=protocol_problems)
 
 
-def _protocol(name: str | None) -> str | None:
-    if name in LONG_SQUARES:
-        return "long_square"
-    if name in SHORT_SQUARES:
-        return "short_square"
-    if name in RAMPS:
-        return "ramp"
+def _protocol(name: str | None, definitions: Definitions) -> str | None:
+    for protocol in ("long_square", "short_square", "ramp"):
+        if name in getattr(definitions, f"{protocol}_names"):
+            return protocol
     return None
 
 
@@ -203,35 +198,33 @@ def _prepare(recording: SweepRecording, definitions: Definitions) -> _Sweep:
         # The reference's Bessel filter design fails there (ipfx #546); it is this sweep's fault.
         raise ProtocolError(f"sampled at {rate / 1e3:g} kHz: the {filter_hz / 1e3:g} kHz dV/dt "
                             f"filter needs more than {2.0 * filter_hz / 1e3:g} kHz")
-    finite = np.flatnonzero(~np.isnan(v))
-    if finite.size == 0:
+    nan = np.isnan(v)
+    # The recorded part ends at the last non-NaN sample (usually the last sample).
+    end = v.size if not nan[-1] else v.size - int(np.argmin(nan[::-1]))
+    if nan[:end].all():
         raise ProtocolError("stimulus without response: the response is all NaN")
-    end = int(finite[-1]) + 1
     v, i = v[:end], i[:end]
-    if np.isnan(v).any():
-        raise ProtocolError(f"{int(np.isnan(v).sum())} NaN samples inside the recording")
+    if nan[:end].any():
+        raise ProtocolError(f"{int(nan[:end].sum())} NaN samples inside the recording")
     if np.isnan(i).any():
         raise ProtocolError("stimulus has NaN samples")
     if not np.any(i):
         raise ProtocolError("no stimulus (the current is zero throughout)")
     t = np.arange(v.size) / recording.sampling_rate
+    changes = np.flatnonzero(np.diff(i))
     if definitions.long_square_window_from_stimulus:
-        onset = _stimulus_onset(i, recording.sampling_rate)
+        onset = _stimulus_onset(changes, recording.sampling_rate)
         if onset is None:
             raise ProtocolError("no stimulus after the test pulse")
         t = t - (onset - int(PRESTIM_S * recording.sampling_rate)) / recording.sampling_rate
     return _Sweep(recording.sweep_number, recording.stimulus_code or "",
-                  recording.stimulus_amplitude, t, v, i)
+                  recording.stimulus_amplitude, t, v, i, changes)
 
 
-def _test_pulse(i: FloatArray, rate: float) -> bool:
-    changes = np.flatnonzero(np.diff(i))
-    return bool(changes.size) and changes[0] < TEST_PULSE_MAX_S * rate
-
-
-def _stimulus_onset(i: FloatArray, rate: float) -> int | None:
-    changes = np.flatnonzero(np.diff(i))
-    if _test_pulse(i, rate):
+def _stimulus_onset(changes: NDArray[np.intp], rate: float) -> int | None:
+    """First sample of the stimulus after the test pulse (a pair of changes starting in the
+    first 0.4 s, if there is one)."""
+    if changes.size and changes[0] < TEST_PULSE_MAX_S * rate:
         changes = changes[2:]
     return int(changes[0]) + 1 if changes.size >= 2 else None
 
@@ -240,7 +233,7 @@ def _stimulus_window(sweep: _Sweep) -> tuple[float, float] | None:
     """Start and duration of the sweep's stimulus after the test pulse; None without one or
     when the recording stops before the stimulus ends."""
     # The first two changes are taken to be the test pulse, present or not, as ipfx does.
-    changes = np.flatnonzero(np.diff(sweep.i))[2:]
+    changes = sweep.changes[2:]
     if changes.size == 0:
         return None
     first, last = int(changes[0]) + 1, int(changes[-1])

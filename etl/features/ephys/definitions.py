@@ -71,6 +71,12 @@ class Definitions:
     hero_fallback: bool = False
     # Long-square window: AllenSDK fixed 1.02-2.02 s; ipfx from the stimulus of the first sweep.
     long_square_window_from_stimulus: bool = False
+    # Stimulus names of each protocol's sweeps: the Allen pipeline passed "Long Square", "Short
+    # Square" and "Ramp" to its extractor; ipfx's ontology pools the threshold and holding
+    # variants (never the triple short squares, whose stimulus starts 1 s later).
+    long_square_names: frozenset[str] = frozenset({"Long Square"})
+    short_square_names: frozenset[str] = frozenset({"Short Square"})
+    ramp_names: frozenset[str] = frozenset({"Ramp"})
 
 
 ALLEN2016 = Definitions(name="allen2016")
@@ -85,6 +91,11 @@ IPFX = Definitions(
     amplitude_sort="quicksort",
     hero_fallback=True,
     long_square_window_from_stimulus=True,
+    long_square_names=frozenset({"Long Square", "Long Square Threshold",
+                                 "Long Square SupraThreshold", "Long Square SubThreshold"}),
+    short_square_names=frozenset({"Short Square", "Short Square Threshold",
+                                  "Short Square - Hold -60mV", "Short Square - Hold -70mV",
+                                  "Short Square - Hold -80mV"}),
 )
 DEFINITIONS: dict[str, Definitions] = {d.name: d for d in (ALLEN2016, IPFX)}
 

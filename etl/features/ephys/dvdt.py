@@ -12,6 +12,7 @@ from functools import lru_cache
 from typing import Literal
 
 import numpy as np
+from numba import njit
 from numpy.typing import NDArray
 from scipy import signal
 
@@ -19,16 +20,93 @@ TimeIndexRule = Literal["first_at_or_after", "nearest"]
 
 
 def has_uniform_dt(t: NDArray[np.floating]) -> bool:
-    """Whether every sample interval equals the first (within ``np.allclose``)."""
-    if t.size < 2:
-        return True
-    dt = np.diff(t)
-    return bool(np.allclose(dt, dt[0]))
+    """Whether every sample interval equals the first (within ``np.allclose``'s tolerances)."""
+    return t.size < 2 or _uniform_dt(np.asarray(t, dtype=np.float64))
+
+
+@njit(cache=True, nogil=True)
+def _uniform_dt(t: NDArray[np.float64]) -> bool:
+    # np.allclose(np.diff(t), t[1] - t[0]) in one pass without the diff array.
+    first = t[1] - t[0]
+    tolerance = 1e-8 + 1e-5 * abs(first)
+    for k in range(t.size - 1):
+        if not abs((t[k + 1] - t[k]) - first) <= tolerance:
+            return False
+    return True
+
+
+@njit(cache=True, nogil=True)
+def _derivative(t: NDArray[np.float64], v: NDArray[np.float64]) -> NDArray[np.float64]:
+    # 1e-3 * diff(v) / diff(t), same operations in the same order as numpy (same bits), skipping
+    # zero time steps, in one pass when there are none.
+    eps = np.finfo(np.float64).eps
+    out = np.empty(v.size - 1)
+    kept = 0
+    for k in range(v.size - 1):
+        dt = t[k + 1] - t[k]
+        if abs(dt) > eps:
+            out[kept] = 1e-3 * (v[k + 1] - v[k]) / dt
+            kept += 1
+    return out[:kept]
 
 
 @lru_cache(maxsize=16)
-def _bessel(cutoff_fraction: float) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    return signal.bessel(4, cutoff_fraction, "low")
+def _bessel(cutoff_fraction: float) -> tuple[NDArray[np.float64], NDArray[np.float64],
+                                             NDArray[np.float64]]:
+    """The 4-pole low-pass Bessel's b and a, normalised by a[0], and its steady-state initial
+    conditions (``lfilter_zi``)."""
+    b, a = signal.bessel(4, cutoff_fraction, "low")
+    zi = signal.lfilter_zi(b, a)
+    return b / a[0], a / a[0], zi
+
+
+def zero_phase_filter(v: NDArray[np.float64], cutoff_fraction: float) -> NDArray[np.float64]:
+    """``scipy.signal.filtfilt(b, a, v)`` of the Bessel low-pass at ``cutoff_fraction`` of the
+    Nyquist frequency, the same values to the last bit, without its temporary arrays (padding,
+    reversed copies): one compiled pass forwards and one backwards."""
+    b, a, zi = _bessel(cutoff_fraction)
+    pad = 3 * max(len(a), len(b))
+    if v.size <= pad or len(a) != 5 or len(b) != 5:
+        return signal.filtfilt(b, a, v)  # scipy raises its own error for too short a trace
+    return _filtfilt(np.ascontiguousarray(v, dtype=np.float64), b, a, zi, pad)
+
+
+@njit(cache=True, nogil=True)
+def _filtfilt(x: NDArray[np.float64], b: NDArray[np.float64], a: NDArray[np.float64],
+              zi: NDArray[np.float64], pad: int) -> NDArray[np.float64]:
+    # scipy's filtfilt: odd extension by ``pad`` samples at each end, lfilter forwards from the
+    # steady state of the first extended sample, lfilter backwards from the steady state of the
+    # last forward output, the extension cut off.
+    n = x.size
+    y = np.empty(n + 2 * pad)
+    for k in range(pad):
+        y[k] = 2.0 * x[0] - x[pad - k]
+        y[n + pad + k] = 2.0 * x[n - 1] - x[n - 2 - k]
+    y[pad:pad + n] = x
+    _lfilter4(y, b, a, zi * y[0], 1)
+    _lfilter4(y, b, a, zi * y[-1], -1)
+    return y[pad:pad + n].copy()
+
+
+@njit(cache=True, nogil=True)
+def _lfilter4(y: NDArray[np.float64], b: NDArray[np.float64], a: NDArray[np.float64],
+              z: NDArray[np.float64], step: int) -> None:
+    # lfilter of a 4-pole filter in place, forwards (step 1) or backwards (-1): the transposed
+    # direct form II, term by term in scipy's order so the rounding is the same, with the four
+    # delays in registers.
+    b0, b1, b2, b3, b4 = b[0], b[1], b[2], b[3], b[4]
+    a1, a2, a3, a4 = a[1], a[2], a[3], a[4]
+    z0, z1, z2, z3 = z[0], z[1], z[2], z[3]
+    k = 0 if step == 1 else y.size - 1
+    for _ in range(y.size):
+        xk = y[k]
+        yk = z0 + b0 * xk
+        z0 = z1 + xk * b1 - yk * a1
+        z1 = z2 + xk * b2 - yk * a2
+        z2 = z3 + xk * b3 - yk * a3
+        z3 = xk * b4 - yk * a4
+        y[k] = yk
+        k += step
 
 
 def filtered_dvdt(t: NDArray[np.floating], v: NDArray[np.floating],
@@ -46,14 +124,8 @@ def filtered_dvdt(t: NDArray[np.floating], v: NDArray[np.floating],
         if not 0.0 <= fraction < 1.0:
             raise ValueError(f"cannot low-pass at {filter_hz / 1e3:g} kHz a trace sampled at "
                              f"{rate / 1e3:g} kHz: the cutoff must be below half the rate")
-        b, a = _bessel(fraction)
-        v = signal.filtfilt(b, a, v)
-    dv = np.diff(v)
-    dt = np.diff(t)
-    keep = np.fabs(dt) > np.finfo(np.float64).eps
-    if keep.all():
-        return 1e-3 * dv / dt
-    return 1e-3 * dv[keep] / dt[keep]
+        v = zero_phase_filter(v, fraction)
+    return _derivative(t, np.ascontiguousarray(v))
 
 
 def time_index(t: NDArray[np.floating], time: float, rule: TimeIndexRule) -> int:

@@ -1,0 +1,60 @@
+"""Read a 1-D, deflate-compressed HDF5 dataset (the layout of every Allen NWB sweep) by its raw
+chunks, inflated with zlib-ng.
+
+Allen NWB files store each sweep in small gzip chunks (about 6,000 samples); HDF5's own filter
+pipeline inflates them with the system zlib, which is most of the time a conversion or a feature
+run spends reading. zlib-ng inflates the same bytes about three times faster. Any other layout
+(contiguous, several dimensions, other filters, missing chunks) is read by h5py as before, so the
+result is always the dataset's values.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import h5py
+import numpy as np
+from numpy.typing import NDArray
+from zlib_ng import zlib_ng
+
+
+def read_1d(dataset: h5py.Dataset) -> NDArray[Any]:
+    """All values of ``dataset`` as a 1-D array (other shapes are flattened by h5py)."""
+    chunks = _deflate_chunks(dataset)
+    if chunks is None:
+        return np.asarray(dataset[()]).ravel()
+    (length,) = dataset.shape
+    (chunk_length,) = dataset.chunks
+    out = np.empty(length, dtype=dataset.dtype)
+    for offset, raw in chunks:
+        values = np.frombuffer(zlib_ng.decompress(raw), dtype=dataset.dtype)
+        if values.size != chunk_length:
+            return np.asarray(dataset[()]).ravel()  # not the chunk we understood: let HDF5 do it
+        out[offset:offset + chunk_length] = values[:length - offset]
+    return out
+
+
+def _deflate_chunks(dataset: h5py.Dataset) -> list[tuple[int, bytes]] | None:
+    """(first sample, compressed bytes) of every chunk, or None unless every chunk of a 1-D
+    dataset is stored and deflate is its only filter."""
+    if (dataset.ndim != 1 or dataset.chunks is None or dataset.dtype.kind not in "fiu"
+            or not hasattr(dataset.id, "chunk_iter")):  # chunk_iter: HDF5 1.12.3 and later
+        return None
+    plist = dataset.id.get_create_plist()
+    filters = [plist.get_filter(n)[0] for n in range(plist.get_nfilters())]
+    if filters != [h5py.h5z.FILTER_DEFLATE]:
+        return None
+    (chunk_length,) = dataset.chunks
+    expected = -(-dataset.shape[0] // chunk_length)
+    found: list[tuple[int, bytes]] = []
+
+    def collect(info: Any) -> None:
+        if info.filter_mask == 0:  # a chunk stored without its filter is left to HDF5
+            found.append((int(info.chunk_offset[0]), dataset.id.read_direct_chunk(
+                info.chunk_offset)[1]))
+
+    dataset.id.chunk_iter(collect)
+    return found if len(found) == expected else None
+
+
+__all__ = ["read_1d"]
