@@ -23,20 +23,19 @@ def read_1d(dataset: h5py.Dataset) -> NDArray[Any]:
     chunks = _deflate_chunks(dataset)
     if chunks is None:
         return np.asarray(dataset[()]).ravel()
+    dtype = dataset.dtype
     (length,) = dataset.shape
     (chunk_length,) = dataset.chunks
-    out = np.empty(length, dtype=dataset.dtype)
-    for offset, raw in chunks:
-        values = np.frombuffer(zlib_ng.decompress(raw), dtype=dataset.dtype)
-        if values.size != chunk_length:
-            return np.asarray(dataset[()]).ravel()  # not the chunk we understood: let HDF5 do it
-        out[offset:offset + chunk_length] = values[:length - offset]
-    return out
+    # Chunks in file order, each inflated to a whole chunk; joined, the last one is cut.
+    inflated = bytearray().join(zlib_ng.decompress(raw) for _, raw in chunks)
+    if len(inflated) != len(chunks) * chunk_length * dtype.itemsize:
+        return np.asarray(dataset[()]).ravel()  # not the chunks we understood: let HDF5 do it
+    return np.frombuffer(inflated, dtype=dtype)[:length]
 
 
 def _deflate_chunks(dataset: h5py.Dataset) -> list[tuple[int, bytes]] | None:
-    """(first sample, compressed bytes) of every chunk, or None unless every chunk of a 1-D
-    dataset is stored and deflate is its only filter."""
+    """(first sample, compressed bytes) of every chunk in order, or None unless every chunk of
+    a 1-D dataset is stored and deflate is its only filter."""
     if (dataset.ndim != 1 or dataset.chunks is None or dataset.dtype.kind not in "fiu"
             or not hasattr(dataset.id, "chunk_iter")):  # chunk_iter: HDF5 1.12.3 and later
         return None
@@ -54,7 +53,9 @@ def _deflate_chunks(dataset: h5py.Dataset) -> list[tuple[int, bytes]] | None:
                 info.chunk_offset)[1]))
 
     dataset.id.chunk_iter(collect)
-    return found if len(found) == expected else None
+    found.sort()
+    in_order = all(offset == n * chunk_length for n, (offset, _) in enumerate(found))
+    return found if len(found) == expected and in_order else None
 
 
 __all__ = ["read_1d"]
