@@ -417,10 +417,9 @@ def _short_squares(sweeps: list[_Sweep], definitions: Definitions, problems: dic
     counts = Counter(r.stimulus_amplitude for r in spiking).most_common()
     top = counts[0][1]
     common = min(amp for amp, count in counts if count == top)
-    # The spike means pool every short square with spikes, whatever its amplitude (both
-    # AllenSDK's mean_features_spike_zero and ipfx do; the common amplitude is reported apart).
-    values = _mean_first_spike([r.spikes for r in results.values()], "short_square",
-                               definitions)
+    averaged = [r for r in spiking if r.stimulus_amplitude == common] \
+        if definitions.short_square_means_at_common_amplitude else list(results.values())
+    values = _mean_first_spike([r.spikes for r in averaged], "short_square", definitions)
     values["threshold_i_short_square"] = common
     return values, results, ()
 

@@ -71,6 +71,9 @@ class Definitions:
     hero_fallback: bool = False
     # Long-square window: AllenSDK fixed 1.02-2.02 s; ipfx from the stimulus of the first sweep.
     long_square_window_from_stimulus: bool = False
+    # Short-square first-spike means: AllenSDK over the sweeps at the most common spiking
+    # amplitude (its extractor keeps only those); ipfx over every short square with spikes.
+    short_square_means_at_common_amplitude: bool = True
     # Stimulus names of each protocol's sweeps: the Allen pipeline passed "Long Square", "Short
     # Square" and "Ramp" to its extractor; ipfx's ontology pools the threshold and holding
     # variants (never the triple short squares, whose stimulus starts 1 s later).
@@ -91,6 +94,7 @@ IPFX = Definitions(
     amplitude_sort="quicksort",
     hero_fallback=True,
     long_square_window_from_stimulus=True,
+    short_square_means_at_common_amplitude=False,
     long_square_names=frozenset({"Long Square", "Long Square Threshold",
                                  "Long Square SupraThreshold", "Long Square SubThreshold"}),
     short_square_names=frozenset({"Short Square", "Short Square Threshold",
