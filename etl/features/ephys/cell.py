@@ -28,6 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
+from numba import njit
 from numpy.typing import NDArray
 
 from etl.features.ephys.definitions import ALLEN2016, IPFX, Definitions, SpikeDetection
@@ -198,20 +199,18 @@ def _prepare(recording: SweepRecording, definitions: Definitions) -> _Sweep:
         # The reference's Bessel filter design fails there (ipfx #546); it is this sweep's fault.
         raise ProtocolError(f"sampled at {rate / 1e3:g} kHz: the {filter_hz / 1e3:g} kHz dV/dt "
                             f"filter needs more than {2.0 * filter_hz / 1e3:g} kHz")
-    nan = np.isnan(v)
     # The recorded part ends at the last non-NaN sample (usually the last sample).
-    end = v.size if not nan[-1] else v.size - int(np.argmin(nan[::-1]))
-    if nan[:end].all():
+    end, nan_inside, stimulus_nan, stimulus_zero, changes = _scan(v, i)
+    if end == 0:
         raise ProtocolError("stimulus without response: the response is all NaN")
     v, i = v[:end], i[:end]
-    if nan[:end].any():
-        raise ProtocolError(f"{int(nan[:end].sum())} NaN samples inside the recording")
-    if np.isnan(i).any():
+    if nan_inside:
+        raise ProtocolError(f"{nan_inside} NaN samples inside the recording")
+    if stimulus_nan:
         raise ProtocolError("stimulus has NaN samples")
-    if not np.any(i):
+    if stimulus_zero:
         raise ProtocolError("no stimulus (the current is zero throughout)")
     t = np.arange(v.size) / recording.sampling_rate
-    changes = np.flatnonzero(np.diff(i))
     if definitions.long_square_window_from_stimulus:
         onset = _stimulus_onset(changes, recording.sampling_rate)
         if onset is None:
@@ -219,6 +218,33 @@ def _prepare(recording: SweepRecording, definitions: Definitions) -> _Sweep:
         t = t - (onset - int(PRESTIM_S * recording.sampling_rate)) / recording.sampling_rate
     return _Sweep(recording.sweep_number, recording.stimulus_code or "",
                   recording.stimulus_amplitude, t, v, i, changes)
+
+
+@njit(cache=True, nogil=True)
+def _scan(v: FloatArray, i: FloatArray) -> tuple[int, int, bool, bool, NDArray[np.intp]]:
+    """One pass over a sweep: the end of the recorded part (after its last non-NaN sample; 0
+    if there is none), the NaN samples before that end, whether the stimulus has NaN there or
+    is zero throughout, and the samples after which the current changes
+    (``flatnonzero(diff(i))`` of the recorded part)."""
+    end = v.size
+    while end > 0 and np.isnan(v[end - 1]):
+        end -= 1
+    nan_inside = 0
+    stimulus_nan = False
+    stimulus_zero = True
+    changes = np.empty(max(end - 1, 0), dtype=np.intp)
+    found = 0
+    for k in range(end):
+        if np.isnan(v[k]):
+            nan_inside += 1
+        if np.isnan(i[k]):
+            stimulus_nan = True
+        elif i[k] != 0.0:
+            stimulus_zero = False
+        if k + 1 < end and i[k + 1] - i[k] != 0.0:
+            changes[found] = k
+            found += 1
+    return end, nan_inside, stimulus_nan, stimulus_zero, changes[:found].copy()
 
 
 def _stimulus_onset(changes: NDArray[np.intp], rate: float) -> int | None:
