@@ -81,13 +81,22 @@ def sync(
         bool, typer.Option(help="Convert recordings, reconstructions and model parameters")
     ] = True,
     features: Annotated[
-        bool, typer.Option(help="Recompute ephys features of new or changed recordings")
+        bool, typer.Option(help="Recompute ephys and morphology features of new or changed "
+                                "recordings and reconstructions")
     ] = True,
     definitions: Annotated[
         str | None, typer.Option("--definitions", help="Ephys feature definitions: allen2016 "
                                                        "(the published table's) or ipfx "
                                                        "[default: allen2016]")
     ] = None,
+    glif: Annotated[
+        bool, typer.Option(help="Simulate GLIF models of new or changed configs or recordings "
+                                "and recompute their explained variance ratio")
+    ] = True,
+    glif_voltages: Annotated[
+        bool, typer.Option("--glif-voltages", help="Also write the GLIF models' simulated "
+                                                   "voltage traces (dataset glif_voltages)")
+    ] = False,
     prefect: Annotated[
         bool,
         typer.Option(help="Run as a Prefect flow (temporary local server unless PREFECT_API_URL "
@@ -105,6 +114,9 @@ def sync(
         settings.files.image_downsample = image_downsample
     settings.files.convert = convert and settings.files.convert
     settings.features.ephys = features and settings.features.ephys
+    settings.features.morphology = features and settings.features.morphology
+    settings.features.glif = glif and settings.features.glif
+    settings.features.glif_voltages = glif_voltages or settings.features.glif_voltages
     if definitions is not None:
         from etl.features.ephys import definitions as definition_set
 

@@ -43,9 +43,16 @@ class FilesSettings(BaseModel):
 
 class FeaturesSettings(BaseModel):
     ephys: bool = Field(True, description="Recompute ephys features from converted recordings")
+    morphology: bool = Field(
+        True, description="Recompute morphology features from converted SWC reconstructions")
     ephys_definitions: str = Field(
         "allen2016", description="Definition set: allen2016 (the published table's) or ipfx")
     workers: int = Field(2, description="Processes computing features at once")
+    glif: bool = Field(True, description="Simulate GLIF models on their cell's recording and "
+                                         "recompute their explained variance ratio")
+    glif_voltages: bool = Field(
+        False, description="Also write every GLIF model's simulated voltage traces "
+                           "(Parquet dataset glif_voltages; large: 4 bytes per sample)")
 
 
 class Settings(BaseSettings):

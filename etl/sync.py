@@ -1,5 +1,5 @@
 """The stages of one sync, each a plain function: open a run, extract, load, download files,
-convert them, recompute features, publish the views, finish.
+convert them, recompute features, score the GLIF models, publish the views, finish.
 
 ``flows/sync.py`` runs them as Prefect tasks; ``run_sync_locally`` runs the same stages
 in-process. The warehouse is the state: a run whose row in ``sync_runs`` still says ``running``
@@ -27,6 +27,7 @@ from etl.settings import Settings
 from etl.sync_convert import ConvertReport
 from etl.sync_features import FeatureReport
 from etl.sync_files import DownloadReport, FileFailure
+from etl.sync_glif import ModelMetricsReport
 from etl.warehouse.load import LoadReport
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,9 @@ class SyncConfig:
     ephys_features: bool = True
     ephys_definitions: str = "allen2016"
     feature_workers: int = 2
+    morphology_features: bool = True
+    glif_metrics: bool = True
+    glif_voltages: bool = False
 
     @classmethod
     def from_settings(cls, settings: Settings, *, limit: int | None) -> SyncConfig:
@@ -72,6 +76,9 @@ class SyncConfig:
             ephys_features=settings.features.ephys,
             ephys_definitions=settings.features.ephys_definitions,
             feature_workers=settings.features.workers,
+            morphology_features=settings.features.morphology,
+            glif_metrics=settings.features.glif,
+            glif_voltages=settings.features.glif_voltages,
         )
 
     @property
@@ -97,6 +104,7 @@ class SyncResult:
     conversions: ConvertReport
     seconds: float
     features: FeatureReport = field(default_factory=FeatureReport)
+    models: ModelMetricsReport = field(default_factory=ModelMetricsReport)
 
     @property
     def requests(self) -> int:
@@ -105,7 +113,7 @@ class SyncResult:
     @property
     def errors(self) -> tuple[object, ...]:
         return (*self.extract.errors, *self.files.failures, *self.conversions.failures,
-                *self.features.failures)
+                *self.features.all_failures, *self.models.failures)
 
 
 def new_sync_id() -> str:
@@ -217,11 +225,19 @@ def convert_stage(config: SyncConfig, sync_id: str) -> ConvertReport:
 
 
 def features_stage(config: SyncConfig, sync_id: str) -> FeatureReport:
-    """Recompute ephys features of new or changed recordings (see ``etl.sync_features``),
-    then point the warehouse's views at the results."""
+    """Recompute ephys features of new or changed recordings (see ``etl.sync_features``) and
+    morphology features of new or changed reconstructions (``etl.sync_morphology``), then point
+    the warehouse's views at the results."""
+    from dataclasses import replace
+
     from etl.sync_features import ephys_features_stage
+    from etl.sync_morphology import morphology_features_stage
     from etl.warehouse.engine import create_warehouse_engine
-    from etl.warehouse.views import publish_comparison_view, publish_parquet_views
+    from etl.warehouse.views import (
+        publish_comparison_view,
+        publish_morphology_comparison_view,
+        publish_parquet_views,
+    )
 
     engine = create_warehouse_engine(config.warehouse_url)
     try:
@@ -230,8 +246,31 @@ def features_stage(config: SyncConfig, sync_id: str) -> FeatureReport:
             report = ephys_features_stage(engine, root=config.root,
                                           definitions=config.ephys_definitions,
                                           workers=config.feature_workers)
+        if config.morphology_features and config.convert:
+            morphology = morphology_features_stage(engine, root=config.root)
+            report = replace(report, morphology=morphology)
         publish_parquet_views(engine, config.root)
         publish_comparison_view(engine)
+        publish_morphology_comparison_view(engine)
+        return report
+    finally:
+        engine.dispose()
+
+
+def models_stage(config: SyncConfig, sync_id: str) -> ModelMetricsReport:
+    """Simulate GLIF models whose config or cell recording is new or changed and recompute
+    their explained variance ratio (see ``etl.sync_glif``), then refresh the views."""
+    from etl.sync_glif import glif_metrics_stage
+    from etl.warehouse.engine import create_warehouse_engine
+    from etl.warehouse.views import publish_parquet_views
+
+    engine = create_warehouse_engine(config.warehouse_url)
+    try:
+        report = ModelMetricsReport()
+        if config.glif_metrics and config.convert:
+            report = glif_metrics_stage(engine, root=config.root, workers=config.feature_workers,
+                                        voltages=config.glif_voltages)
+        publish_parquet_views(engine, config.root)
         return report
     finally:
         engine.dispose()
@@ -240,7 +279,8 @@ def features_stage(config: SyncConfig, sync_id: str) -> FeatureReport:
 def finish_run(config: SyncConfig, handle: RunHandle, extracted: ExtractReport,
                loaded: LoadReport, files: DownloadReport | None = None,
                conversions: ConvertReport | None = None,
-               features: FeatureReport | None = None) -> SyncResult:
+               features: FeatureReport | None = None,
+               models: ModelMetricsReport | None = None) -> SyncResult:
     """Record the run's outcome and drop its staging package (the warehouse keeps raw JSON)."""
     from etl.warehouse.engine import create_warehouse_engine
     from etl.warehouse.runs import finish_sync_run, record_sync_error
@@ -248,7 +288,9 @@ def finish_run(config: SyncConfig, handle: RunHandle, extracted: ExtractReport,
     files = files or DownloadReport()
     conversions = conversions or ConvertReport()
     features = features or FeatureReport()
-    failed = extracted.errors or files.failures or conversions.failures or features.failures
+    models = models or ModelMetricsReport()
+    failed = (extracted.errors or files.failures or conversions.failures
+              or features.all_failures or models.failures)
     status = "completed_with_errors" if failed else "succeeded"
     engine = create_warehouse_engine(config.warehouse_url)
     try:
@@ -257,7 +299,8 @@ def finish_run(config: SyncConfig, handle: RunHandle, extracted: ExtractReport,
                               url=error.url, message=error.message)
         for stage, failures in (("download", files.failures),
                                 ("convert", conversions.failures),
-                                ("features", features.failures)):
+                                ("features", features.all_failures),
+                                ("models", models.failures)):
             for failure in failures:
                 _record_file_failure(engine, handle.sync_id, stage, failure)
         finish_sync_run(engine, handle.sync_id, report=loaded, requests=extracted.requests,
@@ -275,6 +318,7 @@ def finish_run(config: SyncConfig, handle: RunHandle, extracted: ExtractReport,
         conversions=conversions,
         seconds=time.monotonic() - handle.started,
         features=features,
+        models=models,
     )
 
 
@@ -306,4 +350,5 @@ def run_sync_locally(config: SyncConfig, *, progress: bool = False) -> SyncResul
     files = download_stage(config, handle.sync_id, progress=progress)
     conversions = convert_stage(config, handle.sync_id)
     features = features_stage(config, handle.sync_id)
-    return finish_run(config, handle, extracted, loaded, files, conversions, features)
+    models = models_stage(config, handle.sync_id)
+    return finish_run(config, handle, extracted, loaded, files, conversions, features, models)

@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +23,9 @@ import sqlalchemy as sa
 
 from etl.convert.parquet_io import write_parquet_atomic
 from etl.errors import CtMirrorError
+from etl.process_pool import map_in_processes
 from etl.sync_files import FileFailure
+from etl.sync_morphology import MorphologyReport
 from schema.ephys_recomputed import (
     RECOMPUTED_FEATURES,
     RECOMPUTED_FLAGS,
@@ -38,7 +38,7 @@ from schema.parquet import EPHYS_SPIKES, SWEEPS
 log = logging.getLogger(__name__)
 
 #: Bumped whenever the feature code changes what it computes; older rows are recomputed.
-EPHYS_CODE_VERSION = 1
+EPHYS_CODE_VERSION = 2
 
 _sweep_table = EphysSweepFeatures.__table__
 
@@ -88,6 +88,13 @@ class FeatureReport:
     sweeps_with_problems: int = 0
     withdrawn: int = 0
     failures: tuple[FileFailure, ...] = field(default=())
+    #: The morphology stage run beside (``etl.sync_morphology``).
+    morphology: MorphologyReport = field(default_factory=MorphologyReport)
+
+    @property
+    def all_failures(self) -> tuple[FileFailure, ...]:
+        """Ephys and morphology failures together."""
+        return (*self.failures, *self.morphology.failures)
 
     def summary(self) -> str:
         return (f"{self.computed} of {self.pending} cells computed ({self.spikes:,} spikes, "
@@ -135,14 +142,7 @@ def _plan(engine: sa.Engine, root: Path, definitions: str) -> list[CellTask]:
 
 
 def _run(tasks: list[CellTask], workers: int) -> Iterator[tuple[CellTask, CellOutcome | str]]:
-    if workers <= 1 or len(tasks) <= 1:
-        for task in tasks:
-            yield task, compute_cell(task)
-        return
-    # spawn, not fork: the sync may run inside Prefect's threads, and a forked child can
-    # inherit a lock another thread held at the fork.
-    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-        yield from zip(tasks, pool.map(compute_cell, tasks, chunksize=1), strict=True)
+    return map_in_processes(compute_cell, tasks, workers)
 
 
 def compute_cell(task: CellTask) -> CellOutcome | str:

@@ -82,11 +82,14 @@ def print_sync_result(result: SyncResult, *, console: Console | None = None) -> 
     console.print(f"files: {result.files.summary()}")
     console.print(f"conversion: {result.conversions.summary()}")
     console.print(f"ephys features: {result.features.summary()}")
+    console.print(f"morphology features: {result.features.morphology.summary()}")
+    console.print(f"GLIF models: {result.models.summary()}")
     for error in result.extract.errors:
         console.print(f"[red]error[/] {error.model}: {error.message} ({error.url})")
     for stage, failures in (("download", result.files.failures),
                             ("convert", result.conversions.failures),
-                            ("features", result.features.failures)):
+                            ("features", result.features.all_failures),
+                            ("models", result.models.failures)):
         for failure in failures:
             console.print(f"[red]{stage} failed[/] {failure.source} {failure.source_id}: "
                           f"{failure.message}")

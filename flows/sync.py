@@ -30,12 +30,14 @@ from etl.sync import (
     features_stage,
     finish_run,
     load_stage,
+    models_stage,
     open_run,
     preflight,
 )
 from etl.sync_convert import ConvertReport
 from etl.sync_features import FeatureReport
 from etl.sync_files import DownloadReport
+from etl.sync_glif import ModelMetricsReport
 from etl.warehouse.load import LoadReport
 
 
@@ -101,18 +103,26 @@ def convert_task(config: SyncConfig, sync_id: str) -> ConvertReport:
     return report
 
 
-@task(name="ephys-features")
+@task(name="features")
 def features_task(config: SyncConfig, sync_id: str) -> FeatureReport:
     report = features_stage(config, sync_id)
     get_run_logger().info("ephys features: %s", report.summary())
+    get_run_logger().info("morphology features: %s", report.morphology.summary())
+    return report
+
+
+@task(name="glif-metrics")
+def models_task(config: SyncConfig, sync_id: str) -> ModelMetricsReport:
+    report = models_stage(config, sync_id)
+    get_run_logger().info("GLIF models: %s", report.summary())
     return report
 
 
 @task(name="finish-run")
 def finish_task(config: SyncConfig, handle: RunHandle, extracted: ExtractReport,
                 loaded: LoadReport, files: DownloadReport, conversions: ConvertReport,
-                features: FeatureReport) -> SyncResult:
-    return finish_run(config, handle, extracted, loaded, files, conversions, features)
+                features: FeatureReport, models: ModelMetricsReport) -> SyncResult:
+    return finish_run(config, handle, extracted, loaded, files, conversions, features, models)
 
 
 @flow(name="sync")
@@ -126,10 +136,14 @@ def sync(
     convert: bool = True,
     ephys_features: bool = True,
     ephys_definitions: str = "allen2016",
+    morphology_features: bool = True,
+    glif_metrics: bool = True,
+    glif_voltages: bool = False,
     show_progress: bool = False,
 ) -> SyncResult:
     """Mirror every ApiCellTypesSpecimenDetail record, every linked record and file, convert
-    recordings, reconstructions and model parameters, and recompute ephys features."""
+    recordings, reconstructions and model parameters, recompute ephys and morphology
+    features, and score the GLIF models on their cells' recordings."""
     settings = Settings()
     settings.api.base_url = api_base
     settings.root = Path(root)
@@ -139,6 +153,9 @@ def sync(
     settings.files.convert = convert
     settings.features.ephys = ephys_features
     settings.features.ephys_definitions = ephys_definitions
+    settings.features.morphology = morphology_features
+    settings.features.glif = glif_metrics
+    settings.features.glif_voltages = glif_voltages
     config = SyncConfig.from_settings(settings, limit=limit)
     preflight_task(config)
     handle = open_run_task(config)
@@ -147,7 +164,9 @@ def sync(
     downloaded = download_task(config, handle.sync_id, show_progress)
     conversions = convert_task(config, handle.sync_id)
     features = features_task(config, handle.sync_id)
-    result = finish_task(config, handle, extracted, loaded, downloaded, conversions, features)
+    models = models_task(config, handle.sync_id)
+    result = finish_task(config, handle, extracted, loaded, downloaded, conversions, features,
+                         models)
     get_run_logger().info(
         "sync %s: %d requests, %s", result.sync_id, result.requests, result.load.summary()
     )
@@ -159,7 +178,9 @@ def _parameters(config: SyncConfig) -> dict[str, Any]:
             "limit": config.limit, "files": ",".join(sorted(config.file_categories)) or "none",
             "image_downsample": config.image_downsample, "convert": config.convert,
             "ephys_features": config.ephys_features,
-            "ephys_definitions": config.ephys_definitions}
+            "ephys_definitions": config.ephys_definitions,
+            "morphology_features": config.morphology_features,
+            "glif_metrics": config.glif_metrics, "glif_voltages": config.glif_voltages}
 
 
 def run_sync_flow(config: SyncConfig, *, show_progress: bool = False) -> SyncResult:

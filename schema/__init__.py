@@ -16,8 +16,10 @@ from schema.ephys_recomputed import (
 from schema.files import WellKnownFile, WellKnownFileType
 from schema.images import ImageSeries, ProjectionImage, SubImage
 from schema.mirror import FileSource, MirrorFile
+from schema.model_metrics import ModelMetrics, model_metrics
 from schema.model_parameters import BiophysicalFit, BiophysicalFitParameter, GlifNeuronConfig
 from schema.morphology import NeuronReconstruction
+from schema.morphology_recomputed import morphology_features_recomputed
 from schema.neuronal_models import NeuronalModel, NeuronalModelRun, NeuronalModelTemplate
 from schema.records import (
     MODEL_TABLES,
@@ -50,6 +52,7 @@ __all__ = [
     "GlifNeuronConfig",
     "ImageSeries",
     "MirrorFile",
+    "ModelMetrics",
     "NeuronReconstruction",
     "NeuronalModel",
     "NeuronalModelRun",
@@ -66,8 +69,10 @@ __all__ = [
     "WellKnownFileType",
     "attribute_columns",
     "ephys_features_recomputed",
+    "morphology_features_recomputed",
     "coerce",
     "metadata",
+    "model_metrics",
     "primary_key_column",
     "row_typer",
     "typed_values",

@@ -6,10 +6,13 @@ Each dataset lives under ``<root>/parquet/<name>/`` and is Hive-partitioned by s
     parquet/reconstruction_nodes/specimen_id=<id>/swc-<well_known_file_id>.parquet
     parquet/reconstruction_markers/specimen_id=<id>/marker-<well_known_file_id>.parquet
     parquet/ephys_spikes/specimen_id=<id>/spikes-<well_known_file_id>-<definitions>.parquet
+    parquet/glif_spikes/specimen_id=<id>/glif-<neuronal_model_id>.parquet
+    parquet/glif_voltages/specimen_id=<id>/voltage-<neuronal_model_id>.parquet
 
-One file per source file, named by the source's id, so converting a file again replaces its
-output atomically and can never leave two copies of its rows. The partition column is also
-stored inside each file, so a file read on its own still says which cell it belongs to.
+One file per source file (per model for the GLIF outputs), named by the source's id, so
+converting a file again replaces its output atomically and can never leave two copies of its
+rows. The partition column is also stored inside each file, so a file read on its own still
+says which cell it belongs to.
 ``sweeps`` files hold one row group per sweep: a query for one sweep of one cell opens one
 directory and reads one row group, while scans over the small columns of every cell never
 touch the sample arrays.
@@ -193,8 +196,52 @@ EPHYS_SPIKES = ParquetDataset(
     ]),
 )
 
+def _glif_ids() -> list[pa.Field]:
+    return [
+        _field("specimen_id", pa.int64(), "cell (Specimen.id) whose sweeps drove the model",
+               nullable=False),
+        _field("neuronal_model_id", pa.int64(), "the GLIF model (NeuronalModel.id)",
+               nullable=False),
+        _field("sweep_number", pa.int32(), "N of Sweep_N whose stimulus was injected",
+               nullable=False),
+    ]
+
+
+GLIF_SPIKES = ParquetDataset(
+    name="glif_spikes",
+    file_prefix="glif",
+    description="One row per spike of a GLIF model simulated on a current-clamp sweep of its "
+                "cell (file: glif-<neuronal_model_id>.parquet).",
+    schema=pa.schema([
+        *_glif_ids(),
+        _field("spike_number", pa.int32(), "0 for the sweep's first model spike", nullable=False),
+        _field("spike_time_step", pa.int64(),
+               "sample of the spike (AllenSDK spike_time_steps; time = step / sampling rate)",
+               nullable=False),
+        _field("spike_time_s", pa.float64(),
+               "interpolated spike time, s from sweep start, as AllenSDK saves it (one step "
+               "late: int(t * rate) is the spike step)", nullable=False),
+    ]),
+)
+
+GLIF_VOLTAGES = ParquetDataset(
+    name="glif_voltages",
+    file_prefix="voltage",
+    description="Written only with features.glif_voltages: one row (and row group) per "
+                "simulated sweep with the model's membrane potential "
+                "(file: voltage-<neuronal_model_id>.parquet).",
+    schema=pa.schema([
+        *_glif_ids(),
+        _field("sampling_rate_hz", pa.float64(), "sampling rate of the sweep = 1 / model dt",
+               nullable=False),
+        _field("voltage", pa.list_(pa.float32()),
+               "V relative to rest (add glif_neuron_configs.el_reference for absolute), one "
+               "value per stimulus sample, NaN inside spike cuts and after a bad reset"),
+    ]),
+)
+
 DATASETS: tuple[ParquetDataset, ...] = (SWEEPS, RECONSTRUCTION_NODES, RECONSTRUCTION_MARKERS,
-                                        EPHYS_SPIKES)
+                                        EPHYS_SPIKES, GLIF_SPIKES, GLIF_VOLTAGES)
 DATASETS_BY_NAME = {d.name: d for d in DATASETS}
 
 __all__ = [
@@ -202,6 +249,8 @@ __all__ = [
     "DATASETS",
     "DATASETS_BY_NAME",
     "EPHYS_SPIKES",
+    "GLIF_SPIKES",
+    "GLIF_VOLTAGES",
     "RECONSTRUCTION_MARKERS",
     "RECONSTRUCTION_NODES",
     "SWEEPS",

@@ -776,6 +776,7 @@ class _Filler:
                         vrest_mv=_value(cell, "ef__vrest", -70.0),
                         ri_mohm=_value(cell, "ef__ri", 150.0),
                         tau_ms=_value(cell, "ef__tau", 20.0),
+                        rheobase_pa=_value(cell, "ef__threshold_i_long_square", 100.0),
                     )
                 )
                 wkf_id, file_name = None, f"{model_id}_neuron_config.json"

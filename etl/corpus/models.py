@@ -66,8 +66,15 @@ def synthetic_neuron_config(
     vrest_mv: float,
     ri_mohm: float,
     tau_ms: float,
+    rheobase_pa: float | None = None,
 ) -> dict[str, Any]:
-    """A GLIF ``neuron_config.json`` of the template's level for a cell with these features."""
+    """A GLIF ``neuron_config.json`` of the template's level for a cell with these features.
+
+    With ``rheobase_pa`` the effective threshold (``th_inf * coeffs.th_inf``) is 80-100 % of
+    the rheobase's steady-state voltage (``rheobase * R_input``), so the model fires on the
+    cell's suprathreshold and noise sweeps as a fitted model would; without, it is drawn
+    from 18-34 mV and 0.75-1.35.
+    """
     if template_id not in GLIF_FILL_ORDER:
         raise ValueError(f"template {template_id} is not a GLIF template")
     r_input = float(ri_mohm) * 1e6 * float(rng.uniform(0.9, 1.1))
@@ -95,7 +102,7 @@ def synthetic_neuron_config(
         )
     else:
         threshold_dynamics = _method("inf")
-    return {
+    config: dict[str, Any] = {
         "El_reference": float(vrest_mv) * 1e-3,
         "C": capacitance,
         "asc_amp_array": [
@@ -140,6 +147,11 @@ def synthetic_neuron_config(
         },
         "type": "GLIF",
     }
+    if rheobase_pa is not None:
+        fraction = 0.8 + 0.2 * (th_inf - 0.018) / 0.016  # the same draw, mapped onto [0.8, 1)
+        config["th_inf"] = config["init_threshold"] = (
+            rheobase_pa * 1e-12 * r_input * fraction / config["coeffs"]["th_inf"])
+    return config
 
 
 _MECHANISMS = {

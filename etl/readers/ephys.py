@@ -3,13 +3,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import h5py
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
+from numpy.typing import NDArray
 
 from etl.convert.nwb_sweeps import sweep_numbers, sweep_row
 from etl.errors import NwbError
@@ -35,17 +38,24 @@ def recording_from_row(row: Mapping[str, Any]) -> SweepRecording | None:
     if to_mv is None or to_pa is None:
         raise ValueError(f"units {row.get('response_unit')!r}/{row.get('stimulus_unit')!r} "
                          "are not a voltage response to a current stimulus")
-    v = np.asarray(row["response"], dtype=np.float64) * (row.get("response_conversion") or 1.0)
-    i = np.asarray(row["stimulus"], dtype=np.float64) * (row.get("stimulus_conversion") or 1.0)
     return SweepRecording(
         sweep_number=int(row["sweep_number"]),
         stimulus_name=row.get("stimulus_name"),
         stimulus_code=row.get("stimulus_description"),
         stimulus_amplitude=row.get("stimulus_amplitude_pa"),
         sampling_rate=float(row.get("sampling_rate_hz") or 0.0),
-        v=v * to_mv,
-        i=i * to_pa,
+        v=_scaled(row["response"], row.get("response_conversion") or 1.0, to_mv),
+        i=_scaled(row["stimulus"], row.get("stimulus_conversion") or 1.0, to_pa),
     )
+
+
+def _scaled(stored: Any, conversion: float, unit_scale: float) -> NDArray[np.float64]:
+    """stored x conversion x unit scale in float64, in that order (as the references compute
+    it, so the values are the same to the last bit), in place after the one copy."""
+    values = np.array(stored, dtype=np.float64)
+    values *= conversion
+    values *= unit_scale
+    return values
 
 
 def recordings(rows: Iterable[Mapping[str, Any]]) -> tuple[list[SweepRecording],
@@ -104,10 +114,88 @@ def recordings_from_parquet(path: Path, stimulus_names: Collection[str] | None =
         # One sweep per row group: its min and max are the sweep's stimulus name.
         return stats is None or not stats.has_min_max or stats.min in stimulus_names
 
-    rows = (row for group in range(parquet.num_row_groups) if wanted(group)
-            for row in parquet.read_row_group(group, columns=list(_COLUMNS)).to_pylist()
+    groups = [group for group in range(parquet.num_row_groups) if wanted(group)]
+    # One call for all row groups: pyarrow decodes them on its thread pool.
+    table = parquet.read_row_groups(groups, columns=list(_COLUMNS), use_threads=True)
+    rows = (row for row in _rows(table)
             if stimulus_names is None or row["stimulus_name"] in stimulus_names)
     return recordings(rows)
+
+
+_SAMPLE_COLUMNS = ("stimulus", "response")
+
+
+def _rows(table: pa.Table) -> Iterator[dict[str, Any]]:
+    """The table's rows as dicts, the sample lists as numpy views of the Arrow buffers (a
+    Python list of millions of floats would cost seconds per sweep)."""
+    scalars = table.drop_columns([c for c in _SAMPLE_COLUMNS if c in table.column_names])
+    samples = {name: table.column(name).combine_chunks() for name in _SAMPLE_COLUMNS
+               if name in table.column_names}
+    for index, row in enumerate(scalars.to_pylist()):
+        for name, column in samples.items():
+            row[name] = None if column[index].values is None \
+                else column[index].values.to_numpy(zero_copy_only=False)
+        yield row
+
+
+@dataclass(frozen=True)
+class StimulusSweep:
+    """A current-clamp sweep's injected current and its published spike times, for driving a
+    model: ``stimulus`` as stored, ``stimulus * to_amps`` in A, sample 0 at the sweep start."""
+
+    sweep_number: int
+    stimulus_name: str | None
+    sampling_rate: float
+    stimulus: NDArray[np.float32]
+    to_amps: float
+    #: ``analysis/spike_times`` of the sweep in s from its start; None when the file has none.
+    spike_times_s: NDArray[np.float64] | None
+
+    def stimulus_a(self) -> NDArray[np.float64]:
+        """The injected current in A, in float64."""
+        return self.stimulus.astype(np.float64) * self.to_amps
+
+
+#: Scale from the stored stimulus unit to A.
+_TO_A = {"Amps": 1.0, "A": 1.0, "amps": 1.0, "pA": 1e-12}
+_STIMULUS_COLUMNS = ("sweep_number", "clamp_mode", "stimulus_name", "sampling_rate_hz",
+                     "stimulus_unit", "stimulus_conversion", "spike_times_s", "stimulus")
+
+
+def stimulus_sweeps_from_parquet(path: Path) -> tuple[list[StimulusSweep], dict[int, str]]:
+    """Every current-clamp sweep of a ``sweeps`` Parquet file with its stimulus (responses are
+    not read), and, by sweep number, why other current-clamp sweeps were left out."""
+    parquet = pq.ParquetFile(path)
+    found: list[StimulusSweep] = []
+    problems: dict[int, str] = {}
+    for group in range(parquet.num_row_groups):
+        table = parquet.read_row_group(group, columns=list(_STIMULUS_COLUMNS))
+        for index in range(table.num_rows):
+            row = {name: table.column(name)[index] for name in _STIMULUS_COLUMNS}
+            if row["clamp_mode"].as_py() != "CurrentClamp":
+                continue
+            number = int(row["sweep_number"].as_py())
+            to_amps = _TO_A.get(str(row["stimulus_unit"].as_py()))
+            rate = row["sampling_rate_hz"].as_py()
+            if not row["stimulus"].is_valid:
+                problems[number] = "no stimulus series"
+            elif to_amps is None:
+                unit = row["stimulus_unit"].as_py()
+                problems[number] = f"stimulus unit {unit!r} is not a current"
+            elif not rate or not rate > 0:
+                problems[number] = f"sampling rate {rate!r} is not positive"
+            else:
+                spikes = row["spike_times_s"]
+                found.append(StimulusSweep(
+                    sweep_number=number,
+                    stimulus_name=row["stimulus_name"].as_py(),
+                    sampling_rate=float(rate),
+                    stimulus=row["stimulus"].values.to_numpy(zero_copy_only=False),
+                    to_amps=to_amps * (row["stimulus_conversion"].as_py() or 1.0),
+                    spike_times_s=spikes.values.to_numpy(zero_copy_only=False).astype(np.float64)
+                    if spikes.is_valid else None,
+                ))
+    return found, problems
 
 
 def _stimulus_name(nwb: h5py.File, number: int) -> str | None:
@@ -118,4 +206,5 @@ def _stimulus_name(nwb: h5py.File, number: int) -> str | None:
     return value.decode("utf-8", errors="replace") if isinstance(value, bytes) else str(value)
 
 
-__all__ = ["recording_from_row", "recordings", "recordings_from_nwb", "recordings_from_parquet"]
+__all__ = ["StimulusSweep", "recording_from_row", "recordings", "recordings_from_nwb",
+           "recordings_from_parquet", "stimulus_sweeps_from_parquet"]

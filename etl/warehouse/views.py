@@ -17,9 +17,11 @@ import sqlalchemy as sa
 
 from etl.warehouse.engine import is_duckdb
 from schema.ephys_recomputed import RECOMPUTED_FEATURES
+from schema.morphology_recomputed import CELL_LIST_FEATURES, RECONSTRUCTION_FEATURES
 from schema.parquet import DATASETS, ParquetDataset
 
 COMPARISON_VIEW = "ephys_features_comparison"
+MORPHOLOGY_COMPARISON_VIEW = "morphology_features_comparison"
 
 
 def parquet_source(dataset: ParquetDataset, root: Path) -> str:
@@ -48,27 +50,60 @@ def publish_comparison_view(engine: sa.Engine) -> str:
     """Create or replace ``ephys_features_comparison``: one row per cell, definition set and
     feature, with the published and the recomputed value and their difference. Plain SQL,
     the same on DuckDB and PostgreSQL."""
-    per_feature = " UNION ALL ".join(
-        f"SELECT specimen_id, definitions, '{name}' AS feature, p_{name} AS published, "
-        f"r_{name} AS recomputed FROM paired"
-        for name in RECOMPUTED_FEATURES
-    )
     columns = ", ".join(f"p.{n} AS p_{n}, r.{n} AS r_{n}" for n in RECOMPUTED_FEATURES)
-    sql = f"""
-        CREATE OR REPLACE VIEW {COMPARISON_VIEW} AS
-        WITH paired AS (
+    return _publish_long_comparison(engine, COMPARISON_VIEW, "specimen_id, definitions", f"""
             SELECT r.specimen_id, r.definitions, {columns}
             FROM ephys_features_recomputed r
             LEFT JOIN ephys_features p
-              ON p.specimen_id = r.specimen_id AND p.removed_at IS NULL
+              ON p.specimen_id = r.specimen_id AND p.removed_at IS NULL""",
+                                    RECOMPUTED_FEATURES)
+
+
+def publish_morphology_comparison_view(engine: sa.Engine) -> str:
+    """Create or replace ``morphology_features_comparison``: one row per reconstruction and
+    feature, with the published and the recomputed whole-cell value and their difference.
+
+    The ``NeuronReconstruction`` columns are paired with the reconstruction's record, the
+    ``nr__`` values with the cell list's row of its specimen when that row names the same SWC
+    file (``nrwkf__id``): the cell list describes only the current reconstruction. Values are
+    compared as doubles. Plain SQL, the same on DuckDB and PostgreSQL."""
+    sources = {**{name: f"p.{name}" for name in RECONSTRUCTION_FEATURES},
+               **{name: f"c.{name}" for name in CELL_LIST_FEATURES}}
+    columns = ", ".join(f"CAST({source} AS DOUBLE PRECISION) AS p_{name}, "
+                        f"CAST(r.{name} AS DOUBLE PRECISION) AS r_{name}"
+                        for name, source in sources.items())
+    return _publish_long_comparison(
+        engine, MORPHOLOGY_COMPARISON_VIEW, "neuron_reconstruction_id, specimen_id", f"""
+            SELECT r.neuron_reconstruction_id, r.specimen_id, {columns}
+            FROM morphology_features_recomputed r
+            LEFT JOIN neuron_reconstructions p
+              ON p.id = r.neuron_reconstruction_id AND p.removed_at IS NULL
+            LEFT JOIN api_cell_types_specimen_details c
+              ON c.specimen__id = r.specimen_id AND c.nrwkf__id = r.well_known_file_id
+             AND c.removed_at IS NULL
+            WHERE r.compartment = 'all'""", tuple(sources))
+
+
+def _publish_long_comparison(engine: sa.Engine, view: str, keys: str, paired: str,
+                             features: tuple[str, ...]) -> str:
+    """Create or replace ``view``: one row per ``keys`` and feature, from the query ``paired``
+    that has ``keys`` and ``p_<feature>`` (published), ``r_<feature>`` (recomputed) columns."""
+    per_feature = " UNION ALL ".join(
+        f"SELECT {keys}, '{name}' AS feature, p_{name} AS published, "
+        f"r_{name} AS recomputed FROM paired"
+        for name in features
+    )
+    sql = f"""
+        CREATE OR REPLACE VIEW {view} AS
+        WITH paired AS ({paired}
         ), long AS ({per_feature})
-        SELECT specimen_id, definitions, feature, published, recomputed,
+        SELECT {keys}, feature, published, recomputed,
                recomputed - published AS difference,
                (recomputed - published) / NULLIF(abs(published), 0) AS relative_difference
         FROM long"""
     with engine.begin() as conn:
         conn.exec_driver_sql(sql)
-    return COMPARISON_VIEW
+    return view
 
 
 def _empty_file(dataset: ParquetDataset, root: Path) -> Path:
@@ -83,5 +118,6 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-__all__ = ["COMPARISON_VIEW", "parquet_source", "publish_comparison_view",
+__all__ = ["COMPARISON_VIEW", "MORPHOLOGY_COMPARISON_VIEW", "parquet_source",
+           "publish_comparison_view", "publish_morphology_comparison_view",
            "publish_parquet_views"]

@@ -12,6 +12,7 @@ from etl.features.ephys.cell import cell_features
 from etl.readers.ephys import recordings_from_nwb
 from etl.settings import Settings
 from etl.sync import SyncConfig, run_sync_locally
+from etl.sync_features import EPHYS_CODE_VERSION
 
 from .warehouse_sql import query_rows as _rows
 
@@ -43,7 +44,7 @@ def test_sync_recomputes_ephys_features_once(
     assert len(rows) == 3
     for _, relpath, definitions, version, rheobase, vrest, threshold, tau in rows:
         expected = cell_features(recordings_from_nwb(root / relpath)[0], IPFX)
-        assert (definitions, version) == ("ipfx", 1)
+        assert (definitions, version) == ("ipfx", EPHYS_CODE_VERSION)
         assert rheobase == expected.rheobase_sweep_number
         assert (vrest, threshold, tau) == pytest.approx((
             expected.values["vrest"], expected.values["threshold_v_long_square"],

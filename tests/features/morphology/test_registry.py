@@ -36,3 +36,16 @@ def test_compute_returns_builtin_numbers(monkeypatch: pytest.MonkeyPatch) -> Non
     assert value == 3 and type(value) is int
     assert compute("mean_v", np.empty(0)) is None
     assert names(Level.SWEEP) == ["spike_count", "mean_v"] and names(Level.MORPHOLOGY) == []
+
+
+def test_recomputed_table_holds_every_feature_with_its_kind() -> None:
+    from schema.morphology_recomputed import (
+        CELL_LIST_FEATURES,
+        RECONSTRUCTION_FEATURES,
+        morphology_features_recomputed,
+    )
+
+    assert RECONSTRUCTION_FEATURES == RECONSTRUCTION_COLUMNS
+    assert CELL_LIST_FEATURES == CELL_LIST_COLUMNS
+    for name in (*RECONSTRUCTION_FEATURES, *CELL_LIST_FEATURES):
+        assert morphology_features_recomputed.c[name].type.python_type is get(name).kind, name

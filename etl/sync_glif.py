@@ -1,0 +1,514 @@
+"""The GLIF stage of a sync: simulate every GLIF model on its cell's recording and score it.
+
+Every mirrored GLIF model (a ``glif_neuron_configs`` row, or a template named ``(LIF...)``)
+gets one ``model_metrics`` row. A model whose converted config and cell recording are both
+there is run on every current-clamp sweep of the recording (stimuli from the ``sweeps``
+Parquet file, ``dt`` = 1 / the sweep's sampling rate, as the published runs did); its spikes
+go to the ``glif_spikes`` dataset (one file per model, replaced atomically) and, with
+``voltages``, its voltage traces to ``glif_voltages``. The explained variance ratio is computed
+as published (``docs/glif.md``): the model's spikes on the first Noise 2 sweep against the
+recording's published spike times on every Noise 2 sweep of the same length. A model that
+cannot be scored (no converted config or recording, fewer than two Noise 2 sweeps) gets a row
+with a NULL ratio and the reason in ``problem``.
+
+A model is (re)computed when its config's or recording's bytes (``sha256``), its cell, level or
+template, or the code version differ from what its row records; so a second sync over unchanged
+files computes nothing (the published value is refreshed in place). Models of one cell are
+computed together in one worker process (the recording is read once); rows are written by this
+process, one transaction per model run (the rows of models that cannot be run in one). A model
+that fails (its config did not convert, its recording does not read, its data do not fit) is
+reported with its reason and gets a row with that reason, tried again when its inputs change.
+Rows and files of models that disappear upstream are withdrawn.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pyarrow as pa
+import sqlalchemy as sa
+
+from etl.convert.parquet_io import write_parquet_atomic
+from etl.errors import CtMirrorError
+from etl.process_pool import map_in_processes
+from etl.sync_files import FileFailure
+from schema.mirror import FileSource
+from schema.model_metrics import model_metrics
+from schema.model_parameters import GlifNeuronConfig
+from schema.parquet import GLIF_SPIKES, GLIF_VOLTAGES, SWEEPS
+
+if TYPE_CHECKING:
+    from etl.glif.simulate import GlifResult
+    from etl.readers.ephys import StimulusSweep
+
+log = logging.getLogger(__name__)
+
+#: Bumped whenever the simulation or the score changes what it computes; older rows are redone.
+GLIF_CODE_VERSION = 1
+
+#: The stimulus whose repeats the published explained variance ratio is computed on.
+NOISE_2 = "Noise 2"
+#: Repeats the ratio needs: with one, EV_data is 1 by definition and the ratio means nothing.
+MIN_REPEATS = 2
+
+_glif_configs = GlifNeuronConfig.__table__
+
+_MODELS = sa.text("""
+    SELECT nm.id, nm.specimen_id, nm.neuronal_model_template_id AS template_id, g.level,
+           g.well_known_file_id AS config_file_id, g.source_sha256 AS config_sha256
+    FROM neuronal_models nm
+    LEFT JOIN neuronal_model_templates t ON t.id = nm.neuronal_model_template_id
+    LEFT JOIN glif_neuron_configs g ON g.neuronal_model_id = nm.id
+    WHERE nm.removed_at IS NULL AND (g.neuronal_model_id IS NOT NULL OR t.name LIKE '%(LIF%')
+    ORDER BY nm.id
+""")
+_PARAMETER_FILES = sa.text("""
+    SELECT w.attachable_id AS neuronal_model_id, m.source_id, m.relpath, m.sha256,
+           m.conversion_error
+    FROM mirror_files m
+    JOIN well_known_files w ON w.id = m.source_id
+    JOIN well_known_file_types t ON t.id = w.well_known_file_type_id
+    WHERE m.source = :source AND m.removed_at IS NULL AND w.attachable_type = 'NeuronalModel'
+      AND t.name = 'NeuronalModelParameters'
+    ORDER BY m.source_id
+""")
+_RECORDINGS = sa.text("""
+    SELECT m.specimen_id, m.source_id, m.sha256 FROM mirror_files m
+    WHERE m.source = :source AND m.converted_to = :dataset AND m.removed_at IS NULL
+      AND m.converted_sha256 = m.sha256 AND m.converted_rows IS NOT NULL
+      AND m.specimen_id IS NOT NULL
+    ORDER BY m.source_id
+""")
+_RUNS = sa.text("""
+    SELECT neuronal_model_id, id, explained_variance_ratio FROM neuronal_model_runs
+    WHERE removed_at IS NULL AND neuronal_model_id IS NOT NULL
+    ORDER BY id
+""")
+
+
+@dataclass(frozen=True)
+class ModelInputs:
+    """What one model's row is made from, as the warehouse says now."""
+
+    neuronal_model_id: int
+    specimen_id: int | None
+    template_id: int | None
+    level: int | None
+    config_file_id: int | None
+    config_sha256: str | None
+    recording_file_id: int | None
+    recording_sha256: str | None
+    run_id: int | None
+    published: float | None
+    #: Why the model cannot be run (no converted config, no cell, no recording), else None.
+    unavailable: str | None = None
+    #: The reason is a failure to report (the config file did not convert), not a gap.
+    failed: bool = False
+    #: The mirrored parameter file that did not convert (below the mirror root).
+    config_relpath: str | None = None
+
+
+@dataclass(frozen=True)
+class CellTask:
+    """The models of one cell to run on its recording (runs in a worker process)."""
+
+    specimen_id: int
+    recording_file_id: int
+    path: Path
+    #: (neuronal_model_id, the converted neuron_config document)
+    models: tuple[tuple[int, dict[str, Any]], ...]
+    #: Root to write voltage traces under, or None for none.
+    voltage_root: Path | None = None
+
+
+@dataclass(frozen=True)
+class ModelOutcome:
+    neuronal_model_id: int
+    values: dict[str, Any] = field(default_factory=dict)
+    spikes: pa.Table | None = None
+    error: str | None = None
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class ModelMetricsReport:
+    pending: int = 0
+    simulated: int = 0  # models run on their cell's sweeps
+    computed: int = 0  # models with a recomputed explained variance ratio
+    without_ratio: int = 0  # rows written with a NULL ratio and a problem (failures included)
+    spikes: int = 0
+    withdrawn: int = 0
+    seconds: float = 0.0  # simulating and scoring, summed over models
+    failures: tuple[FileFailure, ...] = field(default=())
+
+    def summary(self) -> str:
+        per_model = (f" in {self.seconds / self.simulated:.2f} s per model"
+                     if self.simulated else "")
+        return (f"{self.computed} of {self.pending} GLIF models scored ({self.simulated} "
+                f"simulated{per_model}, {self.spikes:,} model spikes), {self.without_ratio} "
+                f"without a ratio, {len(self.failures)} failed, {self.withdrawn} withdrawn")
+
+
+def glif_metrics_stage(engine: sa.Engine, *, root: Path, workers: int = 2,
+                       voltages: bool = False) -> ModelMetricsReport:
+    """Compute the pending models (see the module doc) and return what happened."""
+    pending, refresh, orphans, previous = _plan(engine, voltages)
+    withdrawn = _withdraw(engine, root, orphans)
+    _refresh_published(engine, refresh)
+    computed = without = spikes = simulated = 0
+    seconds = 0.0
+    failures: list[FileFailure] = []
+
+    def record(inputs: ModelInputs, outcome: ModelOutcome, url: str) -> None:
+        nonlocal computed, without, spikes, simulated, seconds
+        if outcome.error is not None:
+            failures.append(FileFailure(FileSource.MODEL_PACKAGE.value,
+                                        inputs.neuronal_model_id, url, outcome.error))
+            log.warning("GLIF model %s failed: %s", inputs.neuronal_model_id, outcome.error)
+        if outcome.spikes is not None:
+            simulated += 1
+            seconds += outcome.seconds
+            spikes += outcome.spikes.num_rows
+        if outcome.values.get("explained_variance_ratio") is None:
+            without += 1
+        else:
+            computed += 1
+
+    # Models that cannot be run: their rows in one transaction.
+    unavailable = [(inputs, ModelOutcome(inputs.neuronal_model_id,
+                                         error=inputs.unavailable if inputs.failed else None,
+                                         values={"problem": inputs.unavailable}))
+                   for inputs in pending if inputs.unavailable is not None]
+    for inputs, outcome in unavailable:
+        record(inputs, outcome, str(root / (inputs.config_relpath or "")))
+    _write(engine, root, unavailable, previous)
+    by_id = {inputs.neuronal_model_id: inputs for inputs in pending}
+    tasks = _tasks(engine, root, [i for i in pending if i.unavailable is None], voltages)
+    for task, outcomes in map_in_processes(compute_cell, tasks, workers):
+        for outcome in outcomes:
+            inputs = by_id[outcome.neuronal_model_id]
+            record(inputs, outcome, str(task.path))
+            _write(engine, root, [(inputs, outcome)], previous)
+    report = ModelMetricsReport(pending=len(pending), simulated=simulated, computed=computed,
+                                without_ratio=without,
+                                spikes=spikes, withdrawn=withdrawn, seconds=seconds,
+                                failures=tuple(failures))
+    log.info("GLIF models: %s", report.summary())
+    return report
+
+
+# -- plan -----------------------------------------------------------------------------------
+
+
+def _plan(engine: sa.Engine, voltages: bool) -> tuple[
+        list[ModelInputs], list[ModelInputs], list[tuple[int, int | None]], dict[int, Any]]:
+    """Pending models, rows whose published value changed, orphan rows, and the rows now."""
+    source = FileSource.WELL_KNOWN_FILE.value
+    with engine.connect() as conn:
+        models = conn.execute(_MODELS).all()
+        parameter_files = {int(r.neuronal_model_id): r for r in conn.execute(
+            _PARAMETER_FILES, {"source": source})}
+        recordings = {int(r.specimen_id): r for r in conn.execute(
+            _RECORDINGS, {"source": source, "dataset": SWEEPS.name})}
+        runs: dict[int, Any] = {}
+        for run in conn.execute(_RUNS):
+            chosen = runs.get(int(run.neuronal_model_id))
+            if chosen is None or (chosen.explained_variance_ratio is None
+                                  and run.explained_variance_ratio is not None):
+                runs[int(run.neuronal_model_id)] = run
+        rows = {int(r.neuronal_model_id): r for r in conn.execute(sa.select(model_metrics))}
+    pending: list[ModelInputs] = []
+    refresh: list[ModelInputs] = []
+    for model in models:
+        model_id = int(model.id)
+        specimen = None if model.specimen_id is None else int(model.specimen_id)
+        recording = recordings.get(specimen) if specimen is not None else None
+        run = runs.get(model_id)
+        inputs = ModelInputs(
+            neuronal_model_id=model_id, specimen_id=specimen,
+            template_id=None if model.template_id is None else int(model.template_id),
+            level=None if model.level is None else int(model.level),
+            config_file_id=None if model.config_file_id is None else int(model.config_file_id),
+            config_sha256=model.config_sha256,
+            recording_file_id=None if recording is None else int(recording.source_id),
+            recording_sha256=None if recording is None else recording.sha256,
+            run_id=None if run is None else int(run.id),
+            published=None if run is None else run.explained_variance_ratio,
+        )
+        inputs = _availability(inputs, parameter_files.get(model_id))
+        row = rows.get(model_id)
+        if _is_pending(inputs, row, voltages):
+            pending.append(inputs)
+        elif (row.neuronal_model_run_id, row.published_explained_variance_ratio) != (
+                inputs.run_id, inputs.published):
+            refresh.append(inputs)
+    wanted = {int(m.id) for m in models}
+    orphans = [(model_id, None if row.specimen_id is None else int(row.specimen_id))
+               for model_id, row in rows.items() if model_id not in wanted]
+    return pending, refresh, orphans, rows
+
+
+def _availability(inputs: ModelInputs, parameter_file: Any) -> ModelInputs:
+    """The inputs with the reason the model cannot be run, if there is one. An unconverted
+    config is named by its file's bytes; its ``level`` stays NULL, so the row is redone once
+    the same bytes convert."""
+    if inputs.config_sha256 is None:
+        if parameter_file is None:
+            return replace(inputs, unavailable="no neuron_config.json is mirrored (mirror the "
+                                               "'models' files)")
+        unconverted = replace(inputs, config_file_id=int(parameter_file.source_id),
+                              config_sha256=parameter_file.sha256)
+        if parameter_file.conversion_error:
+            return replace(unconverted, failed=True, config_relpath=parameter_file.relpath,
+                           unavailable="its neuron_config.json did not convert: "
+                                       f"{parameter_file.conversion_error}")
+        return replace(unconverted, unavailable="its neuron_config.json is not converted into "
+                                                "glif_neuron_configs")
+    if inputs.specimen_id is None:
+        return replace(inputs, unavailable="the model names no cell")
+    if inputs.recording_sha256 is None:
+        return replace(inputs, unavailable="no converted NWB recording of the cell (mirror the "
+                                           "'recordings' files)")
+    return inputs
+
+
+def _is_pending(inputs: ModelInputs, row: Any, voltages: bool) -> bool:
+    if row is None:
+        return True
+    done = (row.specimen_id, row.neuronal_model_template_id, row.level,
+            row.config_well_known_file_id, row.config_sha256, row.recording_well_known_file_id,
+            row.recording_sha256, row.code_version)
+    now = (inputs.specimen_id, inputs.template_id, inputs.level, inputs.config_file_id,
+           inputs.config_sha256, inputs.recording_file_id, inputs.recording_sha256,
+           GLIF_CODE_VERSION)
+    return done != now or (voltages and inputs.unavailable is None and not row.voltages_written)
+
+
+def _tasks(engine: sa.Engine, root: Path, runnable: list[ModelInputs],
+           voltages: bool) -> list[CellTask]:
+    """One task per cell recording, with the converted configs of its pending models."""
+    ids = [inputs.neuronal_model_id for inputs in runnable]
+    with engine.connect() as conn:
+        configs = {int(model_id): config for model_id, config in conn.execute(
+            sa.select(_glif_configs.c.neuronal_model_id, _glif_configs.c.config)
+            .where(_glif_configs.c.neuronal_model_id.in_(ids)))} if ids else {}
+    cells: dict[tuple[int, int], list[tuple[int, dict[str, Any]]]] = {}
+    for inputs in runnable:
+        assert inputs.specimen_id is not None and inputs.recording_file_id is not None
+        cells.setdefault((inputs.specimen_id, inputs.recording_file_id), []).append(
+            (inputs.neuronal_model_id, configs[inputs.neuronal_model_id]))
+    return [CellTask(specimen, file_id, SWEEPS.file_path(root, specimen, file_id),
+                     tuple(models), root if voltages else None)
+            for (specimen, file_id), models in cells.items()]
+
+
+# -- compute (worker) ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Repeats:
+    """The Noise 2 sweeps the ratio is computed on, or why there are too few."""
+
+    sweeps: tuple[StimulusSweep, ...]
+    problem: str | None
+
+
+def compute_cell(task: CellTask) -> tuple[ModelOutcome, ...]:
+    """Run and score every model of ``task`` on its recording (runs in a worker)."""
+    from etl.readers.ephys import stimulus_sweeps_from_parquet
+
+    try:
+        sweeps, _ = stimulus_sweeps_from_parquet(task.path)
+    except (CtMirrorError, OSError, ValueError, pa.ArrowException) as exc:
+        return tuple(ModelOutcome(model_id, error=f"{task.path.name}: {exc}",
+                                  values={"problem": f"{task.path.name}: {exc}"})
+                     for model_id, _ in task.models)
+    repeats = noise2_repeats(sweeps)
+    return tuple(_score_model(task, model_id, document, sweeps, repeats)
+                 for model_id, document in task.models)
+
+
+def noise2_repeats(sweeps: Sequence[StimulusSweep]) -> _Repeats:
+    """The Noise 2 sweeps to score on: those with published spike times and the first one's
+    length and sampling rate (the published code uses the first sweep's length for all)."""
+    noise = sorted((s for s in sweeps if s.stimulus_name == NOISE_2),
+                   key=lambda s: s.sweep_number)
+    timed = [s for s in noise if s.spike_times_s is not None]
+    used = tuple(s for s in timed if s.sampling_rate == timed[0].sampling_rate
+                 and s.stimulus.size == timed[0].stimulus.size) if timed else ()
+    if len(used) >= MIN_REPEATS:
+        return _Repeats(used, None)
+    if not noise:
+        return _Repeats(used, f"the recording has no {NOISE_2} sweep; the explained variance "
+                              f"ratio needs at least {MIN_REPEATS}")
+    return _Repeats(used, f"{len(used)} usable {NOISE_2} sweep(s) of {len(noise)} (published "
+                          "spike times and the first one's length and rate are needed); the "
+                          f"explained variance ratio needs at least {MIN_REPEATS}")
+
+
+def _score_model(task: CellTask, model_id: int, document: Mapping[str, Any],
+                 sweeps: Sequence[StimulusSweep], repeats: _Repeats) -> ModelOutcome:
+    from etl.metrics.evr import explained_variance_ratio, spike_times_to_indices
+    from etl.readers.glif_config import parse_glif_config
+
+    started = time.perf_counter()
+    try:
+        config = parse_glif_config(document)
+        steps, spikes = _simulate_sweeps(task, model_id, config, sweeps)
+        values: dict[str, Any] = {
+            "simulated_sweeps": len(sweeps), "model_spikes": spikes.num_rows,
+            "noise2_sweeps": len(repeats.sweeps),
+            "noise2_sweep_numbers": [s.sweep_number for s in repeats.sweeps] or None,
+            "voltages_written": task.voltage_root is not None, "problem": repeats.problem,
+        }
+        if repeats.problem is None:
+            first = repeats.sweeps[0]
+            dt = 1.0 / first.sampling_rate
+            data = [spike_times_to_indices(s.spike_times_s, dt) for s in repeats.sweeps]
+            score = explained_variance_ratio(data, steps[first.sweep_number],
+                                             first.stimulus.size, dt)
+            values.update(explained_variance_ratio=score.ratio, ev_data=score.ev_data,
+                          ev_model=score.ev_model)
+    except (CtMirrorError, OSError, ValueError, pa.ArrowException) as exc:
+        return ModelOutcome(model_id, error=str(exc), values={"problem": str(exc)},
+                            seconds=time.perf_counter() - started)
+    return ModelOutcome(model_id, values, spikes, seconds=time.perf_counter() - started)
+
+
+_SPIKE_DTYPES = {"sweep_number": np.int32, "spike_number": np.int32,
+                 "spike_time_step": np.int64, "spike_time_s": np.float64}
+
+
+def _simulate_sweeps(task: CellTask, model_id: int, config: Any,
+                     sweeps: Sequence[StimulusSweep]) -> tuple[dict[int, Any], pa.Table]:
+    """Run the model on every sweep; its spike steps by sweep and its ``glif_spikes`` rows.
+    With ``task.voltage_root`` the voltage traces are written as the sweeps are run."""
+    from etl.glif.simulate import simulate
+
+    steps: dict[int, Any] = {}
+    columns: dict[str, list[Any]] = {name: [] for name in _SPIKE_DTYPES}
+
+    def runs() -> Iterator[pa.Table]:
+        for sweep in sweeps:
+            result = simulate(config, sweep.stimulus_a(), 1.0 / sweep.sampling_rate)
+            steps[sweep.sweep_number] = result.spike_time_steps
+            count = result.spike_time_steps.size
+            columns["sweep_number"].append(np.full(count, sweep.sweep_number, np.int32))
+            columns["spike_number"].append(np.arange(count, dtype=np.int32))
+            columns["spike_time_step"].append(result.spike_time_steps)
+            columns["spike_time_s"].append(result.interpolated_spike_times)
+            if task.voltage_root is not None:
+                yield _voltage_rows(task, model_id, sweep, result)
+
+    if task.voltage_root is None:
+        deque(runs(), maxlen=0)
+    else:
+        write_parquet_atomic(
+            GLIF_VOLTAGES.file_path(task.voltage_root, task.specimen_id, model_id),
+            GLIF_VOLTAGES.schema, runs(), byte_stream_split=["voltage.list.element"])
+    n = sum(a.size for a in columns["sweep_number"])
+    arrays = {name: np.concatenate(parts) if parts else np.zeros(0, _SPIKE_DTYPES[name])
+              for name, parts in columns.items()}
+    spikes = pa.table({"specimen_id": np.full(n, task.specimen_id, np.int64),
+                       "neuronal_model_id": np.full(n, model_id, np.int64), **arrays},
+                      schema=GLIF_SPIKES.schema)
+    return steps, spikes
+
+
+def _voltage_rows(task: CellTask, model_id: int, sweep: StimulusSweep,
+                  result: GlifResult) -> pa.Table:
+    return pa.table({
+        "specimen_id": [task.specimen_id], "neuronal_model_id": [model_id],
+        "sweep_number": [sweep.sweep_number], "sampling_rate_hz": [sweep.sampling_rate],
+        "voltage": pa.array([result.voltage.astype(np.float32)], pa.list_(pa.float32())),
+    }, schema=GLIF_VOLTAGES.schema)
+
+
+# -- write -----------------------------------------------------------------------------------
+
+
+def _write(engine: sa.Engine, root: Path, results: list[tuple[ModelInputs, ModelOutcome]],
+           previous: Mapping[int, Any]) -> None:
+    """Replace the models' spike files (dropping what an earlier run left), then their rows in
+    one transaction."""
+    if not results:
+        return
+    for inputs, outcome in results:
+        _write_files(root, inputs, outcome, previous.get(inputs.neuronal_model_id))
+    with engine.begin() as conn:
+        conn.execute(sa.delete(model_metrics).where(model_metrics.c.neuronal_model_id.in_(
+            [inputs.neuronal_model_id for inputs, _ in results])))
+        conn.execute(sa.insert(model_metrics),
+                     [_row(inputs, outcome) for inputs, outcome in results])
+
+
+def _write_files(root: Path, inputs: ModelInputs, outcome: ModelOutcome, previous: Any) -> None:
+    model_id = inputs.neuronal_model_id
+    if previous is not None and previous.specimen_id is not None \
+            and previous.specimen_id != inputs.specimen_id:
+        _remove_files(root, int(previous.specimen_id), model_id)
+    if inputs.specimen_id is not None:
+        if outcome.spikes is not None:
+            write_parquet_atomic(GLIF_SPIKES.file_path(root, inputs.specimen_id, model_id),
+                                 GLIF_SPIKES.schema, [outcome.spikes])
+        else:
+            _remove_files(root, inputs.specimen_id, model_id)
+        if not outcome.values.get("voltages_written"):
+            GLIF_VOLTAGES.file_path(root, inputs.specimen_id, model_id).unlink(missing_ok=True)
+
+
+def _row(inputs: ModelInputs, outcome: ModelOutcome) -> dict[str, Any]:
+    return {
+        "neuronal_model_id": inputs.neuronal_model_id, "specimen_id": inputs.specimen_id,
+        "neuronal_model_template_id": inputs.template_id, "level": inputs.level,
+        "neuronal_model_run_id": inputs.run_id,
+        "published_explained_variance_ratio": inputs.published,
+        "config_well_known_file_id": inputs.config_file_id,
+        "config_sha256": inputs.config_sha256,
+        "recording_well_known_file_id": inputs.recording_file_id,
+        "recording_sha256": inputs.recording_sha256,
+        "code_version": GLIF_CODE_VERSION, "computed_at": datetime.now(UTC),
+        **{name: None for name in ("explained_variance_ratio", "ev_data", "ev_model",
+                                   "noise2_sweeps", "noise2_sweep_numbers", "simulated_sweeps",
+                                   "model_spikes", "problem")},
+        "voltages_written": False,
+        **outcome.values,
+    }
+
+
+def _refresh_published(engine: sa.Engine, refresh: list[ModelInputs]) -> None:
+    if not refresh:
+        return
+    with engine.begin() as conn:
+        for inputs in refresh:
+            conn.execute(sa.update(model_metrics)
+                         .where(model_metrics.c.neuronal_model_id == inputs.neuronal_model_id)
+                         .values(neuronal_model_run_id=inputs.run_id,
+                                 published_explained_variance_ratio=inputs.published))
+
+
+def _withdraw(engine: sa.Engine, root: Path, orphans: list[tuple[int, int | None]]) -> int:
+    with engine.begin() as conn:
+        for model_id, specimen_id in orphans:
+            conn.execute(sa.delete(model_metrics).where(
+                model_metrics.c.neuronal_model_id == model_id))
+            if specimen_id is not None:
+                _remove_files(root, specimen_id, model_id)
+    return len(orphans)
+
+
+def _remove_files(root: Path, specimen_id: int, model_id: int) -> None:
+    for dataset in (GLIF_SPIKES, GLIF_VOLTAGES):
+        dataset.file_path(root, specimen_id, model_id).unlink(missing_ok=True)
+
+
+__all__ = ["GLIF_CODE_VERSION", "NOISE_2", "CellTask", "ModelInputs", "ModelMetricsReport",
+           "ModelOutcome", "compute_cell", "glif_metrics_stage", "noise2_repeats"]

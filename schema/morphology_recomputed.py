@@ -1,0 +1,61 @@
+"""Morphology features recomputed from the mirrored SWC reconstructions, beside the published ones.
+
+``morphology_features_recomputed`` has one row per reconstruction and compartment (``all``,
+``axon``, ``basal_dendrite``, ``apical_dendrite``, ``dendrite``), with the published
+``NeuronReconstruction`` column names (:data:`RECONSTRUCTION_FEATURES`, same types), so a
+comparison is a join on ``neuron_reconstruction_id`` and a column name. The five ``nr__`` values
+of the cell list (:data:`CELL_LIST_FEATURES`) are defined on the dendrite of the whole cell: they
+are filled on the ``all`` row and NULL on the compartment rows. Each row says which SWC bytes
+(``source_sha256``) and code version made it; a reconstruction is recomputed when either changes.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Column, Double, Table, Text
+
+from schema.base import Base
+from schema.morphology import NeuronReconstruction
+from schema.specimens import ApiCellTypesSpecimenDetail
+
+#: Published ``NeuronReconstruction`` feature columns, in table order.
+RECONSTRUCTION_FEATURES: tuple[str, ...] = (
+    "average_bifurcation_angle_local", "average_bifurcation_angle_remote",
+    "average_contraction", "average_diameter", "average_fragmentation",
+    "average_parent_daughter_ratio", "hausdorff_dimension", "max_branch_order",
+    "max_euclidean_distance", "max_path_distance", "number_bifurcations", "number_branches",
+    "number_nodes", "number_stems", "number_tips", "overall_depth", "overall_height",
+    "overall_width", "soma_surface", "total_length", "total_surface", "total_volume",
+)
+#: The cell list's (``ApiCellTypesSpecimenDetail``) reconstruction values.
+CELL_LIST_FEATURES: tuple[str, ...] = (
+    "nr__max_euclidean_distance", "nr__number_stems", "nr__number_bifurcations",
+    "nr__average_contraction", "nr__average_parent_daughter_ratio",
+)
+
+
+def _like_published(table: Table, name: str) -> Column[object]:
+    """A column named and typed as the published one (counts integer, the rest double)."""
+    integer = table.c[name].type.python_type is int
+    return Column(name, BigInteger if integer else Double)
+
+
+morphology_features_recomputed = Table(
+    "morphology_features_recomputed",
+    Base.metadata,
+    Column("neuron_reconstruction_id", BigInteger, primary_key=True, autoincrement=False),
+    #: ``etl.features.morphology.Compartment``: which nodes (besides the soma) were kept.
+    Column("compartment", Text, primary_key=True),
+    Column("specimen_id", BigInteger, nullable=False),
+    Column("well_known_file_id", BigInteger, nullable=False),
+    Column("source_sha256", Text, nullable=False),
+    Column("code_version", BigInteger, nullable=False),
+    Column("computed_at", Base.type_annotation_map[datetime], nullable=False),
+    *(_like_published(NeuronReconstruction.__table__, name) for name in RECONSTRUCTION_FEATURES),
+    *(_like_published(ApiCellTypesSpecimenDetail.__table__, name)
+      for name in CELL_LIST_FEATURES),
+)
+
+
+__all__ = ["CELL_LIST_FEATURES", "RECONSTRUCTION_FEATURES", "morphology_features_recomputed"]
