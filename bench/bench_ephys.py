@@ -3,17 +3,21 @@ NWB files, in one run.
 
 Usage::
 
-    python bench/bench_ephys.py FILE_OR_DIR [...] [--ipfx-python /tmp/ipfx-ref/bin/python] \
-        [--allensdk-python /tmp/sdk-ref/bin/python] [--json OUT.json]
+    python bench/bench_ephys.py FILE_OR_DIR [...] [--ipfx-python IPFX_VENV/bin/python] \
+        [--allensdk-python SDK_VENV/bin/python] [--scope cell|dataset] [--json OUT.json]
 
 Neither reference can share the project's environment, so each runs in its own interpreter (a
 virtualenv with ``ipfx==2.1.2``, one with ``allensdk==2.16.2``), called by this script once per
-file. ipfx: the file is read with the NWB 1 adapter of ``bench/ipfx_read_check.py`` and
-``extract_data_set_features`` runs; compared with this project's ``ipfx`` definitions. AllenSDK:
-``NwbDataSet`` and ``extract_cell_features`` (the 2016-2018 extractor); compared with the
-``allen2016`` definitions. This project's side reads the same file (``recordings_from_nwb``) and
-runs ``cell_features``. Times exclude interpreter start-up and imports; both include reading the
-file. Agreement: a (cell, column) pair agrees when both are empty or within 1% of the
+file. ipfx: the file is read with the NWB 1 adapter of ``bench/ipfx_read_check.py``; with
+``--scope cell`` (default) its three cell-level analyses run (long squares, short squares,
+ramps) and build the cell record, as inside ``extract_data_set_features``; with ``--scope
+dataset`` all of ``extract_data_set_features`` runs, which also measures every current-clamp
+sweep for its sweep table. Compared with this project's ``ipfx`` definitions: ``cell_features``
+on the protocols' sweeps, plus, for ``dataset``, ``sweep_results`` on every current-clamp sweep
+(the pipeline's spike and sweep tables). AllenSDK: ``NwbDataSet`` and ``extract_cell_features``
+(the 2016-2018 extractor, cell level only); compared with the ``allen2016`` definitions.
+Both sides read the file inside the timed part; interpreter start-up and imports are not
+timed. Agreement: a (cell, column) pair agrees when both are empty or within 1% of the
 reference's value.
 """
 
@@ -30,8 +34,12 @@ from pathlib import Path
 HERE = Path(__file__).parent
 
 
-def worker(path: str) -> None:
-    """Run inside the ipfx interpreter: print ipfx's record and seconds as one JSON line."""
+def worker(path: str, scope: str) -> None:
+    """Run inside the ipfx interpreter: print ipfx's record and seconds as one JSON line.
+
+    ``cell``: the three cell-level analyses and the record, as ``extract_data_set_features``
+    runs them; ``dataset``: all of ``extract_data_set_features``, which also measures every
+    current-clamp sweep (noise sweeps included) for the sweep table."""
     import importlib.util
     import warnings
 
@@ -43,15 +51,22 @@ def worker(path: str) -> None:
                                                   HERE / "ipfx_read_check.py")
     check = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(check)
-    from ipfx.data_set_features import extract_data_set_features
+    from ipfx import data_set_features as dsf
     from ipfx.dataset.ephys_data_set import EphysDataSet
+    from ipfx.feature_record import build_cell_feature_record
 
     ontology = check.StimulusOntology(
         check.ju.read(check.StimulusOntology.DEFAULT_STIMULUS_ONTOLOGY_FILE))
     started = time.perf_counter()
     data = check.Nwb1PipelineData(path, ontology)
     data_set = EphysDataSet(data=data, sweep_info=data.sweep_info())
-    _, _, record, _, _, _ = extract_data_set_features(data_set)
+    if scope == "dataset":
+        _, _, record, _, _, _ = dsf.extract_data_set_features(data_set)
+    else:
+        features = {"long_squares": dsf.extract_cell_long_square_features(data_set)[0],
+                    "short_squares": dsf.extract_cell_short_square_features(data_set)[0],
+                    "ramps": dsf.extract_cell_ramp_features(data_set)[0]}
+        record = build_cell_feature_record(features)
     seconds = time.perf_counter() - started
     print(json.dumps({"seconds": seconds, "record": _plain(record)}))
 
@@ -141,16 +156,22 @@ def _plain(record: dict[str, object]) -> dict[str, object]:
     return out
 
 
-def ours(path: Path, definitions: str) -> tuple[float, dict[str, object], int | None,
-                                                 int | None]:
+def ours(path: Path, definitions: str, scope: str = "cell"
+         ) -> tuple[float, dict[str, object], int | None, int | None]:
+    """This project's cell record and seconds; with ``dataset`` also every current-clamp
+    sweep's spikes and features (the pipeline's ``ephys_spikes`` and ``ephys_sweep_features``,
+    the counterpart of ipfx's sweep table)."""
     from etl.features.ephys import definitions as definition_set
     from etl.features.ephys.cell import CELL_STIMULI, cell_features
+    from etl.features.ephys.sweeps import sweep_results
     from etl.readers.ephys import recordings_from_nwb
 
     chosen = definition_set(definitions)
     started = time.perf_counter()
-    recordings, _ = recordings_from_nwb(path, CELL_STIMULI)
+    recordings, _ = recordings_from_nwb(path, None if scope == "dataset" else CELL_STIMULI)
     cell = cell_features(recordings, chosen)
+    if scope == "dataset":
+        sweep_results(recordings, chosen)
     return (time.perf_counter() - started, cell.values, cell.rheobase_sweep_number,
             cell.hero_sweep_number)
 
@@ -165,7 +186,8 @@ def _agree(got: object, want: object) -> bool:
     return abs(float(got) - float(want)) <= 0.01 * abs(float(want)) + 1e-9  # type: ignore[arg-type]
 
 
-def compare(files: list[Path], reference: str, python: Path) -> dict[str, object]:
+def compare(files: list[Path], reference: str, python: Path, scope: str = "cell"
+            ) -> dict[str, object]:
     """Run ``reference`` (in ``python``) and this project on every file; print and return the
     per-cell rows and the summary."""
     from etl.features.ephys.cell import CELL_FEATURES
@@ -174,15 +196,15 @@ def compare(files: list[Path], reference: str, python: Path) -> dict[str, object
     rows = []
     per_feature: dict[str, list[bool]] = {name: [] for name in CELL_FEATURES}
     disagreements: list[tuple[str, str, object, object]] = []
-    ours(files[0], definitions)  # warm-up: numba and scipy imports
-    print(f"\n{reference} vs this project ({definitions} definitions)")
+    ours(files[0], definitions, scope)  # warm-up: numba and scipy imports
+    print(f"\n{reference} vs this project ({definitions} definitions, {scope} scope)")
     print(f"{'file':<26} {reference + ' s':>10} {'ours s':>8} {'speed-up':>9} {'agree':>7}")
     for path in files:
-        done = subprocess.run([str(python), __file__, flag, str(path)],
+        done = subprocess.run([str(python), __file__, flag, str(path), "--scope", scope],
                               capture_output=True, text=True, check=True)
         result = json.loads(done.stdout.strip().splitlines()[-1])
         record = result["record"]
-        seconds, values, rheobase, hero = ours(path, definitions)
+        seconds, values, rheobase, hero = ours(path, definitions, scope)
         if "error" in record:
             print(f"{path.name[:26]:<26} {reference} failed: {record['error']}")
             rows.append({"file": path.name, "reference_error": record["error"]})
@@ -207,6 +229,7 @@ def compare(files: list[Path], reference: str, python: Path) -> dict[str, object
     summary = {
         "reference": reference,
         "definitions": definitions,
+        "scope": scope,
         "cells": len(done_rows),
         "reference_failed": len(rows) - len(done_rows),
         "pairs_agreeing": agreeing,
@@ -242,10 +265,14 @@ def main(argv: list[str] | None = None) -> int:
                         help="interpreter with allensdk==2.16.2 (compared with allen2016)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--allensdk-worker", help=argparse.SUPPRESS)
+    parser.add_argument("--scope", choices=("cell", "dataset"), default="cell",
+                        help="cell: the cell-level features only (default); dataset: ipfx's "
+                             "extract_data_set_features, which also measures every current-clamp "
+                             "sweep, against this project's cell and per-sweep features")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     if args.worker:
-        worker(args.worker)
+        worker(args.worker, args.scope)
         return 0
     if args.allensdk_worker:
         allensdk_worker(args.allensdk_worker)
@@ -257,7 +284,8 @@ def main(argv: list[str] | None = None) -> int:
     results = {}
     for reference, python in (("ipfx", args.ipfx_python), ("allensdk", args.allensdk_python)):
         if python is not None:
-            results[reference] = compare(files, reference, python)
+            results[reference] = compare(files, reference, python,
+                                         "cell" if reference == "allensdk" else args.scope)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
     return 0

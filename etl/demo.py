@@ -29,6 +29,14 @@ FILE_QUERIES: dict[str, str] = {
     "swc nodes": "SELECT count(*) FROM reconstruction_nodes",
     "glif models": "SELECT count(*) FROM glif_neuron_configs",
 }
+#: Queries over what the sync recomputed from those files.
+DERIVED_QUERIES: dict[str, str] = {
+    "ephys cells": "SELECT count(*) FROM ephys_features_recomputed",
+    "spikes": "SELECT count(*) FROM ephys_spikes",
+    "reconstructions": "SELECT count(*) FROM morphology_features_recomputed "
+                       "WHERE compartment = 'all'",
+    "glif scored": "SELECT count(explained_variance_ratio) FROM model_metrics",
+}
 ONE_SWEEP = """
     SELECT s.specimen_id, c.specimen__name, s.sweep_number, s.stimulus_name,
            len(s.response) AS samples, round(1e3 * list_min(s.response), 1) AS min_mv,
@@ -80,10 +88,16 @@ def run_demo(root: Path, *, cells: int, use_prefect: bool) -> None:
             for label, query in EXAMPLE_QUERIES.items():
                 count = conn.execute(sa.text(query)).scalar_one()
                 console.print(f"  {label:<10} {count:>6}   [dim]{query}[/]", soft_wrap=True)
-            console.print("and over the mirrored files (Parquet views and parameter tables):")
-            for label, query in FILE_QUERIES.items():
-                count = conn.execute(sa.text(query)).scalar_one() or 0
-                console.print(f"  {label:<12} {count:>10,}   [dim]{query}[/]", soft_wrap=True)
+            for heading, queries in (
+                ("and over the mirrored files (Parquet views and parameter tables):",
+                 FILE_QUERIES),
+                ("and over what the sync recomputed from them (derived tables):",
+                 DERIVED_QUERIES)):
+                console.print(heading)
+                for label, query in queries.items():
+                    count = conn.execute(sa.text(query)).scalar_one() or 0
+                    console.print(f"  {label:<15} {count:>10,}   [dim]{query}[/]",
+                                  soft_wrap=True)
             sweep = conn.execute(sa.text(ONE_SWEEP)).mappings().first()
             if sweep is not None:
                 console.print(

@@ -96,6 +96,8 @@ def detect_spikes(
         dvdt = filtered_dvdt(t, v, params.filter_hz)
     if definitions.window_dvdt == "slice_whole_trace":
         window_dvdt = dvdt[start_index:end_index]
+    elif start_index == 0 and end_index == t.size - 1:
+        window_dvdt = dvdt  # the window is the whole trace: re-filtering it gives the same
     else:
         window_dvdt = filtered_dvdt(t[start_index:end_index + 1], v[start_index:end_index + 1],
                                     params.filter_hz)
