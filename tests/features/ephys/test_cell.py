@@ -136,3 +136,28 @@ def test_nwb_and_parquet_give_the_same_recordings_and_skip_other_stimuli(
         assert np.array_equal(a.v, b.v) and np.array_equal(a.i, b.i)
         assert (a.stimulus_code, a.stimulus_amplitude, a.sampling_rate) == (
             b.stimulus_code, b.stimulus_amplitude, b.sampling_rate)
+
+
+def test_allen2016_short_square_means_take_the_common_amplitude_sweeps(
+    synth_snapshot: Path,
+) -> None:
+    """AllenSDK's extractor keeps only the sweeps at the most common spiking amplitude before
+    averaging their first spikes; a mean over every spiking short square would differ."""
+    from etl.features.ephys import ALLEN2016
+
+    checked = 0
+    for nwb in sorted(synth_snapshot.rglob("*.nwb")):
+        recordings, _ = recordings_from_nwb(nwb)
+        cell = cell_features(recordings, ALLEN2016)
+        common = cell.values.get("threshold_i_short_square")
+        if common is None:
+            continue
+        firsts = {n: (r.stimulus_amplitude, float(r.spikes["threshold_v"][0]))
+                  for n, r in cell.sweeps.items()
+                  if r.protocol == "short_square" and len(r.spikes["threshold_v"])}
+        at_common = [v for amp, v in firsts.values() if amp == common]
+        assert at_common
+        assert cell.values["threshold_v_short_square"] == pytest.approx(np.mean(at_common),
+                                                                      rel=1e-12)
+        checked += len(firsts) > len(at_common)
+    assert checked  # some cell has spiking short squares at another amplitude
