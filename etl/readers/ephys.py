@@ -165,36 +165,30 @@ _STIMULUS_COLUMNS = ("sweep_number", "clamp_mode", "stimulus_name", "sampling_ra
 def stimulus_sweeps_from_parquet(path: Path) -> tuple[list[StimulusSweep], dict[int, str]]:
     """Every current-clamp sweep of a ``sweeps`` Parquet file with its stimulus (responses are
     not read), and, by sweep number, why other current-clamp sweeps were left out."""
-    parquet = pq.ParquetFile(path)
     found: list[StimulusSweep] = []
     problems: dict[int, str] = {}
-    for group in range(parquet.num_row_groups):
-        table = parquet.read_row_group(group, columns=list(_STIMULUS_COLUMNS))
-        for index in range(table.num_rows):
-            row = {name: table.column(name)[index] for name in _STIMULUS_COLUMNS}
-            if row["clamp_mode"].as_py() != "CurrentClamp":
-                continue
-            number = int(row["sweep_number"].as_py())
-            to_amps = _TO_A.get(str(row["stimulus_unit"].as_py()))
-            rate = row["sampling_rate_hz"].as_py()
-            if not row["stimulus"].is_valid:
-                problems[number] = "no stimulus series"
-            elif to_amps is None:
-                unit = row["stimulus_unit"].as_py()
-                problems[number] = f"stimulus unit {unit!r} is not a current"
-            elif not rate or not rate > 0:
-                problems[number] = f"sampling rate {rate!r} is not positive"
-            else:
-                spikes = row["spike_times_s"]
-                found.append(StimulusSweep(
-                    sweep_number=number,
-                    stimulus_name=row["stimulus_name"].as_py(),
-                    sampling_rate=float(rate),
-                    stimulus=row["stimulus"].values.to_numpy(zero_copy_only=False),
-                    to_amps=to_amps * (row["stimulus_conversion"].as_py() or 1.0),
-                    spike_times_s=spikes.values.to_numpy(zero_copy_only=False).astype(np.float64)
-                    if spikes.is_valid else None,
-                ))
+    for row in _rows(pq.read_table(path, columns=list(_STIMULUS_COLUMNS))):
+        if row["clamp_mode"] != "CurrentClamp":
+            continue
+        number = int(row["sweep_number"])
+        to_amps = _TO_A.get(str(row["stimulus_unit"]))
+        rate = row["sampling_rate_hz"]
+        if row["stimulus"] is None:
+            problems[number] = "no stimulus series"
+        elif to_amps is None:
+            problems[number] = f"stimulus unit {row['stimulus_unit']!r} is not a current"
+        elif not rate or not rate > 0:
+            problems[number] = f"sampling rate {rate!r} is not positive"
+        else:
+            spikes = row["spike_times_s"]
+            found.append(StimulusSweep(
+                sweep_number=number,
+                stimulus_name=row["stimulus_name"],
+                sampling_rate=float(rate),
+                stimulus=row["stimulus"],
+                to_amps=to_amps * (row["stimulus_conversion"] or 1.0),
+                spike_times_s=None if spikes is None else np.asarray(spikes, dtype=np.float64),
+            ))
     return found, problems
 
 
