@@ -156,33 +156,59 @@ def sweep_row(nwb: h5py.File, number: int) -> dict[str, Any]:
 
 
 def _series(nwb: h5py.File, path: str, *, with_scalars: bool) -> _Series | None:
-    group = nwb.get(path)
-    if not isinstance(group, h5py.Group):
+    header = series_header(nwb, path)
+    if header is None:
         return None
-    data = group.get("data")
-    if not isinstance(data, h5py.Dataset):
-        return None
-    samples = read_1d(data)
+    samples = read_1d(header.data)
     if samples.dtype != np.float32:
         as_float32 = samples.astype(np.float32)
         # Lossless or nothing: int16 digitiser counts fit, float64 values usually do not.
         if not np.array_equal(as_float32.astype(samples.dtype), samples, equal_nan=True):
             raise NwbError(f"/{path}/data is {samples.dtype} and float32 cannot hold it exactly")
         samples = as_float32
+    return _Series(
+        samples=samples,
+        unit=header.unit,
+        conversion=header.conversion,
+        rate=header.rate,
+        starting_time=_scalar(header.group.get("starting_time")),
+        clamp_mode=header.clamp_mode,
+        scalars=_scalar_datasets(header.group) if with_scalars else {},
+    )
+
+
+@dataclass(frozen=True)
+class SeriesHeader:
+    """A series' group, its ``data`` dataset (not read) and what scales and places it."""
+
+    group: h5py.Group
+    data: h5py.Dataset
+    unit: str | None
+    conversion: float | None
+    rate: float | None
+    clamp_mode: str | None
+
+
+def series_header(nwb: h5py.File, path: str) -> SeriesHeader | None:
+    """The series at ``path`` without its samples; None when it or its ``data`` is missing."""
+    group = nwb.get(path)
+    if not isinstance(group, h5py.Group):
+        return None
+    data = group.get("data")
+    if not isinstance(data, h5py.Dataset):
+        return None
     start = group.get("starting_time")
     ancestry = [_decode(a) for a in np.atleast_1d(group.attrs.get("ancestry", []))]
     kind = next((a for a in reversed(ancestry) if a.endswith("ClampSeries")), None)
     kind = kind or _decode(group.attrs.get("neurodata_type", ""))
-    clamp_mode = next((mode for mode in ("CurrentClamp", "VoltageClamp")
-                       if kind.startswith(mode)), None)
-    return _Series(
-        samples=samples,
+    return SeriesHeader(
+        group=group,
+        data=data,
         unit=_attr_text(data, "unit"),
         conversion=_attr_float(data, "conversion"),
         rate=None if start is None else _attr_float(start, "rate"),
-        starting_time=_scalar(start),
-        clamp_mode=clamp_mode,
-        scalars=_scalar_datasets(group) if with_scalars else {},
+        clamp_mode=next((mode for mode in ("CurrentClamp", "VoltageClamp")
+                         if kind.startswith(mode)), None),
     )
 
 
@@ -291,4 +317,5 @@ def _attr_float(obj: h5py.HLObject, name: str) -> float | None:
     return number if math.isfinite(number) else None
 
 
-__all__ = ["SweepConversion", "convert_nwb_to_parquet", "sweep_numbers", "sweep_row"]
+__all__ = ["SeriesHeader", "SweepConversion", "convert_nwb_to_parquet", "series_header",
+           "sweep_numbers", "sweep_row"]

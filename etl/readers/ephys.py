@@ -14,7 +14,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from numpy.typing import NDArray
 
-from etl.convert.nwb_sweeps import sweep_numbers, sweep_row
+from etl.convert.hdf5_chunks import read_1d_scaled
+from etl.convert.nwb_sweeps import RESPONSES, STIMULI, series_header, sweep_numbers
 from etl.errors import NwbError
 from etl.features.ephys.cell import SweepRecording
 
@@ -77,12 +78,15 @@ def recordings(rows: Iterable[Mapping[str, Any]]) -> tuple[list[SweepRecording],
 def recordings_from_nwb(path: Path, stimulus_names: Collection[str] | None = None
                         ) -> tuple[list[SweepRecording], dict[int, str]]:
     """Every current-clamp sweep of an Allen NWB 1 file, or only those whose stimulus name is
-    in ``stimulus_names`` (the others' samples are then not read)."""
+    in ``stimulus_names`` (the others' samples are then not read). The same recordings as the
+    file's ``sweeps`` Parquet gives (``recordings_from_parquet``), read without the columns the
+    features do not use and scaled to float64 while they are inflated; a sweep whose samples
+    float32 cannot hold, which the conversion leaves out, is read here at its own precision."""
     try:
         nwb = h5py.File(path, "r")
     except OSError as exc:
         raise NwbError(f"{Path(path).name}: HDF5 does not open ({exc})") from None
-    rows: list[dict[str, Any]] = []
+    found: list[SweepRecording] = []
     problems: dict[int, str] = {}
     with nwb:
         numbers = sweep_numbers(nwb)
@@ -90,14 +94,61 @@ def recordings_from_nwb(path: Path, stimulus_names: Collection[str] | None = Non
             raise NwbError(f"{Path(path).name}: no sweeps (no Sweep_N under "
                            "/acquisition/timeseries)")
         for number in numbers:
-            if stimulus_names is not None and _stimulus_name(nwb, number) not in stimulus_names:
+            name = _scalar_text(nwb, f"{RESPONSES}/Sweep_{number}/aibs_stimulus_name")
+            if stimulus_names is not None and name not in stimulus_names:
                 continue
             try:
-                rows.append(sweep_row(nwb, number))
-            except NwbError as exc:
+                recording = _nwb_recording(nwb, number, name)
+            except (NwbError, ValueError) as exc:
                 problems[number] = str(exc)
-    found, more = recordings(rows)
-    return found, {**problems, **more}
+                continue
+            if recording is not None:
+                found.append(recording)
+    return found, problems
+
+
+def _nwb_recording(nwb: h5py.File, number: int, stimulus_name: str | None
+                   ) -> SweepRecording | None:
+    """``recording_from_row(sweep_row(nwb, number))`` without reading what it does not use."""
+    response = series_header(nwb, f"{RESPONSES}/Sweep_{number}")
+    if response is None:
+        raise NwbError("no response series")
+    if response.clamp_mode != "CurrentClamp":
+        return None
+    stimulus = series_header(nwb, f"{STIMULI}/Sweep_{number}")
+    if stimulus is None:
+        raise ValueError("no stimulus series")
+    to_mv, to_pa = _TO_MV.get(str(response.unit)), _TO_PA.get(str(stimulus.unit))
+    if to_mv is None or to_pa is None:
+        raise ValueError(f"units {response.unit!r}/{stimulus.unit!r} are not a voltage "
+                         "response to a current stimulus")
+    amplitude = _scalar_value(response.group.get("aibs_stimulus_amplitude_pa"))
+    return SweepRecording(
+        sweep_number=number,
+        stimulus_name=stimulus_name,
+        stimulus_code=_scalar_text(response.group, "aibs_stimulus_description"),
+        stimulus_amplitude=float(amplitude) if isinstance(amplitude, int | float) else None,
+        sampling_rate=float(response.rate or 0.0),
+        v=read_1d_scaled(response.data, response.conversion or 1.0, to_mv),
+        i=read_1d_scaled(stimulus.data, stimulus.conversion or 1.0, to_pa),
+    )
+
+
+def _scalar_value(dataset: Any) -> Any:
+    """A scalar dataset's value as a Python value (text decoded); None if it is not one."""
+    if not isinstance(dataset, h5py.Dataset) or dataset.shape != ():
+        return None
+    value = dataset[()]
+    if isinstance(value, bytes | np.bytes_):
+        return value.decode("utf-8", errors="replace")
+    if isinstance(value, np.generic):
+        value = value.item()
+    return None if isinstance(value, float) and not np.isfinite(value) else value
+
+
+def _scalar_text(group: h5py.Group, name: str) -> str | None:
+    value = _scalar_value(group.get(name))
+    return None if value is None else str(value)
 
 
 def recordings_from_parquet(path: Path, stimulus_names: Collection[str] | None = None
@@ -190,15 +241,3 @@ def stimulus_sweeps_from_parquet(path: Path) -> tuple[list[StimulusSweep], dict[
                 spike_times_s=None if spikes is None else np.asarray(spikes, dtype=np.float64),
             ))
     return found, problems
-
-
-def _stimulus_name(nwb: h5py.File, number: int) -> str | None:
-    dataset = nwb.get(f"acquisition/timeseries/Sweep_{number}/aibs_stimulus_name")
-    if not isinstance(dataset, h5py.Dataset):
-        return None
-    value = dataset[()]
-    return value.decode("utf-8", errors="replace") if isinstance(value, bytes) else str(value)
-
-
-__all__ = ["StimulusSweep", "recording_from_row", "recordings", "recordings_from_nwb",
-           "recordings_from_parquet", "stimulus_sweeps_from_parquet"]

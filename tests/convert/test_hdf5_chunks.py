@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from etl.convert import hdf5_chunks
-from etl.convert.hdf5_chunks import read_1d
+from etl.convert.hdf5_chunks import read_1d, read_1d_scaled
 
 RNG = np.random.default_rng(3)
 VALUES = RNG.normal(size=20_001).astype(np.float32)
@@ -32,12 +32,18 @@ def test_reads_what_h5py_reads(tmp_path: Path, name: str, options: dict,
     inflated = []
     real = hdf5_chunks.zlib_ng.decompress
     monkeypatch.setattr(hdf5_chunks.zlib_ng, "decompress",
-                        lambda raw: inflated.append(1) or real(raw))
+                        lambda raw, **kw: inflated.append(1) or real(raw, **kw))
     with h5py.File(path, "r") as f:
         for key in ("data", "int16"):
             got = read_1d(f[key])
             want = f[key][()]
             assert got.dtype == want.dtype and np.array_equal(got, want)
+            # As the feature readers scale samples: float64, then each factor in turn.
+            scaled = want.astype(np.float64)
+            scaled *= 0.1
+            scaled *= 1e3
+            got = read_1d_scaled(f[key], 0.1, 1e3)
+            assert got.dtype == np.float64 and np.array_equal(got, scaled)
     assert bool(inflated) == raw_chunks
 
 
@@ -53,3 +59,38 @@ def test_unwritten_chunks_and_other_shapes_fall_back_to_h5py(tmp_path: Path) -> 
         sparse = read_1d(f["sparse"])
         assert np.array_equal(sparse[:1000], VALUES[:1000]) and (sparse[1000:] == -1.5).all()
         assert np.array_equal(read_1d(f["matrix"]), VALUES[:20_000])
+
+
+@pytest.mark.parametrize("opener", [
+    {"driver": "core"},  # in memory: no file offsets to slice, read_direct_chunk instead
+    {"userblock": True},  # addresses are relative to the end of a user block
+])
+def test_files_not_mapped_as_plain_files_read_the_same(tmp_path: Path, opener: dict) -> None:
+    path = tmp_path / "data.h5"
+    with h5py.File(path, "w", userblock_size=512 if opener.pop("userblock", False) else 0) as f:
+        f.create_dataset("data", data=VALUES, chunks=(6322,), compression="gzip")
+    with h5py.File(path, "r", **opener) as f:
+        assert np.array_equal(read_1d(f["data"]), VALUES)
+        assert np.array_equal(read_1d_scaled(f["data"], 2.5), VALUES.astype(np.float64) * 2.5)
+
+
+def test_a_damaged_chunk_fails_as_h5py_fails(tmp_path: Path) -> None:
+    """A chunk whose compressed bytes are damaged is not inflated into a wrong array: HDF5 reads
+    the dataset and raises its own error."""
+    path = tmp_path / "damaged.h5"
+    with h5py.File(path, "w") as f:
+        f.create_dataset("data", data=VALUES, chunks=(1000,), compression="gzip")
+    with h5py.File(path, "r") as f:
+        chunks: list[tuple[int, int]] = []
+        f["data"].id.chunk_iter(lambda info: chunks.append((info.byte_offset, info.size)))
+    address, size = chunks[-1]
+    data = bytearray(path.read_bytes())
+    data[address + 2:address + size] = bytes(size - 2)  # the deflate stream after its header
+    path.write_bytes(bytes(data))
+    with h5py.File(path, "r") as f:
+        with pytest.raises(OSError):
+            f["data"][()]
+        with pytest.raises(OSError):
+            read_1d(f["data"])
+        with pytest.raises(OSError):
+            read_1d_scaled(f["data"], 1e3)

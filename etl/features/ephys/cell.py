@@ -210,14 +210,26 @@ def _prepare(recording: SweepRecording, definitions: Definitions) -> _Sweep:
         raise ProtocolError("stimulus has NaN samples")
     if stimulus_zero:
         raise ProtocolError("no stimulus (the current is zero throughout)")
-    t = np.arange(v.size) / recording.sampling_rate
+    rate = recording.sampling_rate
+    shift = 0.0
     if definitions.long_square_window_from_stimulus:
-        onset = _stimulus_onset(changes, recording.sampling_rate)
+        onset = _stimulus_onset(changes, rate)
         if onset is None:
             raise ProtocolError("no stimulus after the test pulse")
-        t = t - (onset - int(PRESTIM_S * recording.sampling_rate)) / recording.sampling_rate
+        shift = (onset - int(PRESTIM_S * rate)) / rate
+    t = _time_base(v.size, rate, shift)
     return _Sweep(recording.sweep_number, recording.stimulus_code or "",
                   recording.stimulus_amplitude, t, v, i, changes)
+
+
+@njit(cache=True, nogil=True)
+def _time_base(size: int, rate: float, shift: float) -> FloatArray:
+    """``np.arange(size) / rate - shift`` (the same bits) in one pass: sample k at k / rate s
+    from the sweep start, less ``shift``."""
+    t = np.empty(size)
+    for k in range(size):
+        t[k] = k / rate - shift
+    return t
 
 
 @njit(cache=True, nogil=True)

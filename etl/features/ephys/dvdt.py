@@ -39,8 +39,14 @@ def _uniform_dt(t: NDArray[np.float64]) -> bool:
 def _derivative(t: NDArray[np.float64], v: NDArray[np.float64]) -> NDArray[np.float64]:
     # 1e-3 * diff(v) / diff(t), same operations in the same order as numpy (same bits), skipping
     # zero time steps, in one pass when there are none.
+    return _derivative_into(t, v, np.empty(max(v.size - 1, 0)))
+
+
+@njit(cache=True, nogil=True)
+def _derivative_into(t: NDArray[np.float64], v: NDArray[np.float64],
+                     out: NDArray[np.float64]) -> NDArray[np.float64]:
+    # ``out`` may be ``v`` itself: sample k is written after v[k] and v[k + 1] were read.
     eps = np.finfo(np.float64).eps
-    out = np.empty(v.size - 1)
     kept = 0
     for k in range(v.size - 1):
         dt = t[k + 1] - t[k]
@@ -68,7 +74,7 @@ def zero_phase_filter(v: NDArray[np.float64], cutoff_fraction: float) -> NDArray
     pad = 3 * max(len(a), len(b))
     if v.size <= pad or len(a) != 5 or len(b) != 5:
         return signal.filtfilt(b, a, v)  # scipy raises its own error for too short a trace
-    return _filtfilt(np.ascontiguousarray(v, dtype=np.float64), b, a, zi, pad)
+    return _filtfilt(np.ascontiguousarray(v, dtype=np.float64), b, a, zi, pad).copy()
 
 
 @njit(cache=True, nogil=True)
@@ -76,7 +82,7 @@ def _filtfilt(x: NDArray[np.float64], b: NDArray[np.float64], a: NDArray[np.floa
               zi: NDArray[np.float64], pad: int) -> NDArray[np.float64]:
     # scipy's filtfilt: odd extension by ``pad`` samples at each end, lfilter forwards from the
     # steady state of the first extended sample, lfilter backwards from the steady state of the
-    # last forward output, the extension cut off.
+    # last forward output, the extension cut off (a view into the padded buffer).
     n = x.size
     y = np.empty(n + 2 * pad)
     for k in range(pad):
@@ -85,7 +91,16 @@ def _filtfilt(x: NDArray[np.float64], b: NDArray[np.float64], a: NDArray[np.floa
     y[pad:pad + n] = x
     _lfilter4(y, b, a, zi * y[0], 1)
     _lfilter4(y, b, a, zi * y[-1], -1)
-    return y[pad:pad + n].copy()
+    return y[pad:pad + n]
+
+
+@njit(cache=True, nogil=True)
+def _filtered_derivative(t: NDArray[np.float64], x: NDArray[np.float64], b: NDArray[np.float64],
+                         a: NDArray[np.float64], zi: NDArray[np.float64], pad: int
+                         ) -> NDArray[np.float64]:
+    # _derivative(t, filtfilt(x)), written over the filtered samples: one buffer in all.
+    filtered = _filtfilt(x, b, a, zi, pad)
+    return _derivative_into(t, filtered, filtered)
 
 
 @njit(cache=True, nogil=True)
@@ -124,6 +139,10 @@ def filtered_dvdt(t: NDArray[np.floating], v: NDArray[np.floating],
         if not 0.0 <= fraction < 1.0:
             raise ValueError(f"cannot low-pass at {filter_hz / 1e3:g} kHz a trace sampled at "
                              f"{rate / 1e3:g} kHz: the cutoff must be below half the rate")
+        b, a, zi = _bessel(fraction)
+        pad = 3 * max(len(a), len(b))
+        if v.size > pad and len(a) == len(b) == 5:
+            return _filtered_derivative(t, np.ascontiguousarray(v), b, a, zi, pad)
         v = zero_phase_filter(v, fraction)
     return _derivative(t, np.ascontiguousarray(v))
 

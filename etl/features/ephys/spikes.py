@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 from numpy.typing import NDArray
 
 from etl.features.ephys.definitions import ALLEN2016, Definitions, SpikeDetection
@@ -147,14 +148,27 @@ def detect_spikes(
 def _putative_spikes(dvdt: FloatArray, cutoff: float) -> IndexArray:
     """Samples where dV/dt crosses ``cutoff`` upwards (the last one below it); a candidate after
     the first is kept only if dV/dt went negative since the previous raw crossing."""
-    above = dvdt >= cutoff
-    crossings = np.flatnonzero(~above[:-1] & above[1:]).astype(np.int64)
-    if crossings.size <= 1:
-        return crossings
-    negative = np.concatenate(([0], np.cumsum(dvdt < 0)))
-    # negatives in dvdt[previous:current] = negative[current] - negative[previous]
-    went_negative = negative[crossings[1:]] - negative[crossings[:-1]] > 0
-    return np.concatenate((crossings[:1], crossings[1:][went_negative]))
+    return _putative_pass(np.ascontiguousarray(dvdt, dtype=np.float64), float(cutoff))
+
+
+@njit(cache=True, nogil=True)
+def _putative_pass(dvdt: FloatArray, cutoff: float) -> IndexArray:
+    # One pass for what numpy needs four temporaries for: crossings k (dvdt[k] < cutoff <=
+    # dvdt[k + 1]), each after the first kept when some dvdt[j] < 0 for j in [previous, k).
+    found = np.empty(max(dvdt.size - 1, 0), dtype=np.int64)
+    kept = 0
+    previous = -1
+    negative_since = False
+    for k in range(dvdt.size - 1):
+        if not dvdt[k] >= cutoff and dvdt[k + 1] >= cutoff:
+            if previous < 0 or negative_since:
+                found[kept] = k
+                kept += 1
+            previous = k
+            negative_since = False
+        if dvdt[k] < 0:
+            negative_since = True
+    return found[:kept].copy()
 
 
 def _peaks(v: FloatArray, candidates: IndexArray, end_index: int) -> IndexArray:
@@ -171,7 +185,7 @@ def _filter_putative(v: FloatArray, dvdt: FloatArray, candidates: IndexArray,
         return candidates, peaks
     # Two candidates with no fall of dV/dt below zero between a peak and the next candidate
     # are one spike: drop that peak and that candidate.
-    separated = np.array([bool(np.any(dvdt[peak:nxt] < 0))
+    separated = np.array([_first(dvdt, int(peak), int(nxt), 0.0, BELOW) != NO_INDEX
                           for peak, nxt in zip(peaks[:-1], candidates[1:], strict=True)],
                          dtype=bool)
     peaks = peaks[np.append(separated, True)]
@@ -202,9 +216,8 @@ def _refine_thresholds(dvdt: FloatArray, upstrokes: IndexArray, thresh_frac: flo
 def _scan_back(dvdt: FloatArray, start: int, stop: int, target: float, fallback: int) -> int:
     """First index scanning ``dvdt[start], dvdt[start-1], ...`` down to (not including) ``stop``
     with a value <= ``target``; ``fallback`` if none."""
-    segment = dvdt[stop + 1:start + 1][::-1] if stop >= 0 else dvdt[:start + 1][::-1]
-    hits = np.flatnonzero(segment <= target)
-    return int(start - hits[0]) if hits.size else fallback
+    found = _last(dvdt, max(stop + 1, 0), start + 1, float(target), AT_MOST)
+    return found if found != NO_INDEX else fallback
 
 
 def _check_thresholds_and_peaks(
@@ -302,21 +315,18 @@ def _trough_details(
         nxt = int(nxt)
         downstroke = peak + int(np.argmin(dvdt[peak:nxt]))
         target = p.term_frac * dvdt[downstroke]
-        slowed = np.flatnonzero(dvdt[downstroke:nxt] >= target)
-        if slowed.size == 0:
+        terminated = _first(dvdt, downstroke, nxt, float(target), AT_LEAST)
+        if terminated == NO_INDEX:
             clipped[k] = True
             continue
-        terminated = downstroke + int(slowed[0])
         isi_type = "direct"
         slow_index = NO_INDEX
         adp_index = NO_INDEX
-        rising = np.flatnonzero(heavy[terminated:nxt] >= p.adp_thresh)
-        if rising.size:
-            cross = terminated + int(rising[0])
+        cross = _first(heavy, terminated, nxt, p.adp_thresh, AT_LEAST)
+        if cross != NO_INDEX:
             if t[cross] - t[terminated] < p.flat_interval:
-                falling = np.flatnonzero(heavy[cross:nxt] <= 0)
-                if falling.size:
-                    candidate = cross + int(falling[0])
+                candidate = _first(heavy, cross, nxt, 0.0, AT_MOST)
+                if candidate != NO_INDEX:
                     lowest = candidate + int(np.argmin(v[candidate:nxt]))
                     if (v[candidate] - v[lowest] >= p.tol
                             and v[candidate] - v[terminated] <= p.adp_max_delta_v
@@ -346,11 +356,46 @@ def _widths(t: FloatArray, v: FloatArray, thresholds: IndexArray, peaks: IndexAr
         level = (v[peak] - v[trough]) / 2.0 + v[trough]
         if level < v[thr]:
             level = (v[peak] - v[thr]) / 2.0 + v[thr]
-        before = np.flatnonzero(v[thr + 1:peak + 1][::-1] <= level)
-        after = np.flatnonzero(v[peak:trough] <= level)
-        if before.size and after.size:
-            widths[k] = t[peak + int(after[0])] - t[peak - int(before[0])]
+        before = _last(v, thr + 1, peak + 1, float(level), AT_MOST)
+        after = _first(v, peak, trough, float(level), AT_MOST)
+        if before != NO_INDEX and after != NO_INDEX:
+            widths[k] = t[after] - t[before]
     return widths
+
+
+# -- searches -------------------------------------------------------------------------------
+
+AT_LEAST, AT_MOST, BELOW = 0, 1, 2
+
+
+@njit(cache=True, nogil=True)
+def _meets(value: float, level: float, test: int) -> bool:
+    if test == AT_LEAST:
+        return value >= level
+    if test == AT_MOST:
+        return value <= level
+    return value < level
+
+
+@njit(cache=True, nogil=True)
+def _first(values: FloatArray, start: int, stop: int, level: float, test: int) -> int:
+    """The first index in ``[start, stop)`` whose value meets ``test`` against ``level``
+    (NaN meets none), or ``NO_INDEX``: what ``start + flatnonzero(values[start:stop] >= level)
+    [0]`` gives, stopping at the hit instead of comparing the whole range (the range can run
+    to the next spike seconds later)."""
+    for k in range(max(start, 0), min(stop, values.size)):
+        if _meets(values[k], level, test):
+            return k
+    return NO_INDEX
+
+
+@njit(cache=True, nogil=True)
+def _last(values: FloatArray, start: int, stop: int, level: float, test: int) -> int:
+    """The last index in ``[start, stop)`` whose value meets ``test``, or ``NO_INDEX``."""
+    for k in range(min(stop, values.size) - 1, max(start, 0) - 1, -1):
+        if _meets(values[k], level, test):
+            return k
+    return NO_INDEX
 
 
 # -- output ---------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 
 from etl.features.ephys.cell import TEST_PULSE_MAX_S, ProtocolError, SweepRecording
 from etl.features.ephys.definitions import Definitions
@@ -42,13 +43,42 @@ class SweepFeatures:
 def stimulus_window(i: np.ndarray, rate: float) -> tuple[int, int] | None:
     """First and last non-zero stimulus sample after the test pulse (a pulse starting in the
     first 0.4 s, its two edges skipped); None without a stimulus."""
-    changes = np.flatnonzero(np.diff(i))
-    if changes.size and changes[0] < TEST_PULSE_MAX_S * rate:
-        changes = changes[2:]
-    if changes.size == 0:
-        return None
-    active = np.flatnonzero(i[changes[0] + 1:]) + changes[0] + 1
-    return (int(active[0]), int(active[-1])) if active.size else None
+    first, last = _stimulus_window(np.ascontiguousarray(i, dtype=np.float64),
+                                   TEST_PULSE_MAX_S * rate)
+    return None if first < 0 else (first, last)
+
+
+@njit(cache=True, nogil=True)
+def _stimulus_window(i: np.ndarray, pulse_before: float) -> tuple[int, int]:
+    # What flatnonzero(diff(i)) and flatnonzero(i[...]) give, without listing every change of
+    # a noise stimulus (millions): the first change, or the third when the first starts a test
+    # pulse; then the first and last non-zero samples after it. (-1, -1): none.
+    changes = 0
+    after = -1
+    for k in range(i.size - 1):
+        if i[k + 1] - i[k] != 0:
+            changes += 1
+            if changes == 1 and not k < pulse_before:
+                after = k
+                break
+            if changes == 3:
+                after = k
+                break
+    if after < 0:
+        return -1, -1
+    first = -1
+    for k in range(after + 1, i.size):
+        if i[k] != 0:
+            first = k
+            break
+    if first < 0:
+        return -1, -1
+    last = first
+    for k in range(i.size - 1, first - 1, -1):
+        if i[k] != 0:
+            last = k
+            break
+    return first, last
 
 
 def sweep_results(recordings: Sequence[SweepRecording], definitions: Definitions

@@ -17,6 +17,7 @@ from etl.features.ephys import (
     spike_train_features,
     time_index,
 )
+from etl.features.ephys import spikes as spikes_module
 from etl.features.ephys.spike_train import SPIKE_TRAIN_FEATURES
 
 from .reference import cases
@@ -167,3 +168,23 @@ def test_dvdt_refuses_a_cutoff_above_nyquist_and_skips_filtering_a_ragged_time_b
     ragged[50:] += 1e-5
     np.testing.assert_allclose(filtered_dvdt(ragged, v, 1_000.0),
                                1e-3 * np.diff(v) / np.diff(ragged))
+
+
+def test_candidate_crossings_are_the_numpy_definition() -> None:
+    """The compiled candidate pass against the published definition written in numpy: upward
+    crossings of the cutoff, each after the first kept only when dV/dt went below zero since
+    the previous crossing (NaN is neither above the cutoff nor negative)."""
+
+    def by_numpy(dvdt: np.ndarray, cutoff: float) -> np.ndarray:
+        above = dvdt >= cutoff
+        crossings = np.flatnonzero(~above[:-1] & above[1:])
+        negatives = np.concatenate(([0], np.cumsum(dvdt < 0)))
+        went_negative = negatives[crossings[1:]] - negatives[crossings[:-1]] > 0
+        return np.concatenate((crossings[:1], crossings[1:][went_negative]))
+
+    rng = np.random.default_rng(11)
+    levels = np.array([-1.0, 0.0, 5.0, 20.0, 25.0, np.nan])
+    for trial in range(2000):
+        size = int(rng.integers(0, 80))
+        dvdt = rng.choice(levels, size) if trial % 2 else rng.normal(0.0, 20.0, size)
+        assert np.array_equal(spikes_module._putative_spikes(dvdt, 20.0), by_numpy(dvdt, 20.0))
