@@ -26,7 +26,7 @@ from zlib_ng import zlib_ng
 
 def read_1d(dataset: h5py.Dataset) -> NDArray[Any]:
     """All values of ``dataset`` as a 1-D array (other shapes are flattened by h5py)."""
-    layout = _deflate_chunks(dataset)
+    layout = deflate_chunks(dataset)
     if layout is None:
         return np.asarray(dataset[()]).ravel()
     (length,) = dataset.shape
@@ -34,7 +34,7 @@ def read_1d(dataset: h5py.Dataset) -> NDArray[Any]:
     out = np.empty(len(layout) * chunk_length, dtype=dataset.dtype)
     bytes_out = out.view(np.uint8)
     chunk_bytes = chunk_length * out.itemsize
-    with _raw_chunks(dataset, layout) as chunks:
+    with raw_chunks(dataset, layout) as chunks:
         for n, raw in enumerate(chunks):
             inflated = _inflate(raw, chunk_bytes)
             if inflated is None:
@@ -49,7 +49,7 @@ def read_1d_scaled(dataset: h5py.Dataset, *factors: float) -> NDArray[np.float64
     factor, in one pass into one array (a feature run reads tens of millions of samples per
     cell and would otherwise hold each of them three times)."""
     scale = np.array(factors, dtype=np.float64)
-    layout = _deflate_chunks(dataset)
+    layout = deflate_chunks(dataset)
     if layout is None:
         return _scaled(np.asarray(dataset[()]).ravel(), scale)
     (length,) = dataset.shape
@@ -58,7 +58,7 @@ def read_1d_scaled(dataset: h5py.Dataset, *factors: float) -> NDArray[np.float64
     native = dtype.newbyteorder("=")  # compiled code reads native byte order only
     chunk_bytes = chunk_length * dtype.itemsize
     out = np.empty(length, dtype=np.float64)
-    with _raw_chunks(dataset, layout) as chunks:
+    with raw_chunks(dataset, layout) as chunks:
         for n, raw in enumerate(chunks):
             inflated = _inflate(raw, chunk_bytes)
             if inflated is None:
@@ -80,6 +80,12 @@ def _inflate(raw: bytes, size: int) -> bytes | None:
     return inflated if len(inflated) == size else None
 
 
+def scaled_float64(values: NDArray[Any], *factors: float) -> NDArray[np.float64]:
+    """``values`` in float64 multiplied by each factor in turn, as ``read_1d_scaled`` scales
+    (the same bits as numpy's widening copy and in-place products), in one pass."""
+    return _scaled(np.asarray(values).ravel(), np.array(factors, dtype=np.float64))
+
+
 def _scaled(values: NDArray[Any], scale: NDArray[np.float64]) -> NDArray[np.float64]:
     out = np.empty(values.size, dtype=np.float64)
     _scale_into(out, 0, values.astype(values.dtype.newbyteorder("="), copy=False), scale)
@@ -99,7 +105,7 @@ def _scale_into(out: NDArray[np.float64], start: int, values: NDArray[Any],
         out[start + k] = value
 
 
-def _deflate_chunks(dataset: h5py.Dataset) -> list[tuple[int, int, int]] | None:
+def deflate_chunks(dataset: h5py.Dataset) -> list[tuple[int, int, int]] | None:
     """(first sample, file address, size in bytes) of every chunk in order, or None unless
     every chunk of a 1-D dataset is stored and deflate is its only filter."""
     if (dataset.ndim != 1 or dataset.chunks is None or dataset.dtype.kind not in "fiu"
@@ -124,7 +130,7 @@ def _deflate_chunks(dataset: h5py.Dataset) -> list[tuple[int, int, int]] | None:
 
 
 @contextmanager
-def _raw_chunks(dataset: h5py.Dataset, layout: list[tuple[int, int, int]]
+def raw_chunks(dataset: h5py.Dataset, layout: list[tuple[int, int, int]]
                 ) -> Iterator[Iterator[bytes]]:
     """The compressed bytes of each chunk: sliced from the file mapped in memory when HDF5
     opened it as a plain file without a user block (the addresses are then file offsets),
@@ -140,4 +146,4 @@ def _raw_chunks(dataset: h5py.Dataset, layout: list[tuple[int, int, int]]
         yield (mapped[address:address + size] for _, address, size in layout)
 
 
-__all__ = ["read_1d", "read_1d_scaled"]
+__all__ = ["deflate_chunks", "raw_chunks", "read_1d", "read_1d_scaled", "scaled_float64"]

@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from numpy.typing import NDArray
 
-from etl.convert.hdf5_chunks import read_1d_scaled
+from etl.convert.hdf5_chunks import read_1d_scaled, scaled_float64
 from etl.convert.nwb_sweeps import RESPONSES, STIMULI, series_header, sweep_numbers
 from etl.errors import NwbError
 from etl.features.ephys.cell import SweepRecording
@@ -52,11 +52,8 @@ def recording_from_row(row: Mapping[str, Any]) -> SweepRecording | None:
 
 def _scaled(stored: Any, conversion: float, unit_scale: float) -> NDArray[np.float64]:
     """stored x conversion x unit scale in float64, in that order (as the references compute
-    it, so the values are the same to the last bit), in place after the one copy."""
-    values = np.array(stored, dtype=np.float64)
-    values *= conversion
-    values *= unit_scale
-    return values
+    it, so the values are the same to the last bit), in one pass into one new array."""
+    return scaled_float64(stored, conversion, unit_scale)
 
 
 def recordings(rows: Iterable[Mapping[str, Any]]) -> tuple[list[SweepRecording],

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from etl.convert import hdf5_chunks
-from etl.convert.hdf5_chunks import read_1d, read_1d_scaled
+from etl.convert.hdf5_chunks import read_1d, read_1d_scaled, scaled_float64
 
 RNG = np.random.default_rng(3)
 VALUES = RNG.normal(size=20_001).astype(np.float32)
@@ -44,6 +44,7 @@ def test_reads_what_h5py_reads(tmp_path: Path, name: str, options: dict,
             scaled *= 1e3
             got = read_1d_scaled(f[key], 0.1, 1e3)
             assert got.dtype == np.float64 and np.array_equal(got, scaled)
+            assert np.array_equal(scaled_float64(want, 0.1, 1e3), scaled)
     assert bool(inflated) == raw_chunks
 
 
