@@ -13,7 +13,7 @@ the result is always the dataset's values.
 from __future__ import annotations
 
 import mmap
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -26,21 +26,13 @@ from zlib_ng import zlib_ng
 
 def read_1d(dataset: h5py.Dataset) -> NDArray[Any]:
     """All values of ``dataset`` as a 1-D array (other shapes are flattened by h5py)."""
-    layout = deflate_chunks(dataset)
-    if layout is None:
-        return np.asarray(dataset[()]).ravel()
-    (length,) = dataset.shape
-    (chunk_length,) = dataset.chunks
-    out = np.empty(len(layout) * chunk_length, dtype=dataset.dtype)
-    bytes_out = out.view(np.uint8)
-    chunk_bytes = chunk_length * out.itemsize
-    with raw_chunks(dataset, layout) as chunks:
-        for n, raw in enumerate(chunks):
-            inflated = _inflate(raw, chunk_bytes)
-            if inflated is None:
-                return np.asarray(dataset[()]).ravel()
-            bytes_out[n * chunk_bytes:(n + 1) * chunk_bytes] = np.frombuffer(inflated, np.uint8)
-    return out[:length]
+    out = np.empty(dataset.size, dtype=dataset.dtype)
+
+    def store(first: int, values: NDArray[Any]) -> None:
+        part = out[first:first + values.size]  # the last chunk runs past the dataset's end
+        part[...] = values[:part.size]
+
+    return out if _each_chunk(dataset, store) else np.asarray(dataset[()]).ravel()
 
 
 def read_1d_scaled(dataset: h5py.Dataset, *factors: float) -> NDArray[np.float64]:
@@ -49,35 +41,37 @@ def read_1d_scaled(dataset: h5py.Dataset, *factors: float) -> NDArray[np.float64
     factor, in one pass into one array (a feature run reads tens of millions of samples per
     cell and would otherwise hold each of them three times)."""
     scale = np.array(factors, dtype=np.float64)
+    out = np.empty(dataset.size, dtype=np.float64)
+    native = dataset.dtype.newbyteorder("=")  # compiled code reads native byte order only
+
+    def store(first: int, values: NDArray[Any]) -> None:
+        _scale_into(out, first, values.astype(native, copy=False), scale)
+
+    if _each_chunk(dataset, store):
+        return out
+    return _scaled(np.asarray(dataset[()]).ravel(), scale)
+
+
+def _each_chunk(dataset: h5py.Dataset, store: Callable[[int, NDArray[Any]], None]) -> bool:
+    """Inflate the chunks in order and hand each to ``store`` with its first sample. False when
+    the layout or a chunk is not what was understood (another layout, a damaged file): the
+    caller then lets HDF5 read the dataset, which raises its own error for what it cannot
+    read, as a plain h5py read would."""
     layout = deflate_chunks(dataset)
     if layout is None:
-        return _scaled(np.asarray(dataset[()]).ravel(), scale)
-    (length,) = dataset.shape
+        return False
     (chunk_length,) = dataset.chunks
-    dtype = dataset.dtype
-    native = dtype.newbyteorder("=")  # compiled code reads native byte order only
-    chunk_bytes = chunk_length * dtype.itemsize
-    out = np.empty(length, dtype=np.float64)
+    chunk_bytes = chunk_length * dataset.dtype.itemsize
     with raw_chunks(dataset, layout) as chunks:
-        for n, raw in enumerate(chunks):
-            inflated = _inflate(raw, chunk_bytes)
-            if inflated is None:
-                return _scaled(np.asarray(dataset[()]).ravel(), scale)
-            values = np.frombuffer(inflated, dtype)
-            _scale_into(out, n * chunk_length,
-                        values if dtype.isnative else values.astype(native), scale)
-    return out
-
-
-def _inflate(raw: bytes, size: int) -> bytes | None:
-    """The chunk's ``size`` bytes, or None when they are not what was understood (a damaged or
-    truncated file): the caller then lets HDF5 read the dataset, which raises its own error for
-    what it cannot read, as a plain h5py read would."""
-    try:
-        inflated = zlib_ng.decompress(raw, bufsize=size)
-    except zlib_ng.error:
-        return None
-    return inflated if len(inflated) == size else None
+        for (first, _, _), raw in zip(layout, chunks, strict=True):
+            try:
+                inflated = zlib_ng.decompress(raw, bufsize=chunk_bytes)
+            except zlib_ng.error:
+                return False
+            if len(inflated) != chunk_bytes:
+                return False
+            store(first, np.frombuffer(inflated, dataset.dtype))
+    return True
 
 
 def scaled_float64(values: NDArray[Any], *factors: float) -> NDArray[np.float64]:

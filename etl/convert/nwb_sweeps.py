@@ -281,6 +281,15 @@ def _scalar_datasets(group: h5py.Group) -> dict[str, Any]:
     return scalars
 
 
+def scalar_value(group: h5py.Group, name: str) -> Any:
+    """The scalar dataset ``name`` of ``group`` as a JSON value, as the ``attributes`` column
+    holds it (text decoded, NaN null); None when there is no such scalar dataset."""
+    item = group.get(name)
+    if not isinstance(item, h5py.Dataset) or item.shape != ():
+        return None
+    return _plain(item[()])
+
+
 def _plain(value: Any) -> Any:
     """A scalar value read from HDF5 as a JSON value; NaN becomes null."""
     if isinstance(value, bytes | np.bytes_):
@@ -317,5 +326,5 @@ def _attr_float(obj: h5py.HLObject, name: str) -> float | None:
     return number if math.isfinite(number) else None
 
 
-__all__ = ["SeriesHeader", "SweepConversion", "convert_nwb_to_parquet", "series_header",
-           "sweep_numbers", "sweep_row"]
+__all__ = ["SeriesHeader", "SweepConversion", "convert_nwb_to_parquet", "scalar_value",
+           "series_header", "sweep_numbers", "sweep_row"]

@@ -15,7 +15,13 @@ import pyarrow.parquet as pq
 from numpy.typing import NDArray
 
 from etl.convert.hdf5_chunks import read_1d_scaled, scaled_float64
-from etl.convert.nwb_sweeps import RESPONSES, STIMULI, series_header, sweep_numbers
+from etl.convert.nwb_sweeps import (
+    RESPONSES,
+    STIMULI,
+    scalar_value,
+    series_header,
+    sweep_numbers,
+)
 from etl.errors import NwbError
 from etl.features.ephys.cell import SweepRecording
 
@@ -34,11 +40,7 @@ def recording_from_row(row: Mapping[str, Any]) -> SweepRecording | None:
         return None
     if row.get("stimulus") is None:
         raise ValueError("no stimulus series")
-    to_mv = _TO_MV.get(str(row.get("response_unit")))
-    to_pa = _TO_PA.get(str(row.get("stimulus_unit")))
-    if to_mv is None or to_pa is None:
-        raise ValueError(f"units {row.get('response_unit')!r}/{row.get('stimulus_unit')!r} "
-                         "are not a voltage response to a current stimulus")
+    to_mv, to_pa = _unit_scales(row.get("response_unit"), row.get("stimulus_unit"))
     return SweepRecording(
         sweep_number=int(row["sweep_number"]),
         stimulus_name=row.get("stimulus_name"),
@@ -48,6 +50,16 @@ def recording_from_row(row: Mapping[str, Any]) -> SweepRecording | None:
         v=_scaled(row["response"], row.get("response_conversion") or 1.0, to_mv),
         i=_scaled(row["stimulus"], row.get("stimulus_conversion") or 1.0, to_pa),
     )
+
+
+def _unit_scales(response_unit: Any, stimulus_unit: Any) -> tuple[float, float]:
+    """The factors to mV and to pA; ``ValueError`` unless the units are a voltage response to
+    a current stimulus."""
+    to_mv, to_pa = _TO_MV.get(str(response_unit)), _TO_PA.get(str(stimulus_unit))
+    if to_mv is None or to_pa is None:
+        raise ValueError(f"units {response_unit!r}/{stimulus_unit!r} are not a voltage "
+                         "response to a current stimulus")
+    return to_mv, to_pa
 
 
 def _scaled(stored: Any, conversion: float, unit_scale: float) -> NDArray[np.float64]:
@@ -115,11 +127,8 @@ def _nwb_recording(nwb: h5py.File, number: int, stimulus_name: str | None
     stimulus = series_header(nwb, f"{STIMULI}/Sweep_{number}")
     if stimulus is None:
         raise ValueError("no stimulus series")
-    to_mv, to_pa = _TO_MV.get(str(response.unit)), _TO_PA.get(str(stimulus.unit))
-    if to_mv is None or to_pa is None:
-        raise ValueError(f"units {response.unit!r}/{stimulus.unit!r} are not a voltage "
-                         "response to a current stimulus")
-    amplitude = _scalar_value(response.group.get("aibs_stimulus_amplitude_pa"))
+    to_mv, to_pa = _unit_scales(response.unit, stimulus.unit)
+    amplitude = scalar_value(response.group, "aibs_stimulus_amplitude_pa")
     return SweepRecording(
         sweep_number=number,
         stimulus_name=stimulus_name,
@@ -131,20 +140,8 @@ def _nwb_recording(nwb: h5py.File, number: int, stimulus_name: str | None
     )
 
 
-def _scalar_value(dataset: Any) -> Any:
-    """A scalar dataset's value as a Python value (text decoded); None if it is not one."""
-    if not isinstance(dataset, h5py.Dataset) or dataset.shape != ():
-        return None
-    value = dataset[()]
-    if isinstance(value, bytes | np.bytes_):
-        return value.decode("utf-8", errors="replace")
-    if isinstance(value, np.generic):
-        value = value.item()
-    return None if isinstance(value, float) and not np.isfinite(value) else value
-
-
 def _scalar_text(group: h5py.Group, name: str) -> str | None:
-    value = _scalar_value(group.get(name))
+    value = scalar_value(group, name)
     return None if value is None else str(value)
 
 

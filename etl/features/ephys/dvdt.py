@@ -71,10 +71,17 @@ def zero_phase_filter(v: NDArray[np.float64], cutoff_fraction: float) -> NDArray
     Nyquist frequency, the same values to the last bit, without its temporary arrays (padding,
     reversed copies): one compiled pass forwards and one backwards."""
     b, a, zi = _bessel(cutoff_fraction)
-    pad = 3 * max(len(a), len(b))
-    if v.size <= pad or len(a) != 5 or len(b) != 5:
+    pad = _compiled_padding(v.size, b, a)
+    if pad is None:
         return signal.filtfilt(b, a, v)  # scipy raises its own error for too short a trace
     return _filtfilt(np.ascontiguousarray(v, dtype=np.float64), b, a, zi, pad).copy()
+
+
+def _compiled_padding(size: int, b: NDArray[np.float64], a: NDArray[np.float64]) -> int | None:
+    """filtfilt's padding when the compiled 4-pole filter applies to ``size`` samples, else
+    None (too short a trace: scipy's error; another order: scipy's filter)."""
+    pad = 3 * max(len(a), len(b))
+    return pad if size > pad and len(a) == len(b) == 5 else None
 
 
 @njit(cache=True, nogil=True)
@@ -140,8 +147,8 @@ def filtered_dvdt(t: NDArray[np.floating], v: NDArray[np.floating],
             raise ValueError(f"cannot low-pass at {filter_hz / 1e3:g} kHz a trace sampled at "
                              f"{rate / 1e3:g} kHz: the cutoff must be below half the rate")
         b, a, zi = _bessel(fraction)
-        pad = 3 * max(len(a), len(b))
-        if v.size > pad and len(a) == len(b) == 5:
+        pad = _compiled_padding(v.size, b, a)
+        if pad is not None:
             return _filtered_derivative(t, np.ascontiguousarray(v), b, a, zi, pad)
         v = zero_phase_filter(v, fraction)
     return _derivative(t, np.ascontiguousarray(v))
