@@ -167,10 +167,10 @@ def ours(path: Path, definitions: str, scope: str = "cell"
     """This project's cell record and seconds; with ``dataset`` also every current-clamp
     sweep's spikes and features (the pipeline's ``ephys_spikes`` and ``ephys_sweep_features``,
     the counterpart of ipfx's sweep table)."""
-    from etl.features.ephys import definitions as definition_set
-    from etl.features.ephys.cell import CELL_STIMULI, cell_features
-    from etl.features.ephys.sweeps import sweep_results
-    from etl.readers.ephys import recordings_from_nwb
+    from ctmirror.features.ephys import definitions as definition_set
+    from ctmirror.features.ephys.cell import CELL_STIMULI, cell_features
+    from ctmirror.features.ephys.sweeps import sweep_results
+    from ctmirror.readers.ephys import recordings_from_nwb
 
     chosen = definition_set(definitions)
     started = time.perf_counter()
@@ -189,11 +189,11 @@ def floor(path: Path) -> float:
     import numpy as np
     from zlib_ng import zlib_ng
 
-    from etl.convert.hdf5_chunks import deflate_chunks, raw_chunks
-    from etl.features.ephys import IPFX
-    from etl.features.ephys.cell import CELL_STIMULI
-    from etl.features.ephys.dvdt import filtered_dvdt
-    from etl.readers.ephys import recordings_from_nwb
+    from ctmirror.convert.hdf5_chunks import deflate_chunks, raw_chunks
+    from ctmirror.features.ephys import IPFX
+    from ctmirror.features.ephys.cell import CELL_STIMULI
+    from ctmirror.features.ephys.dvdt import filtered_dvdt
+    from ctmirror.readers.ephys import recordings_from_nwb
 
     recordings, _ = recordings_from_nwb(path, CELL_STIMULI)
     compressed: list[bytes] = []
@@ -228,7 +228,7 @@ def compare(files: list[Path], reference: str, python: Path, scope: str = "cell"
             ) -> dict[str, object]:
     """Run ``reference`` (in ``python``) and this project on every file; print and return the
     per-cell rows and the summary."""
-    from etl.features.ephys.cell import CELL_FEATURES
+    from ctmirror.features.ephys.cell import CELL_FEATURES
 
     definitions, flag = REFERENCES[reference]
     rows = []

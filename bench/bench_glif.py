@@ -26,10 +26,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from etl.glif import simulate  # noqa: E402
-from etl.metrics import explained_variance_ratio  # noqa: E402
-from etl.metrics.evr import gaussian_kernel  # noqa: E402
-from etl.readers.glif_config import read_glif_config  # noqa: E402
+from ctmirror.glif import simulate  # noqa: E402
+from ctmirror.metrics import explained_variance_ratio  # noqa: E402
+from ctmirror.metrics.evr import gaussian_kernel  # noqa: E402
+from ctmirror.readers.glif_config import read_glif_config  # noqa: E402
 
 DT = 5e-6
 DEFAULT_CONFIG = ROOT / "tests" / "data" / "glif" / "configs" / "566283540" / "neuron_config.json"

@@ -25,9 +25,9 @@ import warnings
 from collections.abc import Callable
 from pathlib import Path
 
-from etl.errors import SwcError
-from etl.features.morphology import compute_morphology_features
-from etl.readers.swc import read_swc
+from ctmirror.errors import SwcError
+from ctmirror.features.morphology import compute_morphology_features
+from ctmirror.readers.swc import read_swc
 
 NEUROM_FEATURES = (
     "number_of_sections",

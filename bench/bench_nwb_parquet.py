@@ -32,7 +32,7 @@ import duckdb
 import h5py
 import numpy as np
 
-from etl.convert.nwb_sweeps import RESPONSES, STIMULI, convert_nwb_to_parquet, sweep_numbers
+from ctmirror.convert.nwb_sweeps import RESPONSES, STIMULI, convert_nwb_to_parquet, sweep_numbers
 
 
 def raw_read(path: Path) -> int:

@@ -15,7 +15,7 @@ training sweeps (``fitting.sweeps``) from ``ephys_sweeps.json`` unless ``--amp-p
 
 NEURON is not a project dependency: with ``--neuron-python`` the simulation runs in that
 interpreter and this process (the project's venv) detects spikes and computes the spike-train
-features with ``etl.features.ephys`` on the model trace. Nothing in the product imports this file.
+features with ``ctmirror.features.ephys`` on the model trace. Nothing in the product imports this file.
 """
 
 from __future__ import annotations
@@ -184,7 +184,7 @@ def simulate(package: Path, modfiles: Path, work: Path, amp_pa: float | None, de
 
 def features(v: np.ndarray, dt_ms: float, start: float, end: float) -> dict[str, Any]:
     sys.path.insert(0, str(ROOT))
-    from etl.features.ephys import detect_spikes, spike_train_features
+    from ctmirror.features.ephys import detect_spikes, spike_train_features
 
     t = np.arange(v.size) * dt_ms * 1e-3
     spikes = detect_spikes(t, v, start=start, end=end)

@@ -36,13 +36,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from etl.errors import SwcError
-from etl.features.morphology import (
+from ctmirror.errors import SwcError
+from ctmirror.features.morphology import (
     CELL_LIST_COLUMNS,
     RECONSTRUCTION_COLUMNS,
     compute_morphology_features,
 )
-from etl.readers.swc import read_swc
+from ctmirror.readers.swc import read_swc
 
 COUNT_COLUMNS = {
     "number_nodes",

@@ -1,3 +1,3 @@
-from etl.cli import main
+from ctmirror.cli import main
 
 main()

@@ -9,14 +9,14 @@ from typing import Annotated
 
 import typer
 
-from etl.corpus.cli import app as corpus_app
-from etl.errors import ConfigError, CtMirrorError
-from etl.features.cli import app as features_app
-from etl.glif.cli import app as glif_app
-from etl.query_output import OutputFormat, write_rows
-from etl.replica.cli import app as replica_app
-from etl.settings import DEFAULT_API_BASE, Settings
-from etl.warehouse.cli import app as db_app
+from ctmirror.corpus.cli import app as corpus_app
+from ctmirror.errors import ConfigError, CtMirrorError
+from ctmirror.features.cli import app as features_app
+from ctmirror.glif.cli import app as glif_app
+from ctmirror.query_output import OutputFormat, write_rows
+from ctmirror.replica.cli import app as replica_app
+from ctmirror.settings import DEFAULT_API_BASE, Settings
+from ctmirror.warehouse.cli import app as db_app
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -105,8 +105,8 @@ def sync(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's logs")] = False,
 ) -> None:
     """Mirror every cell, linked record and file into the warehouse (idempotent, resumable)."""
-    from etl.sync import SyncConfig, preflight, run_sync_locally
-    from etl.sync_report import print_sync_result
+    from ctmirror.sync import SyncConfig, preflight, run_sync_locally
+    from ctmirror.sync_report import print_sync_result
 
     settings = _settings(root, db, api_base)
     settings.files.categories = _file_categories(files or settings.files.categories, images)
@@ -118,16 +118,16 @@ def sync(
     settings.features.glif = glif and settings.features.glif
     settings.features.glif_voltages = glif_voltages or settings.features.glif_voltages
     if definitions is not None:
-        from etl.features.ephys import definitions as definition_set
+        from ctmirror.features.ephys import definitions as definition_set
 
         settings.features.ephys_definitions = definition_set(definitions).name
     config = SyncConfig.from_settings(settings, limit=limit)
     if prefect:
         preflight(config)  # one-line errors here, not tracebacks from inside a flow run
-        from etl.prefect_env import configure_prefect
+        from ctmirror.prefect_env import configure_prefect
 
         configure_prefect(settings.root, verbose=verbose)
-        from flows.sync import run_sync_flow
+        from ctmirror.flows.sync import run_sync_flow
 
         result = run_sync_flow(config, show_progress=True)
     else:
@@ -145,7 +145,7 @@ class ImageChoice(StrEnum):
 
 def _file_categories(files: str, images: ImageChoice | None) -> str:
     """The ``--files`` list with ``--images`` applied."""
-    from etl.mirror.plan import FileCategory, parse_categories
+    from ctmirror.mirror.plan import FileCategory, parse_categories
 
     chosen = set(parse_categories(files))
     if images is ImageChoice.none:
@@ -171,8 +171,8 @@ def verify(
     ] = False,
 ) -> None:
     """Re-hash every mirrored file and report any that differs from the warehouse."""
-    from etl.mirror.audit import audit_mirror, print_audit
-    from etl.warehouse.engine import create_warehouse_engine
+    from ctmirror.mirror.audit import audit_mirror, print_audit
+    from ctmirror.warehouse.engine import create_warehouse_engine
 
     settings = _settings(root, db)
     engine = create_warehouse_engine(settings.warehouse_url(), read_only=not fix)
@@ -195,7 +195,7 @@ def sql(
     """Run SQL on the warehouse and print the result."""
     import sqlalchemy as sa
 
-    from etl.warehouse.engine import create_warehouse_engine
+    from ctmirror.warehouse.engine import create_warehouse_engine
 
     settings = _settings(root, db)
     engine = create_warehouse_engine(settings.warehouse_url(), read_only=True)
@@ -222,8 +222,8 @@ def status(
     runs: Annotated[int, typer.Option("--runs", "-n", min=1, help="How many runs to show")] = 5,
 ) -> None:
     """Show the last sync runs, row counts per table, and recent errors."""
-    from etl.sync_report import print_status
-    from etl.warehouse.engine import create_warehouse_engine
+    from ctmirror.sync_report import print_status
+    from ctmirror.warehouse.engine import create_warehouse_engine
 
     settings = _settings(root, db)
     engine = create_warehouse_engine(settings.warehouse_url(), read_only=True)
@@ -245,7 +245,7 @@ def schedule_serve(
     """Serve the sync flow on a cron schedule against a Prefect server (PREFECT_API_URL)."""
     import os
 
-    from etl.sync import SyncConfig
+    from ctmirror.sync import SyncConfig
 
     if not os.environ.get("PREFECT_API_URL"):
         raise ConfigError(
@@ -254,10 +254,10 @@ def schedule_serve(
     _check_cron(cron)
     settings = _settings(root, db, api_base)
     config = SyncConfig.from_settings(settings, limit=limit)
-    from etl.prefect_env import configure_prefect
+    from ctmirror.prefect_env import configure_prefect
 
     configure_prefect()
-    from flows.sync import serve_on_schedule
+    from ctmirror.flows.sync import serve_on_schedule
 
     serve_on_schedule(config, name=name, cron=cron)
 
@@ -280,7 +280,7 @@ def demo(
     prefect: Annotated[bool, typer.Option(help="Run the sync as a Prefect flow")] = True,
 ) -> None:
     """Offline demo: build a synthetic replica, serve it on loopback, sync it, query it."""
-    from etl.demo import run_demo
+    from ctmirror.demo import run_demo
 
     run_demo(root, cells=cells, use_prefect=prefect)
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from etl.settings import Settings
+from ctmirror.settings import Settings
 
 #: The Allen documentation's example cell queries, as warehouse SQL.
 EXAMPLE_QUERIES: dict[str, str] = {
@@ -49,11 +49,11 @@ ONE_SWEEP = """
 def run_demo(root: Path, *, cells: int, use_prefect: bool) -> None:
     import sqlalchemy as sa
 
-    from etl.corpus.synth import build_synthetic_snapshot
-    from etl.replica.server import serve_in_thread
-    from etl.sync import SyncConfig, run_sync_locally
-    from etl.sync_report import print_sync_result
-    from etl.warehouse.engine import create_warehouse_engine
+    from ctmirror.corpus.synth import build_synthetic_snapshot
+    from ctmirror.replica.server import serve_in_thread
+    from ctmirror.sync import SyncConfig, run_sync_locally
+    from ctmirror.sync_report import print_sync_result
+    from ctmirror.warehouse.engine import create_warehouse_engine
 
     console = Console()
     root = Path(root)
@@ -72,10 +72,10 @@ def run_demo(root: Path, *, cells: int, use_prefect: bool) -> None:
         console.print(f"[bold]3/4[/] ctmirror sync --api-base {replica.base_url} "
                       f"--root {settings.root}" + ("" if use_prefect else " --no-prefect"))
         if use_prefect:
-            from etl.prefect_env import configure_prefect
+            from ctmirror.prefect_env import configure_prefect
 
             configure_prefect(settings.root)
-            from flows.sync import run_sync_flow
+            from ctmirror.flows.sync import run_sync_flow
 
             result = run_sync_flow(config, show_progress=True)
         else:

@@ -17,7 +17,7 @@ A snapshot is a directory::
 
 Section images (ProjectionImage, SubImage) are not stored: the replica renders a small
 deterministic JPEG from the image record. Associations between models are not stored either:
-they are foreign keys inside the records, described once in ``etl.replica.catalog``.
+they are foreign keys inside the records, described once in ``ctmirror.replica.catalog``.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from email.utils import format_datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from etl.errors import SnapshotError
+from ctmirror.errors import SnapshotError
 
 FORMAT = "ctmirror-snapshot"
 FORMAT_VERSION = 1
@@ -128,7 +128,7 @@ class SnapshotWriter:
         return self.add_file("well_known_file", wkf_id, path)
 
     def close(self) -> dict[str, Any]:
-        from etl.replica.catalog import primary_key
+        from ctmirror.replica.catalog import primary_key
 
         counts: dict[str, int] = {}
         for model, rows in sorted(self._records.items()):

@@ -19,16 +19,16 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from etl.crawl import ExtractReport, ProgressSink, extract
-from etl.errors import ApiError
-from etl.mirror.plan import FileCategory, parse_categories
-from etl.rma import RmaClient
-from etl.settings import Settings
-from etl.sync_convert import ConvertReport
-from etl.sync_features import FeatureReport
-from etl.sync_files import DownloadReport, FileFailure
-from etl.sync_glif import ModelMetricsReport
-from etl.warehouse.load import LoadReport
+from ctmirror.crawl import ExtractReport, ProgressSink, extract
+from ctmirror.errors import ApiError
+from ctmirror.mirror.plan import FileCategory, parse_categories
+from ctmirror.rma import RmaClient
+from ctmirror.settings import Settings
+from ctmirror.sync_convert import ConvertReport
+from ctmirror.sync_features import FeatureReport
+from ctmirror.sync_files import DownloadReport, FileFailure
+from ctmirror.sync_glif import ModelMetricsReport
+from ctmirror.warehouse.load import LoadReport
 
 log = logging.getLogger(__name__)
 
@@ -126,8 +126,8 @@ def preflight(config: SyncConfig) -> None:
     Without this an unreachable API would cost every request its full retry budget (minutes)
     before the run ended with nothing but errors.
     """
-    from etl.warehouse.engine import create_warehouse_engine
-    from etl.warehouse.migrate import prepare_warehouse
+    from ctmirror.warehouse.engine import create_warehouse_engine
+    from ctmirror.warehouse.migrate import prepare_warehouse
 
     config.root.mkdir(parents=True, exist_ok=True)
     engine = create_warehouse_engine(config.warehouse_url)
@@ -146,9 +146,9 @@ def preflight(config: SyncConfig) -> None:
 
 def open_run(config: SyncConfig) -> RunHandle:
     """Prepare the warehouse, then resume the interrupted run or begin a new one."""
-    from etl.warehouse.engine import create_warehouse_engine
-    from etl.warehouse.migrate import prepare_warehouse
-    from etl.warehouse.runs import begin_sync_run, unfinished_sync_run
+    from ctmirror.warehouse.engine import create_warehouse_engine
+    from ctmirror.warehouse.migrate import prepare_warehouse
+    from ctmirror.warehouse.runs import begin_sync_run, unfinished_sync_run
 
     config.root.mkdir(parents=True, exist_ok=True)
     engine = create_warehouse_engine(config.warehouse_url)
@@ -174,8 +174,8 @@ def extract_stage(config: SyncConfig, sync_id: str,
 
 
 def load_stage(config: SyncConfig, sync_id: str) -> LoadReport:
-    from etl.warehouse.engine import create_warehouse_engine
-    from etl.warehouse.load import load_staged
+    from ctmirror.warehouse.engine import create_warehouse_engine
+    from ctmirror.warehouse.load import load_staged
 
     engine = create_warehouse_engine(config.warehouse_url)
     try:
@@ -186,9 +186,9 @@ def load_stage(config: SyncConfig, sync_id: str) -> LoadReport:
 
 def download_stage(config: SyncConfig, sync_id: str, *, progress: bool = False
                    ) -> DownloadReport:
-    """Download every linked file of the chosen categories (see ``etl.sync_files``)."""
-    from etl.sync_files import download_stage as download_files
-    from etl.warehouse.engine import create_warehouse_engine
+    """Download every linked file of the chosen categories (see ``ctmirror.sync_files``)."""
+    from ctmirror.sync_files import download_stage as download_files
+    from ctmirror.warehouse.engine import create_warehouse_engine
 
     if not config.file_categories:
         return DownloadReport()
@@ -200,7 +200,7 @@ def download_stage(config: SyncConfig, sync_id: str, *, progress: bool = False
                          concurrency=config.file_concurrency, timeout_s=config.timeout_s)
         if not progress:
             return download_files(engine, **arguments)
-        from etl.mirror import RichProgressSink, Throttled
+        from ctmirror.mirror import RichProgressSink, Throttled
 
         with RichProgressSink(description="files") as bar:
             return download_files(engine, **arguments, progress=Throttled(bar, 0.25))
@@ -210,9 +210,9 @@ def download_stage(config: SyncConfig, sync_id: str, *, progress: bool = False
 
 def convert_stage(config: SyncConfig, sync_id: str) -> ConvertReport:
     """Convert new or changed files, then point the warehouse's views at the datasets."""
-    from etl.sync_convert import convert_stage as convert_files
-    from etl.warehouse.engine import create_warehouse_engine
-    from etl.warehouse.views import publish_parquet_views
+    from ctmirror.sync_convert import convert_stage as convert_files
+    from ctmirror.warehouse.engine import create_warehouse_engine
+    from ctmirror.warehouse.views import publish_parquet_views
 
     engine = create_warehouse_engine(config.warehouse_url)
     try:
@@ -225,15 +225,15 @@ def convert_stage(config: SyncConfig, sync_id: str) -> ConvertReport:
 
 
 def features_stage(config: SyncConfig, sync_id: str) -> FeatureReport:
-    """Recompute ephys features of new or changed recordings (see ``etl.sync_features``) and
-    morphology features of new or changed reconstructions (``etl.sync_morphology``), then point
+    """Recompute ephys features of new or changed recordings (see ``ctmirror.sync_features``) and
+    morphology features of new or changed reconstructions (``ctmirror.sync_morphology``), then point
     the warehouse's views at the results."""
     from dataclasses import replace
 
-    from etl.sync_features import ephys_features_stage
-    from etl.sync_morphology import morphology_features_stage
-    from etl.warehouse.engine import create_warehouse_engine
-    from etl.warehouse.views import (
+    from ctmirror.sync_features import ephys_features_stage
+    from ctmirror.sync_morphology import morphology_features_stage
+    from ctmirror.warehouse.engine import create_warehouse_engine
+    from ctmirror.warehouse.views import (
         publish_comparison_view,
         publish_morphology_comparison_view,
         publish_parquet_views,
@@ -259,10 +259,10 @@ def features_stage(config: SyncConfig, sync_id: str) -> FeatureReport:
 
 def models_stage(config: SyncConfig, sync_id: str) -> ModelMetricsReport:
     """Simulate GLIF models whose config or cell recording is new or changed and recompute
-    their explained variance ratio (see ``etl.sync_glif``), then refresh the views."""
-    from etl.sync_glif import glif_metrics_stage
-    from etl.warehouse.engine import create_warehouse_engine
-    from etl.warehouse.views import publish_parquet_views
+    their explained variance ratio (see ``ctmirror.sync_glif``), then refresh the views."""
+    from ctmirror.sync_glif import glif_metrics_stage
+    from ctmirror.warehouse.engine import create_warehouse_engine
+    from ctmirror.warehouse.views import publish_parquet_views
 
     engine = create_warehouse_engine(config.warehouse_url)
     try:
@@ -282,8 +282,8 @@ def finish_run(config: SyncConfig, handle: RunHandle, extracted: ExtractReport,
                features: FeatureReport | None = None,
                models: ModelMetricsReport | None = None) -> SyncResult:
     """Record the run's outcome and drop its staging package (the warehouse keeps raw JSON)."""
-    from etl.warehouse.engine import create_warehouse_engine
-    from etl.warehouse.runs import finish_sync_run, record_sync_error
+    from ctmirror.warehouse.engine import create_warehouse_engine
+    from ctmirror.warehouse.runs import finish_sync_run, record_sync_error
 
     files = files or DownloadReport()
     conversions = conversions or ConvertReport()
@@ -328,7 +328,7 @@ _SOURCE_MODELS = {"well_known_file": "WellKnownFile", "model_package": "Neuronal
 
 
 def _record_file_failure(engine: sa.Engine, sync_id: str, stage: str, failure: FileFailure) -> None:
-    from etl.warehouse.runs import record_sync_error
+    from ctmirror.warehouse.runs import record_sync_error
 
     record_sync_error(engine, sync_id, model=_SOURCE_MODELS.get(failure.source, failure.source),
                       record_id=failure.source_id, url=failure.url, message=failure.message,
@@ -340,7 +340,7 @@ def run_sync_locally(config: SyncConfig, *, progress: bool = False) -> SyncResul
     preflight(config)
     handle = open_run(config)
     if progress:
-        from etl.sync_report import RichCrawlProgress
+        from ctmirror.sync_report import RichCrawlProgress
 
         with RichCrawlProgress() as sink:
             extracted = extract_stage(config, handle.sync_id, sink)

@@ -18,12 +18,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from etl.errors import CtMirrorError
-from etl.sync_files import FileFailure
-from etl.warehouse.mirror_files import record_conversion
-from schema.mirror import FileSource
-from schema.model_parameters import BiophysicalFit, BiophysicalFitParameter, GlifNeuronConfig
-from schema.parquet import (
+from ctmirror.errors import CtMirrorError
+from ctmirror.sync_files import FileFailure
+from ctmirror.warehouse.mirror_files import record_conversion
+from ctmirror.schema.mirror import FileSource
+from ctmirror.schema.model_parameters import BiophysicalFit, BiophysicalFitParameter, GlifNeuronConfig
+from ctmirror.schema.parquet import (
     CONVERTER_VERSION,
     RECONSTRUCTION_MARKERS,
     RECONSTRUCTION_NODES,
@@ -166,7 +166,7 @@ def _partition(task: ConversionTask) -> int:
 
 
 def _convert_sweeps(task: ConversionTask, root: Path) -> _Outcome:
-    from etl.convert.nwb_sweeps import convert_nwb_to_parquet
+    from ctmirror.convert.nwb_sweeps import convert_nwb_to_parquet
 
     out = SWEEPS.file_path(root, _partition(task), task.well_known_file_id)
     result = convert_nwb_to_parquet(task.path, out, specimen_id=_partition(task),
@@ -177,7 +177,7 @@ def _convert_sweeps(task: ConversionTask, root: Path) -> _Outcome:
 def _reconstruction_converter(dataset: ParquetDataset, kind: str
                               ) -> Callable[[ConversionTask, Path], _Outcome]:
     def convert(task: ConversionTask, root: Path) -> _Outcome:
-        from etl.convert.reconstruction import convert_reconstruction
+        from ctmirror.convert.reconstruction import convert_reconstruction
 
         if task.attachable_id is None:
             raise ValueError("the file is not attached to a reconstruction")
@@ -193,7 +193,7 @@ def _reconstruction_converter(dataset: ParquetDataset, kind: str
 
 
 def _convert_model_parameters(task: ConversionTask, root: Path) -> _Outcome:
-    from etl.convert.model_parameters import read_model_parameters
+    from ctmirror.convert.model_parameters import read_model_parameters
 
     if task.attachable_id is None:
         raise ValueError("the file is not attached to a neuronal model")
@@ -241,7 +241,7 @@ def _table(name: str) -> sa.Table:
 def _remove_outputs(engine: sa.Engine, root: Path, target: str, specimen_id: int | None,
                     file_id: int, neuronal_model_id: int | None = None) -> None:
     """Take back what an earlier conversion of this file produced."""
-    from schema.parquet import DATASETS_BY_NAME
+    from ctmirror.schema.parquet import DATASETS_BY_NAME
 
     dataset = DATASETS_BY_NAME.get(target)
     if dataset is not None:

@@ -21,19 +21,19 @@ from typing import Any
 import pyarrow as pa
 import sqlalchemy as sa
 
-from etl.convert.parquet_io import write_parquet_atomic
-from etl.errors import CtMirrorError
-from etl.process_pool import map_in_processes
-from etl.sync_files import FileFailure
-from etl.sync_morphology import MorphologyReport
-from schema.ephys_recomputed import (
+from ctmirror.convert.parquet_io import write_parquet_atomic
+from ctmirror.errors import CtMirrorError
+from ctmirror.process_pool import map_in_processes
+from ctmirror.sync_files import FileFailure
+from ctmirror.sync_morphology import MorphologyReport
+from ctmirror.schema.ephys_recomputed import (
     RECOMPUTED_FEATURES,
     RECOMPUTED_FLAGS,
     EphysSweepFeatures,
     ephys_features_recomputed,
 )
-from schema.mirror import FileSource
-from schema.parquet import EPHYS_SPIKES, SWEEPS
+from ctmirror.schema.mirror import FileSource
+from ctmirror.schema.parquet import EPHYS_SPIKES, SWEEPS
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +88,7 @@ class FeatureReport:
     sweeps_with_problems: int = 0
     withdrawn: int = 0
     failures: tuple[FileFailure, ...] = field(default=())
-    #: The morphology stage run beside (``etl.sync_morphology``).
+    #: The morphology stage run beside (``ctmirror.sync_morphology``).
     morphology: MorphologyReport = field(default_factory=MorphologyReport)
 
     @property
@@ -147,11 +147,11 @@ def _run(tasks: list[CellTask], workers: int) -> Iterator[tuple[CellTask, CellOu
 
 def compute_cell(task: CellTask) -> CellOutcome | str:
     """One cell's rows and spike table, or why they cannot be computed (runs in a worker)."""
-    from etl.features.ephys import definitions as definition_set
-    from etl.features.ephys.arrow import spikes_table, with_ids
-    from etl.features.ephys.cell import cell_features
-    from etl.features.ephys.sweeps import sweep_results
-    from etl.readers.ephys import recordings_from_parquet
+    from ctmirror.features.ephys import definitions as definition_set
+    from ctmirror.features.ephys.arrow import spikes_table, with_ids
+    from ctmirror.features.ephys.cell import cell_features
+    from ctmirror.features.ephys.sweeps import sweep_results
+    from ctmirror.readers.ephys import recordings_from_parquet
 
     try:
         chosen = definition_set(task.definitions)

@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import sqlalchemy as sa
 
-from etl.mirror import (
+from ctmirror.mirror import (
     DownloadError,
     DownloadJob,
     DownloadResult,
@@ -26,9 +26,9 @@ from etl.mirror import (
     ProgressSink,
     download_many,
 )
-from etl.mirror.plan import FileCategory, PlannedFile, live_file_keys, plan_files
-from etl.rma.client import USER_AGENT
-from etl.warehouse.mirror_files import (
+from ctmirror.mirror.plan import FileCategory, PlannedFile, live_file_keys, plan_files
+from ctmirror.rma.client import USER_AGENT
+from ctmirror.warehouse.mirror_files import (
     MirroredFile,
     mark_unlinked,
     mirrored_files,

@@ -36,18 +36,18 @@ import numpy as np
 import pyarrow as pa
 import sqlalchemy as sa
 
-from etl.convert.parquet_io import write_parquet_atomic
-from etl.errors import CtMirrorError
-from etl.process_pool import map_in_processes
-from etl.sync_files import FileFailure
-from schema.mirror import FileSource
-from schema.model_metrics import model_metrics
-from schema.model_parameters import GlifNeuronConfig
-from schema.parquet import GLIF_SPIKES, GLIF_VOLTAGES, SWEEPS
+from ctmirror.convert.parquet_io import write_parquet_atomic
+from ctmirror.errors import CtMirrorError
+from ctmirror.process_pool import map_in_processes
+from ctmirror.sync_files import FileFailure
+from ctmirror.schema.mirror import FileSource
+from ctmirror.schema.model_metrics import model_metrics
+from ctmirror.schema.model_parameters import GlifNeuronConfig
+from ctmirror.schema.parquet import GLIF_SPIKES, GLIF_VOLTAGES, SWEEPS
 
 if TYPE_CHECKING:
-    from etl.glif.simulate import GlifResult
-    from etl.readers.ephys import StimulusSweep
+    from ctmirror.glif.simulate import GlifResult
+    from ctmirror.readers.ephys import StimulusSweep
 
 log = logging.getLogger(__name__)
 
@@ -323,7 +323,7 @@ class _Repeats:
 
 def compute_cell(task: CellTask) -> tuple[ModelOutcome, ...]:
     """Run and score every model of ``task`` on its recording (runs in a worker)."""
-    from etl.readers.ephys import stimulus_sweeps_from_parquet
+    from ctmirror.readers.ephys import stimulus_sweeps_from_parquet
 
     try:
         sweeps, _ = stimulus_sweeps_from_parquet(task.path)
@@ -356,8 +356,8 @@ def noise2_repeats(sweeps: Sequence[StimulusSweep]) -> _Repeats:
 
 def _score_model(task: CellTask, model_id: int, document: Mapping[str, Any],
                  sweeps: Sequence[StimulusSweep], repeats: _Repeats) -> ModelOutcome:
-    from etl.metrics.evr import explained_variance_ratio, spike_times_to_indices
-    from etl.readers.glif_config import parse_glif_config
+    from ctmirror.metrics.evr import explained_variance_ratio, spike_times_to_indices
+    from ctmirror.readers.glif_config import parse_glif_config
 
     started = time.perf_counter()
     try:
@@ -391,7 +391,7 @@ def _simulate_sweeps(task: CellTask, model_id: int, config: Any,
                      sweeps: Sequence[StimulusSweep]) -> tuple[dict[int, Any], pa.Table]:
     """Run the model on every sweep; its spike steps by sweep and its ``glif_spikes`` rows.
     With ``task.voltage_root`` the voltage traces are written as the sweeps are run."""
-    from etl.glif.simulate import simulate
+    from ctmirror.glif.simulate import simulate
 
     steps: dict[int, Any] = {}
     columns: dict[str, list[Any]] = {name: [] for name in _SPIKE_DTYPES}

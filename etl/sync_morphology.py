@@ -19,15 +19,15 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from etl.errors import CtMirrorError
-from etl.sync_files import FileFailure
-from schema.mirror import FileSource
-from schema.morphology_recomputed import (
+from ctmirror.errors import CtMirrorError
+from ctmirror.sync_files import FileFailure
+from ctmirror.schema.mirror import FileSource
+from ctmirror.schema.morphology_recomputed import (
     CELL_LIST_FEATURES,
     RECONSTRUCTION_FEATURES,
     morphology_features_recomputed,
 )
-from schema.parquet import RECONSTRUCTION_NODES
+from ctmirror.schema.parquet import RECONSTRUCTION_NODES
 
 log = logging.getLogger(__name__)
 
@@ -121,8 +121,8 @@ def _plan(engine: sa.Engine, root: Path) -> list[ReconstructionTask]:
 
 def compute_reconstruction(task: ReconstructionTask) -> list[dict[str, Any]] | str:
     """The rows of one reconstruction (one per compartment), or why they cannot be computed."""
-    from etl.features.morphology import Compartment, compute_morphology_features
-    from etl.readers.swc import read_swc
+    from ctmirror.features.morphology import Compartment, compute_morphology_features
+    from ctmirror.readers.swc import read_swc
 
     try:
         morphology = read_swc(task.path)

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from etl.crawl import (
+from ctmirror.crawl import (
     DEFAULT_PLAN,
     BatchFailed,
     CrawlEvent,
@@ -22,7 +22,7 @@ from etl.crawl import (
 )
 
 if TYPE_CHECKING:
-    from etl.sync import SyncResult
+    from ctmirror.sync import SyncResult
 
 
 class RichCrawlProgress:
@@ -96,7 +96,7 @@ def print_sync_result(result: SyncResult, *, console: Console | None = None) -> 
 
 
 def print_status(engine: sa.Engine, *, runs: int, console: Console | None = None) -> None:
-    from etl.warehouse.runs import latest_runs, recent_errors, table_counts
+    from ctmirror.warehouse.runs import latest_runs, recent_errors, table_counts
 
     console = console or Console()
     run_table = Table(title="last sync runs", header_style="bold")

@@ -1,6 +1,6 @@
 """The ``sync`` flow: every Allen Cell Types record into the warehouse.
 
-A thin orchestration of the stages in ``etl.sync``: coarse tasks (the extract task fans out its
+A thin orchestration of the stages in ``ctmirror.sync``: coarse tasks (the extract task fans out its
 HTTP requests itself, bounded by ``concurrency``), retries only for transient failures (the
 extract is resumable, so a retry fetches only the pages still missing), and the tag
 ``allen-api`` so that a Prefect server can cap concurrent syncs with
@@ -17,10 +17,10 @@ from prefect.client.schemas.objects import TaskRun
 from prefect.states import State
 from prefect.tasks import Task
 
-from etl.crawl import CrawlEvent, ExtractReport, ModelDone
-from etl.errors import TransientError
-from etl.settings import DEFAULT_API_BASE, Settings
-from etl.sync import (
+from ctmirror.crawl import CrawlEvent, ExtractReport, ModelDone
+from ctmirror.errors import TransientError
+from ctmirror.settings import DEFAULT_API_BASE, Settings
+from ctmirror.sync import (
     RunHandle,
     SyncConfig,
     SyncResult,
@@ -34,11 +34,11 @@ from etl.sync import (
     open_run,
     preflight,
 )
-from etl.sync_convert import ConvertReport
-from etl.sync_features import FeatureReport
-from etl.sync_files import DownloadReport
-from etl.sync_glif import ModelMetricsReport
-from etl.warehouse.load import LoadReport
+from ctmirror.sync_convert import ConvertReport
+from ctmirror.sync_features import FeatureReport
+from ctmirror.sync_files import DownloadReport
+from ctmirror.sync_glif import ModelMetricsReport
+from ctmirror.warehouse.load import LoadReport
 
 
 def _transient_only(task: Task[Any, Any], task_run: TaskRun, state: State[Any]) -> bool:
@@ -73,7 +73,7 @@ def extract_task(config: SyncConfig, sync_id: str, show_progress: bool) -> Extra
 
     if not show_progress:
         return extract_stage(config, sync_id, log_model)
-    from etl.sync_report import RichCrawlProgress
+    from ctmirror.sync_report import RichCrawlProgress
 
     with RichCrawlProgress() as bar:
         def both(event: CrawlEvent) -> None:

@@ -1,8 +1,8 @@
 """Alembic environment: run migrations on the warehouse (DuckDB or PostgreSQL).
 
-Run through ``etl.warehouse.migrate`` (``ctmirror db ...``), which builds the Alembic config in
+Run through ``ctmirror.warehouse.migrate`` (``ctmirror db ...``), which builds the Alembic config in
 code and hands over an open connection in ``config.attributes["connection"]``. Without one the
-URL comes from ``sqlalchemy.url`` or, failing that, from ``etl.settings``. Offline mode prints
+URL comes from ``sqlalchemy.url`` or, failing that, from ``ctmirror.settings``. Offline mode prints
 the SQL instead of running it.
 """
 
@@ -11,9 +11,9 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
-import migrations.dialects  # noqa: F401  (registers Alembic's DuckDB implementation)
-import schema
-from etl.settings import Settings
+import ctmirror.migrations.dialects  # noqa: F401  (registers Alembic's DuckDB implementation)
+from ctmirror import schema
+from ctmirror.settings import Settings
 
 config = context.config
 target_metadata = schema.metadata
@@ -45,7 +45,7 @@ def run_migrations_online() -> None:
     if connection is not None:
         _run_on(connection)
         return
-    from etl.warehouse.engine import create_warehouse_engine
+    from ctmirror.warehouse.engine import create_warehouse_engine
 
     engine = create_warehouse_engine(_url())
     try:

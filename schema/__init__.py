@@ -6,22 +6,22 @@ its table; ``typed_values`` turns a raw API record into that table's typed colum
 
 from __future__ import annotations
 
-from schema.base import BOOKKEEPING_COLUMNS, Base
-from schema.ephys import EphysFeature, EphysResult, EphysSweep
-from schema.ephys_recomputed import (
+from ctmirror.schema.base import BOOKKEEPING_COLUMNS, Base
+from ctmirror.schema.ephys import EphysFeature, EphysResult, EphysSweep
+from ctmirror.schema.ephys_recomputed import (
     RECOMPUTED_FEATURES,
     EphysSweepFeatures,
     ephys_features_recomputed,
 )
-from schema.files import WellKnownFile, WellKnownFileType
-from schema.images import ImageSeries, ProjectionImage, SubImage
-from schema.mirror import FileSource, MirrorFile
-from schema.model_metrics import ModelMetrics, model_metrics
-from schema.model_parameters import BiophysicalFit, BiophysicalFitParameter, GlifNeuronConfig
-from schema.morphology import NeuronReconstruction
-from schema.morphology_recomputed import morphology_features_recomputed
-from schema.neuronal_models import NeuronalModel, NeuronalModelRun, NeuronalModelTemplate
-from schema.records import (
+from ctmirror.schema.files import WellKnownFile, WellKnownFileType
+from ctmirror.schema.images import ImageSeries, ProjectionImage, SubImage
+from ctmirror.schema.mirror import FileSource, MirrorFile
+from ctmirror.schema.model_metrics import ModelMetrics, model_metrics
+from ctmirror.schema.model_parameters import BiophysicalFit, BiophysicalFitParameter, GlifNeuronConfig
+from ctmirror.schema.morphology import NeuronReconstruction
+from ctmirror.schema.morphology_recomputed import morphology_features_recomputed
+from ctmirror.schema.neuronal_models import NeuronalModel, NeuronalModelRun, NeuronalModelTemplate
+from ctmirror.schema.records import (
     MODEL_TABLES,
     attribute_columns,
     coerce,
@@ -29,8 +29,8 @@ from schema.records import (
     row_typer,
     typed_values,
 )
-from schema.specimens import ApiCellTypesSpecimenDetail, Donor, Specimen, Structure
-from schema.sync import ChangeKind, SyncError, SyncRecordHistory, SyncRun, SyncStatus
+from ctmirror.schema.specimens import ApiCellTypesSpecimenDetail, Donor, Specimen, Structure
+from ctmirror.schema.sync import ChangeKind, SyncError, SyncRecordHistory, SyncRun, SyncStatus
 
 metadata = Base.metadata
 

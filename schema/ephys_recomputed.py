@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import BigInteger, Boolean, Column, Double, Table, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from schema.base import Base
+from ctmirror.schema.base import Base
 
 #: Published ``EphysFeature`` columns that are recomputed from NWB sweeps, in table order.
 RECOMPUTED_FEATURES: tuple[str, ...] = (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Mapped
 
-from schema.base import Base, MirroredRecord, allen_id
+from ctmirror.schema.base import Base, MirroredRecord, allen_id
 
 
 class WellKnownFile(MirroredRecord, Base):

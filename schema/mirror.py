@@ -14,7 +14,7 @@ from enum import StrEnum
 from sqlalchemy import BigInteger
 from sqlalchemy.orm import Mapped, mapped_column
 
-from schema.base import Base
+from ctmirror.schema.base import Base
 
 
 class FileSource(StrEnum):
@@ -37,7 +37,7 @@ class MirrorFile(Base):
     url: Mapped[str]
     #: Path below the mirror root, ``/``-separated.
     relpath: Mapped[str]
-    #: ``etl.mirror.FileKind``: which content check the file passed.
+    #: ``ctmirror.mirror.FileKind``: which content check the file passed.
     kind: Mapped[str]
     size: Mapped[int]
     sha256: Mapped[str]

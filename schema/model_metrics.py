@@ -1,7 +1,7 @@
 """GLIF models scored on their cell's recording, beside the published score.
 
 ``model_metrics`` has one row per mirrored GLIF neuronal model: the explained variance ratio
-recomputed by simulating the model on the cell's Noise 2 stimulus (``etl.sync_glif``,
+recomputed by simulating the model on the cell's Noise 2 stimulus (``ctmirror.sync_glif``,
 ``docs/glif.md``) next to the published ``NeuronalModelRun.explained_variance_ratio``. A model
 whose EVR cannot be computed (no converted config or recording, fewer than two Noise 2 sweeps,
 a failure) still has a row: the EVR is NULL and ``problem`` says why. Each row names the bytes
@@ -17,7 +17,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger
 from sqlalchemy.orm import Mapped, mapped_column
 
-from schema.base import Base
+from ctmirror.schema.base import Base
 
 
 class ModelMetrics(Base):

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import BigInteger
 from sqlalchemy.orm import Mapped, mapped_column
 
-from schema.base import Base
+from ctmirror.schema.base import Base
 
 
 class GlifNeuronConfig(Base):

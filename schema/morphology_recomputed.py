@@ -15,9 +15,9 @@ from datetime import datetime
 
 from sqlalchemy import BigInteger, Column, Double, Table, Text
 
-from schema.base import Base
-from schema.morphology import NeuronReconstruction
-from schema.specimens import ApiCellTypesSpecimenDetail
+from ctmirror.schema.base import Base
+from ctmirror.schema.morphology import NeuronReconstruction
+from ctmirror.schema.specimens import ApiCellTypesSpecimenDetail
 
 #: Published ``NeuronReconstruction`` feature columns, in table order.
 RECONSTRUCTION_FEATURES: tuple[str, ...] = (
@@ -45,7 +45,7 @@ morphology_features_recomputed = Table(
     "morphology_features_recomputed",
     Base.metadata,
     Column("neuron_reconstruction_id", BigInteger, primary_key=True, autoincrement=False),
-    #: ``etl.features.morphology.Compartment``: which nodes (besides the soma) were kept.
+    #: ``ctmirror.features.morphology.Compartment``: which nodes (besides the soma) were kept.
     Column("compartment", Text, primary_key=True),
     Column("specimen_id", BigInteger, nullable=False),
     Column("well_known_file_id", BigInteger, nullable=False),

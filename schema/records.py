@@ -8,13 +8,13 @@ from typing import Any
 
 from sqlalchemy import BigInteger, Boolean, Column, Double, Table, Text
 
-from schema.base import BOOKKEEPING_COLUMNS, Base
-from schema.ephys import EphysFeature, EphysResult, EphysSweep
-from schema.files import WellKnownFile, WellKnownFileType
-from schema.images import ImageSeries, ProjectionImage, SubImage
-from schema.morphology import NeuronReconstruction
-from schema.neuronal_models import NeuronalModel, NeuronalModelRun, NeuronalModelTemplate
-from schema.specimens import ApiCellTypesSpecimenDetail, Donor, Specimen, Structure
+from ctmirror.schema.base import BOOKKEEPING_COLUMNS, Base
+from ctmirror.schema.ephys import EphysFeature, EphysResult, EphysSweep
+from ctmirror.schema.files import WellKnownFile, WellKnownFileType
+from ctmirror.schema.images import ImageSeries, ProjectionImage, SubImage
+from ctmirror.schema.morphology import NeuronReconstruction
+from ctmirror.schema.neuronal_models import NeuronalModel, NeuronalModelRun, NeuronalModelTemplate
+from ctmirror.schema.specimens import ApiCellTypesSpecimenDetail, Donor, Specimen, Structure
 
 _MAPPED: tuple[type[Base], ...] = (
     ApiCellTypesSpecimenDetail, Specimen, Donor, Structure,

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import BigInteger, Sequence
 from sqlalchemy.orm import Mapped, mapped_column
 
-from schema.base import Base
+from ctmirror.schema.base import Base
 
 
 class SyncStatus(StrEnum):

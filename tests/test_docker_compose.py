@@ -10,8 +10,8 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from etl.cli import app
-from etl.settings import DEFAULT_API_BASE, Settings
+from ctmirror.cli import app
+from ctmirror.settings import DEFAULT_API_BASE, Settings
 
 REPO = Path(__file__).resolve().parents[1]
 

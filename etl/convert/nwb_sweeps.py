@@ -29,10 +29,10 @@ import numpy as np
 import pyarrow as pa
 from numpy.typing import NDArray
 
-from etl.convert.hdf5_chunks import read_1d
-from etl.convert.parquet_io import write_parquet_atomic
-from etl.errors import NwbError
-from schema.parquet import CONVERTER_VERSION, SWEEPS
+from ctmirror.convert.hdf5_chunks import read_1d
+from ctmirror.convert.parquet_io import write_parquet_atomic
+from ctmirror.errors import NwbError
+from ctmirror.schema.parquet import CONVERTER_VERSION, SWEEPS
 
 RESPONSES = "acquisition/timeseries"
 STIMULI = "stimulus/presentation"

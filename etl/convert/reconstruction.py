@@ -16,10 +16,10 @@ from typing import Literal
 
 import pyarrow as pa
 
-from etl.convert.parquet_io import write_parquet_atomic
-from etl.errors import SwcError
-from etl.readers.swc import read_swc
-from schema.parquet import RECONSTRUCTION_MARKERS, RECONSTRUCTION_NODES
+from ctmirror.convert.parquet_io import write_parquet_atomic
+from ctmirror.errors import SwcError
+from ctmirror.readers.swc import read_swc
+from ctmirror.schema.parquet import RECONSTRUCTION_MARKERS, RECONSTRUCTION_NODES
 
 MARKER_FIELDS = ("x", "y", "z", "radius", "shape", "name", "comment",
                  "color_r", "color_g", "color_b")

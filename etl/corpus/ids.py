@@ -6,7 +6,7 @@ and stay below 2**31, so every id still fits a 32-bit integer column.
 
 from __future__ import annotations
 
-from etl.errors import ConfigError
+from ctmirror.errors import ConfigError
 
 SYNTHETIC_ID_BASE = 2_000_000_000
 _SYNTHETIC_ID_END = 2**31 - 1

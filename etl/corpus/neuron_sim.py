@@ -31,7 +31,7 @@ import numpy as np
 from numba import njit
 from numpy.typing import NDArray
 
-from etl.errors import ConfigError
+from ctmirror.errors import ConfigError
 
 __all__ = [
     "CellParams",

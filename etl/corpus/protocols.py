@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from etl.corpus.stimuli import noise_peak_per_unit_pa, ramp_to_rheobase_peak_per_unit_pa
+from ctmirror.corpus.stimuli import noise_peak_per_unit_pa, ramp_to_rheobase_peak_per_unit_pa
 
 __all__ = ["synthetic_sweeps"]
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from etl.errors import SnapshotError
+from ctmirror.errors import SnapshotError
 
 __all__ = [
     "CELLS_CSV",

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from etl.crawl.extract import ExtractError, ExtractReport, ModelReport, extract
-from etl.crawl.plan import DEFAULT_PLAN, KeySource, ModelStep, Resource, execution_order
-from etl.crawl.progress import (
+from ctmirror.crawl.extract import ExtractError, ExtractReport, ModelReport, extract
+from ctmirror.crawl.plan import DEFAULT_PLAN, KeySource, ModelStep, Resource, execution_order
+from ctmirror.crawl.progress import (
     BatchFailed,
     CrawlEvent,
     ModelDone,
@@ -13,8 +13,8 @@ from etl.crawl.progress import (
     PageDone,
     ProgressSink,
 )
-from etl.crawl.records import flat_record
-from etl.crawl.staging import Manifest, StagingPackage, page_key
+from ctmirror.crawl.records import flat_record
+from ctmirror.crawl.staging import Manifest, StagingPackage, page_key
 
 __all__ = [
     "DEFAULT_PLAN",

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from etl.crawl.plan import DEFAULT_PLAN, ModelStep, Resource, execution_order, key_fields
-from etl.crawl.progress import (
+from ctmirror.crawl.plan import DEFAULT_PLAN, ModelStep, Resource, execution_order, key_fields
+from ctmirror.crawl.progress import (
     BatchFailed,
     CrawlEvent,
     ModelDone,
@@ -27,12 +27,12 @@ from etl.crawl.progress import (
     PageDone,
     ProgressSink,
 )
-from etl.crawl.records import Record, flat_record, int_values
-from etl.crawl.staging import ErrorEntry, Manifest, StagingPackage, page_key
-from etl.errors import ConfigError, CtMirrorError, RmaError
-from etl.rma.client import RmaClient
-from etl.rma.paginator import OffsetPaginator, PageRequest, paged_query
-from etl.rma.query import query_path
+from ctmirror.crawl.records import Record, flat_record, int_values
+from ctmirror.crawl.staging import ErrorEntry, Manifest, StagingPackage, page_key
+from ctmirror.errors import ConfigError, CtMirrorError, RmaError
+from ctmirror.rma.client import RmaClient
+from ctmirror.rma.paginator import OffsetPaginator, PageRequest, paged_query
+from ctmirror.rma.query import query_path
 
 log = logging.getLogger(__name__)
 

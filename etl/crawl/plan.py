@@ -12,9 +12,9 @@ import graphlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from etl.errors import ConfigError
-from etl.replica.catalog import primary_key
-from etl.rma.query import Scalar, eq, in_
+from ctmirror.errors import ConfigError
+from ctmirror.replica.catalog import primary_key
+from ctmirror.rma.query import Scalar, eq, in_
 
 CELLS_MODEL = "ApiCellTypesSpecimenDetail"
 

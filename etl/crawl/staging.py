@@ -21,9 +21,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TypedDict
 
-from etl.crawl.records import Record
-from etl.errors import ConfigError, InputError
-from etl.replica.catalog import primary_key
+from ctmirror.crawl.records import Record
+from ctmirror.errors import ConfigError, InputError
+from ctmirror.replica.catalog import primary_key
 
 MANIFEST = "manifest.json"
 _SYNC_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")

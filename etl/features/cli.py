@@ -10,9 +10,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from etl.errors import SwcError
-from etl.features.morphology import Compartment, compute_morphology_features
-from etl.readers.swc import read_swc
+from ctmirror.errors import SwcError
+from ctmirror.features.morphology import Compartment, compute_morphology_features
+from ctmirror.readers.swc import read_swc
 
 app = typer.Typer(no_args_is_help=True, add_completion=False)
 
@@ -98,12 +98,12 @@ def ephys(
     """
     import pyarrow.parquet as pq
 
-    from etl.errors import ConfigError, InputError
-    from etl.features.ephys import definitions as definition_set
-    from etl.features.ephys.arrow import spikes_table
-    from etl.features.ephys.cell import cell_features
-    from etl.features.ephys.sweeps import sweep_results
-    from etl.readers.ephys import recordings_from_nwb
+    from ctmirror.errors import ConfigError, InputError
+    from ctmirror.features.ephys import definitions as definition_set
+    from ctmirror.features.ephys.arrow import spikes_table
+    from ctmirror.features.ephys.cell import cell_features
+    from ctmirror.features.ephys.sweeps import sweep_results
+    from ctmirror.readers.ephys import recordings_from_nwb
 
     out = Console(soft_wrap=True)
     err = Console(stderr=True)

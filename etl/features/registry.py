@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from etl.errors import ConfigError
+from ctmirror.errors import ConfigError
 
 __all__ = [
     "Feature",

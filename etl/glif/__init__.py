@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from etl.glif.config import (
+from ctmirror.glif.config import (
     AscDynamics,
     AscReset,
     GlifCoeffs,
@@ -12,7 +12,7 @@ from etl.glif.config import (
     VoltageDynamics,
     VoltageReset,
 )
-from etl.glif.simulate import GlifResult, simulate
+from ctmirror.glif.simulate import GlifResult, simulate
 
 __all__ = [
     "AscDynamics",

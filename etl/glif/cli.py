@@ -10,7 +10,7 @@ import numpy as np
 import typer
 from numpy.typing import NDArray
 
-from etl.errors import ConfigError, InputError
+from ctmirror.errors import ConfigError, InputError
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -36,8 +36,8 @@ def run(
     ] = None,
 ) -> None:
     """Simulate a GLIF model as AllenSDK does and print its spikes (steps and times)."""
-    from etl.glif.simulate import simulate
-    from etl.readers.glif_config import read_glif_config
+    from ctmirror.glif.simulate import simulate
+    from ctmirror.readers.glif_config import read_glif_config
 
     _require_positive("--dt", dt)
     model = read_glif_config(config)
@@ -101,7 +101,7 @@ def evr(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
     """Explained variance ratio of a model's spikes against recorded repeats (published method)."""
-    from etl.metrics.evr import explained_variance_ratio, spike_times_to_indices
+    from ctmirror.metrics.evr import explained_variance_ratio, spike_times_to_indices
 
     _require_positive("--dt", dt)
     _require_positive("--sigma", sigma)
@@ -115,8 +115,8 @@ def evr(
     else:
         if stimulus is None:
             raise ConfigError("--config needs --stimulus")
-        from etl.glif.simulate import simulate
-        from etl.readers.glif_config import read_glif_config
+        from ctmirror.glif.simulate import simulate
+        from ctmirror.readers.glif_config import read_glif_config
 
         current = _load_stimulus(stimulus)
         n_samples = current.size

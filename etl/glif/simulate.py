@@ -27,7 +27,7 @@ import numba
 import numpy as np
 from numpy.typing import NDArray
 
-from etl.glif.config import (
+from ctmirror.glif.config import (
     AscDynamics,
     AscReset,
     GlifConfig,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from etl.metrics.evr import (
+from ctmirror.metrics.evr import (
     PUBLISHED_SIGMA_S,
     ExplainedVarianceRatio,
     explained_variance,

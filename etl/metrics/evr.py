@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from etl.errors import InputError
+from ctmirror.errors import InputError
 
 PUBLISHED_SIGMA_S = 0.01
 _KERNEL_WIDTH_IN_SIGMAS = 10

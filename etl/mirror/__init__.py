@@ -6,8 +6,8 @@ I/O edge, no orchestration: ``download_file`` / ``download_many`` take an inject
 
 from __future__ import annotations
 
-from etl.mirror.download_dir import DownloadDirectory, DownloadInProgressError, PartialState
-from etl.mirror.downloader import (
+from ctmirror.mirror.download_dir import DownloadDirectory, DownloadInProgressError, PartialState
+from ctmirror.mirror.downloader import (
     DownloadError,
     DownloadJob,
     DownloadResult,
@@ -16,8 +16,8 @@ from etl.mirror.downloader import (
     file_target,
     safe_name,
 )
-from etl.mirror.policy import DOWNLOAD_RETRY, Existing, retry_wait
-from etl.mirror.progress import (
+from ctmirror.mirror.policy import DOWNLOAD_RETRY, Existing, retry_wait
+from ctmirror.mirror.progress import (
     BytesReceived,
     DownloadDone,
     DownloadEvent,
@@ -28,7 +28,7 @@ from etl.mirror.progress import (
     RichProgressSink,
     Throttled,
 )
-from etl.mirror.verify import FileKind, sha256_file, verify_content
+from ctmirror.mirror.verify import FileKind, sha256_file, verify_content
 
 __all__ = [
     "DOWNLOAD_RETRY",

@@ -18,10 +18,10 @@ from pathlib import Path
 import sqlalchemy as sa
 from rich.console import Console
 
-from etl.errors import FileIntegrityError
-from etl.mirror.download_dir import PART_SUFFIX
-from etl.mirror.verify import FileKind, sha256_file, verify_content
-from etl.warehouse.mirror_files import MirroredFile, mirrored_files
+from ctmirror.errors import FileIntegrityError
+from ctmirror.mirror.download_dir import PART_SUFFIX
+from ctmirror.mirror.verify import FileKind, sha256_file, verify_content
+from ctmirror.warehouse.mirror_files import MirroredFile, mirrored_files
 
 
 @dataclass(frozen=True)

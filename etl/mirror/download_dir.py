@@ -25,7 +25,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
-from etl.errors import DownloadInProgressError
+from ctmirror.errors import DownloadInProgressError
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import httpx
 
-from etl.errors import (
+from ctmirror.errors import (
     ApiError,
     ApiTransportError,
     ConfigError,
@@ -31,9 +31,9 @@ from etl.errors import (
     TerminalApiStatusError,
     TransientApiStatusError,
 )
-from etl.mirror.download_dir import DownloadDirectory, PartialState
-from etl.mirror.policy import DOWNLOAD_RETRY, Existing, retry_wait
-from etl.mirror.progress import (
+from ctmirror.mirror.download_dir import DownloadDirectory, PartialState
+from ctmirror.mirror.policy import DOWNLOAD_RETRY, Existing, retry_wait
+from ctmirror.mirror.progress import (
     BytesReceived,
     DownloadDone,
     DownloadFailed,
@@ -41,8 +41,8 @@ from etl.mirror.progress import (
     ProgressSink,
     null_sink,
 )
-from etl.mirror.verify import FileKind, sha256_file, verify_content
-from etl.rma.retry import RetryPolicy, parse_retry_after
+from ctmirror.mirror.verify import FileKind, sha256_file, verify_content
+from ctmirror.rma.retry import RetryPolicy, parse_retry_after
 
 log = logging.getLogger(__name__)
 

@@ -18,10 +18,10 @@ from pathlib import PurePosixPath
 
 import sqlalchemy as sa
 
-from etl.errors import ConfigError
-from etl.mirror.downloader import safe_name
-from etl.mirror.verify import FileKind
-from schema.mirror import FileSource
+from ctmirror.errors import ConfigError
+from ctmirror.mirror.downloader import safe_name
+from ctmirror.mirror.verify import FileKind
+from ctmirror.schema.mirror import FileSource
 
 
 class FileCategory(StrEnum):

@@ -1,6 +1,6 @@
 """What to do about a file that is already there, and when to try a download again.
 
-The retry decision is the RMA client's (``etl.rma.retry``): transient errors (no response,
+The retry decision is the RMA client's (``ctmirror.rma.retry``): transient errors (no response,
 429, 5xx, a body cut short) are retried with jittered exponential backoff, honouring
 ``Retry-After``; terminal ones (4xx, a checksum or content mismatch) are not. Downloads get
 more attempts than queries because each attempt resumes where the last one stopped.
@@ -12,8 +12,8 @@ import random
 from collections.abc import Callable
 from enum import StrEnum
 
-from etl.errors import ApiStatusError
-from etl.rma.retry import RetryPolicy, retry_delay
+from ctmirror.errors import ApiStatusError
+from ctmirror.rma.retry import RetryPolicy, retry_delay
 
 # Ten attempts, as dandi-cli gives each file.
 DOWNLOAD_RETRY = RetryPolicy(max_attempts=10)

@@ -4,7 +4,7 @@ A size and sha256 match proves the bytes are the server's; these checks catch wh
 checksum cannot, or what is checked before any checksum is known: an HTML error page served
 with status 200, a truncated HDF5 file, a zip whose member names would escape the directory
 it is unpacked into. Each check reads only the file at ``path`` and raises
-:class:`~etl.errors.FileIntegrityError` with a one-line reason.
+:class:`~ctmirror.errors.FileIntegrityError` with a one-line reason.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 
 import h5py
 
-from etl.errors import FileIntegrityError, SwcError
-from etl.readers.swc import read_marker, read_swc
+from ctmirror.errors import FileIntegrityError, SwcError
+from ctmirror.readers.swc import read_marker, read_swc
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

@@ -14,16 +14,16 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from numpy.typing import NDArray
 
-from etl.convert.hdf5_chunks import read_1d_scaled, scaled_float64
-from etl.convert.nwb_sweeps import (
+from ctmirror.convert.hdf5_chunks import read_1d_scaled, scaled_float64
+from ctmirror.convert.nwb_sweeps import (
     RESPONSES,
     STIMULI,
     scalar_value,
     series_header,
     sweep_numbers,
 )
-from etl.errors import NwbError
-from etl.features.ephys.cell import SweepRecording
+from ctmirror.errors import NwbError
+from ctmirror.features.ephys.cell import SweepRecording
 
 #: Scale from the stored unit to mV (response) and pA (stimulus).
 _TO_MV = {"Volts": 1e3, "V": 1e3, "volts": 1e3, "mV": 1.0}

@@ -1,4 +1,4 @@
-"""Read a GLIF ``neuron_config.json`` into a validated :class:`~etl.glif.config.GlifConfig`.
+"""Read a GLIF ``neuron_config.json`` into a validated :class:`~ctmirror.glif.config.GlifConfig`.
 
 Accepts the file as the API serves it (the config object itself) and as AllenSDK's examples save
 it (``{"<neuronal_model_id>": config}``). Keys that AllenSDK's ``GlifNeuron.from_dict`` requires
@@ -15,8 +15,8 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, TypeVar
 
-from etl.errors import GlifConfigError
-from etl.glif.config import (
+from ctmirror.errors import GlifConfigError
+from ctmirror.glif.config import (
     AscDynamics,
     AscReset,
     GlifCoeffs,

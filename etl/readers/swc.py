@@ -37,7 +37,7 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 from numpy.typing import NDArray
 
-from etl.errors import SwcError
+from ctmirror.errors import SwcError
 
 __all__ = [
     "CheckResult",
@@ -400,7 +400,7 @@ def _source_text(path_or_text: str | os.PathLike[str] | bytes) -> tuple[bytes, s
 def read_swc(path_or_text: str | os.PathLike[str] | bytes) -> SwcMorphology:
     """Read and check an SWC file: a path, SWC text (a ``str`` holding a newline) or bytes.
 
-    Raises :class:`~etl.errors.SwcError` naming the file and line of the first problem.
+    Raises :class:`~ctmirror.errors.SwcError` naming the file and line of the first problem.
     """
     raw, source = _source_text(path_or_text)
     return parse_swc(raw, source=source)
@@ -481,7 +481,7 @@ def read_marker(path_or_text: str | os.PathLike[str] | bytes) -> list[Marker]:
     """Read a Vaa3D marker file (``x,y,z,radius,shape,name,comment,color_r,color_g,color_b``).
 
     Coordinates are shifted by one voxel (:data:`MARKER_VOXEL_UM`) as AllenSDK does; ``name`` is
-    the marker code (:class:`MarkerCode`). Raises :class:`~etl.errors.SwcError` on a malformed row.
+    the marker code (:class:`MarkerCode`). Raises :class:`~ctmirror.errors.SwcError` on a malformed row.
     """
     raw, source = _source_text(path_or_text)
     # Marker rows have 10 comma-separated fields of which the comment is usually empty; keeping

@@ -26,9 +26,9 @@ def serve(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log every request")] = False,
 ) -> None:
     """Serve a snapshot with the Allen RMA API's URLs until Ctrl-C."""
-    from etl.errors import ConfigError
-    from etl.replica.faults import FaultConfig
-    from etl.replica.server import make_server
+    from ctmirror.errors import ConfigError
+    from ctmirror.replica.faults import FaultConfig
+    from ctmirror.replica.server import make_server
 
     logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(message)s")

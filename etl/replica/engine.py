@@ -28,9 +28,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from etl.errors import QueryError, SnapshotError
-from etl.replica.catalog import MODELS, Association
-from etl.replica.rma_query import (
+from ctmirror.errors import QueryError, SnapshotError
+from ctmirror.replica.catalog import MODELS, Association
+from ctmirror.replica.rma_query import (
     Filter,
     OrderKey,
     PathNode,
@@ -40,7 +40,7 @@ from etl.replica.rma_query import (
     Value,
     table_names,
 )
-from etl.snapshot import Snapshot
+from ctmirror.snapshot import Snapshot
 
 log = logging.getLogger(__name__)
 

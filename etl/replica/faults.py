@@ -33,7 +33,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal, cast
 
-from etl.errors import ConfigError
+from ctmirror.errors import ConfigError
 
 Scope = Literal["queries", "files", "all"]
 RequestScope = Literal["queries", "files"] | None

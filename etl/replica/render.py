@@ -18,8 +18,8 @@ import re
 from typing import Any
 from xml.etree import ElementTree as ET
 
-from etl.errors import QueryError
-from etl.replica.engine import QueryResult
+from ctmirror.errors import QueryError
+from ctmirror.replica.engine import QueryResult
 
 JSON_TYPE = "application/json; charset=utf-8"
 CSV_TYPE = "text/csv; charset=utf-8"

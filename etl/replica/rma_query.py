@@ -21,8 +21,8 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Literal, cast
 
-from etl.errors import QueryError
-from etl.replica.catalog import MODELS, ModelSpec
+from ctmirror.errors import QueryError
+from ctmirror.replica.catalog import MODELS, ModelSpec
 
 #: Longer than any query AllenSDK or the crawl sends (200 ids of 9 digits is ~2 kB).
 MAX_QUERY_LENGTH = 100_000

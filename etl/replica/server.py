@@ -31,13 +31,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from etl.errors import QueryError, SnapshotError
-from etl.replica import images, render
-from etl.replica.catalog import MODELS
-from etl.replica.engine import QueryEngine, QueryResult
-from etl.replica.faults import Decision, FaultConfig, FaultInjector, RequestScope
-from etl.replica.rma_query import parse_query
-from etl.snapshot import Snapshot, StoredFile
+from ctmirror.errors import QueryError, SnapshotError
+from ctmirror.replica import images, render
+from ctmirror.replica.catalog import MODELS
+from ctmirror.replica.engine import QueryEngine, QueryResult
+from ctmirror.replica.faults import Decision, FaultConfig, FaultInjector, RequestScope
+from ctmirror.replica.rma_query import parse_query
+from ctmirror.snapshot import Snapshot, StoredFile
 
 log = logging.getLogger(__name__)
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from etl.rma.client import RmaClient
-from etl.rma.envelope import Record, RmaResponse, check_response
-from etl.rma.paginator import OffsetPaginator, PageRequest, iter_rows, paged_query
-from etl.rma.query import (
+from ctmirror.rma.client import RmaClient
+from ctmirror.rma.envelope import Record, RmaResponse, check_response
+from ctmirror.rma.paginator import OffsetPaginator, PageRequest, iter_rows, paged_query
+from ctmirror.rma.query import (
     eq,
     filter_clause,
     format_value,
@@ -15,7 +15,7 @@ from etl.rma.query import (
     query_path,
     query_url,
 )
-from etl.rma.retry import RetryPolicy, parse_retry_after, retry_delay
+from ctmirror.rma.retry import RetryPolicy, parse_retry_after, retry_delay
 
 __all__ = [
     "OffsetPaginator",

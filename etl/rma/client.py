@@ -14,11 +14,11 @@ from types import TracebackType
 
 import httpx
 
-from etl import __version__
-from etl.errors import ApiError, ApiStatusError, ApiTransportError, ConfigError
-from etl.rma.envelope import RmaResponse, check_response
-from etl.rma.query import Format, query_url
-from etl.rma.retry import RetryPolicy, parse_retry_after, retry_delay
+from ctmirror import __version__
+from ctmirror.errors import ApiError, ApiStatusError, ApiTransportError, ConfigError
+from ctmirror.rma.envelope import RmaResponse, check_response
+from ctmirror.rma.query import Format, query_url
+from ctmirror.rma.retry import RetryPolicy, parse_retry_after, retry_delay
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from etl.errors import (
+from ctmirror.errors import (
     ApiOutageError,
     ApiTransportError,
     RmaError,
@@ -67,7 +67,7 @@ def check_response(
     *,
     retry_after: float | None = None,
 ) -> RmaResponse:
-    """Turn one HTTP answer into an ``RmaResponse`` or raise the matching ``etl.errors`` class."""
+    """Turn one HTTP answer into an ``RmaResponse`` or raise the matching ``ctmirror.errors`` class."""
     mtype = media_type(content_type)
     if status_code != 200:
         rejected = _rejection(body) if _is_json(mtype) and status_code == 500 else None

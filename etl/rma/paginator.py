@@ -12,9 +12,9 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from etl.errors import RmaError
-from etl.rma.envelope import Record, RmaResponse
-from etl.rma.query import model_stage
+from ctmirror.errors import RmaError
+from ctmirror.rma.envelope import Record, RmaResponse
+from ctmirror.rma.query import model_stage
 
 T = TypeVar("T")
 

@@ -13,7 +13,7 @@ import urllib.parse
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Literal
 
-from etl.errors import QueryError
+from ctmirror.errors import QueryError
 
 Scalar = bool | int | float | str
 Operator = Literal["$eq", "$ne", "$gt", "$lt", "$ge", "$le", "$in", "$li", "$il"]

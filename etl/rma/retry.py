@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
-from etl.errors import TransientError
+from ctmirror.errors import TransientError
 
 # A Retry-After date this far ahead is a misconfigured server, not a plan (as dandi-cli does).
 RETRY_AFTER_HORIZON_S = 7 * 24 * 3600.0

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from etl.settings import Settings
+from ctmirror.settings import Settings
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -34,7 +34,7 @@ def upgrade(
     revision: Annotated[str, typer.Option("--revision", help="Target revision")] = "head",
 ) -> None:
     """Migrate the warehouse up to a revision (creates it if it does not exist)."""
-    from etl.warehouse import migrate
+    from ctmirror.warehouse import migrate
 
     url = _url(db, root)
     migrate.upgrade(url, revision)
@@ -49,7 +49,7 @@ def downgrade(
     root: RootOpt = None,
 ) -> None:
     """Migrate the warehouse down to a revision."""
-    from etl.warehouse import migrate
+    from ctmirror.warehouse import migrate
 
     url = _url(db, root)
     migrate.downgrade(url, revision)
@@ -59,7 +59,7 @@ def downgrade(
 @app.command()
 def current(db: DbOpt = None, root: RootOpt = None) -> None:
     """Show the warehouse's revision and the one this ctmirror expects."""
-    from etl.warehouse import migrate
+    from ctmirror.warehouse import migrate
 
     at = migrate.current(_url(db, root))
     head = migrate.head_revision()

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from etl.errors import ConfigError
-from etl.warehouse import duckdb_dialect
+from ctmirror.errors import ConfigError
+from ctmirror.warehouse import duckdb_dialect
 
 log = logging.getLogger(__name__)
 

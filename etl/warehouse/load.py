@@ -29,9 +29,9 @@ import orjson
 import pyarrow as pa
 import sqlalchemy as sa
 
-from etl.crawl.staging import StagingPackage
-from etl.errors import InputError
-from schema import MODEL_TABLES, ChangeKind, attribute_columns, primary_key_column, row_typer
+from ctmirror.crawl.staging import StagingPackage
+from ctmirror.errors import InputError
+from ctmirror.schema import MODEL_TABLES, ChangeKind, attribute_columns, primary_key_column, row_typer
 
 log = logging.getLogger(__name__)
 

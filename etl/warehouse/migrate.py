@@ -13,10 +13,10 @@ from alembic.script import ScriptDirectory
 from alembic.script.revision import RevisionError
 from alembic.util import CommandError
 
-import migrations
-import migrations.dialects  # noqa: F401  (registers Alembic's DuckDB implementation)
-from etl.errors import SchemaError
-from etl.warehouse.engine import create_warehouse_engine
+from ctmirror import migrations
+import ctmirror.migrations.dialects  # noqa: F401  (registers Alembic's DuckDB implementation)
+from ctmirror.errors import SchemaError
+from ctmirror.warehouse.engine import create_warehouse_engine
 
 log = logging.getLogger(__name__)
 

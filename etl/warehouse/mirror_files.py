@@ -9,7 +9,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from schema.mirror import MirrorFile
+from ctmirror.schema.mirror import MirrorFile
 
 _files = MirrorFile.__table__
 

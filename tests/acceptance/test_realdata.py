@@ -16,11 +16,11 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from etl.demo import EXAMPLE_QUERIES
-from etl.settings import Settings
-from etl.snapshot import Snapshot
-from etl.sync import SyncConfig, SyncResult, run_sync_locally
-from schema import MODEL_TABLES
+from ctmirror.demo import EXAMPLE_QUERIES
+from ctmirror.settings import Settings
+from ctmirror.snapshot import Snapshot
+from ctmirror.sync import SyncConfig, SyncResult, run_sync_locally
+from ctmirror.schema import MODEL_TABLES
 
 from ..corpus.snapshot_checks import dangling_foreign_keys, file_problems
 
@@ -48,7 +48,7 @@ DOCUMENTED_COUNTS = {
 
 @pytest.fixture(scope="module")
 def real_replica(real_snapshot: Path) -> Iterator[object]:
-    from etl.replica.server import serve_in_thread
+    from ctmirror.replica.server import serve_in_thread
 
     with serve_in_thread(real_snapshot) as running:
         yield running

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from etl.convert.model_parameters import read_model_parameters
-from etl.errors import ModelParametersError
+from ctmirror.convert.model_parameters import read_model_parameters
+from ctmirror.errors import ModelParametersError
 
 DATA = Path(__file__).parent.parent / "data"
 FIT = DATA / "realdata_mini" / "biophysical_models" / "osb_AllenInstituteNeuroML" / \

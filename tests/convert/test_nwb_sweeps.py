@@ -12,8 +12,8 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from etl.convert.nwb_sweeps import convert_nwb_to_parquet
-from etl.errors import NwbError
+from ctmirror.convert.nwb_sweeps import convert_nwb_to_parquet
+from ctmirror.errors import NwbError
 
 RATE = 200_000.0
 
@@ -182,7 +182,7 @@ def test_failure_part_way_keeps_the_previous_output(
     out = tmp_path / "nwb-1.parquet"
     convert_nwb_to_parquet(path, out, specimen_id=1, well_known_file_id=1)
     before = out.read_bytes()
-    import etl.convert.nwb_sweeps as module
+    import ctmirror.convert.nwb_sweeps as module
 
     calls = {"n": 0}
     real = module.sweep_row

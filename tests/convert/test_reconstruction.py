@@ -8,9 +8,9 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from etl.convert.reconstruction import convert_reconstruction
-from etl.errors import SwcError
-from etl.readers.swc import read_swc
+from ctmirror.convert.reconstruction import convert_reconstruction
+from ctmirror.errors import SwcError
+from ctmirror.readers.swc import read_swc
 
 DATA = Path(__file__).parent.parent / "data"
 SWC = DATA / "swc" / "Sst-IRES-Cre_Ai14_IVSCC_-173191.06.01.01_397902247_m.swc"

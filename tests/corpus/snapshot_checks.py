@@ -6,8 +6,8 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
-from etl.replica.catalog import MODELS, primary_key
-from etl.snapshot import Snapshot
+from ctmirror.replica.catalog import MODELS, primary_key
+from ctmirror.snapshot import Snapshot
 
 
 def records_by_key(root: Path) -> dict[str, dict[Any, dict[str, Any]]]:

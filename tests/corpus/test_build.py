@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from etl.corpus.build import build_corpus
-from etl.corpus.fill import nwb_cell_order
-from etl.corpus.ids import SYNTHETIC_ID_BASE
-from etl.corpus.realdata import load_realdata
-from etl.snapshot import Snapshot
+from ctmirror.corpus.build import build_corpus
+from ctmirror.corpus.fill import nwb_cell_order
+from ctmirror.corpus.ids import SYNTHETIC_ID_BASE
+from ctmirror.corpus.realdata import load_realdata
+from ctmirror.snapshot import Snapshot
 
 from .snapshot_checks import dangling_foreign_keys, file_problems, records_by_key
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from etl.corpus import neuron_sim
-from etl.corpus.neuron_sim import CellParams, detect_spike_thresholds, simulate, tune_cell_params
+from ctmirror.corpus import neuron_sim
+from ctmirror.corpus.neuron_sim import CellParams, detect_spike_thresholds, simulate, tune_cell_params
 
 RATE = 200000.0
 DT = 1.0 / RATE
@@ -151,7 +151,7 @@ def test_detector_finds_threshold_before_a_synthetic_spike():
 
 
 def test_tuning_rejects_impossible_values():
-    from etl.errors import ConfigError
+    from ctmirror.errors import ConfigError
 
     with pytest.raises(ConfigError):
         tune_cell_params(vrest_mv=-70, ri_mohm=-5, tau_ms=20, rheobase_pa=100, fast_spiking=False)

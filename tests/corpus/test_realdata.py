@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from etl.corpus.realdata import type_cell_row, type_ephys_feature_row, type_morphology_row
-from etl.errors import SnapshotError
+from ctmirror.corpus.realdata import type_cell_row, type_ephys_feature_row, type_morphology_row
+from ctmirror.errors import SnapshotError
 
 
 def test_cell_row_types_ids_counts_measurements_and_strips_literal_quotes() -> None:

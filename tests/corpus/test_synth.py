@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from etl.corpus.ids import is_synthetic_id
-from etl.corpus.swc import parse_swc, tree_measurements
-from etl.corpus.synth import build_synthetic_snapshot
-from etl.errors import ConfigError
-from etl.snapshot import Snapshot
+from ctmirror.corpus.ids import is_synthetic_id
+from ctmirror.corpus.swc import parse_swc, tree_measurements
+from ctmirror.corpus.synth import build_synthetic_snapshot
+from ctmirror.errors import ConfigError
+from ctmirror.snapshot import Snapshot
 
 from .snapshot_checks import dangling_foreign_keys, file_problems, records_by_key, wkf_id
 

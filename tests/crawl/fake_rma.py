@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from etl.replica.catalog import primary_key
+from ctmirror.replica.catalog import primary_key
 
 Record = dict[str, Any]
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from etl.crawl import (
+from ctmirror.crawl import (
     CrawlEvent,
     ModelDone,
     ModelStarted,
@@ -17,9 +17,9 @@ from etl.crawl import (
     StagingPackage,
     extract,
 )
-from etl.crawl.plan import DEFAULT_PLAN
-from etl.errors import ConfigError
-from etl.rma.client import RmaClient
+from ctmirror.crawl.plan import DEFAULT_PLAN
+from ctmirror.errors import ConfigError
+from ctmirror.rma.client import RmaClient
 
 from .fake_rma import FakeRma, corpus, expected_records
 

@@ -7,13 +7,13 @@ from typing import Any
 
 import pytest
 
-from etl.crawl import StagingPackage, extract
-from etl.replica.catalog import primary_key
-from etl.rma.client import RmaClient
-from etl.snapshot import Snapshot
+from ctmirror.crawl import StagingPackage, extract
+from ctmirror.replica.catalog import primary_key
+from ctmirror.rma.client import RmaClient
+from ctmirror.snapshot import Snapshot
 
-pytest.importorskip("etl.replica.server")
-pytest.importorskip("etl.corpus.synth")
+pytest.importorskip("ctmirror.replica.server")
+pytest.importorskip("ctmirror.corpus.synth")
 
 
 def snapshot_records(root: Path) -> dict[str, dict[object, dict[str, Any]]]:

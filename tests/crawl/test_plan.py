@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from etl.crawl.plan import (
+from ctmirror.crawl.plan import (
     CELLS_MODEL,
     DEFAULT_PLAN,
     KeySource,
@@ -12,10 +12,10 @@ from etl.crawl.plan import (
     execution_order,
     key_fields,
 )
-from etl.crawl.records import flat_record, int_values
-from etl.crawl.staging import StagingPackage, page_key
-from etl.errors import ConfigError, InputError
-from etl.replica.catalog import MODELS
+from ctmirror.crawl.records import flat_record, int_values
+from ctmirror.crawl.staging import StagingPackage, page_key
+from ctmirror.errors import ConfigError, InputError
+from ctmirror.replica.catalog import MODELS
 
 
 def test_default_plan_covers_every_catalog_model_after_its_sources() -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 def _ctmirror(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CTMIRROR_", "PREFECT_"))}
-    return subprocess.run([sys.executable, "-m", "etl", *args], env=env, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "ctmirror", *args], env=env, capture_output=True,
                           text=True, timeout=timeout)
 
 

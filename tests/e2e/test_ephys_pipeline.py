@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from etl.features.ephys import IPFX
-from etl.features.ephys.cell import cell_features
-from etl.readers.ephys import recordings_from_nwb
-from etl.settings import Settings
-from etl.sync import SyncConfig, run_sync_locally
-from etl.sync_features import EPHYS_CODE_VERSION
+from ctmirror.features.ephys import IPFX
+from ctmirror.features.ephys.cell import cell_features
+from ctmirror.readers.ephys import recordings_from_nwb
+from ctmirror.settings import Settings
+from ctmirror.sync import SyncConfig, run_sync_locally
+from ctmirror.sync_features import EPHYS_CODE_VERSION
 
 from .warehouse_sql import query_rows as _rows
 

@@ -20,11 +20,11 @@ import h5py
 import numpy as np
 import pytest
 
-from etl.replica.faults import Fault, FaultConfig
-from etl.replica.server import serve_in_thread
-from etl.settings import Settings
-from etl.snapshot import Snapshot, StoredFile
-from etl.sync import SyncConfig, SyncResult, run_sync_locally
+from ctmirror.replica.faults import Fault, FaultConfig
+from ctmirror.replica.server import serve_in_thread
+from ctmirror.settings import Settings
+from ctmirror.snapshot import Snapshot, StoredFile
+from ctmirror.sync import SyncConfig, SyncResult, run_sync_locally
 
 from .warehouse_sql import query_rows as _rows
 
@@ -238,7 +238,7 @@ def test_sync_killed_during_a_large_download_resumes_to_verified_files(
         env = {k: v for k, v in os.environ.items() if not k.startswith("CTMIRROR_")}
         env["CTMIRROR_FILES__CONCURRENCY"] = "1"
         proc = subprocess.Popen(
-            [sys.executable, "-m", "etl", "sync", "--no-prefect", "--api-base",
+            [sys.executable, "-m", "ctmirror", "sync", "--no-prefect", "--api-base",
              replica.base_url, "--root", str(root)],
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         partial = None
@@ -289,7 +289,7 @@ def test_verify_reports_and_fixes_a_damaged_file(
 ) -> None:
     from typer.testing import CliRunner
 
-    from etl.cli import app
+    from ctmirror.cli import app
 
     root = tmp_path / "mirror"
     url = f"duckdb:///{root / 'warehouse.duckdb'}"

@@ -13,13 +13,13 @@ import h5py
 import numpy as np
 import pytest
 
-from etl.glif import simulate
-from etl.metrics import explained_variance_ratio, spike_times_to_indices
-from etl.readers.glif_config import read_glif_config
-from etl.replica.server import serve_in_thread
-from etl.settings import Settings
-from etl.snapshot import Snapshot
-from etl.sync import SyncConfig, run_sync_locally
+from ctmirror.glif import simulate
+from ctmirror.metrics import explained_variance_ratio, spike_times_to_indices
+from ctmirror.readers.glif_config import read_glif_config
+from ctmirror.replica.server import serve_in_thread
+from ctmirror.settings import Settings
+from ctmirror.snapshot import Snapshot
+from ctmirror.sync import SyncConfig, run_sync_locally
 
 from .test_file_mirror import _replace
 from .warehouse_sql import query_rows as _rows
@@ -47,7 +47,7 @@ def _noise2_counts(root: Path) -> dict[int, int]:
 
 def _direct_evr(config_path: Path, nwb_path: Path) -> tuple[float, int, np.ndarray]:
     """The ratio, the first Noise 2 sweep and the model's spike steps on it, from the files
-    themselves (h5py, the config reader, ``etl.glif`` and ``etl.metrics``)."""
+    themselves (h5py, the config reader, ``ctmirror.glif`` and ``ctmirror.metrics``)."""
     with h5py.File(nwb_path, "r") as nwb:
         repeats = []
         for name, series in nwb["acquisition/timeseries"].items():

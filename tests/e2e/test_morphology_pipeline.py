@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from etl import sync_morphology
-from etl.features.morphology import Compartment, compute_morphology_features
-from etl.readers.swc import read_swc
-from etl.replica.server import serve_in_thread
-from etl.settings import Settings
-from etl.sync import SyncConfig, run_sync_locally
-from schema.morphology_recomputed import CELL_LIST_FEATURES, RECONSTRUCTION_FEATURES
+from ctmirror import sync_morphology
+from ctmirror.features.morphology import Compartment, compute_morphology_features
+from ctmirror.readers.swc import read_swc
+from ctmirror.replica.server import serve_in_thread
+from ctmirror.settings import Settings
+from ctmirror.sync import SyncConfig, run_sync_locally
+from ctmirror.schema.morphology_recomputed import CELL_LIST_FEATURES, RECONSTRUCTION_FEATURES
 
 from .warehouse_sql import query_rows as _rows
 

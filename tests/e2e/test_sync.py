@@ -16,12 +16,12 @@ import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
-from etl.cli import app
-from etl.replica.catalog import MODELS, primary_key
-from etl.settings import Settings
-from etl.snapshot import Snapshot
-from etl.sync import SyncConfig, run_sync_locally
-from schema import MODEL_TABLES
+from ctmirror.cli import app
+from ctmirror.replica.catalog import MODELS, primary_key
+from ctmirror.settings import Settings
+from ctmirror.snapshot import Snapshot
+from ctmirror.sync import SyncConfig, run_sync_locally
+from ctmirror.schema import MODEL_TABLES
 
 
 def _config(base_url: str, root: Path, warehouse_url: str, limit: int | None = None
@@ -94,7 +94,7 @@ def test_sync_mirrors_every_record_then_changes_nothing(
 def test_changed_record_keeps_history_and_removed_record_is_marked(
     synth_snapshot: Path, warehouse_url: str, tmp_path: Path
 ) -> None:
-    from etl.replica.server import serve_in_thread
+    from ctmirror.replica.server import serve_in_thread
 
     snapshot = tmp_path / "snapshot"
     shutil.copytree(synth_snapshot, snapshot)
@@ -153,8 +153,8 @@ def test_limit_mirrors_first_cells_and_removes_nothing(
 def test_killed_sync_resumes_to_the_same_state(
     synth_snapshot: Path, tmp_path: Path
 ) -> None:
-    from etl.replica.faults import FaultConfig
-    from etl.replica.server import serve_in_thread
+    from ctmirror.replica.faults import FaultConfig
+    from ctmirror.replica.server import serve_in_thread
 
     reference_url = f"duckdb:///{tmp_path / 'reference.duckdb'}"
     resumed_url = f"duckdb:///{tmp_path / 'resumed.duckdb'}"
@@ -163,7 +163,7 @@ def test_killed_sync_resumes_to_the_same_state(
         replica.faults = FaultConfig(latency_s=0.05)  # slow enough to kill half way
         root = tmp_path / "resumed"
         env = {k: v for k, v in os.environ.items() if not k.startswith("CTMIRROR_")}
-        args = [sys.executable, "-m", "etl", "sync", "--no-prefect", "--api-base",
+        args = [sys.executable, "-m", "ctmirror", "sync", "--no-prefect", "--api-base",
                 replica.base_url, "--root", str(root), "--db", resumed_url]
         proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL)
@@ -200,7 +200,7 @@ def test_cli_sync_runs_as_a_quiet_prefect_flow(
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("CTMIRROR_", "PREFECT_"))}
     proc = subprocess.run(
-        [sys.executable, "-m", "etl", "sync", "--api-base", replica.base_url, "--root",
+        [sys.executable, "-m", "ctmirror", "sync", "--api-base", replica.base_url, "--root",
          str(root)],
         env=env, capture_output=True, text=True, timeout=600,
     )

@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from etl.glif.config import GlifConfig
-from etl.readers.glif_config import parse_glif_config, unwrap_model_id
+from ctmirror.glif.config import GlifConfig
+from ctmirror.readers.glif_config import parse_glif_config, unwrap_model_id
 
 DATA = Path(__file__).parents[1] / "data" / "glif"
 CONFIGS = DATA / "configs"

@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 from typer.testing import CliRunner
 
-from etl.errors import ConfigError
-from etl.glif import simulate
-from etl.glif.cli import app
-from etl.metrics import explained_variance_ratio
-from etl.readers.glif_config import read_glif_config
+from ctmirror.errors import ConfigError
+from ctmirror.glif import simulate
+from ctmirror.glif.cli import app
+from ctmirror.metrics import explained_variance_ratio
+from ctmirror.readers.glif_config import read_glif_config
 from tests.glif.reference import CONFIGS
 
 CONFIG = CONFIGS / "486052403" / "neuron_config.json"

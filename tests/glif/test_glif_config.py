@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from etl.errors import GlifConfigError
-from etl.glif.config import AscDynamics, ThresholdDynamics, ThresholdReset, VoltageReset
-from etl.readers.glif_config import parse_glif_config, read_glif_config
+from ctmirror.errors import GlifConfigError
+from ctmirror.glif.config import AscDynamics, ThresholdDynamics, ThresholdReset, VoltageReset
+from ctmirror.readers.glif_config import parse_glif_config, read_glif_config
 from tests.glif.reference import CONFIGS, raw_config
 
 GLIF4_WRAPPED = "486052403/neuron_config.json"  # served wrapped as {"486052403": {...}}

@@ -9,9 +9,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from etl.readers.ephys import StimulusSweep, stimulus_sweeps_from_parquet
-from etl.sync_glif import noise2_repeats
-from schema.parquet import SWEEPS
+from ctmirror.readers.ephys import StimulusSweep, stimulus_sweeps_from_parquet
+from ctmirror.sync_glif import noise2_repeats
+from ctmirror.schema.parquet import SWEEPS
 
 
 def _sweep(number: int, name: str | None = "Noise 2", samples: int = 100, rate: float = 2e5,

@@ -7,8 +7,8 @@ import dataclasses
 import numpy as np
 import pytest
 
-from etl.glif import simulate
-from etl.readers.glif_config import parse_glif_config
+from ctmirror.glif import simulate
+from ctmirror.readers.glif_config import parse_glif_config
 from tests.glif.reference import raw_config
 
 GLIF1 = "486557295/neuron_config.json"

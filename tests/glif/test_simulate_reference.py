@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from etl.glif import simulate
+from ctmirror.glif import simulate
 from tests.glif import reference
 
 RUNS = reference.runs()

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from etl.errors import InputError
-from etl.metrics.evr import (
+from ctmirror.errors import InputError
+from ctmirror.metrics.evr import (
     _FullConvolver,
     _next_5_smooth,
     explained_variance,

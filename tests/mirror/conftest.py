@@ -9,8 +9,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from etl.mirror import FileKind
-from etl.snapshot import Snapshot, StoredFile
+from ctmirror.mirror import FileKind
+from ctmirror.snapshot import Snapshot, StoredFile
 
 
 @pytest.fixture(scope="session")

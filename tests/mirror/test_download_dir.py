@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-from etl.mirror import DownloadDirectory, DownloadInProgressError, PartialState
-from etl.mirror.download_dir import part_dir
+from ctmirror.mirror import DownloadDirectory, DownloadInProgressError, PartialState
+from ctmirror.mirror.download_dir import part_dir
 
 STATE = PartialState("http://x.test/f", 10, "ab" * 32, '"e"', "Tue, 02 Jan 2018 03:04:05 GMT")
 

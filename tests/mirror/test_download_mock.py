@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 import httpx
 import pytest
 
-from etl.errors import FileIntegrityError
-from etl.mirror import DownloadDirectory, FileKind, PartialState, download_file
-from etl.mirror.download_dir import part_dir
+from ctmirror.errors import FileIntegrityError
+from ctmirror.mirror import DownloadDirectory, FileKind, PartialState, download_file
+from ctmirror.mirror.download_dir import part_dir
 
 from .conftest import Sleeps, stored_path
 

@@ -11,13 +11,13 @@ from typing import Any
 import httpx
 import pytest
 
-from etl.errors import (
+from ctmirror.errors import (
     ApiTransportError,
     FileIntegrityError,
     TerminalApiStatusError,
     TransientApiStatusError,
 )
-from etl.mirror import (
+from ctmirror.mirror import (
     BytesReceived,
     DownloadDirectory,
     DownloadDone,
@@ -28,10 +28,10 @@ from etl.mirror import (
     FileKind,
     download_file,
 )
-from etl.mirror.download_dir import part_dir
-from etl.replica.faults import Fault, FaultConfig
-from etl.rma.retry import RetryPolicy
-from etl.snapshot import Snapshot, StoredFile
+from ctmirror.mirror.download_dir import part_dir
+from ctmirror.replica.faults import Fault, FaultConfig
+from ctmirror.rma.retry import RetryPolicy
+from ctmirror.snapshot import Snapshot, StoredFile
 
 from .conftest import file_url
 

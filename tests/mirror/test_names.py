@@ -6,8 +6,8 @@ import os
 
 import pytest
 
-from etl.errors import ConfigError
-from etl.mirror import file_target, safe_name
+from ctmirror.errors import ConfigError
+from ctmirror.mirror import file_target, safe_name
 
 
 @pytest.mark.parametrize("name, safe", [

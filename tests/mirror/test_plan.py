@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from etl.errors import ConfigError
-from etl.mirror.plan import (
+from ctmirror.errors import ConfigError
+from ctmirror.mirror.plan import (
     DEFAULT_CATEGORIES,
     FileCategory,
     category_of,

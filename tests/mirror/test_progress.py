@@ -8,8 +8,8 @@ from pathlib import Path
 
 from rich.console import Console
 
-from etl.errors import TerminalApiStatusError
-from etl.mirror import (
+from ctmirror.errors import TerminalApiStatusError
+from ctmirror.mirror import (
     BytesReceived,
     DownloadDone,
     DownloadError,

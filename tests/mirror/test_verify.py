@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from etl.errors import FileIntegrityError
-from etl.mirror import FileKind, sha256_file, verify_content
-from etl.mirror.verify import hdf5_signature_offset, unsafe_member_reason
+from ctmirror.errors import FileIntegrityError
+from ctmirror.mirror import FileKind, sha256_file, verify_content
+from ctmirror.mirror.verify import hdf5_signature_offset, unsafe_member_reason
 
 from .conftest import stored_path
 

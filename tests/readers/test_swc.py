@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from etl.errors import SwcError
-from etl.readers.swc import MARKER_VOXEL_UM, MarkerCode, parse_swc, read_marker, read_swc
+from ctmirror.errors import SwcError
+from ctmirror.readers.swc import MARKER_VOXEL_UM, MarkerCode, parse_swc, read_marker, read_swc
 
 SWC_DIR = Path(__file__).parent.parent / "data" / "swc"
 BAD = SWC_DIR / "pathological"

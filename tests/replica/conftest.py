@@ -18,15 +18,15 @@ def tiny_snapshot(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def engine(tiny_snapshot: Path) -> Any:
-    from etl.replica.engine import QueryEngine
-    from etl.snapshot import Snapshot
+    from ctmirror.replica.engine import QueryEngine
+    from ctmirror.snapshot import Snapshot
 
     return QueryEngine.from_snapshot(Snapshot(tiny_snapshot))
 
 
 @pytest.fixture
 def tiny_replica(tiny_snapshot: Path) -> Iterator[Any]:
-    from etl.replica.server import serve_in_thread
+    from ctmirror.replica.server import serve_in_thread
 
     with serve_in_thread(tiny_snapshot) as running:
         yield running

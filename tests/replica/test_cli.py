@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from etl.cli import main
+from ctmirror.cli import main
 
 
 def run_cli(monkeypatch: pytest.MonkeyPatch, *args: str) -> int:
@@ -40,7 +40,7 @@ def test_bad_fault_spec_is_a_one_line_error(
 
 def test_serve_prints_the_base_url_and_stops_on_ctrl_c(tiny_snapshot: Path) -> None:
     process = subprocess.Popen(
-        [sys.executable, "-c", "from etl.cli import main; main()", "replica", "serve",
+        [sys.executable, "-c", "from ctmirror.cli import main; main()", "replica", "serve",
          "--snapshot", str(tiny_snapshot), "--port", "0", "--fault", "status=503",
          "--fault", "first=1"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -69,7 +69,7 @@ def test_serve_stops_on_a_signal_even_when_started_with_ctrl_c_ignored(
 ) -> None:
     # Shells start background jobs with SIGINT ignored, and the ignore survives exec.
     process = subprocess.Popen(
-        [sys.executable, "-c", "from etl.cli import main; main()", "replica", "serve",
+        [sys.executable, "-c", "from ctmirror.cli import main; main()", "replica", "serve",
          "--snapshot", str(tiny_snapshot), "--port", "0"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),

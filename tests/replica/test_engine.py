@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from etl.errors import QueryError
-from etl.replica.engine import QueryEngine, QueryResult
-from etl.replica.rma_query import parse_query
+from ctmirror.errors import QueryError
+from ctmirror.replica.engine import QueryEngine, QueryResult
+from ctmirror.replica.rma_query import parse_query
 
 from .tiny_snapshot import GLIF_LIF
 

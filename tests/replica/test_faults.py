@@ -10,9 +10,9 @@ from typing import Any
 import httpx
 import pytest
 
-from etl.errors import ConfigError
-from etl.replica.faults import Decision, Fault, FaultConfig, FaultInjector
-from etl.replica.server import serve_in_thread
+from ctmirror.errors import ConfigError
+from ctmirror.replica.faults import Decision, Fault, FaultConfig, FaultInjector
+from ctmirror.replica.server import serve_in_thread
 
 from .tiny_snapshot import NWB_BYTES
 

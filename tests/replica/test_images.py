@@ -7,7 +7,7 @@ import io
 import pytest
 from PIL import Image
 
-from etl.replica.images import MAX_SIDE, downsampled_size, render_jpeg
+from ctmirror.replica.images import MAX_SIDE, downsampled_size, render_jpeg
 
 
 @pytest.mark.parametrize(

@@ -7,8 +7,8 @@ import urllib.parse
 
 import pytest
 
-from etl.errors import QueryError
-from etl.replica.rma_query import (
+from ctmirror.errors import QueryError
+from ctmirror.replica.rma_query import (
     DEFAULT_NUM_ROWS,
     Filter,
     OrderKey,

@@ -19,9 +19,9 @@ import httpx
 import pytest
 from PIL import Image
 
-from etl.errors import SnapshotError
-from etl.replica.engine import QueryEngine
-from etl.replica.server import serve_in_thread
+from ctmirror.errors import SnapshotError
+from ctmirror.replica.engine import QueryEngine
+from ctmirror.replica.server import serve_in_thread
 
 from .tiny_snapshot import NWB_BYTES, SWC_BYTES, write_tiny_snapshot
 

@@ -9,15 +9,15 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from etl.errors import (
+from ctmirror.errors import (
     ApiTransportError,
     ConfigError,
     RmaError,
     TerminalApiStatusError,
     TransientApiStatusError,
 )
-from etl.rma.client import RmaClient
-from etl.rma.query import model_stage, query_url
+from ctmirror.rma.client import RmaClient
+from ctmirror.rma.query import model_stage, query_url
 
 BASE = "http://api.example.test"
 Q = model_stage("Donor", num_rows=5, start_row=0, order=["'id'"], count=False)

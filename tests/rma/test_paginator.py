@@ -9,9 +9,9 @@ import urllib.parse
 import httpx
 import pytest
 
-from etl.errors import RmaError
-from etl.rma.client import RmaClient
-from etl.rma.paginator import OffsetPaginator, PageRequest, iter_rows, paged_query
+from ctmirror.errors import RmaError
+from ctmirror.rma.client import RmaClient
+from ctmirror.rma.paginator import OffsetPaginator, PageRequest, iter_rows, paged_query
 
 BASE = "http://api.example.test"
 

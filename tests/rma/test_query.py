@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from etl.errors import QueryError
-from etl.rma.query import eq, filter_clause, in_, model_stage, options_clause, query_url
+from ctmirror.errors import QueryError
+from ctmirror.rma.query import eq, filter_clause, in_, model_stage, options_clause, query_url
 
 ALL = {"num_rows": "all"}
 ALL_NO_COUNT = {"num_rows": "all", "count": False}

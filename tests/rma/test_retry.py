@@ -5,13 +5,13 @@ from email.utils import format_datetime
 
 import pytest
 
-from etl.errors import (
+from ctmirror.errors import (
     ApiTransportError,
     RmaError,
     TerminalApiStatusError,
     TransientApiStatusError,
 )
-from etl.rma.retry import RetryPolicy, parse_retry_after, retry_delay
+from ctmirror.rma.retry import RetryPolicy, parse_retry_after, retry_delay
 
 NOW = datetime(2025, 3, 1, 12, 0, 0, tzinfo=UTC)
 POLICY = RetryPolicy(max_attempts=5, base_delay_s=1.0, max_delay_s=8.0, min_delay_s=0.5,

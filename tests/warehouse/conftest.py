@@ -17,8 +17,8 @@ DATA = Path(__file__).parents[1] / "data"
 @pytest.fixture
 def engine(warehouse_url: str) -> Iterator[sa.Engine]:
     """An engine on a fresh warehouse migrated to head."""
-    from etl.warehouse.engine import create_warehouse_engine
-    from etl.warehouse.migrate import upgrade_engine
+    from ctmirror.warehouse.engine import create_warehouse_engine
+    from ctmirror.warehouse.migrate import upgrade_engine
 
     engine = create_warehouse_engine(warehouse_url)
     upgrade_engine(engine)

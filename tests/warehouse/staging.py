@@ -46,8 +46,8 @@ def split_nested(model: str, record: Record, out: dict[str, list[Record]] | None
                  ) -> dict[str, list[Record]]:
     """The flat records of every model inside one nested API record (as the crawler would
     stage them after fetching each model on its own), keyed by model name."""
-    from etl.crawl.records import flat_record
-    from etl.replica.catalog import MODELS
+    from ctmirror.crawl.records import flat_record
+    from ctmirror.replica.catalog import MODELS
 
     out = {} if out is None else out
     out.setdefault(model, []).append(flat_record(model, record))

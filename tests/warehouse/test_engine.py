@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from etl.errors import ConfigError
-from etl.warehouse.engine import create_warehouse_engine
+from ctmirror.errors import ConfigError
+from ctmirror.warehouse.engine import create_warehouse_engine
 
 _HOLD_LOCK = """
 import sys, duckdb

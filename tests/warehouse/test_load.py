@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from etl.errors import InputError
-from etl.warehouse import load
-from etl.warehouse.load import LoadReport, ModelCounts, load_staged
-from schema import ApiCellTypesSpecimenDetail, Donor, EphysSweep, SyncRecordHistory
+from ctmirror.errors import InputError
+from ctmirror.warehouse import load
+from ctmirror.warehouse.load import LoadReport, ModelCounts, load_staged
+from ctmirror.schema import ApiCellTypesSpecimenDetail, Donor, EphysSweep, SyncRecordHistory
 from tests.warehouse.staging import Record, write_package
 
 donors = Donor.__table__

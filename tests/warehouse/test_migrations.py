@@ -11,10 +11,10 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from typer.testing import CliRunner
 
-import schema
-from etl.errors import SchemaError
-from etl.warehouse import migrate
-from etl.warehouse.engine import create_warehouse_engine
+from ctmirror import schema
+from ctmirror.errors import SchemaError
+from ctmirror.warehouse import migrate
+from ctmirror.warehouse.engine import create_warehouse_engine
 
 
 def test_exactly_one_head() -> None:
@@ -105,7 +105,7 @@ def test_prepare_warehouse_creates_a_new_one_but_never_migrates_an_old_one(
 
 
 def test_db_commands(warehouse_url: str) -> None:
-    from etl.cli import app
+    from ctmirror.cli import app
 
     runner = CliRunner()
     result = runner.invoke(app, ["db", "upgrade", "--db", warehouse_url])
@@ -119,7 +119,7 @@ def test_db_commands(warehouse_url: str) -> None:
 
 
 def test_db_upgrade_defaults_to_the_root(tmp_path: Path) -> None:
-    from etl.cli import app
+    from ctmirror.cli import app
 
     result = CliRunner().invoke(app, ["db", "upgrade", "--root", str(tmp_path)])
     assert result.exit_code == 0, result.output

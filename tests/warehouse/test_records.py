@@ -7,7 +7,7 @@ import math
 import pytest
 from sqlalchemy import BigInteger, Boolean, Double, Text
 
-from schema import MODEL_TABLES, attribute_columns, coerce, primary_key_column, typed_values
+from ctmirror.schema import MODEL_TABLES, attribute_columns, coerce, primary_key_column, typed_values
 from tests.warehouse.staging import Record
 
 CELL_LIST_COLUMNS = (
@@ -26,7 +26,7 @@ CELL_LIST_COLUMNS = (
 
 
 def test_every_model_has_a_table_keyed_by_the_catalog_primary_key() -> None:
-    from etl.replica.catalog import MODELS
+    from ctmirror.replica.catalog import MODELS
 
     assert set(MODEL_TABLES) == set(MODELS)
     for model, table in MODEL_TABLES.items():

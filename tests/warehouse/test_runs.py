@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from etl.warehouse.load import LoadReport, ModelCounts
-from etl.warehouse.runs import (
+from ctmirror.warehouse.load import LoadReport, ModelCounts
+from ctmirror.warehouse.runs import (
     begin_sync_run,
     finish_sync_run,
     latest_runs,
@@ -14,7 +14,7 @@ from etl.warehouse.runs import (
     table_counts,
     unfinished_sync_run,
 )
-from schema import Donor, SyncRun, SyncStatus
+from ctmirror.schema import Donor, SyncRun, SyncStatus
 
 API = "http://127.0.0.1:8765"
 

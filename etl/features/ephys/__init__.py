@@ -1,7 +1,7 @@
 """Electrophysiology features recomputed from sweeps: pure functions over arrays (t in s,
 v in mV, i in pA), with the published definitions (``allen2016``) or ipfx's (``ipfx``)."""
 
-from etl.features.ephys.definitions import (
+from ctmirror.features.ephys.definitions import (
     ALLEN2016,
     DEFINITIONS,
     IPFX,
@@ -10,14 +10,14 @@ from etl.features.ephys.definitions import (
     TroughDetails,
     definitions,
 )
-from etl.features.ephys.dvdt import filtered_dvdt, has_uniform_dt, time_index
-from etl.features.ephys.spike_train import (
+from ctmirror.features.ephys.dvdt import filtered_dvdt, has_uniform_dt, time_index
+from ctmirror.features.ephys.spike_train import (
     SPIKE_TRAIN_FEATURES,
     adaptation_index,
     adjusted_short_square_detection,
     spike_train_features,
 )
-from etl.features.ephys.spikes import SPIKE_COLUMNS, SpikeTable, detect_spikes
+from ctmirror.features.ephys.spikes import SPIKE_COLUMNS, SpikeTable, detect_spikes
 
 __all__ = [
     "ALLEN2016",

@@ -7,8 +7,8 @@ from collections.abc import Mapping
 import numpy as np
 import pyarrow as pa
 
-from etl.features.ephys.spikes import SPIKE_COLUMNS, SpikeTable
-from schema.parquet import EPHYS_SPIKES
+from ctmirror.features.ephys.spikes import SPIKE_COLUMNS, SpikeTable
+from ctmirror.schema.parquet import EPHYS_SPIKES
 
 #: The dataset's columns without the cell's and file's ids: what one recording yields.
 SWEEP_SPIKES_SCHEMA = pa.schema([f for f in EPHYS_SPIKES.schema

@@ -31,15 +31,15 @@ import numpy as np
 from numba import njit
 from numpy.typing import NDArray
 
-from etl.features.ephys.definitions import ALLEN2016, IPFX, Definitions, SpikeDetection
-from etl.features.ephys.dvdt import TimeIndexRule, filtered_dvdt, time_index
-from etl.features.ephys.spike_train import (
+from ctmirror.features.ephys.definitions import ALLEN2016, IPFX, Definitions, SpikeDetection
+from ctmirror.features.ephys.dvdt import TimeIndexRule, filtered_dvdt, time_index
+from ctmirror.features.ephys.spike_train import (
     SHORT_SQUARE_MIN_THRESH_FRAC,
     adjusted_short_square_detection,
     spike_train_features,
 )
-from etl.features.ephys.spikes import SpikeTable, detect_spikes
-from etl.features.ephys.subthreshold import (
+from ctmirror.features.ephys.spikes import SpikeTable, detect_spikes
+from ctmirror.features.ephys.subthreshold import (
     baseline_voltage,
     input_resistance,
     sag,

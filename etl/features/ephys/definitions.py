@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from etl.errors import ConfigError
+from ctmirror.errors import ConfigError
 
 DefinitionName = Literal["allen2016", "ipfx"]
 

@@ -9,9 +9,9 @@ from dataclasses import replace
 import numpy as np
 from numpy.typing import NDArray
 
-from etl.features.ephys.definitions import Definitions, SpikeDetection
-from etl.features.ephys.dvdt import filtered_dvdt, time_index
-from etl.features.ephys.spikes import (
+from ctmirror.features.ephys.definitions import Definitions, SpikeDetection
+from ctmirror.features.ephys.dvdt import filtered_dvdt, time_index
+from ctmirror.features.ephys.spikes import (
     SpikeTable,
     _filter_putative,
     _peaks,

@@ -20,8 +20,8 @@ import numpy as np
 from numba import njit
 from numpy.typing import NDArray
 
-from etl.features.ephys.definitions import ALLEN2016, Definitions, SpikeDetection
-from etl.features.ephys.dvdt import filtered_dvdt, time_index
+from ctmirror.features.ephys.definitions import ALLEN2016, Definitions, SpikeDetection
+from ctmirror.features.ephys.dvdt import filtered_dvdt, time_index
 
 #: Points of a spike reported with their sample, time, voltage and current.
 POINTS = ("threshold", "peak", "trough", "fast_trough", "slow_trough", "adp")

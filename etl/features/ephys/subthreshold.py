@@ -15,7 +15,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.optimize import OptimizeWarning, curve_fit
 
-from etl.features.ephys.dvdt import TimeIndexRule, time_index
+from ctmirror.features.ephys.dvdt import TimeIndexRule, time_index
 
 FloatArray = NDArray[np.float64]
 #: ipfx's gates on the time constant (``tau_quality_gates``).

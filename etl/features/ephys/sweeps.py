@@ -10,11 +10,11 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from etl.features.ephys.cell import TEST_PULSE_MAX_S, ProtocolError, SweepRecording
-from etl.features.ephys.definitions import Definitions
-from etl.features.ephys.spike_train import SPIKE_TRAIN_FEATURES, spike_train_features
-from etl.features.ephys.spikes import SpikeTable, detect_spikes
-from etl.features.ephys.subthreshold import baseline_voltage
+from ctmirror.features.ephys.cell import TEST_PULSE_MAX_S, ProtocolError, SweepRecording
+from ctmirror.features.ephys.definitions import Definitions
+from ctmirror.features.ephys.spike_train import SPIKE_TRAIN_FEATURES, spike_train_features
+from ctmirror.features.ephys.spikes import SpikeTable, detect_spikes
+from ctmirror.features.ephys.subthreshold import baseline_voltage
 
 BASELINE_INTERVAL_S = 0.1
 

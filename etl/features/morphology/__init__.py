@@ -8,10 +8,10 @@ definition) or over one compartment.
 
 from __future__ import annotations
 
-from etl.features.morphology.cell_list import CELL_LIST_COLUMNS
-from etl.features.morphology.neuron import RECONSTRUCTION_COLUMNS
-from etl.features.morphology.tree import COMPARTMENT_TYPES, Compartment, NeuronTree, NodeArrays
-from etl.features.registry import get, to_builtin
+from ctmirror.features.morphology.cell_list import CELL_LIST_COLUMNS
+from ctmirror.features.morphology.neuron import RECONSTRUCTION_COLUMNS
+from ctmirror.features.morphology.tree import COMPARTMENT_TYPES, Compartment, NeuronTree, NodeArrays
+from ctmirror.features.registry import get, to_builtin
 
 __all__ = [
     "CELL_LIST_COLUMNS",

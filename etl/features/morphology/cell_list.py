@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from etl.features.morphology.tree import NeuronTree
-from etl.features.registry import Level, feature
+from ctmirror.features.morphology.tree import NeuronTree
+from ctmirror.features.registry import Level, feature
 
 CELL_LIST_COLUMNS = (
     "nr__max_euclidean_distance",

@@ -1,7 +1,7 @@
 """The published ``NeuronReconstruction`` feature columns, one small function each.
 
 Each function reproduces the definition of Vaa3D's ``global_neuron_feature`` (the code behind
-the public table) over a :class:`~etl.features.morphology.tree.NeuronTree`: whole-SWC, unscaled
+the public table) over a :class:`~ctmirror.features.morphology.tree.NeuronTree`: whole-SWC, unscaled
 micrometres, the soma root node included. Which nodes each one counts is part of its docstring
 because the published numbers depend on it; ``docs/morphology.md`` records how well they agree.
 """
@@ -11,9 +11,9 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from etl.features.morphology.hausdorff import hausdorff_dimension as _hausdorff
-from etl.features.morphology.tree import NeuronTree
-from etl.features.registry import Level, feature
+from ctmirror.features.morphology.hausdorff import hausdorff_dimension as _hausdorff
+from ctmirror.features.morphology.tree import NeuronTree
+from ctmirror.features.registry import Level, feature
 
 MORPHOLOGY = Level.MORPHOLOGY
 

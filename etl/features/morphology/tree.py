@@ -47,7 +47,7 @@ COMPARTMENT_TYPES: dict[Compartment, tuple[int, ...] | None] = {
 
 
 class NodeArrays(Protocol):
-    """What features need from a reader (``etl.readers.swc.SwcMorphology`` fits)."""
+    """What features need from a reader (``ctmirror.readers.swc.SwcMorphology`` fits)."""
 
     @property
     def x(self) -> NDArray[np.float64]: ...

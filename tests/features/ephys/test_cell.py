@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from etl.features.ephys import IPFX
-from etl.features.ephys.cell import CELL_FEATURES, SweepRecording, cell_features
-from etl.readers.ephys import recordings_from_nwb
+from ctmirror.features.ephys import IPFX
+from ctmirror.features.ephys.cell import CELL_FEATURES, SweepRecording, cell_features
+from ctmirror.readers.ephys import recordings_from_nwb
 
 from .reference import DATA, warn_if_changed
 
@@ -111,7 +111,7 @@ def test_a_cell_without_recognised_protocols_has_only_empty_columns() -> None:
 
 
 def test_the_recomputed_table_has_a_column_for_every_computed_feature() -> None:
-    from schema.ephys_recomputed import RECOMPUTED_FEATURES
+    from ctmirror.schema.ephys_recomputed import RECOMPUTED_FEATURES
 
     assert RECOMPUTED_FEATURES == CELL_FEATURES
 
@@ -119,9 +119,9 @@ def test_the_recomputed_table_has_a_column_for_every_computed_feature() -> None:
 def test_nwb_and_parquet_give_the_same_recordings_and_skip_other_stimuli(
     synth_snapshot: Path, tmp_path: Path
 ) -> None:
-    from etl.convert.nwb_sweeps import convert_nwb_to_parquet
-    from etl.features.ephys.cell import CELL_STIMULI
-    from etl.readers.ephys import recordings_from_parquet
+    from ctmirror.convert.nwb_sweeps import convert_nwb_to_parquet
+    from ctmirror.features.ephys.cell import CELL_STIMULI
+    from ctmirror.readers.ephys import recordings_from_parquet
 
     nwb = sorted(synth_snapshot.rglob("*.nwb"))[0]
     parquet = tmp_path / "sweeps.parquet"
@@ -143,7 +143,7 @@ def test_allen2016_short_square_means_take_the_common_amplitude_sweeps(
 ) -> None:
     """AllenSDK's extractor keeps only the sweeps at the most common spiking amplitude before
     averaging their first spikes; a mean over every spiking short square would differ."""
-    from etl.features.ephys import ALLEN2016
+    from ctmirror.features.ephys import ALLEN2016
 
     checked = 0
     for nwb in sorted(synth_snapshot.rglob("*.nwb")):

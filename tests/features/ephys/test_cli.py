@@ -8,10 +8,10 @@ from pathlib import Path
 import pyarrow.parquet as pq
 from typer.testing import CliRunner
 
-from etl.cli import app
-from etl.features.ephys import IPFX
-from etl.features.ephys.cell import cell_features
-from etl.readers.ephys import recordings_from_nwb
+from ctmirror.cli import app
+from ctmirror.features.ephys import IPFX
+from ctmirror.features.ephys.cell import cell_features
+from ctmirror.readers.ephys import recordings_from_nwb
 
 
 def test_json_features_and_spike_table(synth_snapshot: Path, tmp_path: Path) -> None:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import signal
 
-from etl.features.ephys.dvdt import filtered_dvdt, has_uniform_dt, zero_phase_filter
+from ctmirror.features.ephys.dvdt import filtered_dvdt, has_uniform_dt, zero_phase_filter
 
 RNG = np.random.default_rng(11)
 

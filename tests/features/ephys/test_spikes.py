@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from etl.features.ephys import (
+from ctmirror.features.ephys import (
     ALLEN2016,
     IPFX,
     SPIKE_COLUMNS,
@@ -17,8 +17,8 @@ from etl.features.ephys import (
     spike_train_features,
     time_index,
 )
-from etl.features.ephys import spikes as spikes_module
-from etl.features.ephys.spike_train import SPIKE_TRAIN_FEATURES
+from ctmirror.features.ephys import spikes as spikes_module
+from ctmirror.features.ephys.spike_train import SPIKE_TRAIN_FEATURES
 
 from .reference import cases
 

@@ -12,15 +12,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from etl.features.ephys import ALLEN2016, IPFX, Definitions
-from etl.features.ephys.subthreshold import (
+from ctmirror.features.ephys import ALLEN2016, IPFX, Definitions
+from ctmirror.features.ephys.subthreshold import (
     baseline_voltage,
     input_resistance,
     sag,
     time_constant,
     voltage_deflection,
 )
-from etl.readers.ephys import recordings_from_nwb
+from ctmirror.readers.ephys import recordings_from_nwb
 
 from .reference import DATA, warn_if_changed
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from etl.features.ephys.cell import TEST_PULSE_MAX_S
-from etl.features.ephys.sweeps import stimulus_window
+from ctmirror.features.ephys.cell import TEST_PULSE_MAX_S
+from ctmirror.features.ephys.sweeps import stimulus_window
 
 
 def _by_numpy(i: np.ndarray, rate: float) -> tuple[int, int] | None:

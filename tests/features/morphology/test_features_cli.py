@@ -7,7 +7,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from etl.features.cli import app
+from ctmirror.features.cli import app
 
 SWC_DIR = Path(__file__).parents[2] / "data" / "swc"
 GOOD = SWC_DIR / "327644217.swc"

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from etl.features.morphology import (
+from ctmirror.features.morphology import (
     CELL_LIST_COLUMNS,
     RECONSTRUCTION_COLUMNS,
     compute_morphology_features,
 )
-from etl.readers.swc import read_swc
+from ctmirror.readers.swc import read_swc
 
 SWC_DIR = Path(__file__).parents[2] / "data" / "swc"
 PUBLISHED = json.loads((SWC_DIR / "published_values.json").read_text())

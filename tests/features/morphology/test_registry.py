@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from etl.errors import ConfigError
-from etl.features import registry
-from etl.features.morphology import CELL_LIST_COLUMNS, RECONSTRUCTION_COLUMNS
-from etl.features.registry import Level, compute, feature, get, names
+from ctmirror.errors import ConfigError
+from ctmirror.features import registry
+from ctmirror.features.morphology import CELL_LIST_COLUMNS, RECONSTRUCTION_COLUMNS
+from ctmirror.features.registry import Level, compute, feature, get, names
 
 
 def test_every_published_column_is_registered_once() -> None:
@@ -39,7 +39,7 @@ def test_compute_returns_builtin_numbers(monkeypatch: pytest.MonkeyPatch) -> Non
 
 
 def test_recomputed_table_holds_every_feature_with_its_kind() -> None:
-    from schema.morphology_recomputed import (
+    from ctmirror.schema.morphology_recomputed import (
         CELL_LIST_FEATURES,
         RECONSTRUCTION_FEATURES,
         morphology_features_recomputed,

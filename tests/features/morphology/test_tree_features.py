@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from etl.features.morphology import Compartment, NeuronTree, compute_morphology_features
-from etl.readers.swc import parse_swc
+from ctmirror.features.morphology import Compartment, NeuronTree, compute_morphology_features
+from ctmirror.readers.swc import parse_swc
 
 # Soma at the origin (r=2); a basal stem along +x that bifurcates at (10,0,0) into two branches
 # of two links each, ending at (10,6,0) and (16,0,0); an axon stem of one node at (0,-5,0).
