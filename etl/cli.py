@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -38,16 +38,21 @@ DbOpt = Annotated[
 ]
 
 
-def _settings(root: Path | None = None, db: str | None = None, api_base: str | None = None
-              ) -> Settings:
-    settings = Settings()
-    if root is not None:
-        settings.root = root
-    if db is not None:
-        settings.warehouse.url = db
-    if api_base is not None:
-        settings.api.base_url = api_base
-    return settings
+def _settings(root: Path | None = None, db: str | None = None, api_base: str | None = None,
+              **given: Any) -> Settings:
+    """Settings from the environment and defaults, with the flags that were given on top."""
+    given |= {"root": root, "warehouse": {"url": db}, "api": {"base_url": api_base}}
+    return Settings(**_without_none(given))
+
+
+def _without_none(values: dict[str, Any]) -> dict[str, Any]:
+    out = {}
+    for key, value in values.items():
+        if isinstance(value, dict):
+            value = _without_none(value)
+        if value is not None and value != {}:
+            out[key] = value
+    return out
 
 
 @app.command()
@@ -78,21 +83,23 @@ def sync(
                                  help="Halve section images this many times [default: 0]"),
     ] = None,
     convert: Annotated[
-        bool, typer.Option(help="Convert recordings, reconstructions and model parameters")
-    ] = True,
+        bool | None, typer.Option(help="Convert recordings, reconstructions and model "
+                                       "parameters [default: yes]")
+    ] = None,
     features: Annotated[
-        bool, typer.Option(help="Recompute ephys and morphology features of new or changed "
-                                "recordings and reconstructions")
-    ] = True,
+        bool | None, typer.Option(help="Recompute ephys and morphology features of new or "
+                                       "changed recordings and reconstructions [default: yes]")
+    ] = None,
     definitions: Annotated[
         str | None, typer.Option("--definitions", help="Ephys feature definitions: allen2016 "
                                                        "(the published table's) or ipfx "
                                                        "[default: allen2016]")
     ] = None,
     glif: Annotated[
-        bool, typer.Option(help="Simulate GLIF models of new or changed configs or recordings "
-                                "and recompute their explained variance ratio")
-    ] = True,
+        bool | None, typer.Option(help="Simulate GLIF models of new or changed configs or "
+                                       "recordings and recompute their explained variance "
+                                       "ratio [default: yes]")
+    ] = None,
     glif_voltages: Annotated[
         bool, typer.Option("--glif-voltages", help="Also write the GLIF models' simulated "
                                                    "voltage traces (dataset glif_voltages)")
@@ -105,28 +112,27 @@ def sync(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's logs")] = False,
 ) -> None:
     """Mirror every cell, linked record and file into the warehouse (idempotent, resumable)."""
-    from ctmirror.sync import SyncConfig, preflight, run_sync_locally
+    from ctmirror.sync import preflight, run_sync_locally
     from ctmirror.sync_report import print_sync_result
 
-    settings = _settings(root, db, api_base)
-    settings.files.categories = _file_categories(files or settings.files.categories, images)
-    if image_downsample is not None:
-        settings.files.image_downsample = image_downsample
-    settings.files.convert = convert and settings.files.convert
-    settings.features.ephys = features and settings.features.ephys
-    settings.features.morphology = features and settings.features.morphology
-    settings.features.glif = glif and settings.features.glif
-    settings.features.glif_voltages = glif_voltages or settings.features.glif_voltages
     if definitions is not None:
         from ctmirror.features.ephys import definitions as definition_set
 
-        settings.features.ephys_definitions = definition_set(definitions).name
-    config = SyncConfig.from_settings(settings, limit=limit)
+        definitions = definition_set(definitions).name
+    settings = _settings(root, db, api_base, limit=limit,
+                         files={"categories": files, "image_downsample": image_downsample,
+                                "convert": convert},
+                         features={"ephys": features, "morphology": features, "glif": glif,
+                                   "glif_voltages": glif_voltages or None,
+                                   "ephys_definitions": definitions})
+    if images is not None:
+        settings.files.categories = _file_categories(settings.files.categories, images)
+    config = settings.sync_config()
     if prefect:
         preflight(config)  # one-line errors here, not tracebacks from inside a flow run
         from ctmirror.prefect_env import configure_prefect
 
-        configure_prefect(settings.root, verbose=verbose)
+        configure_prefect(config.root, verbose=verbose)
         from ctmirror.flows.sync import run_sync_flow
 
         result = run_sync_flow(config, show_progress=True)
@@ -143,7 +149,7 @@ class ImageChoice(StrEnum):
     full = "full"
 
 
-def _file_categories(files: str, images: ImageChoice | None) -> str:
+def _file_categories(files: str, images: ImageChoice) -> str:
     """The ``--files`` list with ``--images`` applied."""
     from ctmirror.mirror.plan import FileCategory, parse_categories
 
@@ -245,15 +251,12 @@ def schedule_serve(
     """Serve the sync flow on a cron schedule against a Prefect server (PREFECT_API_URL)."""
     import os
 
-    from ctmirror.sync import SyncConfig
-
     if not os.environ.get("PREFECT_API_URL"):
         raise ConfigError(
             "schedules need a Prefect server: set PREFECT_API_URL (docker-compose.yml starts one)"
         )
     _check_cron(cron)
-    settings = _settings(root, db, api_base)
-    config = SyncConfig.from_settings(settings, limit=limit)
+    config = _settings(root, db, api_base, limit=limit).sync_config()
     from ctmirror.prefect_env import configure_prefect
 
     configure_prefect()

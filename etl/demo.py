@@ -51,7 +51,7 @@ def run_demo(root: Path, *, cells: int, use_prefect: bool) -> None:
 
     from ctmirror.corpus.synth import build_synthetic_snapshot
     from ctmirror.replica.server import serve_in_thread
-    from ctmirror.sync import SyncConfig, run_sync_locally
+    from ctmirror.sync import run_sync_locally
     from ctmirror.sync_report import print_sync_result
     from ctmirror.warehouse.engine import create_warehouse_engine
 
@@ -65,16 +65,14 @@ def run_demo(root: Path, *, cells: int, use_prefect: bool) -> None:
         console.print(f"[bold]1/4[/] reusing the corpus in {snapshot}")
     with serve_in_thread(snapshot) as replica:
         console.print(f"[bold]2/4[/] replica of the Allen API serving on {replica.base_url}")
-        settings = Settings()
-        settings.root = root / "mirror"
-        settings.api.base_url = replica.base_url
-        config = SyncConfig.from_settings(settings, limit=None)
+        config = Settings(root=root / "mirror", api={"base_url": replica.base_url}
+                          ).sync_config()
         console.print(f"[bold]3/4[/] ctmirror sync --api-base {replica.base_url} "
-                      f"--root {settings.root}" + ("" if use_prefect else " --no-prefect"))
+                      f"--root {config.root}" + ("" if use_prefect else " --no-prefect"))
         if use_prefect:
             from ctmirror.prefect_env import configure_prefect
 
-            configure_prefect(settings.root)
+            configure_prefect(config.root)
             from ctmirror.flows.sync import run_sync_flow
 
             result = run_sync_flow(config, show_progress=True)
@@ -107,5 +105,5 @@ def run_demo(root: Path, *, cells: int, use_prefect: bool) -> None:
                     f"{sweep['spikes']} spikes")
     finally:
         engine.dispose()
-    console.print(f"\nTry: ctmirror sql --root {settings.root} "
+    console.print(f"\nTry: ctmirror sql --root {config.root} "
                   "\"SELECT sweep_number, stimulus_name, num_samples FROM sweeps LIMIT 5\"")

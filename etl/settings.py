@@ -1,14 +1,21 @@
-"""Settings: the only place that reads the environment (prefix ``CTMIRROR_``, nesting ``__``).
+"""Settings: the only place that reads the environment (prefix ``CTMIRROR_``, nesting ``__``)
+and the only place that defines a default.
 
-Build ``Settings()`` once at an edge (the CLI or a flow) and pass plain values down.
+``Settings`` is read once at an edge (the CLI, the demo) with the flags given there as
+overrides; ``Settings.sync_config()`` turns it into the one ``SyncConfig`` a sync runs on: a
+frozen, normalised value that the Prefect flow takes as its one parameter.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from ctmirror.mirror.plan import FileCategory
 
 DEFAULT_API_BASE = "http://api.brain-map.org"
 
@@ -59,6 +66,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CTMIRROR_", env_nested_delimiter="__")
 
     root: Path = Field(Path("data"), description="Mirror root: warehouse, files, staging")
+    limit: int | None = Field(None, description="Mirror only the first N cells")
     api: ApiSettings = ApiSettings()
     warehouse: WarehouseSettings = WarehouseSettings()
     files: FilesSettings = FilesSettings()
@@ -66,6 +74,57 @@ class Settings(BaseSettings):
 
     def warehouse_url(self) -> str:
         return self.warehouse.url or default_warehouse_url(self.root)
+
+    def sync_config(self) -> SyncConfig:
+        """The sync's configuration: these settings, normalised and frozen."""
+        return SyncConfig(root=self.root, warehouse_url=self.warehouse_url(), limit=self.limit,
+                          api=self.api, files=self.files, features=self.features)
+
+
+class SyncConfig(BaseModel):
+    """Everything a sync needs, built once (``Settings.sync_config``) and passed down as is.
+
+    The API base has no trailing slash and the root is absolute, whoever built the value.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    root: Path
+    warehouse_url: str
+    limit: int | None
+    api: ApiSettings
+    files: FilesSettings
+    features: FeaturesSettings
+
+    @field_validator("root")
+    @classmethod
+    def _absolute(cls, root: Path) -> Path:
+        return root.resolve()
+
+    @field_validator("api")
+    @classmethod
+    def _no_trailing_slash(cls, api: ApiSettings) -> ApiSettings:
+        return api.model_copy(update={"base_url": api.base_url.rstrip("/")})
+
+    @model_validator(mode="after")
+    def _known_categories(self) -> SyncConfig:
+        self.file_categories  # noqa: B018 - an unknown category is a ConfigError here
+        return self
+
+    @property
+    def api_base(self) -> str:
+        return self.api.base_url
+
+    @property
+    def staging_root(self) -> Path:
+        return self.root / "staging"
+
+    @property
+    def file_categories(self) -> frozenset[FileCategory]:
+        """The ``FileCategory`` values to mirror."""
+        from ctmirror.mirror.plan import parse_categories
+
+        return parse_categories(self.files.categories)
 
 
 def default_warehouse_url(root: Path) -> str:

@@ -10,8 +10,7 @@ When a file's record disappears upstream its outputs are withdrawn with it.
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,10 +18,12 @@ from typing import Any
 import sqlalchemy as sa
 
 from ctmirror.errors import CtMirrorError
-from ctmirror.sync_files import FileFailure
-from ctmirror.warehouse.mirror_files import record_conversion
 from ctmirror.schema.mirror import FileSource
-from ctmirror.schema.model_parameters import BiophysicalFit, BiophysicalFitParameter, GlifNeuronConfig
+from ctmirror.schema.model_parameters import (
+    BiophysicalFit,
+    BiophysicalFitParameter,
+    GlifNeuronConfig,
+)
 from ctmirror.schema.parquet import (
     CONVERTER_VERSION,
     RECONSTRUCTION_MARKERS,
@@ -30,8 +31,8 @@ from ctmirror.schema.parquet import (
     SWEEPS,
     ParquetDataset,
 )
-
-log = logging.getLogger(__name__)
+from ctmirror.stages import DerivedStage, Failure, Plan, Tally, error_message
+from ctmirror.warehouse.mirror_files import record_conversion
 
 GLIF_TABLE = GlifNeuronConfig.__tablename__
 BIOPHYSICAL_TABLE = BiophysicalFit.__tablename__
@@ -61,24 +62,10 @@ class ConversionTask:
     well_known_file_id: int
     specimen_id: int | None
     path: Path
+    root: Path
     sha256: str
     target: str
     attachable_id: int | None
-
-
-@dataclass(frozen=True)
-class ConvertReport:
-    pending: int = 0
-    converted: int = 0
-    rows: int = 0
-    skipped_sweeps: int = 0
-    withdrawn: int = 0  # outputs removed with their upstream record
-    failures: tuple[FileFailure, ...] = field(default=())
-
-    def summary(self) -> str:
-        return (f"{self.converted} of {self.pending} files converted ({self.rows:,} rows, "
-                f"{self.skipped_sweeps} sweeps skipped), {len(self.failures)} failed, "
-                f"{self.withdrawn} withdrawn")
 
 
 @dataclass(frozen=True)
@@ -89,74 +76,76 @@ class _Outcome:
     table_rows: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
 
-def convert_stage(engine: sa.Engine, *, root: Path, sync_id: str) -> ConvertReport:
+def convert_file(task: ConversionTask) -> _Outcome | str:
+    """Convert one file, or say why it does not convert."""
+    try:
+        return _CONVERTERS[task.target](task, task.root)
+    except (CtMirrorError, OSError, ValueError) as exc:
+        return error_message(task.path.name, exc)
+
+
+class Convert(DerivedStage[ConversionTask, _Outcome | str, Any]):
     """Convert every mirrored file whose outputs are missing or stale; see the module doc."""
-    tasks, withdraw = _plan(engine, root)
-    for row in withdraw:
-        _withdraw(engine, root, row)
-    converted = rows = skipped = 0
-    failures: list[FileFailure] = []
-    for task in tasks:
-        try:
-            outcome = _convert(task, root)
-        except (CtMirrorError, OSError, ValueError) as exc:
-            message = f"{task.path.name}: {exc}" if task.path.name not in str(exc) else str(exc)
-            failures.append(FileFailure(FileSource.WELL_KNOWN_FILE.value,
-                                        task.well_known_file_id, str(task.path), message))
-            _remove_outputs(engine, root, task.target, task.specimen_id,
+
+    name = "convert"
+    counts = ("rows", "skipped_sweeps")
+    in_process = True
+    compute = staticmethod(convert_file)
+
+    def enabled(self) -> bool:
+        return self.config.files.convert
+
+    def plan(self) -> Plan[ConversionTask, Any]:
+        tasks: list[ConversionTask] = []
+        withdraw: list[Any] = []
+        with self.engine.connect() as conn:
+            rows = conn.execute(_PENDING, {"source": FileSource.WELL_KNOWN_FILE.value}).all()
+        for row in rows:
+            target = _TARGETS.get((row.type_name or "", row.attachable_type or ""))
+            if target is None:
+                continue
+            if row.removed_at is not None:
+                if row.converted_to is not None:
+                    withdraw.append(row)
+                continue
+            if row.converted_sha256 == row.sha256 and row.converter_version == CONVERTER_VERSION:
+                continue
+            tasks.append(ConversionTask(
+                well_known_file_id=int(row.source_id),
+                specimen_id=None if row.specimen_id is None else int(row.specimen_id),
+                path=self.config.root / row.relpath,
+                root=self.config.root,
+                sha256=row.sha256,
+                target=target,
+                attachable_id=None if row.attachable_id is None else int(row.attachable_id),
+            ))
+        return Plan(tasks, withdraw)
+
+    def withdraw(self, gone: Sequence[Any]) -> None:
+        for row in gone:
+            _remove_outputs(self.engine, self.config.root, row.converted_to, row.specimen_id,
+                            int(row.source_id))
+            with self.engine.begin() as conn:
+                record_conversion(conn, (FileSource.WELL_KNOWN_FILE.value, int(row.source_id)),
+                                  converted_to=None, sha256=None, version=None, rows=None,
+                                  error=None)
+
+    def write(self, task: ConversionTask, outcome: _Outcome | str) -> Tally:
+        key = (FileSource.WELL_KNOWN_FILE.value, task.well_known_file_id)
+        if isinstance(outcome, str):
+            _remove_outputs(self.engine, self.config.root, task.target, task.specimen_id,
                             task.well_known_file_id)
-            with engine.begin() as conn:
-                record_conversion(conn, (FileSource.WELL_KNOWN_FILE.value,
-                                         task.well_known_file_id),
-                                  converted_to=task.target, sha256=task.sha256,
-                                  version=CONVERTER_VERSION, rows=None, error=message)
-            log.warning("conversion failed: %s", message)
-            continue
-        with engine.begin() as conn:
+            with self.engine.begin() as conn:
+                record_conversion(conn, key, converted_to=task.target, sha256=task.sha256,
+                                  version=CONVERTER_VERSION, rows=None, error=outcome)
+            return Tally(failures=(Failure(key[0], key[1], str(task.path), outcome),))
+        with self.engine.begin() as conn:
             _replace_table_rows(conn, task, outcome)
-            record_conversion(conn, (FileSource.WELL_KNOWN_FILE.value, task.well_known_file_id),
-                              converted_to=outcome.target, sha256=task.sha256,
+            record_conversion(conn, key, converted_to=outcome.target, sha256=task.sha256,
                               version=CONVERTER_VERSION, rows=outcome.rows,
                               error=_skipped_note(outcome.skipped_sweeps))
-        converted += 1
-        rows += outcome.rows
-        skipped += len(outcome.skipped_sweeps)
-    report = ConvertReport(pending=len(tasks), converted=converted, rows=rows,
-                           skipped_sweeps=skipped, withdrawn=len(withdraw),
-                           failures=tuple(failures))
-    log.info("conversion: %s", report.summary())
-    return report
-
-
-def _plan(engine: sa.Engine, root: Path) -> tuple[list[ConversionTask], list[Any]]:
-    tasks: list[ConversionTask] = []
-    withdraw: list[Any] = []
-    with engine.connect() as conn:
-        rows = conn.execute(_PENDING, {"source": FileSource.WELL_KNOWN_FILE.value}).all()
-    for row in rows:
-        target = _TARGETS.get((row.type_name or "", row.attachable_type or ""))
-        if target is None:
-            continue
-        if row.removed_at is not None:
-            if row.converted_to is not None:
-                withdraw.append(row)
-            continue
-        if row.converted_sha256 == row.sha256 and row.converter_version == CONVERTER_VERSION:
-            continue
-        tasks.append(ConversionTask(
-            well_known_file_id=int(row.source_id),
-            specimen_id=None if row.specimen_id is None else int(row.specimen_id),
-            path=root / row.relpath,
-            sha256=row.sha256,
-            target=target,
-            attachable_id=None if row.attachable_id is None else int(row.attachable_id),
-        ))
-    return tasks, withdraw
-
-
-def _convert(task: ConversionTask, root: Path) -> _Outcome:
-    converter = _CONVERTERS[task.target]
-    return converter(task, root)
+        return Tally(done=1, counts={"rows": outcome.rows,
+                                     "skipped_sweeps": len(outcome.skipped_sweeps)})
 
 
 def _partition(task: ConversionTask) -> int:
@@ -257,13 +246,6 @@ def _remove_outputs(engine: sa.Engine, root: Path, target: str, specimen_id: int
                     _delete_parameter_rows(conn, model_id)
 
 
-def _withdraw(engine: sa.Engine, root: Path, row: Any) -> None:
-    _remove_outputs(engine, root, row.converted_to, row.specimen_id, int(row.source_id))
-    with engine.begin() as conn:
-        record_conversion(conn, (FileSource.WELL_KNOWN_FILE.value, int(row.source_id)),
-                          converted_to=None, sha256=None, version=None, rows=None, error=None)
-
-
 def _skipped_note(skipped: tuple[tuple[int, str], ...]) -> str | None:
     if not skipped:
         return None
@@ -272,4 +254,4 @@ def _skipped_note(skipped: tuple[tuple[int, str], ...]) -> str | None:
     return f"{len(skipped)} sweep(s) not converted: {shown}{more}"
 
 
-__all__ = ["BIOPHYSICAL_TABLE", "GLIF_TABLE", "ConversionTask", "ConvertReport", "convert_stage"]
+__all__ = ["BIOPHYSICAL_TABLE", "GLIF_TABLE", "Convert", "ConversionTask", "convert_file"]

@@ -11,9 +11,8 @@ its outputs withdrawn. A cell that fails is reported with its reason and costs n
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,9 +22,6 @@ import sqlalchemy as sa
 
 from ctmirror.convert.parquet_io import write_parquet_atomic
 from ctmirror.errors import CtMirrorError
-from ctmirror.process_pool import map_in_processes
-from ctmirror.sync_files import FileFailure
-from ctmirror.sync_morphology import MorphologyReport
 from ctmirror.schema.ephys_recomputed import (
     RECOMPUTED_FEATURES,
     RECOMPUTED_FLAGS,
@@ -34,8 +30,7 @@ from ctmirror.schema.ephys_recomputed import (
 )
 from ctmirror.schema.mirror import FileSource
 from ctmirror.schema.parquet import EPHYS_SPIKES, SWEEPS
-
-log = logging.getLogger(__name__)
+from ctmirror.stages import DerivedStage, Failure, Plan, Tally
 
 #: Bumped whenever the feature code changes what it computes; older rows are recomputed.
 EPHYS_CODE_VERSION = 2
@@ -80,71 +75,6 @@ class CellOutcome:
     spikes: pa.Table
 
 
-@dataclass(frozen=True)
-class FeatureReport:
-    pending: int = 0
-    computed: int = 0
-    spikes: int = 0
-    sweeps_with_problems: int = 0
-    withdrawn: int = 0
-    failures: tuple[FileFailure, ...] = field(default=())
-    #: The morphology stage run beside (``ctmirror.sync_morphology``).
-    morphology: MorphologyReport = field(default_factory=MorphologyReport)
-
-    @property
-    def all_failures(self) -> tuple[FileFailure, ...]:
-        """Ephys and morphology failures together."""
-        return (*self.failures, *self.morphology.failures)
-
-    def summary(self) -> str:
-        return (f"{self.computed} of {self.pending} cells computed ({self.spikes:,} spikes, "
-                f"{self.sweeps_with_problems} sweeps not analysed), {len(self.failures)} "
-                f"failed, {self.withdrawn} withdrawn")
-
-
-def ephys_features_stage(engine: sa.Engine, *, root: Path, definitions: str,
-                         workers: int = 2) -> FeatureReport:
-    """Compute the pending cells (see the module doc) and return what happened."""
-    tasks = _plan(engine, root, definitions)
-    withdrawn = _withdraw(engine, root, definitions)
-    computed = spikes = problems = 0
-    failures: list[FileFailure] = []
-    for task, outcome in _run(tasks, workers):
-        if isinstance(outcome, str):
-            failures.append(FileFailure(FileSource.WELL_KNOWN_FILE.value,
-                                        task.well_known_file_id, str(task.path), outcome))
-            log.warning("ephys features of cell %s failed: %s", task.specimen_id, outcome)
-            continue
-        _write(engine, root, outcome)
-        computed += 1
-        spikes += outcome.spikes.num_rows
-        problems += sum(1 for row in outcome.sweep_rows if row["problem"])
-    report = FeatureReport(pending=len(tasks), computed=computed, spikes=spikes,
-                           sweeps_with_problems=problems, withdrawn=withdrawn,
-                           failures=tuple(failures))
-    log.info("ephys features: %s", report.summary())
-    return report
-
-
-def _plan(engine: sa.Engine, root: Path, definitions: str) -> list[CellTask]:
-    with engine.connect() as conn:
-        rows = conn.execute(_PENDING, {"source": FileSource.WELL_KNOWN_FILE.value,
-                                       "definitions": definitions}).all()
-    tasks = []
-    for row in rows:
-        if (row.done_sha256 == row.sha256 and row.done_version == EPHYS_CODE_VERSION
-                and row.done_file == row.source_id):
-            continue
-        specimen, file_id = int(row.specimen_id), int(row.source_id)
-        tasks.append(CellTask(specimen, file_id, row.sha256,
-                              SWEEPS.file_path(root, specimen, file_id), definitions))
-    return tasks
-
-
-def _run(tasks: list[CellTask], workers: int) -> Iterator[tuple[CellTask, CellOutcome | str]]:
-    return map_in_processes(compute_cell, tasks, workers)
-
-
 def compute_cell(task: CellTask) -> CellOutcome | str:
     """One cell's rows and spike table, or why they cannot be computed (runs in a worker)."""
     from ctmirror.features.ephys import definitions as definition_set
@@ -184,27 +114,64 @@ def compute_cell(task: CellTask) -> CellOutcome | str:
     return CellOutcome(task, cell_row, sweep_rows, spikes)
 
 
-def _write(engine: sa.Engine, root: Path, outcome: CellOutcome) -> None:
-    task = outcome.task
-    write_parquet_atomic(_spikes_path(root, task.specimen_id, task.well_known_file_id,
-                                      task.definitions),
-                         EPHYS_SPIKES.schema, [outcome.spikes])
-    with engine.begin() as conn:
-        _delete_rows(conn, task.specimen_id, task.definitions)
-        if outcome.sweep_rows:
-            conn.execute(sa.insert(_sweep_table), outcome.sweep_rows)
-        conn.execute(sa.insert(ephys_features_recomputed), [outcome.cell_row])
+class EphysFeatures(DerivedStage[CellTask, CellOutcome | str, tuple[int, int]]):
+    """Compute the pending cells (see the module doc)."""
 
+    name = "ephys-features"
+    counts = ("spikes", "sweeps_with_problems")
+    compute = staticmethod(compute_cell)
 
-def _withdraw(engine: sa.Engine, root: Path, definitions: str) -> int:
-    with engine.begin() as conn:
-        orphans = conn.execute(_ORPHANS, {"definitions": definitions,
-                                          "source": FileSource.WELL_KNOWN_FILE.value}).all()
-        for specimen_id, file_id in orphans:
-            _delete_rows(conn, int(specimen_id), definitions)
-            _spikes_path(root, int(specimen_id), int(file_id), definitions).unlink(
-                missing_ok=True)
-    return len(orphans)
+    def enabled(self) -> bool:
+        return self.config.features.ephys and self.config.files.convert
+
+    @property
+    def definitions(self) -> str:
+        return self.config.features.ephys_definitions
+
+    def plan(self) -> Plan[CellTask, tuple[int, int]]:
+        bind = {"source": FileSource.WELL_KNOWN_FILE.value, "definitions": self.definitions}
+        with self.engine.connect() as conn:
+            rows = conn.execute(_PENDING, bind).all()
+            orphans = [(int(s), int(f)) for s, f in conn.execute(_ORPHANS, bind)]
+        tasks = []
+        for row in rows:
+            if (row.done_sha256 == row.sha256 and row.done_version == EPHYS_CODE_VERSION
+                    and row.done_file == row.source_id):
+                continue
+            specimen, file_id = int(row.specimen_id), int(row.source_id)
+            tasks.append(CellTask(specimen, file_id, row.sha256,
+                                  SWEEPS.file_path(self.config.root, specimen, file_id),
+                                  self.definitions))
+        return Plan(tasks, orphans)
+
+    def withdraw(self, gone: Sequence[tuple[int, int]]) -> None:
+        with self.engine.begin() as conn:
+            for specimen_id, file_id in gone:
+                _delete_rows(conn, specimen_id, self.definitions)
+                _spikes_path(self.config.root, specimen_id, file_id, self.definitions).unlink(
+                    missing_ok=True)
+
+    def write(self, task: CellTask, outcome: CellOutcome | str) -> Tally:
+        if isinstance(outcome, str):
+            return Tally(failures=(Failure(FileSource.WELL_KNOWN_FILE.value,
+                                           task.well_known_file_id, str(task.path), outcome),))
+        write_parquet_atomic(_spikes_path(self.config.root, task.specimen_id,
+                                          task.well_known_file_id, task.definitions),
+                             EPHYS_SPIKES.schema, [outcome.spikes])
+        with self.engine.begin() as conn:
+            _delete_rows(conn, task.specimen_id, task.definitions)
+            if outcome.sweep_rows:
+                conn.execute(sa.insert(_sweep_table), outcome.sweep_rows)
+            conn.execute(sa.insert(ephys_features_recomputed), [outcome.cell_row])
+        return Tally(done=1, counts={
+            "spikes": outcome.spikes.num_rows,
+            "sweeps_with_problems": sum(1 for row in outcome.sweep_rows if row["problem"])})
+
+    def publish(self) -> None:
+        from ctmirror.warehouse.views import publish_comparison_view
+
+        super().publish()
+        publish_comparison_view(self.engine)
 
 
 def _delete_rows(conn: sa.Connection, specimen_id: int, definitions: str) -> None:
@@ -217,5 +184,4 @@ def _spikes_path(root: Path, specimen_id: int, file_id: int, definitions: str) -
     return EPHYS_SPIKES.file_path(root, specimen_id, file_id, variant=definitions)
 
 
-__all__ = ["EPHYS_CODE_VERSION", "CellTask", "FeatureReport", "compute_cell",
-           "ephys_features_stage"]
+__all__ = ["EPHYS_CODE_VERSION", "CellTask", "EphysFeatures", "compute_cell"]

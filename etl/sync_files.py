@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -26,8 +25,10 @@ from ctmirror.mirror import (
     ProgressSink,
     download_many,
 )
-from ctmirror.mirror.plan import FileCategory, PlannedFile, live_file_keys, plan_files
+from ctmirror.mirror.plan import PlannedFile, live_file_keys, plan_files
 from ctmirror.rma.client import USER_AGENT
+from ctmirror.settings import SyncConfig
+from ctmirror.stages import Failure, StageReport
 from ctmirror.warehouse.mirror_files import (
     MirroredFile,
     mark_unlinked,
@@ -42,48 +43,13 @@ log = logging.getLogger(__name__)
 BATCH_FILES = 64
 
 
-@dataclass(frozen=True)
-class FileFailure:
-    """A file that could not be mirrored in this sync; it is tried again in the next."""
-
-    source: str
-    source_id: int
-    url: str
-    message: str
-
-
-@dataclass(frozen=True)
-class DownloadReport:
-    planned: int = 0
-    up_to_date: int = 0  # kept without a request
-    downloaded: int = 0
-    resumed: int = 0  # completed from a partial an earlier run left
-    rehashed: int = 0  # found complete on disk and verified, no bytes fetched
-    bytes_transferred: int = 0
-    unlinked: int = 0  # files whose record disappeared upstream (kept, marked removed)
-    failures: tuple[FileFailure, ...] = field(default=())
-
-    def summary(self) -> str:
-        return (f"{self.planned} files: {self.up_to_date} up to date, {self.downloaded} "
-                f"downloaded ({self.bytes_transferred:,} bytes, {self.resumed} resumed), "
-                f"{self.rehashed} re-verified, {len(self.failures)} failed")
-
-
-def download_stage(
-    engine: sa.Engine,
-    *,
-    root: Path,
-    api_base: str,
-    sync_id: str,
-    categories: frozenset[FileCategory],
-    image_downsample: int = 0,
-    concurrency: int = 4,
-    timeout_s: float = 60.0,
-    progress: ProgressSink | None = None,
-) -> DownloadReport:
-    """Mirror every planned file under ``root``; see the module docstring."""
+def download_files(engine: sa.Engine, config: SyncConfig, sync_id: str,
+                   progress: ProgressSink | None = None) -> StageReport:
+    """Mirror every planned file under the root; see the module docstring."""
+    root, concurrency = config.root, config.files.concurrency
     with engine.connect() as conn:
-        planned = plan_files(conn, api_base, categories, image_downsample=image_downsample)
+        planned = plan_files(conn, config.api_base, config.file_categories,
+                             image_downsample=config.files.image_downsample)
         known = mirrored_files(conn)
         live = live_file_keys(conn)
     with engine.begin() as conn:
@@ -93,34 +59,31 @@ def download_stage(
     with engine.begin() as conn:
         touch_mirrored(conn, (f.key for f in current), sync_id)
 
-    counts = {"downloaded": 0, "resumed": 0, "rehashed": 0, "bytes": 0}
-    failures: list[FileFailure] = []
-    with _http_client(concurrency, timeout_s) as http:
+    counts = {"up_to_date": len(current), "resumed": 0, "rehashed": 0, "bytes_transferred": 0}
+    downloaded = 0
+    failures: list[Failure] = []
+    with _http_client(concurrency, config.api.timeout_s) as http:
         for batch in _batches(jobs, BATCH_FILES):
             results = download_many(http, [job for _, job in batch], concurrency=concurrency,
                                     progress=progress)
             rows = []
             for (planned_file, _), result in zip(batch, results, strict=True):
                 if isinstance(result, DownloadError):
-                    failures.append(FileFailure(planned_file.source.value,
-                                                planned_file.source_id, planned_file.url,
-                                                result.message))
+                    failures.append(Failure(planned_file.source.value, planned_file.source_id,
+                                            planned_file.url, result.message))
                     continue
                 rows.append(_row(planned_file, result, sync_id))
-                counts["bytes"] += result.bytes_transferred
+                counts["bytes_transferred"] += result.bytes_transferred
                 if result.skipped:
                     counts["rehashed"] += 1
                 else:
-                    counts["downloaded"] += 1
+                    downloaded += 1
                     counts["resumed"] += int(result.resumed)
             with engine.begin() as conn:
                 upsert_mirrored(conn, rows)
-    report = DownloadReport(
-        planned=len(planned), up_to_date=len(current), downloaded=counts["downloaded"],
-        resumed=counts["resumed"], rehashed=counts["rehashed"],
-        bytes_transferred=counts["bytes"], unlinked=len(unlinked), failures=tuple(failures),
-    )
-    log.info("files: %s", report.summary())
+    report = StageReport("download", pending=len(planned), done=downloaded,
+                         withdrawn=len(unlinked), failures=tuple(failures), counts=counts)
+    log.info("download: %s", report.summary())
     return report
 
 
@@ -190,4 +153,4 @@ def _batches(items: list[tuple[PlannedFile, DownloadJob]], size: int
         yield items[start:start + size]
 
 
-__all__ = ["BATCH_FILES", "DownloadReport", "FileFailure", "download_stage"]
+__all__ = ["BATCH_FILES", "download_files"]

@@ -15,7 +15,7 @@ A model is (re)computed when its config's or recording's bytes (``sha256``), its
 template, or the code version differ from what its row records; so a second sync over unchanged
 files computes nothing (the published value is refreshed in place). Models of one cell are
 computed together in one worker process (the recording is read once); rows are written by this
-process, one transaction per model run (the rows of models that cannot be run in one). A model
+process, one transaction per cell (the rows of models that cannot be run in one). A model
 that fails (its config did not convert, its recording does not read, its data do not fit) is
 reported with its reason and gets a row with that reason, tried again when its inputs change.
 Rows and files of models that disappear upstream are withdrawn.
@@ -23,7 +23,6 @@ Rows and files of models that disappear upstream are withdrawn.
 
 from __future__ import annotations
 
-import logging
 import time
 from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
@@ -38,18 +37,15 @@ import sqlalchemy as sa
 
 from ctmirror.convert.parquet_io import write_parquet_atomic
 from ctmirror.errors import CtMirrorError
-from ctmirror.process_pool import map_in_processes
-from ctmirror.sync_files import FileFailure
 from ctmirror.schema.mirror import FileSource
 from ctmirror.schema.model_metrics import model_metrics
 from ctmirror.schema.model_parameters import GlifNeuronConfig
 from ctmirror.schema.parquet import GLIF_SPIKES, GLIF_VOLTAGES, SWEEPS
+from ctmirror.stages import DerivedStage, Failure, Plan, Tally
 
 if TYPE_CHECKING:
     from ctmirror.glif.simulate import GlifResult
     from ctmirror.readers.ephys import StimulusSweep
-
-log = logging.getLogger(__name__)
 
 #: Bumped whenever the simulation or the score changes what it computes; older rows are redone.
 GLIF_CODE_VERSION = 1
@@ -136,73 +132,6 @@ class ModelOutcome:
     spikes: pa.Table | None = None
     error: str | None = None
     seconds: float = 0.0
-
-
-@dataclass(frozen=True)
-class ModelMetricsReport:
-    pending: int = 0
-    simulated: int = 0  # models run on their cell's sweeps
-    computed: int = 0  # models with a recomputed explained variance ratio
-    without_ratio: int = 0  # rows written with a NULL ratio and a problem (failures included)
-    spikes: int = 0
-    withdrawn: int = 0
-    seconds: float = 0.0  # simulating and scoring, summed over models
-    failures: tuple[FileFailure, ...] = field(default=())
-
-    def summary(self) -> str:
-        per_model = (f" in {self.seconds / self.simulated:.2f} s per model"
-                     if self.simulated else "")
-        return (f"{self.computed} of {self.pending} GLIF models scored ({self.simulated} "
-                f"simulated{per_model}, {self.spikes:,} model spikes), {self.without_ratio} "
-                f"without a ratio, {len(self.failures)} failed, {self.withdrawn} withdrawn")
-
-
-def glif_metrics_stage(engine: sa.Engine, *, root: Path, workers: int = 2,
-                       voltages: bool = False) -> ModelMetricsReport:
-    """Compute the pending models (see the module doc) and return what happened."""
-    pending, refresh, orphans, previous = _plan(engine, voltages)
-    withdrawn = _withdraw(engine, root, orphans)
-    _refresh_published(engine, refresh)
-    computed = without = spikes = simulated = 0
-    seconds = 0.0
-    failures: list[FileFailure] = []
-
-    def record(inputs: ModelInputs, outcome: ModelOutcome, url: str) -> None:
-        nonlocal computed, without, spikes, simulated, seconds
-        if outcome.error is not None:
-            failures.append(FileFailure(FileSource.MODEL_PACKAGE.value,
-                                        inputs.neuronal_model_id, url, outcome.error))
-            log.warning("GLIF model %s failed: %s", inputs.neuronal_model_id, outcome.error)
-        if outcome.spikes is not None:
-            simulated += 1
-            seconds += outcome.seconds
-            spikes += outcome.spikes.num_rows
-        if outcome.values.get("explained_variance_ratio") is None:
-            without += 1
-        else:
-            computed += 1
-
-    # Models that cannot be run: their rows in one transaction.
-    unavailable = [(inputs, ModelOutcome(inputs.neuronal_model_id,
-                                         error=inputs.unavailable if inputs.failed else None,
-                                         values={"problem": inputs.unavailable}))
-                   for inputs in pending if inputs.unavailable is not None]
-    for inputs, outcome in unavailable:
-        record(inputs, outcome, str(root / (inputs.config_relpath or "")))
-    _write(engine, root, unavailable, previous)
-    by_id = {inputs.neuronal_model_id: inputs for inputs in pending}
-    tasks = _tasks(engine, root, [i for i in pending if i.unavailable is None], voltages)
-    for task, outcomes in map_in_processes(compute_cell, tasks, workers):
-        for outcome in outcomes:
-            inputs = by_id[outcome.neuronal_model_id]
-            record(inputs, outcome, str(task.path))
-            _write(engine, root, [(inputs, outcome)], previous)
-    report = ModelMetricsReport(pending=len(pending), simulated=simulated, computed=computed,
-                                without_ratio=without,
-                                spikes=spikes, withdrawn=withdrawn, seconds=seconds,
-                                failures=tuple(failures))
-    log.info("GLIF models: %s", report.summary())
-    return report
 
 
 # -- plan -----------------------------------------------------------------------------------
@@ -432,6 +361,68 @@ def _voltage_rows(task: CellTask, model_id: int, sweep: StimulusSweep,
     }, schema=GLIF_VOLTAGES.schema)
 
 
+@dataclass(frozen=True)
+class Unavailable:
+    """Models that cannot be run: their rows say why (written in one transaction)."""
+
+    models: tuple[ModelInputs, ...]
+
+
+def compute_models(task: CellTask | Unavailable) -> tuple[ModelOutcome, ...]:
+    """The outcomes of one cell's models (runs in a worker), or of models that cannot run."""
+    if isinstance(task, CellTask):
+        return compute_cell(task)
+    return tuple(ModelOutcome(inputs.neuronal_model_id,
+                              error=inputs.unavailable if inputs.failed else None,
+                              values={"problem": inputs.unavailable}) for inputs in task.models)
+
+
+class GlifMetrics(DerivedStage[CellTask | Unavailable, tuple[ModelOutcome, ...],
+                               tuple[int, int | None]]):
+    """Run and score the pending models (see the module doc)."""
+
+    name = "glif-metrics"
+    counts = ("simulated", "without_ratio", "spikes", "seconds")
+    compute = staticmethod(compute_models)
+    _refresh: list[ModelInputs]
+    _previous: dict[int, Any]
+    _inputs: dict[int, ModelInputs]
+
+    def enabled(self) -> bool:
+        return self.config.features.glif and self.config.files.convert
+
+    def plan(self) -> Plan[CellTask | Unavailable, tuple[int, int | None]]:
+        voltages = self.config.features.glif_voltages
+        pending, self._refresh, orphans, self._previous = _plan(self.engine, voltages)
+        self._inputs = {inputs.neuronal_model_id: inputs for inputs in pending}
+        unavailable = tuple(i for i in pending if i.unavailable is not None)
+        items: list[CellTask | Unavailable] = [Unavailable(unavailable)] if unavailable else []
+        items += _tasks(self.engine, self.config.root,
+                        [i for i in pending if i.unavailable is None], voltages)
+        return Plan(items, orphans, pending=len(pending))
+
+    def withdraw(self, gone: Sequence[tuple[int, int | None]]) -> None:
+        """Withdraw the rows and files of models gone upstream; refresh the published values
+        of rows that are otherwise current."""
+        _withdraw(self.engine, self.config.root, gone)
+        _refresh_published(self.engine, self._refresh)
+
+    def write(self, task: CellTask | Unavailable, outcomes: tuple[ModelOutcome, ...]) -> Tally:
+        results = [(self._inputs[outcome.neuronal_model_id], outcome) for outcome in outcomes]
+        _write(self.engine, self.config.root, results, self._previous)
+        failures = tuple(
+            Failure(FileSource.MODEL_PACKAGE.value, inputs.neuronal_model_id,
+                    str(task.path) if isinstance(task, CellTask)
+                    else str(self.config.root / (inputs.config_relpath or "")), outcome.error)
+            for inputs, outcome in results if outcome.error is not None)
+        run = [o for o in outcomes if o.spikes is not None]
+        scored = sum(o.values.get("explained_variance_ratio") is not None for o in outcomes)
+        return Tally(done=scored, failures=failures, counts={
+            "simulated": len(run), "without_ratio": len(outcomes) - scored,
+            "spikes": sum(o.spikes.num_rows for o in run if o.spikes is not None),
+            "seconds": sum(o.seconds for o in run)})
+
+
 # -- write -----------------------------------------------------------------------------------
 
 
@@ -510,5 +501,5 @@ def _remove_files(root: Path, specimen_id: int, model_id: int) -> None:
         dataset.file_path(root, specimen_id, model_id).unlink(missing_ok=True)
 
 
-__all__ = ["GLIF_CODE_VERSION", "NOISE_2", "CellTask", "ModelInputs", "ModelMetricsReport",
-           "ModelOutcome", "compute_cell", "glif_metrics_stage", "noise2_repeats"]
+__all__ = ["GLIF_CODE_VERSION", "NOISE_2", "CellTask", "GlifMetrics", "ModelInputs",
+           "ModelOutcome", "compute_cell", "compute_models", "noise2_repeats"]

@@ -12,7 +12,8 @@ with its reason, keeps the rows an earlier computation left, and costs nothing e
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,6 @@ from typing import Any
 import sqlalchemy as sa
 
 from ctmirror.errors import CtMirrorError
-from ctmirror.sync_files import FileFailure
 from ctmirror.schema.mirror import FileSource
 from ctmirror.schema.morphology_recomputed import (
     CELL_LIST_FEATURES,
@@ -28,6 +28,7 @@ from ctmirror.schema.morphology_recomputed import (
     morphology_features_recomputed,
 )
 from ctmirror.schema.parquet import RECONSTRUCTION_NODES
+from ctmirror.stages import DerivedStage, Failure, Plan, Tally, error_message
 
 log = logging.getLogger(__name__)
 
@@ -71,54 +72,6 @@ class ReconstructionTask:
     path: Path
 
 
-@dataclass(frozen=True)
-class MorphologyReport:
-    pending: int = 0
-    computed: int = 0
-    withdrawn: int = 0
-    failures: tuple[FileFailure, ...] = field(default=())
-
-    def summary(self) -> str:
-        return (f"{self.computed} of {self.pending} reconstructions computed, "
-                f"{len(self.failures)} failed, {self.withdrawn} withdrawn")
-
-
-def morphology_features_stage(engine: sa.Engine, *, root: Path) -> MorphologyReport:
-    """Compute the pending reconstructions (see the module doc) and return what happened."""
-    tasks = _plan(engine, root)
-    withdrawn = _withdraw(engine)
-    computed = 0
-    failures: list[FileFailure] = []
-    for task in tasks:
-        outcome = compute_reconstruction(task)
-        if isinstance(outcome, str):
-            failures.append(FileFailure(FileSource.WELL_KNOWN_FILE.value,
-                                        task.well_known_file_id, str(task.path), outcome))
-            log.warning("morphology features of reconstruction %s failed: %s",
-                        task.neuron_reconstruction_id, outcome)
-            continue
-        with engine.begin() as conn:
-            _delete_rows(conn, task.neuron_reconstruction_id)
-            conn.execute(sa.insert(_table), outcome)
-        computed += 1
-    report = MorphologyReport(pending=len(tasks), computed=computed, withdrawn=withdrawn,
-                              failures=tuple(failures))
-    log.info("morphology features: %s", report.summary())
-    return report
-
-
-def _plan(engine: sa.Engine, root: Path) -> list[ReconstructionTask]:
-    with engine.connect() as conn:
-        rows = conn.execute(_PENDING, {"source": FileSource.WELL_KNOWN_FILE.value}).all()
-    # One SWC file per reconstruction; should there be several, the newest (highest id).
-    newest = {int(row.neuron_reconstruction_id): row for row in rows}
-    return [ReconstructionTask(reconstruction, int(row.specimen_id), int(row.source_id),
-                               row.sha256, root / row.relpath)
-            for reconstruction, row in newest.items()
-            if not (row.done_sha256 == row.sha256 and row.done_file == row.source_id
-                    and row.done_version == MORPHOLOGY_CODE_VERSION)]
-
-
 def compute_reconstruction(task: ReconstructionTask) -> list[dict[str, Any]] | str:
     """The rows of one reconstruction (one per compartment), or why they cannot be computed."""
     from ctmirror.features.morphology import Compartment, compute_morphology_features
@@ -129,7 +82,7 @@ def compute_reconstruction(task: ReconstructionTask) -> list[dict[str, Any]] | s
         values = {compartment: compute_morphology_features(morphology, compartment)
                   for compartment in Compartment}
     except (CtMirrorError, OSError, ValueError) as exc:
-        return str(exc) if task.path.name in str(exc) else f"{task.path.name}: {exc}"
+        return error_message(task.path.name, exc)
     except Exception as exc:  # a feature that trips on one file must not stop the others
         log.exception("morphology features of %s", task.path)
         return f"{task.path.name}: {type(exc).__name__} in the feature code: {exc}"
@@ -143,13 +96,49 @@ def compute_reconstruction(task: ReconstructionTask) -> list[dict[str, Any]] | s
             for compartment, features in values.items()]
 
 
-def _withdraw(engine: sa.Engine) -> int:
-    with engine.begin() as conn:
-        orphans = conn.execute(_ORPHANS, {"source": FileSource.WELL_KNOWN_FILE.value}
-                               ).scalars().all()
-        for reconstruction in orphans:
-            _delete_rows(conn, int(reconstruction))
-    return len(orphans)
+class MorphologyFeatures(DerivedStage[ReconstructionTask, list[dict[str, Any]] | str, int]):
+    """Compute the pending reconstructions (see the module doc)."""
+
+    name = "morphology-features"
+    in_process = True
+    compute = staticmethod(compute_reconstruction)
+
+    def enabled(self) -> bool:
+        return self.config.features.morphology and self.config.files.convert
+
+    def plan(self) -> Plan[ReconstructionTask, int]:
+        bind = {"source": FileSource.WELL_KNOWN_FILE.value}
+        with self.engine.connect() as conn:
+            rows = conn.execute(_PENDING, bind).all()
+            orphans = [int(r) for r in conn.execute(_ORPHANS, bind).scalars()]
+        # One SWC file per reconstruction; should there be several, the newest (highest id).
+        newest = {int(row.neuron_reconstruction_id): row for row in rows}
+        return Plan([ReconstructionTask(reconstruction, int(row.specimen_id),
+                                        int(row.source_id), row.sha256,
+                                        self.config.root / row.relpath)
+                     for reconstruction, row in newest.items()
+                     if not (row.done_sha256 == row.sha256 and row.done_file == row.source_id
+                             and row.done_version == MORPHOLOGY_CODE_VERSION)], orphans)
+
+    def withdraw(self, gone: Sequence[int]) -> None:
+        with self.engine.begin() as conn:
+            for reconstruction in gone:
+                _delete_rows(conn, reconstruction)
+
+    def write(self, task: ReconstructionTask, outcome: list[dict[str, Any]] | str) -> Tally:
+        if isinstance(outcome, str):
+            return Tally(failures=(Failure(FileSource.WELL_KNOWN_FILE.value,
+                                           task.well_known_file_id, str(task.path), outcome),))
+        with self.engine.begin() as conn:
+            _delete_rows(conn, task.neuron_reconstruction_id)
+            conn.execute(sa.insert(_table), outcome)
+        return Tally(done=1)
+
+    def publish(self) -> None:
+        from ctmirror.warehouse.views import publish_morphology_comparison_view
+
+        super().publish()
+        publish_morphology_comparison_view(self.engine)
 
 
 def _delete_rows(conn: sa.Connection, neuron_reconstruction_id: int) -> None:
@@ -157,5 +146,5 @@ def _delete_rows(conn: sa.Connection, neuron_reconstruction_id: int) -> None:
         _table.c.neuron_reconstruction_id == neuron_reconstruction_id))
 
 
-__all__ = ["MORPHOLOGY_CODE_VERSION", "MorphologyReport", "ReconstructionTask",
-           "compute_reconstruction", "morphology_features_stage"]
+__all__ = ["MORPHOLOGY_CODE_VERSION", "MorphologyFeatures", "ReconstructionTask",
+           "compute_reconstruction"]

@@ -65,6 +65,8 @@ class RichCrawlProgress:
 
 
 def print_sync_result(result: SyncResult, *, console: Console | None = None) -> None:
+    from ctmirror.sync import EXTRACT, summary
+
     console = console or Console()
     table = Table(title=f"sync {result.sync_id}" + (" (resumed)" if result.resumed else ""),
                   header_style="bold")
@@ -74,24 +76,14 @@ def print_sync_result(result: SyncResult, *, console: Console | None = None) -> 
         table.add_row(model, str(counts.rows), str(counts.inserted), str(counts.updated),
                       str(counts.unchanged), str(counts.removed), str(counts.restored))
     console.print(table)
-    console.print(
-        f"{result.requests} HTTP requests ({result.extract.pages_fetched} pages fetched, "
-        f"{result.extract.pages_reused} reused from an interrupted run) in "
-        f"{result.seconds:.1f} s from {result.api_base}"
-    )
-    console.print(f"files: {result.files.summary()}")
-    console.print(f"conversion: {result.conversions.summary()}")
-    console.print(f"ephys features: {result.features.summary()}")
-    console.print(f"morphology features: {result.features.morphology.summary()}")
-    console.print(f"GLIF models: {result.models.summary()}")
+    console.print(f"{summary(result.extract)} in {result.seconds:.1f} s from {result.api_base}")
+    for name, report in result.stages.items():
+        console.print(f"{name}: {report.summary()}")
     for error in result.extract.errors:
-        console.print(f"[red]error[/] {error.model}: {error.message} ({error.url})")
-    for stage, failures in (("download", result.files.failures),
-                            ("convert", result.conversions.failures),
-                            ("features", result.features.all_failures),
-                            ("models", result.models.failures)):
-        for failure in failures:
-            console.print(f"[red]{stage} failed[/] {failure.source} {failure.source_id}: "
+        console.print(f"[red]{EXTRACT} failed[/] {error.model}: {error.message} ({error.url})")
+    for name, report in result.stages.items():
+        for failure in report.failures:
+            console.print(f"[red]{name} failed[/] {failure.source} {failure.source_id}: "
                           f"{failure.message}")
 
 
@@ -120,7 +112,7 @@ def print_status(engine: sa.Engine, *, runs: int, console: Console | None = None
     if errors:
         console.print("[bold]recent errors[/]")
         for err in errors:
-            console.print(f"  {err.sync_id} {err.model}: {err.message}")
+            console.print(f"  {err.sync_id} {err.stage} {err.model}: {err.message}")
 
 
 def _ts(value: object) -> str:

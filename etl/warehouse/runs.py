@@ -38,6 +38,7 @@ class SyncErrorRow:
     """One row of ``sync_errors``."""
 
     sync_id: str
+    stage: str | None
     model: str | None
     record_id: int | None
     url: str | None

@@ -17,10 +17,10 @@ import pytest
 import sqlalchemy as sa
 
 from ctmirror.demo import EXAMPLE_QUERIES
-from ctmirror.settings import Settings
-from ctmirror.snapshot import Snapshot
-from ctmirror.sync import SyncConfig, SyncResult, run_sync_locally
 from ctmirror.schema import MODEL_TABLES
+from ctmirror.settings import Settings, SyncConfig
+from ctmirror.snapshot import Snapshot
+from ctmirror.sync import SyncResult, run_sync_locally
 
 from ..corpus.snapshot_checks import dangling_foreign_keys, file_problems
 
@@ -145,7 +145,7 @@ def mirrored(real_replica: object, tmp_path_factory: pytest.TempPathFactory
     # Records only: the file mirror has its own end-to-end tests, and all 18,000 files of the
     # corpus would take most of the suite's time.
     settings.files.categories = "none"
-    config = SyncConfig.from_settings(settings, limit=None)
+    config = settings.sync_config()
     return config, run_sync_locally(config)
 
 

@@ -10,8 +10,8 @@ import pytest
 from ctmirror.features.ephys import IPFX
 from ctmirror.features.ephys.cell import cell_features
 from ctmirror.readers.ephys import recordings_from_nwb
-from ctmirror.settings import Settings
-from ctmirror.sync import SyncConfig, run_sync_locally
+from ctmirror.settings import Settings, SyncConfig
+from ctmirror.sync import run_sync_locally
 from ctmirror.sync_features import EPHYS_CODE_VERSION
 
 from .warehouse_sql import query_rows as _rows
@@ -25,7 +25,7 @@ def _config(base_url: str, root: Path, url: str, definitions: str = "ipfx") -> S
     settings.files.categories = "recordings"
     settings.features.ephys_definitions = definitions
     settings.features.workers = 2
-    return SyncConfig.from_settings(settings, limit=None)
+    return settings.sync_config()
 
 
 def test_sync_recomputes_ephys_features_once(
@@ -34,7 +34,7 @@ def test_sync_recomputes_ephys_features_once(
     root = tmp_path / "mirror"
     first = run_sync_locally(_config(replica.base_url, root, warehouse_url))
     assert first.errors == ()
-    assert first.features.pending == first.features.computed == 3
+    assert first.stages["ephys-features"].pending == first.stages["ephys-features"].done == 3
     rows = _rows(warehouse_url, """
         SELECT r.specimen_id, m.relpath, r.definitions, r.code_version, r.rheobase_sweep_number,
                r.vrest, r.threshold_v_long_square, r.tau
@@ -50,17 +50,18 @@ def test_sync_recomputes_ephys_features_once(
             expected.values["vrest"], expected.values["threshold_v_long_square"],
             expected.values["tau"]), rel=1e-12)
     sweeps = _rows(warehouse_url, "SELECT count(*), sum(spike_count) FROM ephys_sweep_features")
-    assert sweeps[0][0] > 30 and sweeps[0][1] == first.features.spikes > 0
+    assert sweeps[0][0] > 30
+    assert sweeps[0][1] == first.stages["ephys-features"].counts["spikes"] > 0
     comparison = _rows(warehouse_url, """
         SELECT count(*), count(published), count(recomputed)
         FROM ephys_features_comparison WHERE feature = 'vrest'""")
     assert comparison == [(3, 3, 3)]
 
     second = run_sync_locally(_config(replica.base_url, root, warehouse_url))
-    assert second.features.pending == 0 and second.errors == ()
+    assert second.stages["ephys-features"].pending == 0 and second.errors == ()
     # Another definition set is computed beside the first, not over it.
     third = run_sync_locally(_config(replica.base_url, root, warehouse_url, "allen2016"))
-    assert third.features.computed == 3
+    assert third.stages["ephys-features"].done == 3
     assert _rows(warehouse_url, "SELECT definitions, count(*) FROM ephys_features_recomputed "
                                 "GROUP BY 1 ORDER BY 1") == [("allen2016", 3), ("ipfx", 3)]
 
@@ -72,7 +73,7 @@ def test_spikes_view_reads_the_spike_tables(replica: object, tmp_path: Path) -> 
     [(spikes, cells, ordered)] = _rows(url, """
         SELECT count(*), count(DISTINCT specimen_id), bool_and(peak_t > threshold_t)
         FROM ephys_spikes WHERE definitions = 'ipfx'""")
-    assert spikes == result.features.spikes and cells == 3 and ordered
+    assert spikes == result.stages["ephys-features"].counts["spikes"] and cells == 3 and ordered
     [(matches,)] = _rows(url, """
         SELECT count(*) FROM ephys_spikes s
         JOIN ephys_sweep_features f USING (specimen_id, sweep_number, definitions)""")

@@ -22,9 +22,9 @@ import pytest
 
 from ctmirror.replica.faults import Fault, FaultConfig
 from ctmirror.replica.server import serve_in_thread
-from ctmirror.settings import Settings
+from ctmirror.settings import Settings, SyncConfig
 from ctmirror.snapshot import Snapshot, StoredFile
-from ctmirror.sync import SyncConfig, SyncResult, run_sync_locally
+from ctmirror.sync import SyncResult, run_sync_locally
 
 from .warehouse_sql import query_rows as _rows
 
@@ -36,7 +36,7 @@ def _config(base_url: str, root: Path, warehouse_url: str, **files: object) -> S
     settings.warehouse.url = warehouse_url
     for name, value in files.items():
         setattr(settings.files, name, value)
-    return SyncConfig.from_settings(settings, limit=None)
+    return settings.sync_config()
 
 
 def _stored(snapshot: Path) -> dict[tuple[str, int], StoredFile]:
@@ -75,11 +75,11 @@ def test_sync_mirrors_converts_and_then_costs_nothing(
         assert _sha256(root / relpath) == file.sha256
     images = _rows(warehouse_url, "SELECT count(*) FROM projection_images")[0][0]
     assert len(mirrored) == len(stored) + images
-    assert first.files.downloaded == len(mirrored)
+    assert first.stages["download"].done == len(mirrored)
 
     # Recordings became sweeps, reconstructions nodes and markers, GLIF configs rows.
     expected_sweeps = _nwb_sweeps(synth_snapshot)
-    assert first.conversions.failures == ()
+    assert first.stages["convert"].failures == ()
     converted = dict(_rows(warehouse_url, "SELECT converted_to, count(*) FROM mirror_files "
                                           "WHERE converted_sha256 = sha256 GROUP BY 1"))
     assert converted["sweeps"] == len(expected_sweeps)
@@ -89,9 +89,9 @@ def test_sync_mirrors_converts_and_then_costs_nothing(
 
     requests_before = replica.request_count
     second = run_sync_locally(_config(replica.base_url, root, warehouse_url))
-    assert second.files.bytes_transferred == 0
-    assert second.files.up_to_date == len(mirrored)
-    assert second.conversions.pending == 0
+    assert second.stages["download"].counts["bytes_transferred"] == 0
+    assert second.stages["download"].counts["up_to_date"] == len(mirrored)
+    assert second.stages["convert"].pending == 0
     # No request for any file: only the crawl's queries.
     assert replica.request_count - requests_before == second.requests + 1  # + preflight
 
@@ -217,9 +217,9 @@ def test_bad_files_are_recorded_and_cost_nothing_else(
         "completed_with_errors",)
     # The next sync tries the bad downloads again (and fails the same way), fetches nothing
     # else, and does not retry a conversion of unchanged bytes.
-    assert len(again.files.failures) == 5
-    assert again.files.up_to_date == len(mirrored)
-    assert again.conversions.pending == 0
+    assert len(again.stages["download"].failures) == 5
+    assert again.stages["download"].counts["up_to_date"] == len(mirrored)
+    assert again.stages["convert"].pending == 0
 
 
 # -- kill and resume ------------------------------------------------------------------------
@@ -263,8 +263,8 @@ def test_sync_killed_during_a_large_download_resumes_to_verified_files(
         replica.faults = FaultConfig()
 
     assert result.resumed and result.errors == ()
-    assert result.files.resumed >= 1
-    assert result.files.bytes_transferred < sum(f.size for f in Snapshot(
+    assert result.stages["download"].counts["resumed"] >= 1
+    assert result.stages["download"].counts["bytes_transferred"] < sum(f.size for f in Snapshot(
         synth_snapshot).files()) + 10_000_000  # the kept bytes were not fetched again
     assert kept > 0
     stored = _stored(synth_snapshot)
@@ -294,10 +294,10 @@ def test_verify_reports_and_fixes_a_damaged_file(
     root = tmp_path / "mirror"
     url = f"duckdb:///{root / 'warehouse.duckdb'}"
     result: SyncResult = run_sync_locally(_config(replica.base_url, root, url, categories="models"))
-    assert result.files.downloaded > 0
+    assert result.stages["download"].done > 0
     clean = CliRunner().invoke(app, ["verify", "--root", str(root)])
     assert clean.exit_code == 0, clean.output
-    assert f"checked {result.files.downloaded} files" in clean.output
+    assert f"checked {result.stages['download'].done} files" in clean.output
     [(relpath,)] = _rows(url, "SELECT relpath FROM mirror_files ORDER BY source_id LIMIT 1")
     damaged = root / relpath
     data = bytearray(damaged.read_bytes())
@@ -308,5 +308,5 @@ def test_verify_reports_and_fixes_a_damaged_file(
     assert relpath in found.output and "sha256" in found.output
     assert not damaged.exists()
     repaired = run_sync_locally(_config(replica.base_url, root, url, categories="models"))
-    assert repaired.files.downloaded == 1
+    assert repaired.stages["download"].done == 1
     assert CliRunner().invoke(app, ["verify", "--root", str(root)]).exit_code == 0

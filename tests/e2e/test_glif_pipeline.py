@@ -17,9 +17,9 @@ from ctmirror.glif import simulate
 from ctmirror.metrics import explained_variance_ratio, spike_times_to_indices
 from ctmirror.readers.glif_config import read_glif_config
 from ctmirror.replica.server import serve_in_thread
-from ctmirror.settings import Settings
+from ctmirror.settings import Settings, SyncConfig
 from ctmirror.snapshot import Snapshot
-from ctmirror.sync import SyncConfig, run_sync_locally
+from ctmirror.sync import run_sync_locally
 
 from .test_file_mirror import _replace
 from .warehouse_sql import query_rows as _rows
@@ -34,7 +34,7 @@ def _config(base_url: str, root: Path, url: str, *, voltages: bool = False) -> S
     settings.features.ephys = False
     settings.features.glif_voltages = voltages
     settings.features.workers = 2
-    return SyncConfig.from_settings(settings, limit=None)
+    return settings.sync_config()
 
 
 def _noise2_counts(root: Path) -> dict[int, int]:
@@ -85,8 +85,9 @@ def test_sync_scores_every_glif_model_once(
     assert {m for m, r in rows.items() if r[0] is not None} == scorable
     assert all(r[1] is None for m, r in rows.items() if m in scorable)
     assert all(r[1] for m, r in rows.items() if m not in scorable)
-    assert first.models.pending == len(glif_models)
-    assert first.models.computed == first.models.simulated == len(scorable)
+    report = first.stages["glif-metrics"]
+    assert report.pending == len(glif_models)
+    assert report.done == report.counts["simulated"] == len(scorable)
 
     # The published value is the model run's, side by side with the recomputed one.
     [(paired, equal)] = _rows(warehouse_url, """
@@ -126,11 +127,12 @@ def test_sync_scores_every_glif_model_once(
             WHERE neuronal_model_id = {model_id} AND sweep_number = {first_sweep}
             ORDER BY spike_number""").fetchnumpy()["spike_time_step"]
         assert np.array_equal(stored, steps)
-    assert sum(counts.values()) == first.models.spikes > 0
+    assert sum(counts.values()) == report.counts["spikes"] > 0
 
     second = run_sync_locally(_config(replica.base_url, root, warehouse_url))
     assert second.errors == ()
-    assert second.models.pending == 0 and second.models.simulated == 0
+    again = second.stages["glif-metrics"]
+    assert again.pending == 0 and again.counts["simulated"] == 0
 
 
 @pytest.fixture
@@ -167,12 +169,14 @@ def test_broken_config_is_a_failure_and_other_models_are_scored_with_voltages(
         first = run_sync_locally(_config(replica.base_url, root, url, voltages=True))
         second = run_sync_locally(_config(replica.base_url, root, url, voltages=True))
 
-    [failure] = first.models.failures
+    report = first.stages["glif-metrics"]
+    [failure] = report.failures
     assert (failure.source, failure.source_id) == ("model_package", broken)
     assert "did not convert" in failure.message and "C must be a number" in failure.message
     errors = _rows(url, f"SELECT stage, model, record_id FROM sync_errors "
                         f"WHERE sync_id = '{first.sync_id}' ORDER BY stage")
-    assert errors == [("convert", "WellKnownFile", file_id), ("models", "NeuronalModel", broken)]
+    assert errors == [("convert", "WellKnownFile", file_id),
+                      ("glif-metrics", "NeuronalModel", broken)]
     [(ratio, problem, level)] = _rows(url, "SELECT explained_variance_ratio, problem, level "
                                            f"FROM model_metrics WHERE neuronal_model_id = {broken}")
     assert ratio is None and level is None and "did not convert" in problem
@@ -182,7 +186,7 @@ def test_broken_config_is_a_failure_and_other_models_are_scored_with_voltages(
         JOIN (SELECT specimen_id FROM sweeps WHERE stimulus_name = 'Noise 2'
               GROUP BY 1 HAVING count(*) >= 2) n USING (specimen_id)
         WHERE m.explained_variance_ratio IS NOT NULL""")
-    assert scored == first.models.computed == first.models.simulated > 0 and cells >= 2
+    assert scored == report.done == report.counts["simulated"] > 0 and cells >= 2
     [(missing,)] = _rows(url, f"""
         SELECT count(*) FROM model_metrics m
         JOIN (SELECT specimen_id FROM sweeps WHERE stimulus_name = 'Noise 2'
@@ -205,9 +209,9 @@ def test_broken_config_is_a_failure_and_other_models_are_scored_with_voltages(
                                                   - g.spike_time_step) < 1.0)
         FROM glif_spikes g
         JOIN sweeps s ON s.specimen_id = g.specimen_id AND s.sweep_number = g.sweep_number""")
-    assert spikes == inside == first.models.spikes > 0
+    assert spikes == inside == report.counts["spikes"] > 0
     assert _rows(url, "SELECT bool_and(voltages_written) FROM model_metrics "
                       "WHERE explained_variance_ratio IS NOT NULL") == [(True,)]
 
     # The failure is reported once: nothing changed, so nothing is tried again.
-    assert second.errors == () and second.models.pending == 0
+    assert second.errors == () and second.stages["glif-metrics"].pending == 0

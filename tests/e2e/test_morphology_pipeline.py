@@ -14,9 +14,9 @@ from ctmirror import sync_morphology
 from ctmirror.features.morphology import Compartment, compute_morphology_features
 from ctmirror.readers.swc import read_swc
 from ctmirror.replica.server import serve_in_thread
-from ctmirror.settings import Settings
-from ctmirror.sync import SyncConfig, run_sync_locally
 from ctmirror.schema.morphology_recomputed import CELL_LIST_FEATURES, RECONSTRUCTION_FEATURES
+from ctmirror.settings import Settings, SyncConfig
+from ctmirror.sync import run_sync_locally
 
 from .warehouse_sql import query_rows as _rows
 
@@ -29,7 +29,7 @@ def _config(base_url: str, root: Path, url: str) -> SyncConfig:
     settings.api.base_url = base_url
     settings.warehouse.url = url
     settings.files.categories = "reconstructions"
-    return SyncConfig.from_settings(settings, limit=None)
+    return settings.sync_config()
 
 
 def _converted_swc(url: str) -> list[tuple[int, int, str]]:
@@ -53,7 +53,8 @@ def test_sync_recomputes_morphology_features_once_and_withdraws_removed(
         assert first.errors == ()
         swc = _converted_swc(warehouse_url)
         assert len(swc) >= 4
-        assert first.features.morphology.pending == first.features.morphology.computed == len(swc)
+        report = first.stages["morphology-features"]
+        assert report.pending == report.done == len(swc)
 
         # One row per converted reconstruction and compartment, from the file's current bytes.
         assert _rows(warehouse_url, """
@@ -93,7 +94,8 @@ def test_sync_recomputes_morphology_features_once_and_withdraws_removed(
         assert difference == pytest.approx(recomputed - published)
 
         second = run_sync_locally(config)
-        assert second.features.morphology.pending == second.features.morphology.computed == 0
+        report = second.stages["morphology-features"]
+        assert report.pending == report.done == 0
         assert second.errors == ()
 
         # A file that no longer reads is recorded with its reason; the others are computed.
@@ -101,13 +103,13 @@ def test_sync_recomputes_morphology_features_once_and_withdraws_removed(
         broken.write_bytes(b"x" * broken.stat().st_size)  # same size: the mirror keeps it
         monkeypatch.setattr(sync_morphology, "MORPHOLOGY_CODE_VERSION", 2)
         third = run_sync_locally(config)
-        report = third.features.morphology
-        assert (report.pending, report.computed, len(report.failures)) == (
+        report = third.stages["morphology-features"]
+        assert (report.pending, report.done, len(report.failures)) == (
             len(swc), len(swc) - 1, 1)
         [(model, record_id, stage, message)] = _rows(warehouse_url, f"""
             SELECT model, record_id, stage, message FROM sync_errors
             WHERE sync_id = '{third.sync_id}'""")
-        assert (model, record_id, stage) == ("WellKnownFile", file_id, "features")
+        assert (model, record_id, stage) == ("WellKnownFile", file_id, "morphology-features")
         assert broken.name in message and "line 1" in message, message
         assert _rows(warehouse_url, """
             SELECT code_version, count(DISTINCT neuron_reconstruction_id)
@@ -121,8 +123,8 @@ def test_sync_recomputes_morphology_features_once_and_withdraws_removed(
         records.write_text("\n".join(kept) + "\n")
         replica.reload()
         fourth = run_sync_locally(config)
-    assert fourth.features.morphology.withdrawn == 1
-    assert fourth.features.morphology.pending == 0 and fourth.errors == ()
+    assert fourth.stages["morphology-features"].withdrawn == 1
+    assert fourth.stages["morphology-features"].pending == 0 and fourth.errors == ()
     assert _rows(warehouse_url, """
         SELECT count(DISTINCT neuron_reconstruction_id), min(code_version)
         FROM morphology_features_recomputed""") == [(len(swc) - 1, 2)]

@@ -18,10 +18,10 @@ from typer.testing import CliRunner
 
 from ctmirror.cli import app
 from ctmirror.replica.catalog import MODELS, primary_key
-from ctmirror.settings import Settings
-from ctmirror.snapshot import Snapshot
-from ctmirror.sync import SyncConfig, run_sync_locally
 from ctmirror.schema import MODEL_TABLES
+from ctmirror.settings import Settings, SyncConfig
+from ctmirror.snapshot import Snapshot
+from ctmirror.sync import run_sync_locally
 
 
 def _config(base_url: str, root: Path, warehouse_url: str, limit: int | None = None
@@ -30,7 +30,8 @@ def _config(base_url: str, root: Path, warehouse_url: str, limit: int | None = N
     settings.root = root
     settings.api.base_url = base_url
     settings.warehouse.url = warehouse_url
-    return SyncConfig.from_settings(settings, limit=limit)
+    settings.limit = limit
+    return settings.sync_config()
 
 
 def _snapshot_counts(snapshot: Path) -> dict[str, int]:

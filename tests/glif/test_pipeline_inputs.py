@@ -10,8 +10,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ctmirror.readers.ephys import StimulusSweep, stimulus_sweeps_from_parquet
-from ctmirror.sync_glif import noise2_repeats
 from ctmirror.schema.parquet import SWEEPS
+from ctmirror.sync_glif import noise2_repeats
 
 
 def _sweep(number: int, name: str | None = "Noise 2", samples: int = 100, rate: float = 2e5,
