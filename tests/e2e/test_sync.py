@@ -17,11 +17,11 @@ import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from ctmirror.cli import app
-from ctmirror.replica.catalog import MODELS, primary_key
-from ctmirror.settings import Settings
-from ctmirror.snapshot import Snapshot
-from ctmirror.sync import SyncConfig, run_sync_locally
+from ctmirror.replica.snapshot import Snapshot
 from ctmirror.schema import MODEL_TABLES
+from ctmirror.schema.allen_model import MODELS, primary_key
+from ctmirror.settings import Settings
+from ctmirror.sync import SyncConfig, run_sync_locally
 
 
 def _config(base_url: str, root: Path, warehouse_url: str, limit: int | None = None
