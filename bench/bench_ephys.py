@@ -189,11 +189,11 @@ def floor(path: Path) -> float:
     import numpy as np
     from zlib_ng import zlib_ng
 
-    from ctmirror.convert.hdf5_chunks import deflate_chunks, raw_chunks
     from ctmirror.features.ephys import IPFX
     from ctmirror.features.ephys.cell import CELL_STIMULI
     from ctmirror.features.ephys.dvdt import filtered_dvdt
     from ctmirror.readers.ephys import recordings_from_nwb
+    from ctmirror.readers.hdf5_chunks import deflate_chunks, raw_chunks
 
     recordings, _ = recordings_from_nwb(path, CELL_STIMULI)
     compressed: list[bytes] = []

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from ctmirror.corpus.cli import app as corpus_app
+from ctmirror.replica.corpus.cli import app as corpus_app
 from ctmirror.errors import ConfigError, CtMirrorError
 from ctmirror.features.cli import app as features_app
 from ctmirror.glif.cli import app as glif_app

@@ -49,7 +49,7 @@ ONE_SWEEP = """
 def run_demo(root: Path, *, cells: int, use_prefect: bool) -> None:
     import sqlalchemy as sa
 
-    from ctmirror.corpus.synth import build_synthetic_snapshot
+    from ctmirror.replica.corpus.synth import build_synthetic_snapshot
     from ctmirror.replica.server import serve_in_thread
     from ctmirror.sync import run_sync_locally
     from ctmirror.sync_report import print_sync_result

@@ -1,11 +1,13 @@
 """The warehouse schema: every table, the one source of truth for migrations and the loader.
 
-One module per domain, all on one ``Base``. ``MODEL_TABLES`` maps each mirrored Allen model to
-its table; ``typed_values`` turns a raw API record into that table's typed column values.
+One module per domain, all on one ``Base``. ``allen_model`` describes the Allen data model once:
+every mirrored model with its table, primary key and associations (``MODEL_TABLES`` maps each
+model to its table); ``typed_values`` turns a raw API record into that table's typed values.
 """
 
 from __future__ import annotations
 
+from ctmirror.schema.allen_model import MODEL_TABLES, AllenModel, Association
 from ctmirror.schema.base import BOOKKEEPING_COLUMNS, Base
 from ctmirror.schema.ephys import EphysFeature, EphysResult, EphysSweep
 from ctmirror.schema.ephys_recomputed import (
@@ -17,12 +19,15 @@ from ctmirror.schema.files import WellKnownFile, WellKnownFileType
 from ctmirror.schema.images import ImageSeries, ProjectionImage, SubImage
 from ctmirror.schema.mirror import FileSource, MirrorFile
 from ctmirror.schema.model_metrics import ModelMetrics, model_metrics
-from ctmirror.schema.model_parameters import BiophysicalFit, BiophysicalFitParameter, GlifNeuronConfig
+from ctmirror.schema.model_parameters import (
+    BiophysicalFit,
+    BiophysicalFitParameter,
+    GlifNeuronConfig,
+)
 from ctmirror.schema.morphology import NeuronReconstruction
 from ctmirror.schema.morphology_recomputed import morphology_features_recomputed
 from ctmirror.schema.neuronal_models import NeuronalModel, NeuronalModelRun, NeuronalModelTemplate
 from ctmirror.schema.records import (
-    MODEL_TABLES,
     attribute_columns,
     coerce,
     primary_key_column,
@@ -38,7 +43,9 @@ __all__ = [
     "BOOKKEEPING_COLUMNS",
     "MODEL_TABLES",
     "RECOMPUTED_FEATURES",
+    "AllenModel",
     "ApiCellTypesSpecimenDetail",
+    "Association",
     "Base",
     "BiophysicalFit",
     "BiophysicalFitParameter",

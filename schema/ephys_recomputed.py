@@ -2,10 +2,12 @@
 
 ``ephys_features_recomputed`` has one row per cell and definition set, with the published
 ``EphysFeature`` column names (:data:`RECOMPUTED_FEATURES`), so a comparison is a join on
-``specimen_id`` and a column name; ``ephys_sweep_features`` has one row per current-clamp sweep.
-The spike table (one row per action potential) is the Parquet dataset ``ephys_spikes``
-(``schema/parquet.py``). Each row says which recording bytes (``source_sha256``), definition set
-and code version made it; a row is recomputed when any of them changes.
+``specimen_id`` and a column name. The names come from ``ctmirror.features.names``, the list
+the feature registry checks the ephys features against. ``ephys_sweep_features`` has one row
+per current-clamp sweep. The spike table (one row per action potential) is the Parquet dataset
+``ephys_spikes`` (``schema/parquet.py``). Each row says which recording bytes
+(``source_sha256``), definition set and code version made it; a row is recomputed when any of
+them changes.
 
 The published voltage-clamp QC columns (``electrode_0_pa``, ``seal_gohm``,
 ``input_resistance_mohm``) are not here: the sweeps they need are not in the public NWB files.
@@ -19,20 +21,13 @@ from typing import Any
 from sqlalchemy import BigInteger, Boolean, Column, Double, Table, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from ctmirror.features.names import EPHYS_CELL_FEATURES, EPHYS_CELL_FLAGS
 from ctmirror.schema.base import Base
 
 #: Published ``EphysFeature`` columns that are recomputed from NWB sweeps, in table order.
-RECOMPUTED_FEATURES: tuple[str, ...] = (
-    "vrest", "ri", "tau", "sag", "vm_for_sag", "f_i_curve_slope",
-    "adaptation", "latency", "avg_isi",
-    *(f"{feature}_{protocol}"
-      for protocol in ("long_square", "short_square", "ramp")
-      for feature in ("threshold_i", "threshold_t", "threshold_v", "peak_t", "peak_v",
-                      "trough_t", "trough_v", "fast_trough_t", "fast_trough_v",
-                      "slow_trough_t", "slow_trough_v", "upstroke_downstroke_ratio")),
-)
+RECOMPUTED_FEATURES: tuple[str, ...] = EPHYS_CELL_FEATURES
 #: Published flags the 2016+ definitions leave empty (written as NULL, as there).
-RECOMPUTED_FLAGS: tuple[str, ...] = ("has_burst", "has_pause", "has_delay")
+RECOMPUTED_FLAGS: tuple[str, ...] = EPHYS_CELL_FLAGS
 
 
 class EphysSweepFeatures(Base):

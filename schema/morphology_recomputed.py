@@ -15,24 +15,15 @@ from datetime import datetime
 
 from sqlalchemy import BigInteger, Column, Double, Table, Text
 
+from ctmirror.features.names import CELL_LIST_COLUMNS, RECONSTRUCTION_COLUMNS
 from ctmirror.schema.base import Base
 from ctmirror.schema.morphology import NeuronReconstruction
 from ctmirror.schema.specimens import ApiCellTypesSpecimenDetail
 
 #: Published ``NeuronReconstruction`` feature columns, in table order.
-RECONSTRUCTION_FEATURES: tuple[str, ...] = (
-    "average_bifurcation_angle_local", "average_bifurcation_angle_remote",
-    "average_contraction", "average_diameter", "average_fragmentation",
-    "average_parent_daughter_ratio", "hausdorff_dimension", "max_branch_order",
-    "max_euclidean_distance", "max_path_distance", "number_bifurcations", "number_branches",
-    "number_nodes", "number_stems", "number_tips", "overall_depth", "overall_height",
-    "overall_width", "soma_surface", "total_length", "total_surface", "total_volume",
-)
+RECONSTRUCTION_FEATURES: tuple[str, ...] = RECONSTRUCTION_COLUMNS
 #: The cell list's (``ApiCellTypesSpecimenDetail``) reconstruction values.
-CELL_LIST_FEATURES: tuple[str, ...] = (
-    "nr__max_euclidean_distance", "nr__number_stems", "nr__number_bifurcations",
-    "nr__average_contraction", "nr__average_parent_daughter_ratio",
-)
+CELL_LIST_FEATURES: tuple[str, ...] = CELL_LIST_COLUMNS
 
 
 def _like_published(table: Table, name: str) -> Column[object]:

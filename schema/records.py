@@ -1,4 +1,7 @@
-"""Allen model name -> warehouse table, and raw API records -> typed column values (pure)."""
+"""Raw API records -> typed column values of a mirrored model's table (pure).
+
+Which table a model has is ``ctmirror.schema.allen_model``'s to say.
+"""
 
 from __future__ import annotations
 
@@ -8,27 +11,7 @@ from typing import Any
 
 from sqlalchemy import BigInteger, Boolean, Column, Double, Table, Text
 
-from ctmirror.schema.base import BOOKKEEPING_COLUMNS, Base
-from ctmirror.schema.ephys import EphysFeature, EphysResult, EphysSweep
-from ctmirror.schema.files import WellKnownFile, WellKnownFileType
-from ctmirror.schema.images import ImageSeries, ProjectionImage, SubImage
-from ctmirror.schema.morphology import NeuronReconstruction
-from ctmirror.schema.neuronal_models import NeuronalModel, NeuronalModelRun, NeuronalModelTemplate
-from ctmirror.schema.specimens import ApiCellTypesSpecimenDetail, Donor, Specimen, Structure
-
-_MAPPED: tuple[type[Base], ...] = (
-    ApiCellTypesSpecimenDetail, Specimen, Donor, Structure,
-    EphysResult, EphysSweep, EphysFeature,
-    NeuronReconstruction,
-    WellKnownFile, WellKnownFileType,
-    ImageSeries, ProjectionImage, SubImage,
-    NeuronalModelTemplate, NeuronalModel, NeuronalModelRun,
-)
-
-#: Every mirrored Allen model (its RMA ``model::`` name) and its warehouse table.
-MODEL_TABLES: dict[str, Table] = {
-    cls.__name__: cls.__table__ for cls in _MAPPED  # type: ignore[misc]
-}
+from ctmirror.schema.base import BOOKKEEPING_COLUMNS
 
 
 def primary_key_column(table: Table) -> Column[Any]:
@@ -130,7 +113,6 @@ def _as_text(value: Any) -> str | None:
 
 
 __all__ = [
-    "MODEL_TABLES",
     "attribute_columns",
     "coerce",
     "primary_key_column",

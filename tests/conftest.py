@@ -42,7 +42,7 @@ def clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(scope="session")
 def synth_snapshot(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from ctmirror.corpus.synth import build_synthetic_snapshot
+    from ctmirror.replica.corpus.synth import build_synthetic_snapshot
 
     out = tmp_path_factory.mktemp("synth") / "snapshot"
     build_synthetic_snapshot(out, cells=12, seed=7, nwb_cells=3)
@@ -59,7 +59,7 @@ REALDATA = Path(
 def real_snapshot(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if not REALDATA.is_dir():
         pytest.skip(f"the published data set is not at {REALDATA}")
-    from ctmirror.corpus.build import build_corpus
+    from ctmirror.replica.corpus.build import build_corpus
 
     out = tmp_path_factory.mktemp("real") / "snapshot"
     build_corpus(REALDATA, out, nwb_cells=1, seed=0)

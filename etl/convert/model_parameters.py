@@ -16,7 +16,11 @@ from typing import Any
 
 from ctmirror.errors import GlifConfigError, ModelParametersError
 from ctmirror.readers.glif_config import parse_glif_config, unwrap_model_id
-from ctmirror.schema.model_parameters import BiophysicalFit, BiophysicalFitParameter, GlifNeuronConfig
+from ctmirror.schema.model_parameters import (
+    BiophysicalFit,
+    BiophysicalFitParameter,
+    GlifNeuronConfig,
+)
 
 GLIF_TABLE = GlifNeuronConfig.__tablename__
 FIT_TABLE = BiophysicalFit.__tablename__

@@ -17,8 +17,6 @@ out with its reason; a file with no readable sweep is an error.
 from __future__ import annotations
 
 import json
-import math
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,13 +27,19 @@ import numpy as np
 import pyarrow as pa
 from numpy.typing import NDArray
 
-from ctmirror.convert.hdf5_chunks import read_1d
 from ctmirror.convert.parquet_io import write_parquet_atomic
 from ctmirror.errors import NwbError
+from ctmirror.readers.hdf5_chunks import read_1d
+from ctmirror.readers.nwb import (
+    RESPONSES,
+    STIMULI,
+    scalar_datasets,
+    scalar_number,
+    series_header,
+    sweep_numbers,
+)
 from ctmirror.schema.parquet import CONVERTER_VERSION, SWEEPS
 
-RESPONSES = "acquisition/timeseries"
-STIMULI = "stimulus/presentation"
 SAMPLE_COLUMNS = ("stimulus", "response")
 # Byte-stream-split helps zstd on the stimulus (smooth or piecewise-constant waveforms) and
 # hurts on the response: digitised samples repeat whole 4-byte patterns, which zstd finds best
@@ -46,7 +50,6 @@ STIMULUS_ELEMENTS = "stimulus.list.element"
 # faster than level 3 for 13% more bytes (full-length recordings: 0.79x instead of 0.70x of
 # the NWB size), which keeps the writer in step with the h5py read it overlaps.
 RESPONSE_LEVELS = {"response.list.element": 1}
-_SWEEP_NAME = re.compile(r"^Sweep_(\d+)$")
 # Datasets of a series that have their own column (or are the samples themselves).
 _COLUMN_DATASETS = frozenset({"data", "num_samples", "starting_time"})
 
@@ -66,13 +69,6 @@ class _Series:
     starting_time: float | None
     clamp_mode: str | None
     scalars: dict[str, Any]
-
-
-def sweep_numbers(nwb: h5py.File) -> list[int]:
-    """Sweep numbers of the file's responses, in order."""
-    group = nwb.get(RESPONSES)
-    names = list(group) if isinstance(group, h5py.Group) else []
-    return sorted(int(m.group(1)) for m in map(_SWEEP_NAME.match, names) if m)
 
 
 def convert_nwb_to_parquet(nwb_path: Path, out: Path, *, specimen_id: int,
@@ -171,44 +167,9 @@ def _series(nwb: h5py.File, path: str, *, with_scalars: bool) -> _Series | None:
         unit=header.unit,
         conversion=header.conversion,
         rate=header.rate,
-        starting_time=_scalar(header.group.get("starting_time")),
+        starting_time=scalar_number(header.group.get("starting_time")),
         clamp_mode=header.clamp_mode,
-        scalars=_scalar_datasets(header.group) if with_scalars else {},
-    )
-
-
-@dataclass(frozen=True)
-class SeriesHeader:
-    """A series' group, its ``data`` dataset (not read) and what scales and places it."""
-
-    group: h5py.Group
-    data: h5py.Dataset
-    unit: str | None
-    conversion: float | None
-    rate: float | None
-    clamp_mode: str | None
-
-
-def series_header(nwb: h5py.File, path: str) -> SeriesHeader | None:
-    """The series at ``path`` without its samples; None when it or its ``data`` is missing."""
-    group = nwb.get(path)
-    if not isinstance(group, h5py.Group):
-        return None
-    data = group.get("data")
-    if not isinstance(data, h5py.Dataset):
-        return None
-    start = group.get("starting_time")
-    ancestry = [_decode(a) for a in np.atleast_1d(group.attrs.get("ancestry", []))]
-    kind = next((a for a in reversed(ancestry) if a.endswith("ClampSeries")), None)
-    kind = kind or _decode(group.attrs.get("neurodata_type", ""))
-    return SeriesHeader(
-        group=group,
-        data=data,
-        unit=_attr_text(data, "unit"),
-        conversion=_attr_float(data, "conversion"),
-        rate=None if start is None else _attr_float(start, "rate"),
-        clamp_mode=next((mode for mode in ("CurrentClamp", "VoltageClamp")
-                         if kind.startswith(mode)), None),
+        scalars=scalar_datasets(header.group, _COLUMN_DATASETS) if with_scalars else {},
     )
 
 
@@ -216,7 +177,7 @@ def _epoch(nwb: h5py.File, name: str) -> tuple[int | None, int | None]:
     response = nwb.get(f"epochs/{name}/response")
     if not isinstance(response, h5py.Group):
         return None, None
-    start, count = _scalar(response.get("idx_start")), _scalar(response.get("count"))
+    start, count = scalar_number(response.get("idx_start")), scalar_number(response.get("count"))
     return (None if start is None else int(start)), (None if count is None else int(count))
 
 
@@ -257,74 +218,4 @@ def _list_array(values: NDArray[Any] | None, type_: pa.ListType) -> pa.Array:
     return pa.ListArray.from_arrays(pa.array([0, len(items)], pa.int32()), items, type=type_)
 
 
-def _decode(value: Any) -> str:
-    return value.decode("utf-8", errors="replace") if isinstance(value, bytes) else str(value)
-
-
-def _scalar_datasets(group: h5py.Group) -> dict[str, Any]:
-    """The group's scalar datasets as JSON values. Read through h5py's low-level API: a
-    series holds a dozen of them and the high-level objects cost more than the reads."""
-    scalars: dict[str, Any] = {}
-    for raw_name in group.id:
-        name = raw_name.decode("utf-8", errors="replace")
-        if name in _COLUMN_DATASETS:
-            continue
-        item = h5py.h5o.open(group.id, raw_name)
-        if not isinstance(item, h5py.h5d.DatasetID) or item.shape != ():
-            continue
-        if item.dtype.kind == "O":  # variable-length strings need h5py's conversion
-            scalars[name] = _plain(group[name][()])
-            continue
-        value = np.empty((), dtype=item.dtype)
-        item.read(h5py.h5s.ALL, h5py.h5s.ALL, value)
-        scalars[name] = _plain(value[()])
-    return scalars
-
-
-def scalar_value(group: h5py.Group, name: str) -> Any:
-    """The scalar dataset ``name`` of ``group`` as a JSON value, as the ``attributes`` column
-    holds it (text decoded, NaN null); None when there is no such scalar dataset."""
-    item = group.get(name)
-    if not isinstance(item, h5py.Dataset) or item.shape != ():
-        return None
-    return _plain(item[()])
-
-
-def _plain(value: Any) -> Any:
-    """A scalar value read from HDF5 as a JSON value; NaN becomes null."""
-    if isinstance(value, bytes | np.bytes_):
-        return _decode(value)
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value if isinstance(value, str | int | float | bool) else str(value)
-
-
-def _scalar(dataset: Any) -> float | None:
-    if not isinstance(dataset, h5py.Dataset) or dataset.shape not in ((), (1,)):
-        return None
-    value = np.asarray(dataset[()]).ravel()[0]
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
-
-
-def _attr_text(obj: h5py.HLObject, name: str) -> str | None:
-    value = obj.attrs.get(name)
-    return None if value is None else _decode(np.asarray(value).ravel()[0]
-                                              if np.ndim(value) else value)
-
-
-def _attr_float(obj: h5py.HLObject, name: str) -> float | None:
-    value = obj.attrs.get(name)
-    if value is None:
-        return None
-    number = float(np.asarray(value).ravel()[0])
-    return number if math.isfinite(number) else None
-
-
-__all__ = ["SeriesHeader", "SweepConversion", "convert_nwb_to_parquet", "scalar_value",
-           "series_header", "sweep_numbers", "sweep_row"]
+__all__ = ["SweepConversion", "convert_nwb_to_parquet", "sweep_row"]

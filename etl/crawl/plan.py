@@ -13,8 +13,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from ctmirror.errors import ConfigError
-from ctmirror.replica.catalog import primary_key
 from ctmirror.rma.query import Scalar, eq, in_
+from ctmirror.schema.allen_model import association, primary_key
 
 CELLS_MODEL = "ApiCellTypesSpecimenDetail"
 
@@ -66,41 +66,49 @@ class Resource:
         ]
 
 
-def _by_specimen(model: str) -> Resource:
-    return Resource(model, "specimen_id", (KeySource(CELLS_MODEL, "specimen__id"),))
+def _follow(model: str, name: str, *also: KeySource, keys: KeySource | None = None) -> Resource:
+    """The records that association ``name`` of ``model`` links to (as
+    ``ctmirror.schema.allen_model`` describes it): the target's link field matched with the
+    ids in the association's key field of the ``model`` records fetched, or with ``keys``, the
+    same ids known one step earlier from another model. ``also`` adds ids of the same target
+    records held by models fetched earlier (the cell list's copies of a foreign key)."""
+    link = association(model, name)
+    own = keys if keys is not None else KeySource(model, link.source_key)
+    where = (("attachable_type", model),) if link.kind == "polymorphic" else ()
+    return Resource(link.target, link.target_key, (*also, own), where=where)
+
+
+def _of_cells(name: str) -> Resource:
+    """A has-many association of ``Specimen``, keyed by the cell list's specimen ids (the
+    specimens' own ids, known one step earlier, so these models need not wait for them)."""
+    return _follow("Specimen", name, keys=KeySource(CELLS_MODEL, "specimen__id"))
 
 
 def _files_of(model: str) -> Resource:
-    return Resource("WellKnownFile", "attachable_id", (KeySource(model, "id"),),
-                    where=(("attachable_type", model),))
+    return _follow(model, "well_known_files")
 
 
 DEFAULT_PLAN: tuple[Resource, ...] = (
     Resource("WellKnownFileType"),
     Resource("NeuronalModelTemplate"),
     Resource(CELLS_MODEL, cells=True),
-    Resource("Specimen", "id", (KeySource(CELLS_MODEL, "specimen__id"),)),
-    Resource(
-        "Donor", "id", (KeySource(CELLS_MODEL, "donor__id"), KeySource("Specimen", "donor_id"))
+    _follow(CELLS_MODEL, "specimen"),
+    _follow("Specimen", "donor", KeySource(CELLS_MODEL, "donor__id")),
+    _follow(
+        "Specimen",
+        "structure",
+        KeySource(CELLS_MODEL, "structure__id"),
+        KeySource(CELLS_MODEL, "structure_parent__id"),
     ),
-    Resource(
-        "Structure",
-        "id",
-        (
-            KeySource(CELLS_MODEL, "structure__id"),
-            KeySource(CELLS_MODEL, "structure_parent__id"),
-            KeySource("Specimen", "structure_id"),
-        ),
-    ),
-    Resource("EphysResult", "id", (KeySource("Specimen", "ephys_result_id"),)),
-    _by_specimen("EphysSweep"),
-    _by_specimen("EphysFeature"),
-    _by_specimen("NeuronReconstruction"),
-    _by_specimen("NeuronalModel"),
-    _by_specimen("ImageSeries"),
-    _by_specimen("ProjectionImage"),
-    Resource("NeuronalModelRun", "neuronal_model_id", (KeySource("NeuronalModel", "id"),)),
-    Resource("SubImage", "data_set_id", (KeySource("ImageSeries", "id"),)),
+    _follow("Specimen", "ephys_result"),
+    _of_cells("ephys_sweeps"),
+    _of_cells("ephys_features"),
+    _of_cells("neuron_reconstructions"),
+    _of_cells("neuronal_models"),
+    _of_cells("data_sets"),
+    _of_cells("projection_images"),
+    _follow("NeuronalModel", "neuronal_model_runs"),
+    _follow("ImageSeries", "sub_images"),
     _files_of("EphysResult"),
     _files_of("NeuronReconstruction"),
     _files_of("NeuronalModel"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from ctmirror.replica.catalog import MODELS
+from ctmirror.schema.allen_model import MODELS
 
 Record = dict[str, Any]
 

@@ -23,7 +23,7 @@ from typing import TypedDict
 
 from ctmirror.crawl.records import Record
 from ctmirror.errors import ConfigError, InputError
-from ctmirror.replica.catalog import primary_key
+from ctmirror.schema.allen_model import primary_key
 
 MANIFEST = "manifest.json"
 _SYNC_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")

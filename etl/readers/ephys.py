@@ -14,16 +14,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from numpy.typing import NDArray
 
-from ctmirror.convert.hdf5_chunks import read_1d_scaled, scaled_float64
-from ctmirror.convert.nwb_sweeps import (
-    RESPONSES,
-    STIMULI,
-    scalar_value,
-    series_header,
-    sweep_numbers,
-)
 from ctmirror.errors import NwbError
 from ctmirror.features.ephys.cell import SweepRecording
+from ctmirror.readers.hdf5_chunks import read_1d_scaled, scaled_float64
+from ctmirror.readers.nwb import RESPONSES, STIMULI, scalar_value, series_header, sweep_numbers
 
 #: Scale from the stored unit to mV (response) and pA (stimulus).
 _TO_MV = {"Volts": 1e3, "V": 1e3, "volts": 1e3, "mV": 1.0}

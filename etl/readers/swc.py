@@ -481,7 +481,8 @@ def read_marker(path_or_text: str | os.PathLike[str] | bytes) -> list[Marker]:
     """Read a Vaa3D marker file (``x,y,z,radius,shape,name,comment,color_r,color_g,color_b``).
 
     Coordinates are shifted by one voxel (:data:`MARKER_VOXEL_UM`) as AllenSDK does; ``name`` is
-    the marker code (:class:`MarkerCode`). Raises :class:`~ctmirror.errors.SwcError` on a malformed row.
+    the marker code (:class:`MarkerCode`). Raises :class:`~ctmirror.errors.SwcError` on a
+    malformed row.
     """
     raw, source = _source_text(path_or_text)
     # Marker rows have 10 comma-separated fields of which the comment is usually empty; keeping

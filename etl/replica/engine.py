@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ctmirror.errors import QueryError, SnapshotError
-from ctmirror.replica.catalog import MODELS, Association
 from ctmirror.replica.rma_query import (
     Filter,
     OrderKey,
@@ -40,7 +39,8 @@ from ctmirror.replica.rma_query import (
     Value,
     table_names,
 )
-from ctmirror.snapshot import Snapshot
+from ctmirror.replica.snapshot import Snapshot
+from ctmirror.schema.allen_model import MODELS, Association
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 from typing import Literal, cast
 
 from ctmirror.errors import QueryError
-from ctmirror.replica.catalog import MODELS, ModelSpec
+from ctmirror.schema.allen_model import MODELS, AllenModel
 
 #: Longer than any query AllenSDK or the crawl sends (200 ids of 9 digits is ~2 kB).
 MAX_QUERY_LENGTH = 100_000
@@ -263,14 +263,14 @@ def _closing_bracket(text: str, start: int) -> int:
     raise QueryError(f"unbalanced '[' in {_clip(text)!r}")
 
 
-def _parse_items(text: str, spec: ModelSpec) -> tuple[list[Filter], list[PathNode]]:
+def _parse_items(text: str, spec: AllenModel) -> tuple[list[Filter], list[PathNode]]:
     """One top-level item of a criteria/include stage: bracket filters or an association path."""
     if text.startswith("["):
         return list(_parse_filters(_bracket_groups(text, spec.name), spec)), []
     return [], [_parse_path(text, spec)]
 
 
-def _parse_path(text: str, spec: ModelSpec) -> PathNode:
+def _parse_path(text: str, spec: AllenModel) -> PathNode:
     name_match = _NAME.match(text)
     if not name_match:
         raise QueryError(f"expected an association name of {spec.name}, got {_clip(text)!r}")
@@ -327,11 +327,11 @@ def _closing_paren(text: str) -> int:
     raise QueryError(f"unbalanced '(' in {_clip(text)!r}")
 
 
-def _parse_filters(groups: list[str], spec: ModelSpec) -> list[Filter]:
+def _parse_filters(groups: list[str], spec: AllenModel) -> list[Filter]:
     return [_parse_filter(group, spec) for group in groups]
 
 
-def _parse_filter(group: str, spec: ModelSpec) -> Filter:
+def _parse_filter(group: str, spec: AllenModel) -> Filter:
     lhs, dollar, rest = group.partition("$")
     table, attribute = _attribute(lhs, spec)
     if not dollar:
@@ -352,7 +352,7 @@ def _parse_filter(group: str, spec: ModelSpec) -> Filter:
     return Filter(attribute, cast(Operator, "$" + op), values, table)
 
 
-def _attribute(lhs: str, spec: ModelSpec) -> tuple[str | None, str]:
+def _attribute(lhs: str, spec: AllenModel) -> tuple[str | None, str]:
     match = _ATTRIBUTE.fullmatch(lhs)
     if not match:
         raise QueryError(f"{_clip(lhs)!r} is not an attribute name of {spec.name}")
@@ -362,7 +362,7 @@ def _attribute(lhs: str, spec: ModelSpec) -> tuple[str | None, str]:
     return table, attribute
 
 
-def _names_model_or_association(table: str, spec: ModelSpec) -> bool:
+def _names_model_or_association(table: str, spec: AllenModel) -> bool:
     if table in table_names(spec.name) or table in spec.associations:
         return True
     return any(table in table_names(a.target) for a in spec.associations.values())

@@ -33,11 +33,11 @@ from typing import Any
 
 from ctmirror.errors import QueryError, SnapshotError
 from ctmirror.replica import images, render
-from ctmirror.replica.catalog import MODELS
 from ctmirror.replica.engine import QueryEngine, QueryResult
 from ctmirror.replica.faults import Decision, FaultConfig, FaultInjector, RequestScope
 from ctmirror.replica.rma_query import parse_query
-from ctmirror.snapshot import Snapshot, StoredFile
+from ctmirror.replica.snapshot import Snapshot, StoredFile
+from ctmirror.schema.allen_model import MODELS
 
 log = logging.getLogger(__name__)
 

@@ -17,12 +17,12 @@ import pytest
 import sqlalchemy as sa
 
 from ctmirror.demo import EXAMPLE_QUERIES
+from ctmirror.replica.snapshot import Snapshot
 from ctmirror.schema import MODEL_TABLES
 from ctmirror.settings import Settings, SyncConfig
-from ctmirror.snapshot import Snapshot
 from ctmirror.sync import SyncResult, run_sync_locally
 
-from ..corpus.snapshot_checks import dangling_foreign_keys, file_problems
+from ..replica.corpus.snapshot_checks import dangling_foreign_keys, file_problems
 
 pytestmark = pytest.mark.slow
 

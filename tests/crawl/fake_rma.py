@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from ctmirror.replica.catalog import primary_key
+from ctmirror.schema.allen_model import primary_key
 
 Record = dict[str, Any]
 

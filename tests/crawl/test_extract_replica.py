@@ -8,12 +8,12 @@ from typing import Any
 import pytest
 
 from ctmirror.crawl import StagingPackage, extract
-from ctmirror.replica.catalog import primary_key
+from ctmirror.replica.snapshot import Snapshot
 from ctmirror.rma.client import RmaClient
-from ctmirror.snapshot import Snapshot
+from ctmirror.schema.allen_model import primary_key
 
 pytest.importorskip("ctmirror.replica.server")
-pytest.importorskip("ctmirror.corpus.synth")
+pytest.importorskip("ctmirror.replica.corpus.synth")
 
 
 def snapshot_records(root: Path) -> dict[str, dict[object, dict[str, Any]]]:

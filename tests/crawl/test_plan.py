@@ -15,7 +15,7 @@ from ctmirror.crawl.plan import (
 from ctmirror.crawl.records import flat_record, int_values
 from ctmirror.crawl.staging import StagingPackage, page_key
 from ctmirror.errors import ConfigError, InputError
-from ctmirror.replica.catalog import MODELS
+from ctmirror.schema.allen_model import MODELS
 
 
 def test_default_plan_covers_every_catalog_model_after_its_sources() -> None:
@@ -26,6 +26,24 @@ def test_default_plan_covers_every_catalog_model_after_its_sources() -> None:
         assert step.depends_on <= set(order[:position]), step.model
     assert order[:3] == ["WellKnownFileType", "NeuronalModelTemplate", CELLS_MODEL]
     assert order[-1] == "WellKnownFile"
+
+
+def test_plan_links_and_sources_are_fields_of_the_data_model() -> None:
+    for resource in DEFAULT_PLAN:
+        fields = MODELS[resource.model].fields
+        assert resource.link is None or resource.link in fields, resource.name
+        assert {attr for attr, _ in resource.where} <= set(fields), resource.name
+        for source in resource.sources:
+            assert source.field in MODELS[source.model].fields, (resource.name, source)
+    files = [r for r in DEFAULT_PLAN if r.model == "WellKnownFile"]
+    assert {r.where for r in files} == {
+        (("attachable_type", model),) for model, spec in MODELS.items()
+        if "well_known_files" in spec.associations and spec.associations[
+            "well_known_files"].kind == "polymorphic"}
+    donors = next(r for r in DEFAULT_PLAN if r.model == "Donor")
+    assert (donors.link, donors.sources) == (
+        "id", (KeySource(CELLS_MODEL, "donor__id"), KeySource("Specimen", "donor_id")))
+    assert next(r for r in DEFAULT_PLAN if r.model == "SubImage").name == "SubImage[data_set_id]"
 
 
 def test_key_fields_are_what_later_resources_read() -> None:

@@ -22,8 +22,8 @@ import pytest
 
 from ctmirror.replica.faults import Fault, FaultConfig
 from ctmirror.replica.server import serve_in_thread
+from ctmirror.replica.snapshot import Snapshot, StoredFile
 from ctmirror.settings import Settings, SyncConfig
-from ctmirror.snapshot import Snapshot, StoredFile
 from ctmirror.sync import SyncResult, run_sync_locally
 
 from .warehouse_sql import query_rows as _rows

@@ -17,8 +17,8 @@ from ctmirror.glif import simulate
 from ctmirror.metrics import explained_variance_ratio, spike_times_to_indices
 from ctmirror.readers.glif_config import read_glif_config
 from ctmirror.replica.server import serve_in_thread
+from ctmirror.replica.snapshot import Snapshot
 from ctmirror.settings import Settings, SyncConfig
-from ctmirror.snapshot import Snapshot
 from ctmirror.sync import run_sync_locally
 
 from .test_file_mirror import _replace

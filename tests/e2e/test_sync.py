@@ -17,10 +17,10 @@ import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from ctmirror.cli import app
-from ctmirror.replica.catalog import MODELS, primary_key
+from ctmirror.replica.snapshot import Snapshot
 from ctmirror.schema import MODEL_TABLES
+from ctmirror.schema.allen_model import MODELS, primary_key
 from ctmirror.settings import Settings, SyncConfig
-from ctmirror.snapshot import Snapshot
 from ctmirror.sync import run_sync_locally
 
 

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from ctmirror.mirror import FileKind
-from ctmirror.snapshot import Snapshot, StoredFile
+from ctmirror.replica.snapshot import Snapshot, StoredFile
 
 
 @pytest.fixture(scope="session")

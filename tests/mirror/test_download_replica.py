@@ -30,8 +30,8 @@ from ctmirror.mirror import (
 )
 from ctmirror.mirror.download_dir import part_dir
 from ctmirror.replica.faults import Fault, FaultConfig
+from ctmirror.replica.snapshot import Snapshot, StoredFile
 from ctmirror.rma.retry import RetryPolicy
-from ctmirror.snapshot import Snapshot, StoredFile
 
 from .conftest import file_url
 

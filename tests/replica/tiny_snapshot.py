@@ -8,7 +8,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from ctmirror.snapshot import SnapshotWriter
+from ctmirror.replica.snapshot import SnapshotWriter
 
 NWB_DOWNLOAD, NWB_UNCOMPRESSED = 481007198, 478840678
 SWC, MARKER, PARAMETERS = 303941301, 486753749, 329230374

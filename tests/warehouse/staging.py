@@ -47,7 +47,7 @@ def split_nested(model: str, record: Record, out: dict[str, list[Record]] | None
     """The flat records of every model inside one nested API record (as the crawler would
     stage them after fetching each model on its own), keyed by model name."""
     from ctmirror.crawl.records import flat_record
-    from ctmirror.replica.catalog import MODELS
+    from ctmirror.schema.allen_model import MODELS
 
     out = {} if out is None else out
     out.setdefault(model, []).append(flat_record(model, record))

@@ -7,7 +7,12 @@ import math
 import pytest
 from sqlalchemy import BigInteger, Boolean, Double, Text
 
-from ctmirror.schema import MODEL_TABLES, attribute_columns, coerce, primary_key_column, typed_values
+from ctmirror.schema import (
+    MODEL_TABLES,
+    attribute_columns,
+    coerce,
+    typed_values,
+)
 from tests.warehouse.staging import Record
 
 CELL_LIST_COLUMNS = (
@@ -23,16 +28,6 @@ CELL_LIST_COLUMNS = (
     "ephys_inst_thresh_thumb_path,donor__age,donor__sex,donor__disease_state,donor__race,"
     "donor__years_of_seizure_history,donor__species,donor__id,donor__name"
 ).split(",")
-
-
-def test_every_model_has_a_table_keyed_by_the_catalog_primary_key() -> None:
-    from ctmirror.replica.catalog import MODELS
-
-    assert set(MODEL_TABLES) == set(MODELS)
-    for model, table in MODEL_TABLES.items():
-        key = primary_key_column(table)
-        assert key.name == MODELS[model].primary_key
-        assert isinstance(key.type, BigInteger) and key.autoincrement is False
 
 
 def test_cell_list_has_the_54_published_columns() -> None:

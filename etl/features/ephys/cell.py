@@ -46,6 +46,8 @@ from ctmirror.features.ephys.subthreshold import (
     time_constant,
     voltage_deflection,
 )
+from ctmirror.features.names import EPHYS_CELL_FEATURES, EPHYS_CELL_FLAGS, FIRST_SPIKE_FEATURES
+from ctmirror.features.registry import Level, check_complete, feature_group
 
 #: Every stimulus name the cell-level features read, under either definition set.
 CELL_STIMULI: frozenset[str] = frozenset().union(*(
@@ -64,17 +66,9 @@ PRESTIM_S = 0.5  # the experiment epoch starts this long before the stimulus
 BASELINE_INTERVAL_S = 0.1  # v_baseline (vrest) and the time constant's baseline
 TEST_PULSE_MAX_S = 0.4
 SHORT_SQUARE_ESTIMATE_WINDOW_S = 0.001
-SPIKE_FEATURES = ("threshold_i", "threshold_t", "threshold_v", "peak_t", "peak_v", "trough_t",
-                  "trough_v", "fast_trough_t", "fast_trough_v", "slow_trough_t",
-                  "slow_trough_v", "upstroke_downstroke_ratio")
-
-#: The published ``EphysFeature`` columns ``cell_features`` computes.
-CELL_FEATURES: tuple[str, ...] = (
-    "vrest", "ri", "tau", "sag", "vm_for_sag", "f_i_curve_slope", "adaptation", "latency",
-    "avg_isi",
-    *(f"{name}_{protocol}" for protocol in ("long_square", "short_square", "ramp")
-      for name in SPIKE_FEATURES),
-)
+#: The published ``EphysFeature`` columns ``cell_features`` computes (registered at level
+#: ``cell`` by the protocol analyses below), in table order.
+CELL_FEATURES: tuple[str, ...] = EPHYS_CELL_FEATURES
 
 FloatArray = NDArray[np.float64]
 
@@ -164,8 +158,7 @@ def cell_features(sweeps: Sequence[SweepRecording], definitions: Definitions = A
         results.update(analysed)
         if protocol == "long_square":
             rheobase, hero = numbers
-    for flag in ("has_burst", "has_pause", "has_delay"):
-        values[flag] = None  # the 2016+ definitions leave them empty
+    values.update(_unset_flags())
     return CellFeatures(values=_plain(values), rheobase_sweep_number=rheobase,
                         hero_sweep_number=hero, sweeps=results, sweep_problems=problems,
                         protocol_problems=protocol_problems)
@@ -320,6 +313,12 @@ def _covering(sweeps: list[_Sweep], first: float, last: float, rule: TimeIndexRu
 # -- long squares ---------------------------------------------------------------------------
 
 
+def _first_spike_columns(protocol: str) -> tuple[str, ...]:
+    return tuple(f"{name}_{protocol}" for name in FIRST_SPIKE_FEATURES)
+
+
+@feature_group(("vrest", "ri", "tau", "sag", "vm_for_sag", "f_i_curve_slope", "adaptation",
+                "latency", "avg_isi", *_first_spike_columns("long_square")), Level.CELL)
 def _long_squares(sweeps: list[_Sweep], definitions: Definitions, problems: dict[int, str]
                   ) -> tuple[dict[str, float | None], dict[int, SweepResult],
                              tuple[int | None, int | None]]:
@@ -423,6 +422,7 @@ def _subthreshold_min_amp(sweeps: list[_Sweep]) -> float:
 # -- short squares and ramps ----------------------------------------------------------------
 
 
+@feature_group(_first_spike_columns("short_square"), Level.CELL)
 def _short_squares(sweeps: list[_Sweep], definitions: Definitions, problems: dict[int, str]
                    ) -> tuple[dict[str, float | None], dict[int, SweepResult], tuple[()]]:
     rule = definitions.time_index
@@ -462,6 +462,7 @@ def _short_squares(sweeps: list[_Sweep], definitions: Definitions, problems: dic
     return values, results, ()
 
 
+@feature_group(_first_spike_columns("ramp"), Level.CELL)
 def _ramps(sweeps: list[_Sweep], definitions: Definitions, problems: dict[int, str]
            ) -> tuple[dict[str, float | None], dict[int, SweepResult], tuple[()]]:
     if definitions.long_square_window_from_stimulus:
@@ -482,11 +483,20 @@ def _ramps(sweeps: list[_Sweep], definitions: Definitions, problems: dict[int, s
     return values, results, ()
 
 
+@feature_group(EPHYS_CELL_FLAGS, Level.CELL, kind=bool)
+def _unset_flags() -> dict[str, float | bool | None]:
+    """The published burst, pause and delay flags: the 2016+ definitions leave them empty."""
+    return dict.fromkeys(EPHYS_CELL_FLAGS)
+
+
+check_complete(Level.CELL)
+
+
 # -- aggregation ----------------------------------------------------------------------------
 
 
 def _first_spike(spikes: SpikeTable, protocol: str) -> dict[str, float | None]:
-    return {f"{name}_{protocol}": float(spikes[name][0]) for name in SPIKE_FEATURES}
+    return {f"{name}_{protocol}": float(spikes[name][0]) for name in FIRST_SPIKE_FEATURES}
 
 
 def _mean_first_spike(tables: list[SpikeTable], protocol: str, definitions: Definitions
@@ -494,7 +504,7 @@ def _mean_first_spike(tables: list[SpikeTable], protocol: str, definitions: Defi
     firsts = [t for t in tables if len(t)]
     # ipfx takes nanmean, AllenSDK mean (a NaN, e.g. a last spike's slow trough, gives NaN).
     return {f"{name}_{protocol}": _mean([float(t[name][0]) for t in firsts], definitions)
-            for name in SPIKE_FEATURES}
+            for name in FIRST_SPIKE_FEATURES}
 
 
 def _mean(values: list[float | None], definitions: Definitions) -> float:

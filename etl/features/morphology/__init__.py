@@ -1,17 +1,21 @@
 """Morphology features of one reconstruction, by published column name.
 
 Importing this package registers, at level ``morphology``, the 22 ``NeuronReconstruction``
-columns (:mod:`.neuron`) and the five ``nr__`` values of the cell list (:mod:`.cell_list`).
+columns (:mod:`.neuron`) and the five ``nr__`` values of the cell list (:mod:`.cell_list`), as
+:mod:`ctmirror.features.names` lists them (a name left out is an error on import).
 :func:`compute_morphology_features` evaluates them over the whole cell (the published
 definition) or over one compartment.
 """
 
 from __future__ import annotations
 
-from ctmirror.features.morphology.cell_list import CELL_LIST_COLUMNS
-from ctmirror.features.morphology.neuron import RECONSTRUCTION_COLUMNS
+# Importing the feature modules registers their features.
+from ctmirror.features.morphology import cell_list, neuron  # noqa: F401
 from ctmirror.features.morphology.tree import COMPARTMENT_TYPES, Compartment, NeuronTree, NodeArrays
-from ctmirror.features.registry import get, to_builtin
+from ctmirror.features.names import CELL_LIST_COLUMNS, RECONSTRUCTION_COLUMNS
+from ctmirror.features.registry import Level, check_complete, get, to_builtin
+
+check_complete(Level.MORPHOLOGY)
 
 __all__ = [
     "CELL_LIST_COLUMNS",

@@ -14,14 +14,6 @@ import numpy as np
 from ctmirror.features.morphology.tree import NeuronTree
 from ctmirror.features.registry import Level, feature
 
-CELL_LIST_COLUMNS = (
-    "nr__max_euclidean_distance",
-    "nr__number_stems",
-    "nr__number_bifurcations",
-    "nr__average_contraction",
-    "nr__average_parent_daughter_ratio",
-)
-
 
 def _branch_nodes(tree: NeuronTree) -> np.ndarray:
     """Dendrite nodes other than the soma with two or more children."""

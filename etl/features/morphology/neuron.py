@@ -17,33 +17,6 @@ from ctmirror.features.registry import Level, feature
 
 MORPHOLOGY = Level.MORPHOLOGY
 
-#: The published feature columns of ``NeuronReconstruction``, in the table's order.
-RECONSTRUCTION_COLUMNS = (
-    "average_bifurcation_angle_local",
-    "average_bifurcation_angle_remote",
-    "average_contraction",
-    "average_diameter",
-    "average_fragmentation",
-    "average_parent_daughter_ratio",
-    "hausdorff_dimension",
-    "max_branch_order",
-    "max_euclidean_distance",
-    "max_path_distance",
-    "number_bifurcations",
-    "number_branches",
-    "number_nodes",
-    "number_stems",
-    "number_tips",
-    "overall_depth",
-    "overall_height",
-    "overall_width",
-    "soma_surface",
-    "total_length",
-    "total_surface",
-    "total_volume",
-)
-
-
 def _mean(values: NDArray[np.float64]) -> float:
     return float(values.mean()) if values.size else float("nan")
 

@@ -110,10 +110,33 @@ def test_a_cell_without_recognised_protocols_has_only_empty_columns() -> None:
     assert cell.values == {"has_burst": None, "has_pause": None, "has_delay": None}
 
 
+def test_every_cell_column_is_registered_by_the_analysis_that_computes_it() -> None:
+    from ctmirror.features.names import EPHYS_CELL_FLAGS
+    from ctmirror.features.registry import Level, get, names
+
+    assert names(Level.CELL) == [*CELL_FEATURES, *EPHYS_CELL_FLAGS]
+    assert len(CELL_FEATURES) == 45 and CELL_FEATURES[:3] == ("vrest", "ri", "tau")
+    assert CELL_FEATURES[-1] == "upstroke_downstroke_ratio_ramp"
+    by_function = {name: get(name).func.__name__ for name in names(Level.CELL)}
+    assert by_function["vrest"] == by_function["threshold_i_long_square"] == "_long_squares"
+    assert by_function["threshold_i_short_square"] == "_short_squares"
+    assert by_function["peak_v_ramp"] == "_ramps"
+    assert get("has_burst").kind is bool and get("sag").kind is float
+
+
 def test_the_recomputed_table_has_a_column_for_every_computed_feature() -> None:
-    from ctmirror.schema.ephys_recomputed import RECOMPUTED_FEATURES
+    from ctmirror.features.names import EPHYS_CELL_FLAGS
+    from ctmirror.schema.ephys_recomputed import (
+        RECOMPUTED_FEATURES,
+        RECOMPUTED_FLAGS,
+        ephys_features_recomputed,
+    )
 
     assert RECOMPUTED_FEATURES == CELL_FEATURES
+    assert RECOMPUTED_FLAGS == EPHYS_CELL_FLAGS == ("has_burst", "has_pause", "has_delay")
+    columns = list(ephys_features_recomputed.c.keys())
+    assert columns[8:-1] == [*RECOMPUTED_FEATURES, *RECOMPUTED_FLAGS]
+    assert columns[-1] == "sweep_problems"
 
 
 def test_nwb_and_parquet_give_the_same_recordings_and_skip_other_stimuli(

@@ -17,7 +17,7 @@ A snapshot is a directory::
 
 Section images (ProjectionImage, SubImage) are not stored: the replica renders a small
 deterministic JPEG from the image record. Associations between models are not stored either:
-they are foreign keys inside the records, described once in ``ctmirror.replica.catalog``.
+they are foreign keys inside the records, described once in ``ctmirror.schema.allen_model``.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ctmirror.errors import SnapshotError
+from ctmirror.schema.allen_model import primary_key
 
 FORMAT = "ctmirror-snapshot"
 FORMAT_VERSION = 1
@@ -128,8 +129,6 @@ class SnapshotWriter:
         return self.add_file("well_known_file", wkf_id, path)
 
     def close(self) -> dict[str, Any]:
-        from ctmirror.replica.catalog import primary_key
-
         counts: dict[str, int] = {}
         for model, rows in sorted(self._records.items()):
             key = primary_key(model)

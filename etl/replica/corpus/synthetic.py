@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from ctmirror.corpus.ids import IdAllocator
+from ctmirror.replica.corpus.ids import IdAllocator
 
 __all__ = ["synthetic_cells"]
 

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from ctmirror.corpus.ids import is_synthetic_id
-from ctmirror.corpus.swc import parse_swc, tree_measurements
-from ctmirror.corpus.synth import build_synthetic_snapshot
 from ctmirror.errors import ConfigError
-from ctmirror.snapshot import Snapshot
+from ctmirror.replica.corpus.ids import is_synthetic_id
+from ctmirror.replica.corpus.swc import parse_swc, tree_measurements
+from ctmirror.replica.corpus.synth import build_synthetic_snapshot
+from ctmirror.replica.snapshot import Snapshot
 
 from .snapshot_checks import dangling_foreign_keys, file_problems, records_by_key, wkf_id
 

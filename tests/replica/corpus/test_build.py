@@ -9,15 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from ctmirror.corpus.build import build_corpus
-from ctmirror.corpus.fill import nwb_cell_order
-from ctmirror.corpus.ids import SYNTHETIC_ID_BASE
-from ctmirror.corpus.realdata import load_realdata
-from ctmirror.snapshot import Snapshot
+from ctmirror.replica.corpus.build import build_corpus
+from ctmirror.replica.corpus.fill import nwb_cell_order
+from ctmirror.replica.corpus.ids import SYNTHETIC_ID_BASE
+from ctmirror.replica.corpus.realdata import load_realdata
+from ctmirror.replica.snapshot import Snapshot
 
 from .snapshot_checks import dangling_foreign_keys, file_problems, records_by_key
 
-MINI = Path(__file__).parents[1] / "data" / "realdata_mini"
+MINI = Path(__file__).parents[2] / "data" / "realdata_mini"
 
 
 @pytest.fixture(scope="module")

@@ -6,8 +6,8 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
-from ctmirror.replica.catalog import MODELS, primary_key
-from ctmirror.snapshot import Snapshot
+from ctmirror.replica.snapshot import Snapshot
+from ctmirror.schema.allen_model import MODELS, primary_key
 
 
 def records_by_key(root: Path) -> dict[str, dict[Any, dict[str, Any]]]:

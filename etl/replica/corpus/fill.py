@@ -5,8 +5,8 @@ fully synthetic corpus), ``fill_corpus`` writes a consistent snapshot: Donor, St
 Specimen, EphysResult, EphysSweep, EphysFeature, NeuronReconstruction, WellKnownFile(+Type),
 ImageSeries, ProjectionImage, SubImage, NeuronalModelTemplate, NeuronalModel, NeuronalModelRun,
 and the bytes of every WellKnownFile and model zip. Foreign keys follow
-``ctmirror.replica.catalog``. A real record or file always wins over a synthetic one; ids of
-synthetic records come from ``ctmirror.corpus.ids`` and never collide with published ones.
+``ctmirror.schema.allen_model``. A real record or file always wins over a synthetic one; ids of
+synthetic records come from ``ctmirror.replica.corpus.ids`` and never collide with published ones.
 
 Links the cell rows publish keep their values and are made to resolve: ``nrwkf__id`` is the SWC
 WellKnownFile, the three ``*_thumb_path`` links are PNG WellKnownFiles of the EphysResult, and
@@ -25,12 +25,12 @@ from typing import Any
 
 import numpy as np
 
-from ctmirror.corpus import images, models, swc
-from ctmirror.corpus.ids import IdAllocator
-from ctmirror.corpus.protocols import synthetic_sweeps
-from ctmirror.corpus.realdata import GLIF_TEMPLATE_IDS, RealData, RealModel
-from ctmirror.features.morphology.neuron import RECONSTRUCTION_COLUMNS
-from ctmirror.snapshot import SnapshotWriter
+from ctmirror.features.names import RECONSTRUCTION_COLUMNS
+from ctmirror.replica.corpus import images, models, swc
+from ctmirror.replica.corpus.ids import IdAllocator
+from ctmirror.replica.corpus.protocols import synthetic_sweeps
+from ctmirror.replica.corpus.realdata import GLIF_TEMPLATE_IDS, RealData, RealModel
+from ctmirror.replica.snapshot import SnapshotWriter
 
 __all__ = ["FillOptions", "WELL_KNOWN_FILE_TYPES", "fill_corpus", "nwb_cell_order"]
 

@@ -1,7 +1,7 @@
 """``ctmirror corpus build``: the replica corpus from real published data plus a synthetic fill.
 
 Every published record found under the real data directory is kept as published; everything
-the real database has but the directory lacks is filled by ``ctmirror.corpus.fill``.
+the real database has but the directory lacks is filled by ``ctmirror.replica.corpus.fill``.
 """
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ctmirror.corpus.fill import FillOptions, fill_corpus
-from ctmirror.corpus.realdata import load_realdata
-from ctmirror.snapshot import SnapshotWriter
+from ctmirror.replica.corpus.fill import FillOptions, fill_corpus
+from ctmirror.replica.corpus.realdata import load_realdata
+from ctmirror.replica.snapshot import SnapshotWriter
 
 __all__ = ["build_corpus"]
 
@@ -22,7 +22,7 @@ def build_corpus(realdata: Path, out: Path, *, nwb_cells: int = 0, seed: int = 0
     writer = SnapshotWriter(Path(out), source="allen-cell-types-published+synthetic", seed=seed)
     write_nwb = None
     if nwb_cells > 0:
-        from ctmirror.corpus.nwb import write_cell_nwb
+        from ctmirror.replica.corpus.nwb import write_cell_nwb
 
         write_nwb = write_cell_nwb
     fill_corpus(writer, real, FillOptions(seed=seed, nwb_cells=nwb_cells), write_nwb=write_nwb)

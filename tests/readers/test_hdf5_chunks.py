@@ -8,8 +8,8 @@ import h5py
 import numpy as np
 import pytest
 
-from ctmirror.convert import hdf5_chunks
-from ctmirror.convert.hdf5_chunks import read_1d, read_1d_scaled, scaled_float64
+from ctmirror.readers import hdf5_chunks
+from ctmirror.readers.hdf5_chunks import read_1d, read_1d_scaled, scaled_float64
 
 RNG = np.random.default_rng(3)
 VALUES = RNG.normal(size=20_001).astype(np.float32)

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from ctmirror.corpus.realdata import type_cell_row, type_ephys_feature_row, type_morphology_row
 from ctmirror.errors import SnapshotError
+from ctmirror.replica.corpus.realdata import (
+    type_cell_row,
+    type_ephys_feature_row,
+    type_morphology_row,
+)
 
 
 def test_cell_row_types_ids_counts_measurements_and_strips_literal_quotes() -> None:

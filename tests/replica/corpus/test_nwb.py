@@ -8,9 +8,9 @@ import h5py
 import numpy as np
 import pytest
 
-from ctmirror.corpus.neuron_sim import detect_spike_thresholds
-from ctmirror.corpus.nwb import write_cell_nwb
-from ctmirror.corpus.protocols import synthetic_sweeps
+from ctmirror.replica.corpus.neuron_sim import detect_spike_thresholds
+from ctmirror.replica.corpus.nwb import write_cell_nwb
+from ctmirror.replica.corpus.protocols import synthetic_sweeps
 
 RATE = 200000.0
 CELL = {

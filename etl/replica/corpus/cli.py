@@ -30,7 +30,7 @@ def build(
     seed: SeedOpt = 0,
 ) -> None:
     """Build the replica corpus: every published cell, real records, consistent synthetic fill."""
-    from ctmirror.corpus.build import build_corpus
+    from ctmirror.replica.corpus.build import build_corpus
 
     meta = build_corpus(realdata, out, nwb_cells=nwb_cells, seed=seed)
     _print_counts(out, meta["counts"], meta["nwb_cells"])
@@ -46,8 +46,8 @@ def synth(
     ] = 3,
 ) -> None:
     """Build a small fully synthetic snapshot (no real data needed)."""
-    from ctmirror.corpus.synth import build_synthetic_snapshot
-    from ctmirror.snapshot import Snapshot
+    from ctmirror.replica.corpus.synth import build_synthetic_snapshot
+    from ctmirror.replica.snapshot import Snapshot
 
     build_synthetic_snapshot(out, cells=cells, seed=seed, nwb_cells=nwb_cells)
     meta = Snapshot(out).meta

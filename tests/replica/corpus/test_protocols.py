@@ -7,8 +7,8 @@ import re
 import numpy as np
 import pytest
 
-from ctmirror.corpus.protocols import synthetic_sweeps
-from ctmirror.corpus.stimuli import (
+from ctmirror.replica.corpus.protocols import synthetic_sweeps
+from ctmirror.replica.corpus.stimuli import (
     TEST_PULSE_AMPLITUDE_PA,
     TEST_PULSE_START_S,
     noise_peak_per_unit_pa,

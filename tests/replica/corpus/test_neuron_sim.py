@@ -5,8 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ctmirror.corpus import neuron_sim
-from ctmirror.corpus.neuron_sim import CellParams, detect_spike_thresholds, simulate, tune_cell_params
+from ctmirror.replica.corpus import neuron_sim
+from ctmirror.replica.corpus.neuron_sim import (
+    CellParams,
+    detect_spike_thresholds,
+    simulate,
+    tune_cell_params,
+)
 
 RATE = 200000.0
 DT = 1.0 / RATE

@@ -1,8 +1,9 @@
 """``ctmirror corpus synth``: a small, fully synthetic snapshot built in seconds.
 
-Synthetic cell rows (``ctmirror.corpus.synthetic``) go through the same gap fill as the real corpus
-(``ctmirror.corpus.fill``), with the short test protocol so that NWB files stay small. The last cell's
-EphysResult is marked failed. The same arguments always give the same records and file bytes.
+Synthetic cell rows (``ctmirror.replica.corpus.synthetic``) go through the same gap fill as the
+real corpus (``ctmirror.replica.corpus.fill``), with the short test protocol so that NWB files
+stay small. The last cell's EphysResult is marked failed. The same arguments always give the
+same records and file bytes.
 """
 
 from __future__ import annotations
@@ -11,12 +12,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ctmirror.corpus.fill import FillOptions, fill_corpus
-from ctmirror.corpus.ids import SYNTHETIC_ID_BASE, IdAllocator
-from ctmirror.corpus.realdata import RealData
-from ctmirror.corpus.synthetic import synthetic_cells
 from ctmirror.errors import ConfigError
-from ctmirror.snapshot import SnapshotWriter
+from ctmirror.replica.corpus.fill import FillOptions, fill_corpus
+from ctmirror.replica.corpus.ids import SYNTHETIC_ID_BASE, IdAllocator
+from ctmirror.replica.corpus.realdata import RealData
+from ctmirror.replica.corpus.synthetic import synthetic_cells
+from ctmirror.replica.snapshot import SnapshotWriter
 
 __all__ = ["build_synthetic_snapshot"]
 
@@ -33,7 +34,7 @@ def build_synthetic_snapshot(
         raise ConfigError("--cells must be at least 1")
     if not 0 <= nwb_cells < cells:
         raise ConfigError("--nwb-cells must be between 0 and --cells - 1 (the last cell failed)")
-    from ctmirror.corpus.nwb import write_cell_nwb
+    from ctmirror.replica.corpus.nwb import write_cell_nwb
 
     rows = synthetic_cells(np.random.default_rng(seed), cells, IdAllocator(_CELL_ID_BASE))
     out = Path(out)

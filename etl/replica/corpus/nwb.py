@@ -23,8 +23,13 @@ import h5py
 import numpy as np
 from numpy.typing import NDArray
 
-from ctmirror.corpus.neuron_sim import CellParams, detect_spike_thresholds, simulate, tune_cell_params
-from ctmirror.corpus.stimuli import is_voltage_clamp, stimulus_waveform
+from ctmirror.replica.corpus.neuron_sim import (
+    CellParams,
+    detect_spike_thresholds,
+    simulate,
+    tune_cell_params,
+)
+from ctmirror.replica.corpus.stimuli import is_voltage_clamp, stimulus_waveform
 
 __all__ = ["SAMPLING_RATE_HZ", "cell_params_for", "write_cell_nwb"]
 

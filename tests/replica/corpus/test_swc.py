@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ctmirror.corpus.swc import (
+from ctmirror.replica.corpus.swc import (
     parse_swc,
     synthetic_marker,
     synthetic_tree,

@@ -18,7 +18,10 @@ from typing import Any
 
 import numpy as np
 
-from ctmirror.corpus.stimuli import noise_peak_per_unit_pa, ramp_to_rheobase_peak_per_unit_pa
+from ctmirror.replica.corpus.stimuli import (
+    noise_peak_per_unit_pa,
+    ramp_to_rheobase_peak_per_unit_pa,
+)
 
 __all__ = ["synthetic_sweeps"]
 

@@ -1,0 +1,194 @@
+"""The Allen data model the mirror follows: every mirrored model, its fields, key and associations.
+
+Each entry of :data:`MODELS` is one Allen model under its RMA ``model::`` name: the warehouse
+table whose typed columns are the model's fields (:attr:`AllenModel.fields`), the primary key
+(one of those columns) and the associations the RMA API follows between models. This is the one
+description of the model: the crawl plans its queries and keys its staged records by it, the
+loader writes each model into its table, the replica's query engine follows its associations,
+and a replica snapshot sorts each model's records by its primary key.
+
+Association kinds (Rails ActiveRecord terms, as the RMA backend uses):
+
+- ``belongs_to``: the source record holds ``source_key``; the target's ``target_key`` matches it.
+- ``has_many`` / ``has_one``: the target records hold ``target_key`` equal to the source's
+  ``source_key`` (usually ``id``).
+- ``polymorphic``: a ``has_many`` onto WellKnownFile, matched on ``attachable_id`` = source id
+  and ``attachable_type`` = the source model name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+from sqlalchemy import Table
+
+from ctmirror.schema.base import BOOKKEEPING_COLUMNS, Base
+from ctmirror.schema.ephys import EphysFeature, EphysResult, EphysSweep
+from ctmirror.schema.files import WellKnownFile, WellKnownFileType
+from ctmirror.schema.images import ImageSeries, ProjectionImage, SubImage
+from ctmirror.schema.morphology import NeuronReconstruction
+from ctmirror.schema.neuronal_models import NeuronalModel, NeuronalModelRun, NeuronalModelTemplate
+from ctmirror.schema.specimens import ApiCellTypesSpecimenDetail, Donor, Specimen, Structure
+
+AssociationKind = Literal["belongs_to", "has_many", "has_one", "polymorphic"]
+
+
+@dataclass(frozen=True)
+class Association:
+    """A named link from one model's records to another's (see the module doc for the kinds)."""
+
+    name: str
+    target: str
+    kind: AssociationKind
+    source_key: str
+    target_key: str
+
+    @property
+    def many(self) -> bool:
+        """Whether a source record links to a list of target records."""
+        return self.kind in ("has_many", "polymorphic")
+
+
+@dataclass(frozen=True)
+class AllenModel:
+    """One mirrored Allen model: its name, warehouse table and associations."""
+
+    name: str
+    table: Table
+    associations: Mapping[str, Association]
+
+    @property
+    def primary_key(self) -> str:
+        """The field whose Allen id keys the model's records."""
+        (column,) = self.table.primary_key.columns
+        return column.name
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """The model's typed attributes (its table's columns without bookkeeping), key first."""
+        return tuple(c.name for c in self.table.columns if c.name not in BOOKKEEPING_COLUMNS)
+
+
+def _bt(name: str, target: str, fk: str) -> Association:
+    return Association(name, target, "belongs_to", fk, "id")
+
+
+def _hm(name: str, target: str, fk: str) -> Association:
+    return Association(name, target, "has_many", "id", fk)
+
+
+def _ho(name: str, target: str, fk: str) -> Association:
+    return Association(name, target, "has_one", "id", fk)
+
+
+def _files() -> Association:
+    return Association("well_known_files", "WellKnownFile", "polymorphic", "id", "attachable_id")
+
+
+def _model(mapped: type[Base], *associations: Association) -> AllenModel:
+    table: Table = mapped.__table__  # type: ignore[assignment]
+    return AllenModel(mapped.__name__, table, {a.name: a for a in associations})
+
+
+#: Every mirrored Allen model by its RMA name, in the order the warehouse loads them.
+MODELS: dict[str, AllenModel] = {
+    m.name: m
+    for m in (
+        _model(
+            ApiCellTypesSpecimenDetail,
+            _bt("specimen", "Specimen", "specimen__id"),
+        ),
+        _model(
+            Specimen,
+            _bt("donor", "Donor", "donor_id"),
+            _bt("structure", "Structure", "structure_id"),
+            _bt("ephys_result", "EphysResult", "ephys_result_id"),
+            _hm("ephys_sweeps", "EphysSweep", "specimen_id"),
+            _hm("ephys_features", "EphysFeature", "specimen_id"),
+            _hm("neuron_reconstructions", "NeuronReconstruction", "specimen_id"),
+            _hm("neuronal_models", "NeuronalModel", "specimen_id"),
+            _hm("data_sets", "ImageSeries", "specimen_id"),
+            _hm("projection_images", "ProjectionImage", "specimen_id"),
+        ),
+        _model(Donor, _hm("specimens", "Specimen", "donor_id")),
+        _model(Structure, _bt("parent_structure", "Structure", "parent_structure_id")),
+        _model(EphysResult, _ho("specimen", "Specimen", "ephys_result_id"), _files()),
+        _model(EphysSweep, _bt("specimen", "Specimen", "specimen_id")),
+        _model(EphysFeature, _bt("specimen", "Specimen", "specimen_id")),
+        _model(NeuronReconstruction, _bt("specimen", "Specimen", "specimen_id"), _files()),
+        _model(
+            WellKnownFile,
+            _bt("well_known_file_type", "WellKnownFileType", "well_known_file_type_id"),
+        ),
+        _model(
+            WellKnownFileType,
+            _hm("well_known_files", "WellKnownFile", "well_known_file_type_id"),
+        ),
+        _model(
+            ImageSeries,
+            _bt("specimen", "Specimen", "specimen_id"),
+            _hm("sub_images", "SubImage", "data_set_id"),
+        ),
+        _model(ProjectionImage, _bt("specimen", "Specimen", "specimen_id")),
+        _model(SubImage, _bt("data_set", "ImageSeries", "data_set_id")),
+        _model(
+            NeuronalModelTemplate,
+            _hm("neuronal_models", "NeuronalModel", "neuronal_model_template_id"),
+            _files(),
+        ),
+        _model(
+            NeuronalModel,
+            _bt("specimen", "Specimen", "specimen_id"),
+            _bt("neuronal_model_template", "NeuronalModelTemplate", "neuronal_model_template_id"),
+            _bt("neuron_reconstruction", "NeuronReconstruction", "neuron_reconstruction_id"),
+            _hm("neuronal_model_runs", "NeuronalModelRun", "neuronal_model_id"),
+            _files(),
+        ),
+        _model(
+            NeuronalModelRun,
+            _bt("neuronal_model", "NeuronalModel", "neuronal_model_id"),
+            _files(),
+        ),
+    )
+}
+
+#: Every mirrored model's warehouse table, in the order of :data:`MODELS`.
+MODEL_TABLES: dict[str, Table] = {name: model.table for name, model in MODELS.items()}
+
+
+def allen_model(name: str) -> AllenModel:
+    """The mirrored model called ``name``; ``KeyError`` naming the known models if none is."""
+    try:
+        return MODELS[name]
+    except KeyError:
+        raise KeyError(f"{name!r} is not a mirrored Allen model; known: "
+                       f"{', '.join(MODELS)}") from None
+
+
+def primary_key(model: str) -> str:
+    """The primary key field of the mirrored model ``model``."""
+    return allen_model(model).primary_key
+
+
+def association(model: str, name: str) -> Association:
+    """Association ``name`` of ``model``; ``KeyError`` naming the model's associations if none."""
+    associations = allen_model(model).associations
+    try:
+        return associations[name]
+    except KeyError:
+        raise KeyError(f"{model} has no association {name!r}; known: "
+                       f"{', '.join(associations) or 'none'}") from None
+
+
+__all__ = [
+    "MODELS",
+    "MODEL_TABLES",
+    "AllenModel",
+    "Association",
+    "AssociationKind",
+    "allen_model",
+    "association",
+    "primary_key",
+]
