@@ -15,7 +15,8 @@ training sweeps (``fitting.sweeps``) from ``ephys_sweeps.json`` unless ``--amp-p
 
 NEURON is not a project dependency: with ``--neuron-python`` the simulation runs in that
 interpreter and this process (the project's venv) detects spikes and computes the spike-train
-features with ``ctmirror.features.ephys`` on the model trace. Nothing in the product imports this file.
+features with ``ctmirror.features.ephys`` on the model trace. Nothing in the product imports
+this file.
 """
 
 from __future__ import annotations

@@ -9,12 +9,12 @@ from typing import Annotated, Any
 
 import typer
 
-from ctmirror.replica.corpus.cli import app as corpus_app
 from ctmirror.errors import ConfigError, CtMirrorError
 from ctmirror.features.cli import app as features_app
 from ctmirror.glif.cli import app as glif_app
 from ctmirror.query_output import OutputFormat, write_rows
 from ctmirror.replica.cli import app as replica_app
+from ctmirror.replica.corpus.cli import app as corpus_app
 from ctmirror.settings import DEFAULT_API_BASE, Settings
 from ctmirror.warehouse.cli import app as db_app
 

@@ -31,7 +31,13 @@ import sqlalchemy as sa
 
 from ctmirror.crawl.staging import StagingPackage
 from ctmirror.errors import InputError
-from ctmirror.schema import MODEL_TABLES, ChangeKind, attribute_columns, primary_key_column, row_typer
+from ctmirror.schema import (
+    MODEL_TABLES,
+    ChangeKind,
+    attribute_columns,
+    primary_key_column,
+    row_typer,
+)
 
 log = logging.getLogger(__name__)
 

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
-from ctmirror.warehouse.load import LoadReport
 from ctmirror.schema import MODEL_TABLES, SyncError, SyncRun, SyncStatus
+from ctmirror.warehouse.load import LoadReport
 
 _runs = SyncRun.__table__
 _errors = SyncError.__table__

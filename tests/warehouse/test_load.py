@@ -9,9 +9,9 @@ import pytest
 import sqlalchemy as sa
 
 from ctmirror.errors import InputError
+from ctmirror.schema import ApiCellTypesSpecimenDetail, Donor, EphysSweep, SyncRecordHistory
 from ctmirror.warehouse import load
 from ctmirror.warehouse.load import LoadReport, ModelCounts, load_staged
-from ctmirror.schema import ApiCellTypesSpecimenDetail, Donor, EphysSweep, SyncRecordHistory
 from tests.warehouse.staging import Record, write_package
 
 donors = Donor.__table__
