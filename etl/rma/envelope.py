@@ -67,7 +67,8 @@ def check_response(
     *,
     retry_after: float | None = None,
 ) -> RmaResponse:
-    """Turn one HTTP answer into an ``RmaResponse`` or raise the matching ``ctmirror.errors`` class."""
+    """Turn one HTTP answer into an ``RmaResponse`` or raise the matching ``ctmirror.errors``
+    class."""
     mtype = media_type(content_type)
     if status_code != 200:
         rejected = _rejection(body) if _is_json(mtype) and status_code == 500 else None

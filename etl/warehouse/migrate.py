@@ -13,8 +13,8 @@ from alembic.script import ScriptDirectory
 from alembic.script.revision import RevisionError
 from alembic.util import CommandError
 
-from ctmirror import migrations
 import ctmirror.migrations.dialects  # noqa: F401  (registers Alembic's DuckDB implementation)
+from ctmirror import migrations
 from ctmirror.errors import SchemaError
 from ctmirror.warehouse.engine import create_warehouse_engine
 

@@ -15,10 +15,10 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import sqlalchemy as sa
 
-from ctmirror.warehouse.engine import is_duckdb
 from ctmirror.schema.ephys_recomputed import RECOMPUTED_FEATURES
 from ctmirror.schema.morphology_recomputed import CELL_LIST_FEATURES, RECONSTRUCTION_FEATURES
 from ctmirror.schema.parquet import DATASETS, ParquetDataset
+from ctmirror.warehouse.engine import is_duckdb
 
 COMPARISON_VIEW = "ephys_features_comparison"
 MORPHOLOGY_COMPARISON_VIEW = "morphology_features_comparison"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from ctmirror.schema import Donor, SyncRun, SyncStatus
 from ctmirror.warehouse.load import LoadReport, ModelCounts
 from ctmirror.warehouse.runs import (
     begin_sync_run,
@@ -14,7 +15,6 @@ from ctmirror.warehouse.runs import (
     table_counts,
     unfinished_sync_run,
 )
-from ctmirror.schema import Donor, SyncRun, SyncStatus
 
 API = "http://127.0.0.1:8765"
 
