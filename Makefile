@@ -1,11 +1,18 @@
-# Two entry points for a fresh machine:
-#   make demo   install, then mirror a bundled synthetic replica of the Allen API offline and query it
-#   make test   install, make sure PostgreSQL is up, run the whole test suite
+# Entry points for a fresh machine:
+#   make demo    install, then mirror a bundled synthetic replica of the Allen API offline and query it
+#   make test    install, run the static checks, then the whole test suite (CI runs exactly this)
+#   make check   install, run the static checks, then the fast tests (a couple of minutes)
+# Static checks on their own: make static (all three), make lint, make typecheck, make contracts.
+# A target with several steps runs them all and fails if any failed.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test install lint
+# the fast tests: no end-to-end sync, no acceptance run on the published data, DuckDB only
+# (unless CTMIRROR_TEST_BACKENDS says otherwise)
+FAST_TESTS := -m "not slow" --ignore=tests/e2e --ignore=tests/acceptance
+
+.PHONY: demo test check static lint typecheck contracts install
 
 $(BIN)/ctmirror: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,9 +25,31 @@ install: $(BIN)/ctmirror
 demo: install
 	$(BIN)/ctmirror demo
 
+# PostgreSQL tests use CTMIRROR_TEST_POSTGRES_URL when set, else a throwaway cluster in a
+# temporary folder (tests/pg_cluster.py): nothing outside the checkout is changed.
 test: install
-	scripts/ensure-postgres
-	$(BIN)/python -m pytest
+	@status=0; \
+	PYTHON=$(BIN)/python scripts/check || status=1; \
+	$(BIN)/python -m pytest || status=1; \
+	if [ $$status -ne 0 ]; then echo "make test: FAILED (see above)" >&2; fi; \
+	exit $$status
+
+check: install
+	@status=0; \
+	PYTHON=$(BIN)/python scripts/check || status=1; \
+	CTMIRROR_TEST_BACKENDS=$${CTMIRROR_TEST_BACKENDS:-duckdb} \
+		$(BIN)/python -m pytest -q $(FAST_TESTS) || status=1; \
+	if [ $$status -ne 0 ]; then echo "make check: FAILED (see above)" >&2; fi; \
+	exit $$status
+
+static: install
+	PYTHON=$(BIN)/python scripts/check
 
 lint: install
-	$(BIN)/ruff check etl schema flows migrations tests bench
+	$(BIN)/ruff check etl schema flows migrations tests bench scripts scripts/typecheck scripts/contracts
+
+typecheck: install
+	$(BIN)/python scripts/typecheck
+
+contracts: install
+	$(BIN)/python scripts/contracts

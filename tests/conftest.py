@@ -6,8 +6,14 @@
 - ``real_snapshot``: the replica corpus built from the published data in ``shared/realdata``
   beside the repository (or CTMIRROR_TEST_REALDATA); tests using it skip where it is absent.
 - ``warehouse_url``: a fresh, empty warehouse database, parametrized over the backends in
-  CTMIRROR_TEST_BACKENDS (default ``duckdb,postgres``); PostgreSQL comes from
-  CTMIRROR_TEST_POSTGRES_URL (default: the local server, database ``test``).
+  CTMIRROR_TEST_BACKENDS (default ``duckdb,postgres``).
+- ``postgres_url``: the PostgreSQL server those databases are created on: the one at
+  CTMIRROR_TEST_POSTGRES_URL when set, else a throwaway cluster (``tests/pg_cluster.py``) started
+  on first use and removed at the end of the session. Without PostgreSQL binaries the PostgreSQL
+  tests are skipped, with the reason in the summary and the header.
+
+A run that collects no test fails (pytest's exit code 5 becomes 1): a selection that matches
+nothing is a mistake, never a pass.
 """
 
 from __future__ import annotations
@@ -19,14 +25,66 @@ from pathlib import Path
 
 import pytest
 
-DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+from tests.pg_cluster import BIN_PATTERNS, find_bin_dir, throwaway_cluster
 
 _BACKENDS = [
     b.strip()
     for b in os.environ.get("CTMIRROR_TEST_BACKENDS", "duckdb,postgres").split(",")
     if b.strip()
 ]
-_POSTGRES_URL = os.environ.get("CTMIRROR_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL)
+_POSTGRES_URL = os.environ.get("CTMIRROR_TEST_POSTGRES_URL")
+_NO_POSTGRES = (
+    "PostgreSQL tests skipped: CTMIRROR_TEST_POSTGRES_URL is not set and no PostgreSQL binaries "
+    f"(initdb, postgres) are in {', '.join(BIN_PATTERNS)} or on PATH"
+)
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    if "postgres" not in _BACKENDS:
+        return "postgres: not in CTMIRROR_TEST_BACKENDS"
+    if _POSTGRES_URL:
+        return "postgres: the server at CTMIRROR_TEST_POSTGRES_URL"
+    bin_dir = find_bin_dir()
+    if bin_dir is None:
+        return _NO_POSTGRES
+    return f"postgres: a throwaway cluster from {bin_dir}, started on first use"
+
+
+_POSTGRES_LEFT_OUT = pytest.StashKey[int]()
+
+
+def _needs_postgres(item: pytest.Item) -> bool:
+    callspec = getattr(item, "callspec", None)
+    return item.get_closest_marker("postgres") is not None or (
+        callspec is not None and callspec.params.get("warehouse_url") == "postgres"
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Without a PostgreSQL server to use, leave its tests out, said once in the summary."""
+    if "postgres" not in _BACKENDS or _POSTGRES_URL or find_bin_dir() is not None:
+        return
+    left_out = [item for item in items if _needs_postgres(item)]
+    if left_out:
+        items[:] = [item for item in items if not _needs_postgres(item)]
+        config.hook.pytest_deselected(items=left_out)
+        config.stash[_POSTGRES_LEFT_OUT] = len(left_out)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config
+                            ) -> None:
+    left_out = config.stash.get(_POSTGRES_LEFT_OUT, 0)
+    if left_out:
+        terminalreporter.write_line(f"{_NO_POSTGRES} ({left_out} deselected)", yellow=True)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line("error: no tests were collected; failing the run", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.fixture(autouse=True)
@@ -74,20 +132,32 @@ def replica(synth_snapshot: Path) -> Iterator[object]:
         yield running
 
 
-def _postgres_database() -> Iterator[str]:
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    if _POSTGRES_URL:
+        yield _POSTGRES_URL
+        return
+    bin_dir = find_bin_dir()
+    if bin_dir is None:
+        pytest.skip(_NO_POSTGRES)
+    with throwaway_cluster(bin_dir) as url:
+        yield url
+
+
+def _postgres_database(server_url: str) -> Iterator[str]:
     import sqlalchemy as sa
 
     name = f"ctmirror_test_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(_POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    admin = sa.create_engine(server_url, isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:
             conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     except sa.exc.OperationalError as exc:
         pytest.fail(
-            f"PostgreSQL is not reachable at {_POSTGRES_URL} ({exc.orig}); start it or set "
+            f"PostgreSQL is not reachable at {server_url} ({exc.orig}); start it or set "
             "CTMIRROR_TEST_BACKENDS=duckdb"
         )
-    url = sa.engine.make_url(_POSTGRES_URL).set(database=name)
+    url = sa.engine.make_url(server_url).set(database=name)
     try:
         yield url.render_as_string(hide_password=False)
     finally:
@@ -102,6 +172,6 @@ def warehouse_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[st
         yield f"duckdb:///{tmp_path / 'warehouse.duckdb'}"
     elif request.param == "postgres":
         request.applymarker(pytest.mark.postgres)
-        yield from _postgres_database()
+        yield from _postgres_database(request.getfixturevalue("postgres_url"))
     else:
         raise ValueError(f"unknown backend {request.param!r} in CTMIRROR_TEST_BACKENDS")

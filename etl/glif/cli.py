@@ -113,7 +113,7 @@ def evr(
         n_samples = samples
         steps = _load_numbers(model_steps).astype(np.int64)
     else:
-        if stimulus is None:
+        if config is None or stimulus is None:
             raise ConfigError("--config needs --stimulus")
         from ctmirror.glif.simulate import simulate
         from ctmirror.readers.glif_config import read_glif_config

@@ -162,7 +162,7 @@ def simulate(config: GlifConfig, stimulus_a: NDArray[np.floating], dt: float) ->
         threshold=threshold,
         ascurrents=asc,
         spike_time_steps=steps,
-        grid_spike_times=steps * dt,
+        grid_spike_times=steps.astype(np.float64) * dt,
         interpolated_spike_times=spike_values[:, 0].copy(),
         interpolated_spike_voltage=spike_values[:, 1].copy(),
         interpolated_spike_threshold=spike_values[:, 2].copy(),

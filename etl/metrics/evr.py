@@ -55,8 +55,8 @@ def gaussian_kernel(sigma_s: float, dt: float) -> NDArray[np.float64]:
     if length <= 1:
         return np.ones(length)
     n = np.arange(0, length) - (length - 1.0) / 2.0
-    window = np.exp(-(n**2) / (2 * std * std))
-    return window / np.sum(window)
+    window: NDArray[np.float64] = np.exp(-(n**2) / (2 * std * std))
+    return window / float(window.sum())
 
 
 def fit_kernel_to_length(kernel: NDArray[np.float64], n_samples: int) -> NDArray[np.float64]:

@@ -16,6 +16,15 @@ from typing import Any, TypeVar
 import duckdb_engine
 import sqlalchemy as sa
 from sqlalchemy.dialects import registry
+from sqlalchemy.engine.interfaces import (
+    ReflectedCheckConstraint,
+    ReflectedColumn,
+    ReflectedForeignKeyConstraint,
+    ReflectedIndex,
+    ReflectedPrimaryKeyConstraint,
+    ReflectedTableComment,
+    ReflectedUniqueConstraint,
+)
 from sqlalchemy.engine.reflection import ReflectionDefaults
 from sqlalchemy.types import TypeEngine
 
@@ -54,26 +63,29 @@ class WarehouseDuckDBDialect(duckdb_engine.Dialect):
 
     def get_multi_columns(
         self, connection: sa.Connection, schema: str | None = None,
-        filter_names: Collection[str] | None = None, **kw: Any,
-    ) -> Iterable[tuple[_Key, list[dict[str, Any]]]]:
-        tables: dict[_Key, list[dict[str, Any]]] = {}
+        filter_names: Collection[str] | None = None, scope: Any = None, kind: Any = None,
+        **kw: Any,
+    ) -> list[tuple[_Key, list[ReflectedColumn]]]:
+        tables: dict[_Key, list[ReflectedColumn]] = {}
         rows = self._catalog(
             connection, "SELECT table_name, column_name, data_type, is_nullable, column_default "
             "FROM duckdb_columns() WHERE {scope} ORDER BY table_name, column_index", schema)
         for table, column, data_type, nullable, default in rows:
             if filter_names is None or table in filter_names:
-                tables.setdefault((schema, table), []).append({
-                    "name": column, "type": reflected_type(data_type), "nullable": bool(nullable),
-                    "default": default, "autoincrement": False, "comment": None,
-                })
-        return tables.items()
+                tables.setdefault((schema, table), []).append(ReflectedColumn(
+                    name=column, type=reflected_type(data_type), nullable=bool(nullable),
+                    default=default, autoincrement=False, comment=None,
+                ))
+        return list(tables.items())
 
     def get_multi_pk_constraint(
         self, connection: sa.Connection, schema: str | None = None,
-        filter_names: Collection[str] | None = None, **kw: Any,
-    ) -> Iterable[tuple[_Key, dict[str, Any]]]:
+        filter_names: Collection[str] | None = None, scope: Any = None, kind: Any = None,
+        **kw: Any,
+    ) -> Iterable[tuple[_Key, ReflectedPrimaryKeyConstraint]]:
         found = {
-            (schema, table): {"constrained_columns": list(columns), "name": name}
+            (schema, table): ReflectedPrimaryKeyConstraint(
+                constrained_columns=list(columns), name=name)
             for table, name, columns in self._constraints(connection, schema, "PRIMARY KEY")
         }
         return self._per_table(connection, schema, filter_names, found,
@@ -81,61 +93,67 @@ class WarehouseDuckDBDialect(duckdb_engine.Dialect):
 
     def get_multi_unique_constraints(
         self, connection: sa.Connection, schema: str | None = None,
-        filter_names: Collection[str] | None = None, **kw: Any,
-    ) -> Iterable[tuple[_Key, list[dict[str, Any]]]]:
-        found: dict[_Key, list[dict[str, Any]]] = {}
+        filter_names: Collection[str] | None = None, scope: Any = None, kind: Any = None,
+        **kw: Any,
+    ) -> Iterable[tuple[_Key, list[ReflectedUniqueConstraint]]]:
+        found: dict[_Key, list[ReflectedUniqueConstraint]] = {}
         for table, name, columns in self._constraints(connection, schema, "UNIQUE"):
             found.setdefault((schema, table), []).append(
-                {"name": name, "column_names": list(columns)})
+                ReflectedUniqueConstraint(name=name, column_names=list(columns)))
         return self._per_table(connection, schema, filter_names, found,
                                ReflectionDefaults.unique_constraints)
 
     def get_multi_foreign_keys(
         self, connection: sa.Connection, schema: str | None = None,
-        filter_names: Collection[str] | None = None, **kw: Any,
-    ) -> Iterable[tuple[_Key, list[dict[str, Any]]]]:
+        filter_names: Collection[str] | None = None, scope: Any = None, kind: Any = None,
+        postgresql_ignore_search_path: bool = False, **kw: Any,
+    ) -> Iterable[tuple[_Key, list[ReflectedForeignKeyConstraint]]]:
         # The warehouse declares no foreign keys on DuckDB (they block ALTER TABLE).
         return self._per_table(connection, schema, filter_names, {},
                                ReflectionDefaults.foreign_keys)
 
     def get_multi_indexes(
         self, connection: sa.Connection, schema: str | None = None,
-        filter_names: Collection[str] | None = None, **kw: Any,
-    ) -> Iterable[tuple[_Key, list[dict[str, Any]]]]:
+        filter_names: Collection[str] | None = None, scope: Any = None, kind: Any = None,
+        **kw: Any,
+    ) -> Iterable[tuple[_Key, list[ReflectedIndex]]]:
         # The warehouse creates no secondary indexes on DuckDB (they block ALTER TABLE).
         return self._per_table(connection, schema, filter_names, {}, ReflectionDefaults.indexes)
 
     def get_multi_check_constraints(
         self, connection: sa.Connection, schema: str | None = None,
-        filter_names: Collection[str] | None = None, **kw: Any,
-    ) -> Iterable[tuple[_Key, list[dict[str, Any]]]]:
+        filter_names: Collection[str] | None = None, scope: Any = None, kind: Any = None,
+        **kw: Any,
+    ) -> Iterable[tuple[_Key, list[ReflectedCheckConstraint]]]:
         return self._per_table(connection, schema, filter_names, {},
                                ReflectionDefaults.check_constraints)
 
     def get_multi_table_comment(
         self, connection: sa.Connection, schema: str | None = None,
-        filter_names: Collection[str] | None = None, **kw: Any,
-    ) -> Iterable[tuple[_Key, dict[str, Any]]]:
+        filter_names: Collection[str] | None = None, scope: Any = None, kind: Any = None,
+        **kw: Any,
+    ) -> Iterable[tuple[_Key, ReflectedTableComment]]:
         return self._per_table(connection, schema, filter_names, {},
                                ReflectionDefaults.table_comment)
 
     def get_multi_table_options(
         self, connection: sa.Connection, schema: str | None = None,
-        filter_names: Collection[str] | None = None, **kw: Any,
+        filter_names: Collection[str] | None = None, scope: Any = None, kind: Any = None,
+        **kw: Any,
     ) -> Iterable[tuple[_Key, dict[str, Any]]]:
         return self._per_table(connection, schema, filter_names, {},
                                ReflectionDefaults.table_options)
 
     @staticmethod
     def _catalog(connection: sa.Connection, query: str, schema: str | None,
-                 **params: object) -> sa.CursorResult[Any]:
+                 **params: object) -> sa.CursorResult[*tuple[Any, ...]]:
         scope = ("database_name = current_database() "
                  "AND schema_name = coalesce(:schema, current_schema())")
         return connection.execute(sa.text(query.format(scope=scope)),
                                   {"schema": schema, **params})
 
     def _constraints(self, connection: sa.Connection, schema: str | None,
-                     kind: str) -> sa.CursorResult[Any]:
+                     kind: str) -> sa.CursorResult[*tuple[Any, ...]]:
         return self._catalog(
             connection, "SELECT table_name, constraint_name, constraint_column_names "
             "FROM duckdb_constraints() WHERE {scope} AND constraint_type = :kind "

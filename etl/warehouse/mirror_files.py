@@ -10,8 +10,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from ctmirror.schema.mirror import MirrorFile
+from ctmirror.warehouse.tables import mapped_table
 
-_files = MirrorFile.__table__
+_files = mapped_table(MirrorFile)
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,7 @@ def upsert_mirrored(conn: sa.Connection, rows: Iterable[Mapping[str, Any]]) -> i
     if not rows:
         return 0
     keys = [(r["source"], r["source_id"]) for r in rows]
-    kept: dict[tuple[str, int], Mapping[str, Any]] = {}
+    kept: dict[tuple[str, int], sa.RowMapping] = {}
     for chunk in _chunks(keys, 500):
         condition = sa.or_(*(sa.and_(_files.c.source == s, _files.c.source_id == i)
                              for s, i in chunk))
@@ -66,14 +67,14 @@ def upsert_mirrored(conn: sa.Connection, rows: Iterable[Mapping[str, Any]]) -> i
         conn.execute(sa.delete(_files).where(condition))
     merged = []
     for row in rows:
-        old = kept.get((row["source"], row["source_id"]))
+        previous = kept.get((row["source"], row["source_id"]))
         new = dict(row)
-        if old is not None:
-            new["first_sync_id"] = old["first_sync_id"]
-            if old["sha256"] == new["sha256"]:
+        if previous is not None:
+            new["first_sync_id"] = previous["first_sync_id"]
+            if previous["sha256"] == new["sha256"]:
                 for name in ("converted_to", "converted_sha256", "converter_version",
                              "converted_at", "converted_rows", "conversion_error"):
-                    new.setdefault(name, old[name])
+                    new.setdefault(name, previous[name])
         merged.append(new)
     conn.execute(sa.insert(_files), merged)
     return len(merged)

@@ -9,9 +9,10 @@ import sqlalchemy as sa
 
 from ctmirror.schema import MODEL_TABLES, SyncError, SyncRun, SyncStatus
 from ctmirror.warehouse.load import LoadReport
+from ctmirror.warehouse.tables import mapped_table
 
-_runs = SyncRun.__table__
-_errors = SyncError.__table__
+_runs = mapped_table(SyncRun)
+_errors = mapped_table(SyncError)
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ Create Date: 2026-11-29 05:00:00+00:00
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -34,7 +35,7 @@ _COUNTS = ("number_bifurcations", "number_branches", "number_nodes", "number_ste
            "number_tips")
 _MORE_DOUBLES = ("overall_depth", "overall_height", "overall_width", "soma_surface",
                  "total_length", "total_surface", "total_volume")
-_CELL_LIST = (
+_CELL_LIST: tuple[tuple[str, sa.types.TypeEngine[Any]], ...] = (
     ("nr__max_euclidean_distance", sa.Double()), ("nr__number_stems", sa.BigInteger()),
     ("nr__number_bifurcations", sa.BigInteger()), ("nr__average_contraction", sa.Double()),
     ("nr__average_parent_daughter_ratio", sa.Double()),
