@@ -10,8 +10,8 @@ from typing import Annotated, Any
 import typer
 
 from ctmirror.errors import ConfigError, CtMirrorError
-from ctmirror.features.cli import app as features_app
-from ctmirror.glif.cli import app as glif_app
+from ctmirror.commands.features import app as features_app
+from ctmirror.commands.glif import app as glif_app
 from ctmirror.query_output import OutputFormat, write_rows
 from ctmirror.replica.cli import app as replica_app
 from ctmirror.replica.corpus.cli import app as corpus_app

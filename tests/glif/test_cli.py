@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from ctmirror.errors import ConfigError
 from ctmirror.glif import simulate
-from ctmirror.glif.cli import app
+from ctmirror.commands.glif import app
 from ctmirror.metrics import explained_variance_ratio
 from ctmirror.readers.glif_config import read_glif_config
 from tests.glif.reference import CONFIGS

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from ctmirror.features.cli import app
+from ctmirror.commands.features import app
 
 SWC_DIR = Path(__file__).parents[2] / "data" / "swc"
 GOOD = SWC_DIR / "327644217.swc"

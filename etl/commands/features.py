@@ -100,7 +100,7 @@ def ephys(
 
     from ctmirror.errors import ConfigError, InputError
     from ctmirror.features.ephys import definitions as definition_set
-    from ctmirror.features.ephys.arrow import spikes_table
+    from ctmirror.convert.spike_table import spikes_table
     from ctmirror.features.ephys.cell import cell_features
     from ctmirror.features.ephys.sweeps import sweep_results
     from ctmirror.readers.ephys import recordings_from_nwb
