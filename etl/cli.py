@@ -9,9 +9,9 @@ from typing import Annotated, Any
 
 import typer
 
-from ctmirror.errors import ConfigError, CtMirrorError
 from ctmirror.commands.features import app as features_app
 from ctmirror.commands.glif import app as glif_app
+from ctmirror.errors import ConfigError, CtMirrorError
 from ctmirror.query_output import OutputFormat, write_rows
 from ctmirror.replica.cli import app as replica_app
 from ctmirror.replica.corpus.cli import app as corpus_app

@@ -77,8 +77,8 @@ class CellOutcome:
 
 def compute_cell(task: CellTask) -> CellOutcome | str:
     """One cell's rows and spike table, or why they cannot be computed (runs in a worker)."""
-    from ctmirror.features.ephys import definitions as definition_set
     from ctmirror.convert.spike_table import spikes_table, with_ids
+    from ctmirror.features.ephys import definitions as definition_set
     from ctmirror.features.ephys.cell import cell_features
     from ctmirror.features.ephys.sweeps import sweep_results
     from ctmirror.readers.ephys import recordings_from_parquet

@@ -98,9 +98,9 @@ def ephys(
     """
     import pyarrow.parquet as pq
 
+    from ctmirror.convert.spike_table import spikes_table
     from ctmirror.errors import ConfigError, InputError
     from ctmirror.features.ephys import definitions as definition_set
-    from ctmirror.convert.spike_table import spikes_table
     from ctmirror.features.ephys.cell import cell_features
     from ctmirror.features.ephys.sweeps import sweep_results
     from ctmirror.readers.ephys import recordings_from_nwb

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 from typer.testing import CliRunner
 
+from ctmirror.commands.glif import app
 from ctmirror.errors import ConfigError
 from ctmirror.glif import simulate
-from ctmirror.commands.glif import app
 from ctmirror.metrics import explained_variance_ratio
 from ctmirror.readers.glif_config import read_glif_config
 from tests.glif.reference import CONFIGS
