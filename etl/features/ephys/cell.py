@@ -24,7 +24,7 @@ which the published recordings do not hold), and ``rheobase_sweep_id``/``thumbna
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -127,6 +127,13 @@ class _Sweep:
     changes: NDArray[np.intp]
 
 
+#: A protocol's analysis: its sweeps, the definitions and the sweep problems to add to, giving
+#: the cell's values, each sweep's result and the protocol's selected sweep numbers (if any).
+_ProtocolAnalysis = Callable[
+    [list[_Sweep], Definitions, dict[int, str]],
+    tuple[dict[str, float | None], dict[int, SweepResult], tuple[int | None, ...]]]
+
+
 def cell_features(sweeps: Sequence[SweepRecording], definitions: Definitions = ALLEN2016
                   ) -> CellFeatures:
     """The published ``EphysFeature`` columns of one cell; see the module doc."""
@@ -143,9 +150,11 @@ def cell_features(sweeps: Sequence[SweepRecording], definitions: Definitions = A
     values: dict[str, float | bool | None] = {}
     results: dict[int, SweepResult] = {}
     protocol_problems: dict[str, str] = {}
-    rheobase = hero = None
-    for protocol, analyse in (("long_square", _long_squares), ("short_square", _short_squares),
-                              ("ramp", _ramps)):
+    rheobase: int | None = None
+    hero: int | None = None
+    analyses: tuple[tuple[str, _ProtocolAnalysis], ...] = (
+        ("long_square", _long_squares), ("short_square", _short_squares), ("ramp", _ramps))
+    for protocol, analyse in analyses:
         if not prepared[protocol]:
             protocol_problems[protocol] = "no usable sweeps"
             continue
@@ -351,20 +360,20 @@ def _long_squares(sweeps: list[_Sweep], definitions: Definitions, problems: dict
     quiet = [r for r in results.values() if r.train["avg_rate"] == 0]
     if not spiking:
         raise ProtocolError("no spiking long square")
-    order = np.argsort([r.stimulus_amplitude for r in spiking],
+    order = np.argsort([_amplitude(r) for r in spiking],
                        kind="stable" if definitions.amplitude_sort == "stable" else "quicksort")
     by_amp = [spiking[k] for k in order]
-    candidates = [r for r in by_amp if r.stimulus_amplitude > 0] \
+    candidates = [r for r in by_amp if _amplitude(r) > 0] \
         if definitions.rheobase_requires_positive_amp else by_amp
     if not candidates:
         raise ProtocolError("no spiking long square with a positive amplitude")
     rheobase = candidates[0]
     if len(spiking) < 2:
         raise ProtocolError("one spiking long square: no f-I slope")
-    design = np.vstack([[r.stimulus_amplitude for r in spiking], np.ones(len(spiking))]).T
+    design = np.vstack([[_amplitude(r) for r in spiking], np.ones(len(spiking))]).T
     values["f_i_curve_slope"] = float(np.linalg.lstsq(
         design, np.array([r.train["avg_rate"] for r in spiking]), rcond=None)[0][0])
-    hero = _hero(rheobase.stimulus_amplitude, by_amp, definitions)
+    hero = _hero(_amplitude(rheobase), by_amp, definitions)
     values["adaptation"] = hero.train["adapt"]
     values["latency"] = hero.train["latency"]
     values["avg_isi"] = hero.train["mean_isi"] * 1e3
@@ -377,7 +386,7 @@ def _long_squares(sweeps: list[_Sweep], definitions: Definitions, problems: dict
     values["vm_for_sag"] = deflections[closest.sweep_number]
     low = _subthreshold_min_amp(sweeps)
     chosen = [s for s in sweeps if any(r.sweep_number == s.number for r in quiet)
-              and low < results[s.number].stimulus_amplitude < 0]
+              and low < _amplitude(results[s.number]) < 0]
     if not chosen:
         raise ProtocolError(f"no subthreshold long square between {low:g} and 0 pA")
     max_fit_end = None
@@ -395,12 +404,19 @@ def _long_squares(sweeps: list[_Sweep], definitions: Definitions, problems: dict
 def _hero(rheobase_amp: float, by_amp: list[SweepResult], definitions: Definitions
           ) -> SweepResult:
     low, high = rheobase_amp + HERO_MIN_OFFSET_PA, rheobase_amp + HERO_MAX_OFFSET_PA
-    inside = [r for r in by_amp if low < r.stimulus_amplitude < high]
+    inside = [r for r in by_amp if low < _amplitude(r) < high]
     if inside:
         return inside[0]
     if not definitions.hero_fallback:
         raise ProtocolError(f"no spiking long square between {low:g} and {high:g} pA")
-    return min(by_amp, key=lambda r: abs(low - r.stimulus_amplitude))
+    return min(by_amp, key=lambda r: abs(low - _amplitude(r)))
+
+
+def _amplitude(result: SweepResult) -> float:
+    """The stimulus amplitude of a long or short square's result (every one is given it)."""
+    if result.stimulus_amplitude is None:
+        raise ProtocolError(f"sweep {result.sweep_number} has no stimulus amplitude")
+    return result.stimulus_amplitude
 
 
 def _subthreshold_min_amp(sweeps: list[_Sweep]) -> float:
@@ -452,10 +468,10 @@ def _short_squares(sweeps: list[_Sweep], definitions: Definitions, problems: dic
     spiking = [r for r in results.values() if r.train["avg_rate"] > 0]
     if not spiking:
         raise ProtocolError("no spiking short square")
-    counts = Counter(r.stimulus_amplitude for r in spiking).most_common()
+    counts = Counter(_amplitude(r) for r in spiking).most_common()
     top = counts[0][1]
     common = min(amp for amp, count in counts if count == top)
-    averaged = [r for r in spiking if r.stimulus_amplitude == common] \
+    averaged = [r for r in spiking if _amplitude(r) == common] \
         if definitions.short_square_means_at_common_amplitude else list(results.values())
     values = _mean_first_spike([r.spikes for r in averaged], "short_square", definitions)
     values["threshold_i_short_square"] = common
@@ -516,8 +532,9 @@ def _mean(values: list[float | None], definitions: Definitions) -> float:
     return float(array.mean())
 
 
-def _plain(values: dict[str, float | bool | None]) -> dict[str, float | bool | None]:
-    """NaN becomes None, as in the published table."""
+def _plain(values: Mapping[str, float | np.floating | bool | None]
+           ) -> dict[str, float | bool | None]:
+    """NaN becomes None, as in the published table; numpy floats become Python floats."""
     out: dict[str, float | bool | None] = {}
     for name, value in values.items():
         if isinstance(value, float | np.floating) and not np.isfinite(value):

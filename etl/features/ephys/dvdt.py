@@ -73,7 +73,9 @@ def zero_phase_filter(v: NDArray[np.float64], cutoff_fraction: float) -> NDArray
     b, a, zi = _bessel(cutoff_fraction)
     pad = _compiled_padding(v.size, b, a)
     if pad is None:
-        return signal.filtfilt(b, a, v)  # scipy raises its own error for too short a trace
+        # scipy raises its own error for too short a trace
+        filtered: NDArray[np.float64] = signal.filtfilt(b, a, v)
+        return filtered
     return _filtfilt(np.ascontiguousarray(v, dtype=np.float64), b, a, zi, pad).copy()
 
 
@@ -138,20 +140,20 @@ def filtered_dvdt(t: NDArray[np.floating], v: NDArray[np.floating],
 
     Raises ``ValueError`` when ``filter_hz`` is not below the Nyquist frequency.
     """
-    t = np.asarray(t, dtype=np.float64)
-    v = np.asarray(v, dtype=np.float64)
-    if filter_hz and has_uniform_dt(t):
-        rate = 1.0 / (t[1] - t[0])
+    times = np.asarray(t, dtype=np.float64)
+    volts = np.asarray(v, dtype=np.float64)
+    if filter_hz and has_uniform_dt(times):
+        rate = 1.0 / (times[1] - times[0])
         fraction = filter_hz / (rate / 2.0)
         if not 0.0 <= fraction < 1.0:
             raise ValueError(f"cannot low-pass at {filter_hz / 1e3:g} kHz a trace sampled at "
                              f"{rate / 1e3:g} kHz: the cutoff must be below half the rate")
         b, a, zi = _bessel(fraction)
-        pad = _compiled_padding(v.size, b, a)
+        pad = _compiled_padding(volts.size, b, a)
         if pad is not None:
-            return _filtered_derivative(t, np.ascontiguousarray(v), b, a, zi, pad)
-        v = zero_phase_filter(v, fraction)
-    return _derivative(t, np.ascontiguousarray(v))
+            return _filtered_derivative(times, np.ascontiguousarray(volts), b, a, zi, pad)
+        volts = zero_phase_filter(volts, fraction)
+    return _derivative(times, np.ascontiguousarray(volts))
 
 
 def time_index(t: NDArray[np.floating], time: float, rule: TimeIndexRule) -> int:

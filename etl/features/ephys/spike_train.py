@@ -94,13 +94,13 @@ def adjusted_short_square_detection(
         ends_dvdt.append(float(dvdt[last]))
     dv_cutoff = 1.1 * float(np.median(peaks_dvdt))
     min_thresh = 1.2 * float(np.median(ends_dvdt))
-    upstroke_values = []
+    upstroke_values: list[float] = []
     for (t, v), dvdt in zip(sweeps, dvdts, strict=True):
-        t = np.asarray(t, dtype=np.float64)
-        v = np.asarray(v, dtype=np.float64)
+        times = np.asarray(t, dtype=np.float64)
+        volts = np.asarray(v, dtype=np.float64)
         candidates = _putative_spikes(dvdt, dv_cutoff)
-        peaks = _peaks(v, candidates, t.size - 1)
-        candidates, peaks = _filter_putative(v, dvdt, candidates, peaks,
+        peaks = _peaks(volts, candidates, times.size - 1)
+        candidates, peaks = _filter_putative(volts, dvdt, candidates, peaks,
                                              replace(params, dv_cutoff=dv_cutoff))
         if candidates.size:
             upstroke_values.extend(dvdt[_upstrokes(dvdt, candidates, peaks)])

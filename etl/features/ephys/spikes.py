@@ -21,7 +21,7 @@ from numba import njit
 from numpy.typing import NDArray
 
 from ctmirror.features.ephys.definitions import ALLEN2016, Definitions, SpikeDetection
-from ctmirror.features.ephys.dvdt import filtered_dvdt, time_index
+from ctmirror.features.ephys.dvdt import TimeIndexRule, filtered_dvdt, time_index
 
 #: Points of a spike reported with their sample, time, voltage and current.
 POINTS = ("threshold", "peak", "trough", "fast_trough", "slow_trough", "adp")
@@ -84,58 +84,60 @@ def detect_spikes(
     and measure them. ``detection`` replaces ``definitions.spikes`` (short squares use
     adjusted parameters, see ``spike_train.adjusted_short_square_detection``); ``dvdt`` is
     ``filtered_dvdt(t, v, filter_hz)`` when the caller has computed it already."""
-    t = np.asarray(t, dtype=np.float64)
-    v = np.asarray(v, dtype=np.float64)
+    times = np.asarray(t, dtype=np.float64)
+    volts = np.asarray(v, dtype=np.float64)
     params = detection or definitions.spikes
     rule = definitions.time_index
-    start_s = float(t[0]) if start is None else float(start)
-    end_s = float(t[-1]) if end is None else float(end)
-    start_index = time_index(t, start_s, rule)
-    end_index = time_index(t, end_s, rule)
+    start_s = float(times[0]) if start is None else float(start)
+    end_s = float(times[-1]) if end is None else float(end)
+    start_index = time_index(times, start_s, rule)
+    end_index = time_index(times, end_s, rule)
 
     if dvdt is None:
-        dvdt = filtered_dvdt(t, v, params.filter_hz)
+        dvdt = filtered_dvdt(times, volts, params.filter_hz)
     if definitions.window_dvdt == "slice_whole_trace":
         window_dvdt = dvdt[start_index:end_index]
-    elif start_index == 0 and end_index == t.size - 1:
+    elif start_index == 0 and end_index == times.size - 1:
         window_dvdt = dvdt  # the window is the whole trace: re-filtering it gives the same
     else:
-        window_dvdt = filtered_dvdt(t[start_index:end_index + 1], v[start_index:end_index + 1],
-                                    params.filter_hz)
+        window_dvdt = filtered_dvdt(times[start_index:end_index + 1],
+                                    volts[start_index:end_index + 1], params.filter_hz)
     candidates = _putative_spikes(window_dvdt, params.dv_cutoff) + start_index
-    peaks = _peaks(v, candidates, end_index)
-    candidates, peaks = _filter_putative(v, dvdt, candidates, peaks, params)
+    peaks = _peaks(volts, candidates, end_index)
+    candidates, peaks = _filter_putative(volts, dvdt, candidates, peaks, params)
     if candidates.size == 0:
         return SpikeTable.empty()
 
     upstrokes = _upstrokes(dvdt, candidates, peaks)
     thresholds = _refine_thresholds(dvdt, upstrokes, params.thresh_frac)
     thresholds, peaks, upstrokes = _check_thresholds_and_peaks(
-        t, v, dvdt, thresholds, peaks, upstrokes, start_s, params, rule)
+        times, volts, dvdt, thresholds, peaks, upstrokes, start_s, params, rule)
     if thresholds.size == 0:
         return SpikeTable.empty()
-    clipped = _clipped(v, thresholds, peaks, end_index, params.clip_tolerance)
+    clipped = _clipped(volts, thresholds, peaks, end_index, params.clip_tolerance)
 
     upstrokes = _upstrokes(dvdt, thresholds, peaks)
-    troughs = _troughs(v, thresholds, peaks, clipped, end_index)
+    troughs = _troughs(volts, thresholds, peaks, clipped, end_index)
     downstrokes = _downstrokes(dvdt, peaks, troughs, clipped)
     isi_types, fast_troughs, adps, slow_troughs, clipped = _trough_details(
-        t, v, dvdt, thresholds, peaks, clipped, end_index, definitions)
-    widths = _widths(t, v, thresholds, peaks, fast_troughs, clipped)
+        times, volts, dvdt, thresholds, peaks, clipped, end_index, definitions)
+    widths = _widths(times, volts, thresholds, peaks, fast_troughs, clipped)
 
     columns: dict[str, NDArray[np.generic]] = {}
     current = None if i is None else np.asarray(i, dtype=np.float64)
     for name, indexes in (("threshold", thresholds), ("peak", peaks), ("trough", troughs),
                           ("fast_trough", fast_troughs), ("slow_trough", slow_troughs),
                           ("adp", adps)):
-        columns.update(_point(name, indexes, t, v, current))
+        columns.update(_point(name, indexes, times, volts, current))
+    strokes: dict[str, FloatArray] = {}
     for name, indexes in (("upstroke", upstrokes), ("downstroke", downstrokes)):
-        point = _point(name, indexes, t, v, None)
+        point = _point(name, indexes, times, volts, None)
+        strokes[name] = _take(dvdt, indexes)
         columns[f"{name}_index"] = point[f"{name}_index"]
-        columns[name] = _take(dvdt, indexes)
+        columns[name] = strokes[name]
         columns[f"{name}_t"] = point[f"{name}_t"]
         columns[f"{name}_v"] = point[f"{name}_v"]
-    columns["upstroke_downstroke_ratio"] = columns["upstroke"] / -columns["downstroke"]
+    columns["upstroke_downstroke_ratio"] = strokes["upstroke"] / -strokes["downstroke"]
     columns["width"] = widths
     columns["isi_type"] = isi_types
     columns["clipped"] = clipped
@@ -209,7 +211,7 @@ def _refine_thresholds(dvdt: FloatArray, upstrokes: IndexArray, thresh_frac: flo
     previous = np.insert(upstrokes[:-1], 0, 0)
     thresholds = np.empty_like(upstrokes)
     for k, (upstroke, stop) in enumerate(zip(upstrokes, previous, strict=True)):
-        thresholds[k] = _scan_back(dvdt, upstroke, stop, target, fallback=stop)
+        thresholds[k] = _scan_back(dvdt, int(upstroke), int(stop), target, fallback=int(stop))
     return thresholds
 
 
@@ -222,7 +224,7 @@ def _scan_back(dvdt: FloatArray, start: int, stop: int, target: float, fallback:
 
 def _check_thresholds_and_peaks(
     t: FloatArray, v: FloatArray, dvdt: FloatArray, thresholds: IndexArray, peaks: IndexArray,
-    upstrokes: IndexArray, start_s: float, params: SpikeDetection, rule: str,
+    upstrokes: IndexArray, start_s: float, params: SpikeDetection, rule: TimeIndexRule,
 ) -> tuple[IndexArray, IndexArray, IndexArray]:
     if params.reject_at_stim_start_interval > 0:
         keep = t[thresholds] > start_s + params.reject_at_stim_start_interval
@@ -241,13 +243,13 @@ def _check_thresholds_and_peaks(
     drop = []
     for k in too_long:
         # The threshold may be wrong: look again within max_interval before the peak.
-        earliest = time_index(t, t[peaks[k]] - params.max_interval, rule)  # type: ignore[arg-type]
+        earliest = time_index(t, t[peaks[k]] - params.max_interval, rule)
         found = _scan_back(dvdt, int(upstrokes[k]), earliest, target, fallback=NO_INDEX)
         if found != NO_INDEX:
             thresholds[k] = found
             continue
         # Or the peak: the highest sample within twice max_interval after the threshold.
-        limit = time_index(t, t[thresholds[k]] + 2 * params.max_interval, rule)  # type: ignore[arg-type]
+        limit = time_index(t, t[thresholds[k]] + 2 * params.max_interval, rule)
         new_peak = int(thresholds[k] + np.argmax(v[thresholds[k]:limit]))
         last = k == thresholds.size - 1
         if (t[new_peak] - t[thresholds[k]] < params.max_interval

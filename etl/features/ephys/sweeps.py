@@ -12,7 +12,7 @@ from numba import njit
 
 from ctmirror.features.ephys.cell import TEST_PULSE_MAX_S, ProtocolError, SweepRecording
 from ctmirror.features.ephys.definitions import Definitions
-from ctmirror.features.ephys.spike_train import SPIKE_TRAIN_FEATURES, spike_train_features
+from ctmirror.features.ephys.spike_train import spike_train_features
 from ctmirror.features.ephys.spikes import SpikeTable, detect_spikes
 from ctmirror.features.ephys.subthreshold import baseline_voltage
 
@@ -119,12 +119,17 @@ def _analyse(rec: SweepRecording, definitions: Definitions) -> tuple[SpikeTable,
                                      problem="no stimulus after the test pulse")
     start, end = float(t[window[0]]), float(t[window[1]])
     train = spike_train_features(spikes, t, start, end) if end > start else {}
-    values = {name: _finite(train.get(name)) for name in SPIKE_TRAIN_FEATURES}
     return spikes, SweepFeatures(
         rec.sweep_number, rec.stimulus_name, rec.stimulus_amplitude, start, end, len(spikes),
+        avg_rate=_finite(train.get("avg_rate")),
+        latency=_finite(train.get("latency")),
+        first_isi=_finite(train.get("first_isi")),
+        mean_isi=_finite(train.get("mean_isi")),
+        median_isi=_finite(train.get("median_isi")),
+        isi_cv=_finite(train.get("isi_cv")),
+        adapt=_finite(train.get("adapt")),
         v_baseline=_finite(baseline_voltage(t, v, start, BASELINE_INTERVAL_S,
-                                            "first_at_or_after")),
-        **values)
+                                            "first_at_or_after")))
 
 
 def _finite(value: float | None) -> float | None:

@@ -84,7 +84,8 @@ def _walk_links(r1: NDArray[np.int64], r2: NDArray[np.int64], out: NDArray[np.in
 
 def _truncating_div(values: NDArray[np.int64], divisor: int) -> NDArray[np.int64]:
     """Integer division rounding towards zero, as C does."""
-    return np.sign(values) * (np.abs(values) // divisor)
+    truncated: NDArray[np.int64] = np.sign(values) * (np.abs(values) // divisor)
+    return truncated
 
 
 def _count_cells(r1: NDArray[np.int64], r2: NDArray[np.int64]) -> int:

@@ -39,7 +39,8 @@ def _angle_deg(
     vv = v[:, 0] * v[:, 0] + v[:, 1] * v[:, 1] + v[:, 2] * v[:, 2]
     norm = np.sqrt(uu.astype(np.float64)) * np.sqrt(vv.astype(np.float64))
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.degrees(np.arccos(dot.astype(np.float64) / norm))
+        degrees: NDArray[np.float64] = np.degrees(np.arccos(dot.astype(np.float64) / norm))
+    return degrees
 
 
 def _bifurcation_angle_mean(tree: NeuronTree, angles: NDArray[np.float64]) -> float:

@@ -168,7 +168,7 @@ class NeuronTree:
         """Nodes connected to the root (disconnected fragments excluded)."""
         roots = ~self.has_parent
         top = _nearest_marked(self.parent, roots)
-        return top == self.root
+        return np.equal(top, self.root)
 
     @cached_property
     def is_segment_start(self) -> NDArray[np.bool_]:
@@ -217,7 +217,8 @@ class NeuronTree:
     def segment_chord(self) -> NDArray[np.float64]:
         """Straight-line distance between a segment's start and end."""
         delta = self.xyz[self.segment_end] - self.xyz[self.segment_start]
-        return np.sqrt((delta * delta).sum(axis=1))
+        squared: NDArray[np.float64] = (delta * delta).sum(axis=1)
+        return np.sqrt(squared)
 
     @cached_property
     def segment_inner_nodes(self) -> NDArray[np.float64]:
