@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
+
 import numpy as np
 
 from ctmirror.features.ephys.cell import TEST_PULSE_MAX_S
-from ctmirror.features.ephys.sweeps import stimulus_window
+from ctmirror.features.ephys.spike_train import SPIKE_TRAIN_FEATURES
+from ctmirror.features.ephys.sweeps import SweepFeatures, stimulus_window
 
 
 def _by_numpy(i: np.ndarray, rate: float) -> tuple[int, int] | None:
@@ -35,3 +38,9 @@ def test_a_noise_stimulus_after_a_test_pulse() -> None:
     i[20:30] = -10.0  # test pulse in the first 0.4 s
     i[1000:2000] = np.random.default_rng(0).normal(0.0, 50.0, 1000)  # changes every sample
     assert stimulus_window(i, rate) == (1000, 1999)
+
+
+def test_every_spike_train_feature_has_a_sweep_column() -> None:
+    # The sweep rows name the spike-train features one by one: a feature added to the list
+    # must get its column.
+    assert set(SPIKE_TRAIN_FEATURES) <= {f.name for f in fields(SweepFeatures)}
