@@ -65,8 +65,10 @@ def run_demo(root: Path, *, cells: int, use_prefect: bool) -> None:
         console.print(f"[bold]1/4[/] reusing the corpus in {snapshot}")
     with serve_in_thread(snapshot) as replica:
         console.print(f"[bold]2/4[/] replica of the Allen API serving on {replica.base_url}")
-        config = Settings(root=root / "mirror", api={"base_url": replica.base_url}
-                          ).sync_config()
+        # The replica's address, over the API settings the environment gives (CTMIRROR_API__*).
+        settings = Settings(root=root / "mirror")
+        api = settings.api.model_copy(update={"base_url": replica.base_url})
+        config = settings.model_copy(update={"api": api}).sync_config()
         console.print(f"[bold]3/4[/] ctmirror sync --api-base {replica.base_url} "
                       f"--root {config.root}" + ("" if use_prefect else " --no-prefect"))
         if use_prefect:

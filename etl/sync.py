@@ -22,7 +22,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from ctmirror.crawl import CrawlEvent, ExtractReport, ModelDone, extract
+from ctmirror.crawl import CrawlEvent, ExtractReport, ModelDone, ProgressSink, extract
 from ctmirror.errors import ApiError
 from ctmirror.rma import RmaClient
 from ctmirror.settings import SyncConfig
@@ -136,7 +136,7 @@ def _extract(config: SyncConfig, sync_id: str, progress: bool) -> ExtractReport:
     api = config.api
     with RmaClient(config.api_base, timeout=api.timeout_s, max_attempts=api.max_attempts,
                    concurrency=api.concurrency) as client:
-        def run(sink: Callable[[CrawlEvent], None]) -> ExtractReport:
+        def run(sink: ProgressSink) -> ExtractReport:
             return extract(client, config.staging_root, sync_id=sync_id, limit=config.limit,
                            progress=sink, page_size=api.page_size, in_batch=api.in_batch)
 

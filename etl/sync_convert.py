@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import sqlalchemy as sa
 
@@ -33,6 +33,7 @@ from ctmirror.schema.parquet import (
 )
 from ctmirror.stages import DerivedStage, Failure, Plan, Tally, error_message
 from ctmirror.warehouse.mirror_files import record_conversion
+from ctmirror.warehouse.tables import mapped_table
 
 GLIF_TABLE = GlifNeuronConfig.__tablename__
 BIOPHYSICAL_TABLE = BiophysicalFit.__tablename__
@@ -163,7 +164,7 @@ def _convert_sweeps(task: ConversionTask, root: Path) -> _Outcome:
     return _Outcome(SWEEPS.name, result.rows, tuple(result.skipped))
 
 
-def _reconstruction_converter(dataset: ParquetDataset, kind: str
+def _reconstruction_converter(dataset: ParquetDataset, kind: Literal["swc", "marker"]
                               ) -> Callable[[ConversionTask, Path], _Outcome]:
     def convert(task: ConversionTask, root: Path) -> _Outcome:
         from ctmirror.convert.reconstruction import convert_reconstruction
@@ -200,8 +201,8 @@ _CONVERTERS: dict[str, Callable[[ConversionTask, Path], _Outcome]] = {
     "model_parameters": _convert_model_parameters,
 }
 
-_PARAMETER_TABLES = (GlifNeuronConfig.__table__, BiophysicalFit.__table__,
-                     BiophysicalFitParameter.__table__)
+_PARAMETER_TABLES = (mapped_table(GlifNeuronConfig), mapped_table(BiophysicalFit),
+                     mapped_table(BiophysicalFitParameter))
 
 
 def _replace_table_rows(conn: sa.Connection, task: ConversionTask, outcome: _Outcome) -> None:

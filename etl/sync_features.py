@@ -31,11 +31,12 @@ from ctmirror.schema.ephys_recomputed import (
 from ctmirror.schema.mirror import FileSource
 from ctmirror.schema.parquet import EPHYS_SPIKES, SWEEPS
 from ctmirror.stages import DerivedStage, Failure, Plan, Tally
+from ctmirror.warehouse.tables import mapped_table
 
 #: Bumped whenever the feature code changes what it computes; older rows are recomputed.
 EPHYS_CODE_VERSION = 2
 
-_sweep_table = EphysSweepFeatures.__table__
+_sweep_table = mapped_table(EphysSweepFeatures)
 
 _PENDING = sa.text("""
     SELECT m.source_id, m.specimen_id, m.sha256, r.source_sha256 AS done_sha256,
@@ -98,15 +99,17 @@ def compute_cell(task: CellTask) -> CellOutcome | str:
                     **{c: None for c in _sweep_table.c.keys()
                        if c not in (*ids, *provenance, "sweep_number", "problem")}}
                    for number, reason in read_problems.items()]
-    problems = {**read_problems, **cell.sweep_problems,
-                **{f"protocol {name}": reason for name, reason in cell.protocol_problems.items()}}
+    problems = {
+        **{str(number): reason for number, reason in read_problems.items()},
+        **{str(number): reason for number, reason in cell.sweep_problems.items()},
+        **{f"protocol {name}": reason for name, reason in cell.protocol_problems.items()}}
     cell_row = {
         **ids, **provenance,
         "computed_at": datetime.now(UTC),
         "rheobase_sweep_number": cell.rheobase_sweep_number,
         "hero_sweep_number": cell.hero_sweep_number,
         **{name: cell.values.get(name) for name in (*RECOMPUTED_FEATURES, *RECOMPUTED_FLAGS)},
-        "sweep_problems": {str(k): v for k, v in problems.items()} or None,
+        "sweep_problems": problems or None,
     }
     spikes = with_ids(spikes_table(spikes_by_sweep), specimen_id=task.specimen_id,
                       well_known_file_id=task.well_known_file_id,

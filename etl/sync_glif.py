@@ -38,12 +38,15 @@ import sqlalchemy as sa
 from ctmirror.convert.parquet_io import write_parquet_atomic
 from ctmirror.errors import CtMirrorError
 from ctmirror.schema.mirror import FileSource
-from ctmirror.schema.model_metrics import model_metrics
+from ctmirror.schema.model_metrics import ModelMetrics
 from ctmirror.schema.model_parameters import GlifNeuronConfig
 from ctmirror.schema.parquet import GLIF_SPIKES, GLIF_VOLTAGES, SWEEPS
 from ctmirror.stages import DerivedStage, Failure, Plan, Tally
+from ctmirror.warehouse.tables import mapped_table
 
 if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
     from ctmirror.glif.simulate import GlifResult
     from ctmirror.readers.ephys import StimulusSweep
 
@@ -55,7 +58,8 @@ NOISE_2 = "Noise 2"
 #: Repeats the ratio needs: with one, EV_data is 1 by definition and the ratio means nothing.
 MIN_REPEATS = 2
 
-_glif_configs = GlifNeuronConfig.__table__
+_glif_configs = mapped_table(GlifNeuronConfig)
+_model_metrics = mapped_table(ModelMetrics)
 
 _MODELS = sa.text("""
     SELECT nm.id, nm.specimen_id, nm.neuronal_model_template_id AS template_id, g.level,
@@ -153,14 +157,14 @@ def _plan(engine: sa.Engine, voltages: bool) -> tuple[
             if chosen is None or (chosen.explained_variance_ratio is None
                                   and run.explained_variance_ratio is not None):
                 runs[int(run.neuronal_model_id)] = run
-        rows = {int(r.neuronal_model_id): r for r in conn.execute(sa.select(model_metrics))}
+        rows = {int(r.neuronal_model_id): r for r in conn.execute(sa.select(_model_metrics))}
     pending: list[ModelInputs] = []
     refresh: list[ModelInputs] = []
     for model in models:
         model_id = int(model.id)
         specimen = None if model.specimen_id is None else int(model.specimen_id)
         recording = recordings.get(specimen) if specimen is not None else None
-        run = runs.get(model_id)
+        model_run = runs.get(model_id)
         inputs = ModelInputs(
             neuronal_model_id=model_id, specimen_id=specimen,
             template_id=None if model.template_id is None else int(model.template_id),
@@ -169,12 +173,12 @@ def _plan(engine: sa.Engine, voltages: bool) -> tuple[
             config_sha256=model.config_sha256,
             recording_file_id=None if recording is None else int(recording.source_id),
             recording_sha256=None if recording is None else recording.sha256,
-            run_id=None if run is None else int(run.id),
-            published=None if run is None else run.explained_variance_ratio,
+            run_id=None if model_run is None else int(model_run.id),
+            published=None if model_run is None else model_run.explained_variance_ratio,
         )
         inputs = _availability(inputs, parameter_files.get(model_id))
         row = rows.get(model_id)
-        if _is_pending(inputs, row, voltages):
+        if row is None or _is_pending(inputs, row, voltages):
             pending.append(inputs)
         elif (row.neuronal_model_run_id, row.published_explained_variance_ratio) != (
                 inputs.run_id, inputs.published):
@@ -210,8 +214,6 @@ def _availability(inputs: ModelInputs, parameter_file: Any) -> ModelInputs:
 
 
 def _is_pending(inputs: ModelInputs, row: Any, voltages: bool) -> bool:
-    if row is None:
-        return True
     done = (row.specimen_id, row.neuronal_model_template_id, row.level,
             row.config_well_known_file_id, row.config_sha256, row.recording_well_known_file_id,
             row.recording_sha256, row.code_version)
@@ -283,6 +285,13 @@ def noise2_repeats(sweeps: Sequence[StimulusSweep]) -> _Repeats:
                           f"explained variance ratio needs at least {MIN_REPEATS}")
 
 
+def _spike_times(sweep: StimulusSweep) -> NDArray[np.float64]:
+    """A sweep's published spike times (``noise2_repeats`` keeps only sweeps that have them)."""
+    if sweep.spike_times_s is None:
+        raise ValueError(f"sweep {sweep.sweep_number} has no published spike times")
+    return sweep.spike_times_s
+
+
 def _score_model(task: CellTask, model_id: int, document: Mapping[str, Any],
                  sweeps: Sequence[StimulusSweep], repeats: _Repeats) -> ModelOutcome:
     from ctmirror.metrics.evr import explained_variance_ratio, spike_times_to_indices
@@ -301,7 +310,7 @@ def _score_model(task: CellTask, model_id: int, document: Mapping[str, Any],
         if repeats.problem is None:
             first = repeats.sweeps[0]
             dt = 1.0 / first.sampling_rate
-            data = [spike_times_to_indices(s.spike_times_s, dt) for s in repeats.sweeps]
+            data = [spike_times_to_indices(_spike_times(s), dt) for s in repeats.sweeps]
             score = explained_variance_ratio(data, steps[first.sweep_number],
                                              first.stimulus.size, dt)
             values.update(explained_variance_ratio=score.ratio, ev_data=score.ev_data,
@@ -435,9 +444,9 @@ def _write(engine: sa.Engine, root: Path, results: list[tuple[ModelInputs, Model
     for inputs, outcome in results:
         _write_files(root, inputs, outcome, previous.get(inputs.neuronal_model_id))
     with engine.begin() as conn:
-        conn.execute(sa.delete(model_metrics).where(model_metrics.c.neuronal_model_id.in_(
+        conn.execute(sa.delete(_model_metrics).where(_model_metrics.c.neuronal_model_id.in_(
             [inputs.neuronal_model_id for inputs, _ in results])))
-        conn.execute(sa.insert(model_metrics),
+        conn.execute(sa.insert(_model_metrics),
                      [_row(inputs, outcome) for inputs, outcome in results])
 
 
@@ -480,17 +489,17 @@ def _refresh_published(engine: sa.Engine, refresh: list[ModelInputs]) -> None:
         return
     with engine.begin() as conn:
         for inputs in refresh:
-            conn.execute(sa.update(model_metrics)
-                         .where(model_metrics.c.neuronal_model_id == inputs.neuronal_model_id)
+            conn.execute(sa.update(_model_metrics)
+                         .where(_model_metrics.c.neuronal_model_id == inputs.neuronal_model_id)
                          .values(neuronal_model_run_id=inputs.run_id,
                                  published_explained_variance_ratio=inputs.published))
 
 
-def _withdraw(engine: sa.Engine, root: Path, orphans: list[tuple[int, int | None]]) -> int:
+def _withdraw(engine: sa.Engine, root: Path, orphans: Sequence[tuple[int, int | None]]) -> int:
     with engine.begin() as conn:
         for model_id, specimen_id in orphans:
-            conn.execute(sa.delete(model_metrics).where(
-                model_metrics.c.neuronal_model_id == model_id))
+            conn.execute(sa.delete(_model_metrics).where(
+                _model_metrics.c.neuronal_model_id == model_id))
             if specimen_id is not None:
                 _remove_files(root, specimen_id, model_id)
     return len(orphans)

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from prefect import flow, get_run_logger, task
+from prefect import State, flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import TaskRun
-from prefect.states import State
 from prefect.tasks import Task
 
 from ctmirror.errors import TransientError
@@ -39,14 +38,17 @@ def _run_step(name: str, config: SyncConfig, sync_id: str, show_progress: bool) 
     return report
 
 
-_API_TASK: dict[str, Any] = dict(tags=["allen-api"], retries=3,
-                                 retry_delay_seconds=[10, 60, 300],
-                                 retry_condition_fn=_transient_only)
-_TASKS = {step.name: task(_run_step, name=step.name, cache_policy=NO_CACHE,
-                          **(_API_TASK if step.uses_api else {}))
-          for step in STEPS}
-open_run_task = task(open_run, name="open-run", cache_policy=NO_CACHE)
-finish_run_task = task(finish_run, name="finish-run", cache_policy=NO_CACHE)
+def _step_task(name: str, uses_api: bool) -> Task[[str, SyncConfig, str, bool], Report]:
+    if uses_api:
+        return task(name=name, cache_policy=NO_CACHE, tags=["allen-api"], retries=3,
+                    retry_delay_seconds=[10, 60, 300],
+                    retry_condition_fn=_transient_only)(_run_step)
+    return task(name=name, cache_policy=NO_CACHE)(_run_step)
+
+
+_TASKS = {step.name: _step_task(step.name, step.uses_api) for step in STEPS}
+open_run_task = task(name="open-run", cache_policy=NO_CACHE)(open_run)
+finish_run_task = task(name="finish-run", cache_policy=NO_CACHE)(finish_run)
 
 
 @flow(name="sync")

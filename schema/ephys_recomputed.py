@@ -15,14 +15,11 @@ The published voltage-clamp QC columns (``electrode_0_pa``, ``seal_gohm``,
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
-
 from sqlalchemy import BigInteger, Boolean, Column, Double, Table, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ctmirror.features.names import EPHYS_CELL_FEATURES, EPHYS_CELL_FLAGS
-from ctmirror.schema.base import Base
+from ctmirror.schema.base import Base, RawJSON, Timestamp
 
 #: Published ``EphysFeature`` columns that are recomputed from NWB sweeps, in table order.
 RECOMPUTED_FEATURES: tuple[str, ...] = EPHYS_CELL_FEATURES
@@ -67,13 +64,13 @@ ephys_features_recomputed = Table(
     Column("well_known_file_id", BigInteger, nullable=False),
     Column("source_sha256", Text, nullable=False),
     Column("code_version", BigInteger, nullable=False),
-    Column("computed_at", Base.type_annotation_map[datetime], nullable=False),
+    Column("computed_at", Timestamp, nullable=False),
     Column("rheobase_sweep_number", BigInteger),
     Column("hero_sweep_number", BigInteger),
     *(Column(name, Double) for name in RECOMPUTED_FEATURES),
     *(Column(name, Boolean) for name in RECOMPUTED_FLAGS),
     #: {sweep_number: reason} for sweeps left out of the cell's features.
-    Column("sweep_problems", Base.type_annotation_map[dict[str, Any]]),
+    Column("sweep_problems", RawJSON),
 )
 
 

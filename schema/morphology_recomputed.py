@@ -11,12 +11,10 @@ are filled on the ``all`` row and NULL on the compartment rows. Each row says wh
 
 from __future__ import annotations
 
-from datetime import datetime
-
-from sqlalchemy import BigInteger, Column, Double, Table, Text
+from sqlalchemy import BigInteger, Column, Double, FromClause, Table, Text
 
 from ctmirror.features.names import CELL_LIST_COLUMNS, RECONSTRUCTION_COLUMNS
-from ctmirror.schema.base import Base
+from ctmirror.schema.base import Base, Timestamp
 from ctmirror.schema.morphology import NeuronReconstruction
 from ctmirror.schema.specimens import ApiCellTypesSpecimenDetail
 
@@ -26,7 +24,7 @@ RECONSTRUCTION_FEATURES: tuple[str, ...] = RECONSTRUCTION_COLUMNS
 CELL_LIST_FEATURES: tuple[str, ...] = CELL_LIST_COLUMNS
 
 
-def _like_published(table: Table, name: str) -> Column[object]:
+def _like_published(table: FromClause, name: str) -> Column[object]:
     """A column named and typed as the published one (counts integer, the rest double)."""
     integer = table.c[name].type.python_type is int
     return Column(name, BigInteger if integer else Double)
@@ -42,7 +40,7 @@ morphology_features_recomputed = Table(
     Column("well_known_file_id", BigInteger, nullable=False),
     Column("source_sha256", Text, nullable=False),
     Column("code_version", BigInteger, nullable=False),
-    Column("computed_at", Base.type_annotation_map[datetime], nullable=False),
+    Column("computed_at", Timestamp, nullable=False),
     *(_like_published(NeuronReconstruction.__table__, name) for name in RECONSTRUCTION_FEATURES),
     *(_like_published(ApiCellTypesSpecimenDetail.__table__, name)
       for name in CELL_LIST_FEATURES),

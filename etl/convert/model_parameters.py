@@ -44,11 +44,12 @@ def read_model_parameters(path: Path, *, neuronal_model_id: int, well_known_file
         raise ModelParametersError(
             f"{Path(path).name}: does not parse as JSON ({exc.msg} at line {exc.lineno})"
         ) from None
-    ids = {"neuronal_model_id": neuronal_model_id, "well_known_file_id": well_known_file_id,
-           "source_sha256": source_sha256}
     if isinstance(document, Mapping) and "genome" in document:
-        return biophysical_rows(document, **ids)
-    return glif_rows(document, **ids)
+        return biophysical_rows(document, neuronal_model_id=neuronal_model_id,
+                                well_known_file_id=well_known_file_id,
+                                source_sha256=source_sha256)
+    return glif_rows(document, neuronal_model_id=neuronal_model_id,
+                     well_known_file_id=well_known_file_id, source_sha256=source_sha256)
 
 
 def glif_rows(document: Any, *, neuronal_model_id: int, well_known_file_id: int,

@@ -66,7 +66,8 @@ def _each_chunk(dataset: h5py.Dataset, store: Callable[[int, NDArray[Any]], None
         for (first, _, _), raw in zip(layout, chunks, strict=True):
             try:
                 inflated = zlib_ng.decompress(raw, bufsize=chunk_bytes)
-            except zlib_ng.error:
+            # zlib_ng.pyi declares ``error: Exception`` (an instance); at run time it is a class.
+            except zlib_ng.error:  # type: ignore[misc]
                 return False
             if len(inflated) != chunk_bytes:
                 return False

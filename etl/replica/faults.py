@@ -140,7 +140,7 @@ def _fault(kind: str, scope: Scope, values: list[str], spec: str) -> Fault:
 def _scoped(args: str) -> tuple[Scope, list[str]]:
     values = args.split(":")
     if values[0] in _SCOPES:
-        return cast(Scope, values[0]), values[1:]
+        return values[0], values[1:]
     return "all", values
 
 

@@ -134,7 +134,9 @@ def _scalar(element: ET.Element, value: Any) -> None:
 
 
 def _xml_bytes(root: ET.Element) -> bytes:
-    return ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    # typeshed types tostring() with an encoding other than "unicode" as Any; it is bytes.
+    data: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    return data
 
 
 def _xml_name(name: str) -> str:

@@ -300,8 +300,8 @@ def _parse_path(text: str, spec: AllenModel) -> PathNode:
             rest = rest[end + 1:]
         else:
             raise QueryError(f"unexpected {rest[:20]!r} after association {name!r}")
-    filters = (*_parse_filters(groups, target), *child_filters)
-    return PathNode(name, target.name, filters, tuple(children))
+    return PathNode(name, target.name, (*_parse_filters(groups, target), *child_filters),
+                    tuple(children))
 
 
 def _closing_paren(text: str) -> int:

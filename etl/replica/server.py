@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from ctmirror.errors import QueryError, SnapshotError
 from ctmirror.replica import images, render
@@ -436,7 +436,7 @@ def _etag_matches(header: str | None, etag: str) -> bool:
     return "*" in tags or etag in tags
 
 
-def _byte_range(header: str, size: int) -> tuple[int, int] | str | None:
+def _byte_range(header: str, size: int) -> tuple[int, int] | Literal["unsatisfiable"] | None:
     """(first, last) byte of a single-range header, "unsatisfiable", or None to ignore it
     (malformed or several ranges: RFC 9110 lets a server answer with the whole file)."""
     match = _RANGE.fullmatch(header.strip())

@@ -217,6 +217,7 @@ def _bulk_copy(conn: sa.Connection, stage: sa.Table, staged: _StagedModel) -> No
     if not staged.rows:
         return
     driver = conn.connection.driver_connection
+    assert driver is not None, "the DBAPI connection is open while the connection is"
     if conn.dialect.name == "duckdb":
         # executemany through SQLAlchemy costs about a millisecond per row on DuckDB; an Arrow
         # table is scanned in bulk by the engine itself.
@@ -261,7 +262,7 @@ def _merge_from_stage(conn: sa.Connection, staged: _StagedModel, stage_name: str
     missing = (f"t.removed_at IS NULL AND NOT EXISTS "
                f"(SELECT 1 FROM {stage} s WHERE s.{pk} = t.{pk})")
 
-    def run(sql: str) -> sa.CursorResult[Any]:
+    def run(sql: str) -> sa.CursorResult[*tuple[Any, ...]]:
         return conn.execute(sa.text(sql), params)
 
     inserted, updated, unchanged, restored = run(

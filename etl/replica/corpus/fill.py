@@ -710,7 +710,7 @@ class _Filler:
         sid = int(cell["specimen__id"])
         real = sorted(self.real.models.get(sid, []), key=lambda m: int(m.record["id"]))
         plan: list[tuple[int, RealModel | None]] = []
-        wanted = {
+        wanted: dict[str | int, int] = {
             "glif": int(cell.get("m__glif") or 0),
             models.PERISOMATIC: int(cell.get("m__biophys_perisomatic") or 0),
             models.ALL_ACTIVE: int(cell.get("m__biophys_all_active") or 0),

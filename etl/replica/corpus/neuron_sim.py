@@ -153,9 +153,9 @@ def _steady_gates(p: NDArray[np.float64], v: float) -> tuple[float, float, float
 @njit(cache=True)
 def _effective_soma_leak(p: NDArray[np.float64]) -> float:
     """Leak the soma sees at steady state: its own plus the dendrite's through the coupling."""
-    g_ls = p[1] * p[17]
-    g_ld = p[1] * (1.0 - p[17])
-    g_c = p[0] * p[17] / p[18]
+    g_ls: float = p[1] * p[17]
+    g_ld: float = p[1] * (1.0 - p[17])
+    g_c: float = p[0] * p[17] / p[18]
     return g_ls + g_c * g_ld / (g_c + g_ld)
 
 
@@ -163,11 +163,12 @@ def _effective_soma_leak(p: NDArray[np.float64]) -> float:
 def _steady_active_current(p: NDArray[np.float64], v: float) -> float:
     """Outward current (nA) of all voltage-gated channels at steady state at v."""
     m, h, n, pm, r = _steady_gates(p, v)
-    return (
+    current: float = (
         p[3] * m * m * m * h * (v - p[7])
         + (p[4] * n * n * n * n + p[5] * pm) * (v - p[8])
         + p[6] * r * (v - p[9])
     )
+    return current
 
 
 # Fast gates are read from a table over voltage (linear interpolation at 0.01 mV): exact enough,
