@@ -14,6 +14,14 @@ Association kinds (Rails ActiveRecord terms, as the RMA backend uses):
   ``source_key`` (usually ``id``).
 - ``polymorphic``: a ``has_many`` onto WellKnownFile, matched on ``attachable_id`` = source id
   and ``attachable_type`` = the source model name.
+- ``has_and_belongs_to_many``: a list of target records linked through a join table that no
+  model exposes; ``source_key`` and ``target_key`` are the two sides' ids. The replica keeps the
+  pairs beside the records (``ctmirror.replica.snapshot``); the crawl never follows such a link.
+
+:data:`REFERENCE_MODELS` are models of the Allen API that the mirror does not hold (no warehouse
+table, never crawled) but that queries the mirror's users send name: ``Product`` (AllenSDK's
+``list_cells`` joins ``products[name$in'Mouse Cell Types','Human Cell Types']``). The replica
+serves :data:`API_MODELS`, both sets together.
 """
 
 from __future__ import annotations
@@ -22,7 +30,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from sqlalchemy import Table
+from sqlalchemy import BigInteger, Column, MetaData, String, Table
 
 from ctmirror.schema.base import BOOKKEEPING_COLUMNS, Base
 from ctmirror.schema.ephys import EphysFeature, EphysResult, EphysSweep
@@ -32,7 +40,9 @@ from ctmirror.schema.morphology import NeuronReconstruction
 from ctmirror.schema.neuronal_models import NeuronalModel, NeuronalModelRun, NeuronalModelTemplate
 from ctmirror.schema.specimens import ApiCellTypesSpecimenDetail, Donor, Specimen, Structure
 
-AssociationKind = Literal["belongs_to", "has_many", "has_one", "polymorphic"]
+AssociationKind = Literal[
+    "belongs_to", "has_many", "has_one", "polymorphic", "has_and_belongs_to_many"
+]
 
 
 @dataclass(frozen=True)
@@ -48,7 +58,7 @@ class Association:
     @property
     def many(self) -> bool:
         """Whether a source record links to a list of target records."""
-        return self.kind in ("has_many", "polymorphic")
+        return self.kind in ("has_many", "polymorphic", "has_and_belongs_to_many")
 
 
 @dataclass(frozen=True)
@@ -87,9 +97,26 @@ def _files() -> Association:
     return Association("well_known_files", "WellKnownFile", "polymorphic", "id", "attachable_id")
 
 
+def _habtm(name: str, target: str) -> Association:
+    return Association(name, target, "has_and_belongs_to_many", "id", "id")
+
+
 def _model(mapped: type[Base], *associations: Association) -> AllenModel:
     table: Table = mapped.__table__  # type: ignore[assignment]
     return AllenModel(mapped.__name__, table, {a.name: a for a in associations})
+
+
+# Tables of the models the mirror does not hold: descriptions of their fields, kept out of the
+# warehouse metadata (no migration creates them).
+_REFERENCE_METADATA = MetaData()
+
+#: The Allen ``Product`` a record belongs to ("Mouse Cell Types", "Human Cell Types", ...).
+PRODUCT_TABLE = Table(
+    "products",
+    _REFERENCE_METADATA,
+    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("name", String),
+)
 
 
 #: Every mirrored Allen model by its RMA name, in the order the warehouse loads them.
@@ -111,6 +138,7 @@ MODELS: dict[str, AllenModel] = {
             _hm("neuronal_models", "NeuronalModel", "specimen_id"),
             _hm("data_sets", "ImageSeries", "specimen_id"),
             _hm("projection_images", "ProjectionImage", "specimen_id"),
+            _habtm("products", "Product"),
         ),
         _model(Donor, _hm("specimens", "Specimen", "donor_id")),
         _model(Structure, _bt("parent_structure", "Structure", "parent_structure_id")),
@@ -136,7 +164,9 @@ MODELS: dict[str, AllenModel] = {
         _model(
             NeuronalModelTemplate,
             _hm("neuronal_models", "NeuronalModel", "neuronal_model_template_id"),
-            _files(),
+            # The NEURON mechanism files of the biophysical templates: published as
+            # WellKnownFiles attached to a Product, listed under the template.
+            _habtm("well_known_files", "WellKnownFile"),
         ),
         _model(
             NeuronalModel,
@@ -157,6 +187,14 @@ MODELS: dict[str, AllenModel] = {
 #: Every mirrored model's warehouse table, in the order of :data:`MODELS`.
 MODEL_TABLES: dict[str, Table] = {name: model.table for name, model in MODELS.items()}
 
+#: Models of the Allen API the mirror does not hold (see the module doc).
+REFERENCE_MODELS: dict[str, AllenModel] = {
+    "Product": AllenModel("Product", PRODUCT_TABLE, {}),
+}
+
+#: Every model the replica serves: the mirrored ones and the reference ones.
+API_MODELS: dict[str, AllenModel] = {**MODELS, **REFERENCE_MODELS}
+
 
 def allen_model(name: str) -> AllenModel:
     """The mirrored model called ``name``; ``KeyError`` naming the known models if none is."""
@@ -168,8 +206,9 @@ def allen_model(name: str) -> AllenModel:
 
 
 def primary_key(model: str) -> str:
-    """The primary key field of the mirrored model ``model``."""
-    return allen_model(model).primary_key
+    """The primary key field of ``model`` (mirrored or reference)."""
+    reference = REFERENCE_MODELS.get(model)
+    return reference.primary_key if reference is not None else allen_model(model).primary_key
 
 
 def association(model: str, name: str) -> Association:
@@ -183,8 +222,11 @@ def association(model: str, name: str) -> Association:
 
 
 __all__ = [
+    "API_MODELS",
     "MODELS",
     "MODEL_TABLES",
+    "PRODUCT_TABLE",
+    "REFERENCE_MODELS",
     "AllenModel",
     "Association",
     "AssociationKind",

@@ -32,7 +32,7 @@ from ctmirror.replica.corpus.protocols import synthetic_sweeps
 from ctmirror.replica.corpus.realdata import GLIF_TEMPLATE_IDS, RealData, RealModel
 from ctmirror.replica.snapshot import SnapshotWriter
 
-__all__ = ["FillOptions", "WELL_KNOWN_FILE_TYPES", "fill_corpus", "nwb_cell_order"]
+__all__ = ["PRODUCTS", "FillOptions", "WELL_KNOWN_FILE_TYPES", "fill_corpus", "nwb_cell_order"]
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +48,21 @@ WELL_KNOWN_FILE_TYPES = {
     "MorphologyThumbnail": 480715721,
     "EphysInstantaneousThresholdThumbnail": 488673261,
 }
+#: The Cell Types products a cell specimen belongs to, by species.
+MOUSE_CELL_TYPES = 311
+HUMAN_CELL_TYPES = 312
+#: The Product the templates' NEURON mechanism files are attached to (its id as published in the
+#: files' records; its name is not in the published records the corpus is built from).
+MECHANISM_PRODUCT = 305094322
+PRODUCTS: dict[int, str | None] = {
+    MOUSE_CELL_TYPES: "Mouse Cell Types",
+    HUMAN_CELL_TYPES: "Human Cell Types",
+    MECHANISM_PRODUCT: None,
+}
+#: The templates whose records list the mechanism files.
+_MECHANISM_TEMPLATES = (models.PERISOMATIC, models.ALL_ACTIVE)
+_BUNDLED_MODFILES = Path(__file__).with_name("modfiles")
+
 _THUMBNAILS = (
     ("ephys_thumb_path", "EphysSummaryThumbnail", "ephys_summary.png", "ephys"),
     (
@@ -215,6 +230,33 @@ class _Filler:
                 for template_id, (name, description) in models.TEMPLATES.items()
             ),
         )
+
+        self.writer.add_records(
+            "Product", ({"id": pid, "name": name} for pid, name in PRODUCTS.items())
+        )
+        self.template_files()
+
+    def template_files(self) -> None:
+        """The NEURON mechanism files, listed under both biophysical templates: the real data's
+        records and bytes, else the copy bundled with the package."""
+        records, data = self.real.template_files, self.real.modfiles
+        if not records or not data:
+            records = {
+                int(r["id"]): r
+                for r in json.loads((_BUNDLED_MODFILES / "well_known_files.json").read_text())
+            }
+            data = {p.name: p.read_bytes() for p in sorted(_BUNDLED_MODFILES.glob("*.mod"))}
+        mechanism = WELL_KNOWN_FILE_TYPES["BiophysicalModelDescription"]
+        for wkf_id, record in sorted(records.items()):
+            name = Path(str(record["path"])).name
+            if record.get("well_known_file_type_id") != mechanism or name not in data:
+                continue
+            self.writer.add_record(
+                "WellKnownFile", {**record, "download_link": _download_link(wkf_id)}
+            )
+            self.writer.write_bytes_file(wkf_id, name, data[name])
+            for template in _MECHANISM_TEMPLATES:
+                self.writer.add_link("NeuronalModelTemplate", "well_known_files", template, wkf_id)
 
     def add_file(
         self,
@@ -386,6 +428,8 @@ class _Filler:
         if record.get("ephys_result_id") is None:
             record["ephys_result_id"] = self.new_id()
         self.writer.add_record("Specimen", record)
+        product = HUMAN_CELL_TYPES if _is_human(cell) else MOUSE_CELL_TYPES
+        self.writer.add_link("Specimen", "products", sid, product)
         return record
 
     # -- electrophysiology ----------------------------------------------------------------
