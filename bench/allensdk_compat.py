@@ -6,9 +6,11 @@ interpreter while a replica serves (``ctmirror replica serve --snapshot DIR --po
     python -m venv sdk && sdk/bin/pip install allensdk==2.16.2
     sdk/bin/python bench/allensdk_compat.py http://127.0.0.1:8500 OUT_DIR [--nrnivmodl PATH]
 
-The checks: ``CellTypesApi.list_cells`` (the deprecated Specimen query joining ``products``) and
-``list_cells_api``; ``CellTypesCache`` ephys and morphology features, an NWB file read back with
-``NwbDataSet``, a reconstruction and its markers; ``GlifApi.get_neuron_configs``;
+The checks: ``CellTypesApi.list_cells`` (the deprecated Specimen query joining ``products`` and
+including the specimens' tags, reporter, layer, soma location and donor lines, organism and
+conditions: every cell's post-processed values must equal its cell row) and ``list_cells_api``;
+``CellTypesCache`` ephys and morphology features, an NWB file read back with ``NwbDataSet``, a
+reconstruction and its markers; ``GlifApi.get_neuron_configs``;
 ``BiophysicalApi.cache_data`` of a biophysical model, whose downloaded NEURON mechanisms
 (``modfiles/``) are then compiled with ``nrnivmodl`` when its path is given.
 
@@ -28,6 +30,31 @@ from pathlib import Path
 from typing import Any
 
 BIOPHYSICAL_TEMPLATES = (329230710, 491455321)
+
+
+def list_cells_mismatches(cell: dict[str, Any], row: dict[str, Any] | None) -> list[str]:
+    """Where a cell as ``CellTypesApi.list_cells`` post-processes it (tag names split on
+    ``' - '``, ``donor.organism.name``, the driver transgenic line, ``cell_reporter.name``, the
+    disease conditions) disagrees with its ``ApiCellTypesSpecimenDetail`` row."""
+    if row is None:
+        return [f"{cell['id']}: no cell row"]
+    drivers = [n for n in (row.get("line_name") or "").split("|") if n]
+    locations = cell["cell_soma_locations"]
+    depth = locations[0]["normalized_depth"] if locations else None
+    layer = cell["cortex_layer"]["name"] if cell.get("cortex_layer") else None
+    human = str(row["donor__species"]).lower() == "homo sapiens"
+    pairs = [
+        ("species", cell["species"], row["donor__species"]),
+        ("dendrite_type", cell.get("dendrite_type"), row["tag__dendrite_type"]),
+        ("apical", cell.get("apical"), row["tag__apical"]),
+        ("reporter_status", cell["reporter_status"], row["cell_reporter_status"]),
+        ("disease_categories", cell["disease_categories"],
+         [row["donor__disease_state"]] if row.get("donor__disease_state") else []),
+        ("transgenic_line", cell["transgenic_line"] in (drivers or [None]), True),
+        ("normalized_depth", depth, row["csl__normalized_depth"]),
+        ("cortex_layer", layer, row["structure__layer"] if human else None),
+    ]
+    return [f"{cell['id']} {name} {got!r} != {want!r}" for name, got, want in pairs if got != want]
 
 
 def main(base_url: str, out: Path, nrnivmodl: str | None) -> int:
@@ -58,12 +85,19 @@ def main(base_url: str, out: Path, nrnivmodl: str | None) -> int:
 
     def list_cells() -> str:
         cells = api.list_cells()
-        species = sorted({str(c["donor"]["organism"]["name"]) if c["donor"].get("organism")
-                          else "?" for c in cells})
         if not cells:
             raise AssertionError("no cells")
+        rows = {r["specimen__id"]: r for r in api.model_query(
+            "ApiCellTypesSpecimenDetail", num_rows="all")}
+        problems = [p for cell in cells for p in list_cells_mismatches(cell, rows.get(cell["id"]))]
+        if problems:
+            raise AssertionError(f"{len(problems)} values differ from the cell rows: "
+                                 + "; ".join(problems[:10]))
+        species = sorted({str(c["species"]) for c in cells})
         reconstructed = sum(c["has_reconstruction"] for c in cells)
-        return f"{len(cells)} cells ({', '.join(species)}), {reconstructed} reconstructed"
+        return (f"{len(cells)} cells ({', '.join(species)}), {reconstructed} reconstructed; "
+                "species, dendrite type, apical, reporter status, disease state, driver line, "
+                "soma depth and human layer equal the cell rows")
 
     def list_cells_api() -> str:
         cells = api.list_cells_api()

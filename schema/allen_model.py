@@ -19,18 +19,21 @@ Association kinds (Rails ActiveRecord terms, as the RMA backend uses):
   pairs beside the records (``ctmirror.replica.snapshot``); the crawl never follows such a link.
 
 :data:`REFERENCE_MODELS` are models of the Allen API that the mirror does not hold (no warehouse
-table, never crawled) but that queries the mirror's users send name: ``Product`` (AllenSDK's
-``list_cells`` joins ``products[name$in'Mouse Cell Types','Human Cell Types']``). The replica
-serves :data:`API_MODELS`, both sets together.
+table, never crawled) but that queries the mirror's users send name: AllenSDK's deprecated
+``CellTypesApi.list_cells`` joins ``products[name$in'Mouse Cell Types','Human Cell Types']`` and
+includes ``cortex_layer``, ``cell_reporter``, ``specimen_tags``, ``cell_soma_locations`` and the
+donor's ``organism``, ``transgenic_lines`` and ``conditions``. The mirror needs none of them: the
+cell list (``ApiCellTypesSpecimenDetail``) carries the same values as its own columns. The
+replica serves :data:`API_MODELS`, both sets together.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
-from sqlalchemy import BigInteger, Column, MetaData, String, Table
+from sqlalchemy import BigInteger, Column, Float, MetaData, String, Table
 
 from ctmirror.schema.base import BOOKKEEPING_COLUMNS, Base
 from ctmirror.schema.ephys import EphysFeature, EphysResult, EphysSweep
@@ -110,13 +113,60 @@ def _model(mapped: type[Base], *associations: Association) -> AllenModel:
 # warehouse metadata (no migration creates them).
 _REFERENCE_METADATA = MetaData()
 
+
+
+def _named_table(name: str, *columns: Column[Any]) -> Table:
+    """A reference table: an Allen id and a name, then ``columns``."""
+    return Table(
+        name,
+        _REFERENCE_METADATA,
+        Column("id", BigInteger, primary_key=True, autoincrement=False),
+        Column("name", String),
+        *columns,
+    )
+
+
 #: The Allen ``Product`` a record belongs to ("Mouse Cell Types", "Human Cell Types", ...).
-PRODUCT_TABLE = Table(
-    "products",
-    _REFERENCE_METADATA,
-    Column("id", BigInteger, primary_key=True, autoincrement=False),
-    Column("name", String),
-)
+PRODUCT_TABLE = _named_table("products")
+
+#: The other reference models, by RMA name (see the module doc).
+_REFERENCE_TABLES: dict[str, Table] = {
+    "Product": PRODUCT_TABLE,
+    # ``Specimen.cell_reporter``: the name is the cell reporter status ("positive", ...).
+    "CellReporter": _named_table("cell_reporters"),
+    # ``Specimen.cortex_layer``: the cortical layer a (human) cell was recorded in.
+    "CortexLayer": _named_table("cortex_layers"),
+    # ``Specimen.specimen_tags``: "dendrite type - spiny", "apical - intact", ...
+    "SpecimenTag": _named_table("specimen_tags"),
+    # ``Specimen.cell_soma_locations``: the soma position in the slice and its cortical depth.
+    "CellSomaLocation": Table(
+        "cell_soma_locations",
+        _REFERENCE_METADATA,
+        Column("id", BigInteger, primary_key=True, autoincrement=False),
+        Column("specimen_id", BigInteger),
+        Column("x", Float),
+        Column("y", Float),
+        Column("z", Float),
+        Column("normalized_depth", Float),
+    ),
+    # ``Donor.organism``: "Mus musculus", "Homo Sapiens".
+    "Organism": _named_table("organisms"),
+    # ``Donor.transgenic_lines``: driver and reporter lines of a mouse.
+    "TransgenicLine": _named_table(
+        "transgenic_lines",
+        Column("transgenic_line_type_name", String),
+        Column("transgenic_line_type_code", String),
+        Column("transgenic_line_source_name", String),
+        Column("description", String),
+        Column("originating_lab", String),
+        Column("stock_number", String),
+        Column("sub_image_annotation_id", BigInteger),
+        Column("url_prefix", String),
+        Column("url_suffix", String),
+    ),
+    # ``Donor.conditions``: "disease categories - epilepsy", ...
+    "Condition": _named_table("conditions"),
+}
 
 
 #: Every mirrored Allen model by its RMA name, in the order the warehouse loads them.
@@ -139,8 +189,18 @@ MODELS: dict[str, AllenModel] = {
             _hm("data_sets", "ImageSeries", "specimen_id"),
             _hm("projection_images", "ProjectionImage", "specimen_id"),
             _habtm("products", "Product"),
+            _bt("cell_reporter", "CellReporter", "cell_reporter_id"),
+            _bt("cortex_layer", "CortexLayer", "cortex_layer_id"),
+            _habtm("specimen_tags", "SpecimenTag"),
+            _hm("cell_soma_locations", "CellSomaLocation", "specimen_id"),
         ),
-        _model(Donor, _hm("specimens", "Specimen", "donor_id")),
+        _model(
+            Donor,
+            _hm("specimens", "Specimen", "donor_id"),
+            _bt("organism", "Organism", "organism_id"),
+            _habtm("transgenic_lines", "TransgenicLine"),
+            _habtm("conditions", "Condition"),
+        ),
         _model(Structure, _bt("parent_structure", "Structure", "parent_structure_id")),
         _model(EphysResult, _ho("specimen", "Specimen", "ephys_result_id"), _files()),
         _model(EphysSweep, _bt("specimen", "Specimen", "specimen_id")),
@@ -189,7 +249,7 @@ MODEL_TABLES: dict[str, Table] = {name: model.table for name, model in MODELS.it
 
 #: Models of the Allen API the mirror does not hold (see the module doc).
 REFERENCE_MODELS: dict[str, AllenModel] = {
-    "Product": AllenModel("Product", PRODUCT_TABLE, {}),
+    name: AllenModel(name, table, {}) for name, table in _REFERENCE_TABLES.items()
 }
 
 #: Every model the replica serves: the mirrored ones and the reference ones.

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from ctmirror.replica.corpus.ids import is_synthetic_id, named_id
 from ctmirror.replica.engine import QueryEngine
 from ctmirror.replica.rma_query import parse_query
 from ctmirror.replica.snapshot import Snapshot
@@ -41,9 +42,12 @@ def _run(engine: QueryEngine, q: str) -> list[dict]:
 
 def test_products_are_the_cell_types_products(engine: QueryEngine) -> None:
     rows = _run(engine, "model::Product,rma::options[num_rows$eqall]")
-    named = {r["id"]: r["name"] for r in rows}
-    assert named[311] == "Mouse Cell Types" and named[312] == "Human Cell Types"
-    assert 305094322 in named  # the owner of the mechanism files
+    ids = {r["name"]: r["id"] for r in rows}
+    # the names are published, the ids are not: synthetic, the same in every corpus
+    assert ids["Mouse Cell Types"] == named_id("Product", "Mouse Cell Types")
+    assert ids["Human Cell Types"] == named_id("Product", "Human Cell Types")
+    assert all(is_synthetic_id(ids[n]) for n in ("Mouse Cell Types", "Human Cell Types"))
+    assert ids[None] == 305094322  # the owner of the mechanism files, as published
 
 
 def test_list_cells_criteria_join_products(engine: QueryEngine) -> None:
@@ -57,7 +61,8 @@ def test_list_cells_criteria_join_products(engine: QueryEngine) -> None:
         human = next(c for c in cells if c["specimen__id"] == specimen["id"])[
             "donor__species"].lower() == "homo sapiens"
         assert product["name"] == ("Human Cell Types" if human else "Mouse Cell Types")
-    mouse_only = _run(engine, "model::Specimen,rma::criteria,products[id$eq311],"
+    mouse = named_id("Product", "Mouse Cell Types")
+    mouse_only = _run(engine, f"model::Specimen,rma::criteria,products[id$eq{mouse}],"
                               "rma::options[num_rows$eqall]")
     assert 0 < len(mouse_only) < len(cells)
     assert not _run(engine, "model::Specimen,rma::criteria,products[name$eq'Mouse Brain']")

@@ -60,11 +60,21 @@ def test_associations_link_fields_of_known_models() -> None:
             assert link.source_key in model.fields, (model.name, link.name)
             assert link.target_key in API_MODELS[link.target].fields, (model.name, link.name)
             count += 1
-    assert count == 34
+    assert count == 41
     products = association("Specimen", "products")
     assert (products.target, products.kind, products.many) == (
         "Product", "has_and_belongs_to_many", True)
     assert "Product" not in MODELS and API_MODELS["Product"].fields == ("id", "name")
+    # what AllenSDK's list_cells includes: served only, no warehouse table
+    served_only = {"CellReporter", "CortexLayer", "SpecimenTag", "CellSomaLocation", "Organism",
+                   "TransgenicLine", "Condition"}
+    assert served_only < set(API_MODELS) and not served_only & set(MODELS)
+    assert {API_MODELS[m].table.name for m in served_only}.isdisjoint(Base.metadata.tables)
+    assert {a.target for a in MODELS["Specimen"].associations.values()} >= {
+        "CellReporter", "CortexLayer", "SpecimenTag", "CellSomaLocation"}
+    assert {a.name: a.kind for a in MODELS["Donor"].associations.values()} == {
+        "specimens": "has_many", "organism": "belongs_to",
+        "transgenic_lines": "has_and_belongs_to_many", "conditions": "has_and_belongs_to_many"}
     donor = association("Specimen", "donor")
     assert (donor.target, donor.kind, donor.source_key, donor.target_key, donor.many) == (
         "Donor", "belongs_to", "donor_id", "id", False)

@@ -104,6 +104,7 @@ _NESTED_MODELS = {
     "ephys_result": "EphysResult",
     "neuron_reconstructions": "NeuronReconstruction",
     "well_known_files": "WellKnownFile",
+    "transgenic_lines": "TransgenicLine",
 }
 _RECONSTRUCTION_SWC = re.compile(r"_(\d+)_m\.swc$")
 GLIF_TEMPLATE_IDS = frozenset({395310469, 395310479, 395310475, 471355161, 395310498})
