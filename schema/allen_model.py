@@ -14,15 +14,26 @@ Association kinds (Rails ActiveRecord terms, as the RMA backend uses):
   ``source_key`` (usually ``id``).
 - ``polymorphic``: a ``has_many`` onto WellKnownFile, matched on ``attachable_id`` = source id
   and ``attachable_type`` = the source model name.
+- ``has_and_belongs_to_many``: a list of target records linked through a join table that no
+  model exposes; ``source_key`` and ``target_key`` are the two sides' ids. The replica keeps the
+  pairs beside the records (``ctmirror.replica.snapshot``); the crawl never follows such a link.
+
+:data:`REFERENCE_MODELS` are models of the Allen API that the mirror does not hold (no warehouse
+table, never crawled) but that queries the mirror's users send name: AllenSDK's deprecated
+``CellTypesApi.list_cells`` joins ``products[name$in'Mouse Cell Types','Human Cell Types']`` and
+includes ``cortex_layer``, ``cell_reporter``, ``specimen_tags``, ``cell_soma_locations`` and the
+donor's ``organism``, ``transgenic_lines`` and ``conditions``. The mirror needs none of them: the
+cell list (``ApiCellTypesSpecimenDetail``) carries the same values as its own columns. The
+replica serves :data:`API_MODELS`, both sets together.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
-from sqlalchemy import Table
+from sqlalchemy import BigInteger, Column, Float, MetaData, String, Table
 
 from ctmirror.schema.base import BOOKKEEPING_COLUMNS, Base
 from ctmirror.schema.ephys import EphysFeature, EphysResult, EphysSweep
@@ -32,7 +43,9 @@ from ctmirror.schema.morphology import NeuronReconstruction
 from ctmirror.schema.neuronal_models import NeuronalModel, NeuronalModelRun, NeuronalModelTemplate
 from ctmirror.schema.specimens import ApiCellTypesSpecimenDetail, Donor, Specimen, Structure
 
-AssociationKind = Literal["belongs_to", "has_many", "has_one", "polymorphic"]
+AssociationKind = Literal[
+    "belongs_to", "has_many", "has_one", "polymorphic", "has_and_belongs_to_many"
+]
 
 
 @dataclass(frozen=True)
@@ -48,7 +61,7 @@ class Association:
     @property
     def many(self) -> bool:
         """Whether a source record links to a list of target records."""
-        return self.kind in ("has_many", "polymorphic")
+        return self.kind in ("has_many", "polymorphic", "has_and_belongs_to_many")
 
 
 @dataclass(frozen=True)
@@ -87,9 +100,73 @@ def _files() -> Association:
     return Association("well_known_files", "WellKnownFile", "polymorphic", "id", "attachable_id")
 
 
+def _habtm(name: str, target: str) -> Association:
+    return Association(name, target, "has_and_belongs_to_many", "id", "id")
+
+
 def _model(mapped: type[Base], *associations: Association) -> AllenModel:
     table: Table = mapped.__table__  # type: ignore[assignment]
     return AllenModel(mapped.__name__, table, {a.name: a for a in associations})
+
+
+# Tables of the models the mirror does not hold: descriptions of their fields, kept out of the
+# warehouse metadata (no migration creates them).
+_REFERENCE_METADATA = MetaData()
+
+
+
+def _named_table(name: str, *columns: Column[Any]) -> Table:
+    """A reference table: an Allen id and a name, then ``columns``."""
+    return Table(
+        name,
+        _REFERENCE_METADATA,
+        Column("id", BigInteger, primary_key=True, autoincrement=False),
+        Column("name", String),
+        *columns,
+    )
+
+
+#: The Allen ``Product`` a record belongs to ("Mouse Cell Types", "Human Cell Types", ...).
+PRODUCT_TABLE = _named_table("products")
+
+#: The other reference models, by RMA name (see the module doc).
+_REFERENCE_TABLES: dict[str, Table] = {
+    "Product": PRODUCT_TABLE,
+    # ``Specimen.cell_reporter``: the name is the cell reporter status ("positive", ...).
+    "CellReporter": _named_table("cell_reporters"),
+    # ``Specimen.cortex_layer``: the cortical layer a (human) cell was recorded in.
+    "CortexLayer": _named_table("cortex_layers"),
+    # ``Specimen.specimen_tags``: "dendrite type - spiny", "apical - intact", ...
+    "SpecimenTag": _named_table("specimen_tags"),
+    # ``Specimen.cell_soma_locations``: the soma position in the slice and its cortical depth.
+    "CellSomaLocation": Table(
+        "cell_soma_locations",
+        _REFERENCE_METADATA,
+        Column("id", BigInteger, primary_key=True, autoincrement=False),
+        Column("specimen_id", BigInteger),
+        Column("x", Float),
+        Column("y", Float),
+        Column("z", Float),
+        Column("normalized_depth", Float),
+    ),
+    # ``Donor.organism``: "Mus musculus", "Homo Sapiens".
+    "Organism": _named_table("organisms"),
+    # ``Donor.transgenic_lines``: driver and reporter lines of a mouse.
+    "TransgenicLine": _named_table(
+        "transgenic_lines",
+        Column("transgenic_line_type_name", String),
+        Column("transgenic_line_type_code", String),
+        Column("transgenic_line_source_name", String),
+        Column("description", String),
+        Column("originating_lab", String),
+        Column("stock_number", String),
+        Column("sub_image_annotation_id", BigInteger),
+        Column("url_prefix", String),
+        Column("url_suffix", String),
+    ),
+    # ``Donor.conditions``: "disease categories - epilepsy", ...
+    "Condition": _named_table("conditions"),
+}
 
 
 #: Every mirrored Allen model by its RMA name, in the order the warehouse loads them.
@@ -111,8 +188,19 @@ MODELS: dict[str, AllenModel] = {
             _hm("neuronal_models", "NeuronalModel", "specimen_id"),
             _hm("data_sets", "ImageSeries", "specimen_id"),
             _hm("projection_images", "ProjectionImage", "specimen_id"),
+            _habtm("products", "Product"),
+            _bt("cell_reporter", "CellReporter", "cell_reporter_id"),
+            _bt("cortex_layer", "CortexLayer", "cortex_layer_id"),
+            _habtm("specimen_tags", "SpecimenTag"),
+            _hm("cell_soma_locations", "CellSomaLocation", "specimen_id"),
         ),
-        _model(Donor, _hm("specimens", "Specimen", "donor_id")),
+        _model(
+            Donor,
+            _hm("specimens", "Specimen", "donor_id"),
+            _bt("organism", "Organism", "organism_id"),
+            _habtm("transgenic_lines", "TransgenicLine"),
+            _habtm("conditions", "Condition"),
+        ),
         _model(Structure, _bt("parent_structure", "Structure", "parent_structure_id")),
         _model(EphysResult, _ho("specimen", "Specimen", "ephys_result_id"), _files()),
         _model(EphysSweep, _bt("specimen", "Specimen", "specimen_id")),
@@ -136,7 +224,9 @@ MODELS: dict[str, AllenModel] = {
         _model(
             NeuronalModelTemplate,
             _hm("neuronal_models", "NeuronalModel", "neuronal_model_template_id"),
-            _files(),
+            # The NEURON mechanism files of the biophysical templates: published as
+            # WellKnownFiles attached to a Product, listed under the template.
+            _habtm("well_known_files", "WellKnownFile"),
         ),
         _model(
             NeuronalModel,
@@ -157,6 +247,14 @@ MODELS: dict[str, AllenModel] = {
 #: Every mirrored model's warehouse table, in the order of :data:`MODELS`.
 MODEL_TABLES: dict[str, Table] = {name: model.table for name, model in MODELS.items()}
 
+#: Models of the Allen API the mirror does not hold (see the module doc).
+REFERENCE_MODELS: dict[str, AllenModel] = {
+    name: AllenModel(name, table, {}) for name, table in _REFERENCE_TABLES.items()
+}
+
+#: Every model the replica serves: the mirrored ones and the reference ones.
+API_MODELS: dict[str, AllenModel] = {**MODELS, **REFERENCE_MODELS}
+
 
 def allen_model(name: str) -> AllenModel:
     """The mirrored model called ``name``; ``KeyError`` naming the known models if none is."""
@@ -168,8 +266,9 @@ def allen_model(name: str) -> AllenModel:
 
 
 def primary_key(model: str) -> str:
-    """The primary key field of the mirrored model ``model``."""
-    return allen_model(model).primary_key
+    """The primary key field of ``model`` (mirrored or reference)."""
+    reference = REFERENCE_MODELS.get(model)
+    return reference.primary_key if reference is not None else allen_model(model).primary_key
 
 
 def association(model: str, name: str) -> Association:
@@ -183,8 +282,11 @@ def association(model: str, name: str) -> Association:
 
 
 __all__ = [
+    "API_MODELS",
     "MODELS",
     "MODEL_TABLES",
+    "PRODUCT_TABLE",
+    "REFERENCE_MODELS",
     "AllenModel",
     "Association",
     "AssociationKind",

@@ -113,7 +113,14 @@ DEFAULT_PLAN: tuple[Resource, ...] = (
     _files_of("NeuronReconstruction"),
     _files_of("NeuronalModel"),
     _files_of("NeuronalModelRun"),
-    _files_of("NeuronalModelTemplate"),
+    # Files attached to the templates themselves. The mechanism files a template lists are
+    # attached to a Product instead (a join the crawl does not follow).
+    Resource(
+        "WellKnownFile",
+        "attachable_id",
+        (KeySource("NeuronalModelTemplate", "id"),),
+        where=(("attachable_type", "NeuronalModelTemplate"),),
+    ),
 )
 
 

@@ -40,7 +40,7 @@ from ctmirror.replica.rma_query import (
     table_names,
 )
 from ctmirror.replica.snapshot import Snapshot
-from ctmirror.schema.allen_model import MODELS, Association
+from ctmirror.schema.allen_model import API_MODELS, Association
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +80,7 @@ class ModelTable:
         for record in records:
             attributes.update(record)
         self.attributes = frozenset(attributes)
-        self.primary_key = MODELS[model].primary_key
+        self.primary_key = API_MODELS[model].primary_key
         self._indexes: dict[str, dict[Any, list[int]] | None] = {}
         self._kinds: dict[str, Kind] = {}
         self._lock = threading.Lock()
@@ -130,13 +130,35 @@ class ModelTable:
             raise QueryError(f"{self.model} has no attribute {attribute!r} ({where})")
 
 
+class JoinTable:
+    """The (source id, target id) pairs of one has_and_belongs_to_many association."""
+
+    def __init__(self, pairs: Iterable[tuple[int, int]]) -> None:
+        self.targets: dict[int, list[int]] = {}
+        self.sources: dict[int, set[int]] = {}
+        for source, target in sorted(set(pairs)):
+            self.targets.setdefault(source, []).append(target)
+            self.sources.setdefault(target, set()).add(source)
+
+    def sources_of(self, targets: Iterable[Any]) -> set[int]:
+        out: set[int] = set()
+        for target in targets:
+            out.update(self.sources.get(target, ()))
+        return out
+
+
 class QueryEngine:
     """All models of a snapshot, ready to answer queries. Immutable after construction apart
     from lazily built indexes, so one engine serves many threads."""
 
-    def __init__(self, tables: dict[str, ModelTable]) -> None:
+    def __init__(
+        self,
+        tables: dict[str, ModelTable],
+        links: dict[tuple[str, str], list[tuple[int, int]]] | None = None,
+    ) -> None:
         self.tables = tables
-        for model in MODELS:
+        self.joins = {key: JoinTable(pairs) for key, pairs in (links or {}).items()}
+        for model in API_MODELS:
             self.tables.setdefault(model, ModelTable(model, []))
         for table in self.tables.values():
             for key in _catalog_keys(table.model):
@@ -146,18 +168,22 @@ class QueryEngine:
     def from_snapshot(cls, snapshot: Snapshot) -> QueryEngine:
         tables: dict[str, ModelTable] = {}
         for model in snapshot.models():
-            if model not in MODELS:
+            if model not in API_MODELS:
                 log.warning("snapshot model %s is not in the catalogue; not served", model)
                 continue
             tables[model] = ModelTable(model, _read_records(snapshot.root, model))
-        return cls(tables)
+        return cls(tables, snapshot.links())
+
+    def join(self, model: str, association: str) -> JoinTable:
+        """The pairs of a join-table association (none when the snapshot stores none)."""
+        return self.joins.get((model, association)) or _NO_PAIRS
 
     def record(self, model: str, key: Any) -> Record | None:
         """The record of ``model`` whose primary key is ``key``."""
         table = self.tables.get(model)
         if table is None:
             return None
-        index = table.index(MODELS[model].primary_key)
+        index = table.index(API_MODELS[model].primary_key)
         positions = index.get(key) if index is not None else None
         return table.records[positions[0]] if positions else None
 
@@ -165,10 +191,13 @@ class QueryEngine:
         return _Evaluation(self, query).run()
 
 
+_NO_PAIRS = JoinTable(())
+
+
 def _catalog_keys(model: str) -> set[str]:
     """The primary key and every attribute an association of the catalogue matches on."""
-    keys = {MODELS[model].primary_key}
-    for spec in MODELS.values():
+    keys = {API_MODELS[model].primary_key}
+    for spec in API_MODELS.values():
         for assoc in spec.associations.values():
             if spec.name == model:
                 keys.add(assoc.source_key)
@@ -279,12 +308,14 @@ class _Evaluation:
 
     def _join(self, table: ModelTable, positions: list[int], node: PathNode) -> list[int]:
         """Keep the positions whose record has at least one associated record matching ``node``."""
-        assoc = MODELS[table.model].associations[node.association]
+        assoc = API_MODELS[table.model].associations[node.association]
         target = self.engine.tables[node.model]
         matched = self.select(node.model, node.filters + _polymorphic_filter(assoc, table.model),
                               node.children)
         keys = {target.records[p].get(assoc.target_key) for p in matched}
         keys.discard(None)
+        if assoc.kind == "has_and_belongs_to_many":
+            keys = set(self.engine.join(table.model, assoc.name).sources_of(keys))
         index = table.index(assoc.source_key)
         if index is not None and len(keys) * 8 < len(positions):
             # Few keys: look them up instead of testing every candidate.
@@ -300,6 +331,10 @@ class _Evaluation:
             return []
         target = self.engine.tables[assoc.target]
         index = target.index(assoc.target_key)
+        if assoc.kind == "has_and_belongs_to_many":
+            linked = self.engine.join(model, assoc.name).targets.get(value, [])
+            found = [p for key in linked for p in (index or {}).get(key, [])]
+            return sorted(found)
         positions = index.get(value, []) if index is not None else [
             p for p, r in enumerate(target.records) if r.get(assoc.target_key) == value
         ]
@@ -324,7 +359,7 @@ class _Evaluation:
         if not include:
             return out  # may be the stored record itself: rows are read-only
         out = dict(out) if out is record else out
-        spec = MODELS[model]
+        spec = API_MODELS[model]
         for node in include:
             assoc = spec.associations[node.association]
             target = self.engine.tables[node.model]
@@ -352,7 +387,7 @@ class _Evaluation:
     def _tabular_row(self, model: str, record: Record,
                      columns: tuple[TabularColumn, ...]) -> Record:
         row: Record = {}
-        spec = MODELS[model]
+        spec = API_MODELS[model]
         for column in columns:
             source, source_model = record, model
             if column.table is not None and column.table not in table_names(model):
@@ -519,4 +554,4 @@ def _project(
     return record
 
 
-__all__ = ["ModelTable", "QueryEngine", "QueryResult"]
+__all__ = ["JoinTable", "ModelTable", "QueryEngine", "QueryResult"]

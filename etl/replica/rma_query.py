@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 from typing import Literal, cast
 
 from ctmirror.errors import QueryError
-from ctmirror.schema.allen_model import MODELS, AllenModel
+from ctmirror.schema.allen_model import API_MODELS, AllenModel
 
 #: Longer than any query AllenSDK or the crawl sends (200 ids of 9 digits is ~2 kB).
 MAX_QUERY_LENGTH = 100_000
@@ -132,9 +132,11 @@ def parse_query(q: str) -> RmaQuery:
     if not items or not items[0].startswith("model::"):
         raise QueryError(f"an RMA query starts with model::<Model>, got {_clip(q)!r}")
     model_name, model_groups = _split_head(items[0][len("model::"):], "model::")
-    if model_name not in MODELS:
-        raise QueryError(f"unknown model {model_name!r}; known models: {', '.join(sorted(MODELS))}")
-    spec = MODELS[model_name]
+    if model_name not in API_MODELS:
+        raise QueryError(
+            f"unknown model {model_name!r}; known models: {', '.join(sorted(API_MODELS))}"
+        )
+    spec = API_MODELS[model_name]
     filters = list(_parse_filters(model_groups, spec))
     criteria: list[PathNode] = []
     include: list[PathNode] = []
@@ -279,7 +281,7 @@ def _parse_path(text: str, spec: AllenModel) -> PathNode:
     if association is None:
         known = ", ".join(sorted(spec.associations)) or "none"
         raise QueryError(f"{spec.name} has no association {name!r} (known: {known})")
-    target = MODELS[association.target]
+    target = API_MODELS[association.target]
     rest = text[len(name):]
     groups: list[str] = []
     children: list[PathNode] = []

@@ -37,7 +37,7 @@ from ctmirror.replica.engine import QueryEngine, QueryResult
 from ctmirror.replica.faults import Decision, FaultConfig, FaultInjector, RequestScope
 from ctmirror.replica.rma_query import parse_query
 from ctmirror.replica.snapshot import Snapshot, StoredFile
-from ctmirror.schema.allen_model import MODELS
+from ctmirror.schema.allen_model import API_MODELS
 
 log = logging.getLogger(__name__)
 
@@ -194,11 +194,11 @@ class _Handler(BaseHTTPRequestHandler):
                 self._query(q, match.group(1))
         elif match := _RESOURCE.fullmatch(path):
             model, key, fmt = match.groups()
-            if model not in MODELS:
+            if model not in API_MODELS:
                 self._query_error(f"unknown model {model!r}", fmt)
             else:
-                self._query(f"model::{model},rma::criteria,[{MODELS[model].primary_key}$eq{key}]",
-                            fmt)
+                key_name = API_MODELS[model].primary_key
+                self._query(f"model::{model},rma::criteria,[{key_name}$eq{key}]", fmt)
         elif match := _WELL_KNOWN_FILE.fullmatch(path):
             self._stored_file(state.files.get(("well_known_file", int(match.group(1)))))
         elif match := _MODEL_ZIP.fullmatch(path):

@@ -10,6 +10,10 @@ A snapshot is a directory::
                                   null), sorted by primary key
     files/<wkf_id>/<basename>     the bytes of WellKnownFile <wkf_id>; <basename> is the last
                                   component of WellKnownFile.path
+    links/<Model>.<association>.jsonl
+                                  the pairs of a has_and_belongs_to_many association (a join
+                                  table no model exposes): one [source id, target id] per line,
+                                  sorted
     model_zips/<model_id>.zip     what /neuronal_model/download/<model_id> serves
     files.jsonl                   one line per stored file: {"kind": "well_known_file" |
                                   "model_zip", "id": int, "relpath": str, "size": int,
@@ -17,7 +21,8 @@ A snapshot is a directory::
 
 Section images (ProjectionImage, SubImage) are not stored: the replica renders a small
 deterministic JPEG from the image record. Associations between models are not stored either:
-they are foreign keys inside the records, described once in ``ctmirror.schema.allen_model``.
+they are foreign keys inside the records, described once in ``ctmirror.schema.allen_model``,
+except the pairs of join-table associations (``links/``).
 """
 
 from __future__ import annotations
@@ -82,6 +87,7 @@ class SnapshotWriter:
         self.seed = seed
         self._records: dict[str, list[dict[str, Any]]] = {}
         self._files: list[StoredFile] = []
+        self._links: dict[tuple[str, str], set[tuple[int, int]]] = {}
         self.nwb_cells = 0
         (self.root / "records").mkdir(parents=True, exist_ok=True)
         (self.root / "files").mkdir(exist_ok=True)
@@ -92,6 +98,10 @@ class SnapshotWriter:
 
     def add_records(self, model: str, records: Iterable[dict[str, Any]]) -> None:
         self._records.setdefault(model, []).extend(records)
+
+    def add_link(self, model: str, association: str, source_id: int, target_id: int) -> None:
+        """One pair of the join-table association ``association`` of ``model``."""
+        self._links.setdefault((model, association), set()).add((int(source_id), int(target_id)))
 
     def well_known_file_path(self, wkf_id: int, name: str) -> Path:
         """Where to write the bytes of a WellKnownFile (the caller writes, then calls add_file)."""
@@ -135,6 +145,10 @@ class SnapshotWriter:
             rows.sort(key=lambda r: r[key])
             _write_jsonl(self.root / "records" / f"{model}.jsonl", rows)
             counts[model] = len(rows)
+        if self._links:
+            (self.root / "links").mkdir(exist_ok=True)
+        for (model, association), pairs in sorted(self._links.items()):
+            _write_jsonl(self.root / "links" / f"{model}.{association}.jsonl", sorted(pairs))
         files = sorted(self._files, key=lambda f: (f.kind, f.id))
         _write_jsonl(self.root / "files.jsonl", (asdict(f) for f in files))
         meta = {
@@ -150,7 +164,7 @@ class SnapshotWriter:
         return meta
 
 
-def _write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
+def _write_jsonl(path: Path, rows: Iterable[Any]) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     with tmp.open("w", encoding="utf-8") as fh:
         for row in rows:
@@ -187,6 +201,17 @@ class Snapshot:
             for line in fh:
                 if line.strip():
                     yield json.loads(line)
+
+    def links(self) -> dict[tuple[str, str], list[tuple[int, int]]]:
+        """The stored pairs of every join-table association, by (model, association)."""
+        out: dict[tuple[str, str], list[tuple[int, int]]] = {}
+        for path in sorted((self.root / "links").glob("*.jsonl")):
+            model, _, association = path.stem.partition(".")
+            with path.open(encoding="utf-8") as fh:
+                out[(model, association)] = [
+                    (int(a), int(b)) for a, b in (json.loads(line) for line in fh if line.strip())
+                ]
+        return out
 
     def files(self) -> list[StoredFile]:
         path = self.root / "files.jsonl"

@@ -10,18 +10,26 @@ import pytest
 from ctmirror.crawl import StagingPackage, extract
 from ctmirror.replica.snapshot import Snapshot
 from ctmirror.rma.client import RmaClient
-from ctmirror.schema.allen_model import primary_key
+from ctmirror.schema.allen_model import REFERENCE_MODELS, primary_key
 
 pytest.importorskip("ctmirror.replica.server")
 pytest.importorskip("ctmirror.replica.corpus.synth")
 
 
 def snapshot_records(root: Path) -> dict[str, dict[object, dict[str, Any]]]:
+    """The snapshot's records the mirror holds: not the reference models (``Product``), nor the
+    files attached to them (the templates' mechanism files, listed through a join table)."""
     snapshot = Snapshot(root)
-    return {
+    records = {
         model: {r[primary_key(model)]: r for r in snapshot.iter_records(model)}
         for model in snapshot.models()
+        if model not in REFERENCE_MODELS
     }
+    records["WellKnownFile"] = {
+        key: r for key, r in records["WellKnownFile"].items()
+        if r["attachable_type"] not in REFERENCE_MODELS
+    }
+    return records
 
 
 def test_crawl_stages_every_record_of_the_snapshot_then_resumes_for_free(

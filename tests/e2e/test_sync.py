@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from ctmirror.cli import app
 from ctmirror.replica.snapshot import Snapshot
 from ctmirror.schema import MODEL_TABLES
-from ctmirror.schema.allen_model import MODELS, primary_key
+from ctmirror.schema.allen_model import MODELS, REFERENCE_MODELS, primary_key
 from ctmirror.settings import Settings, SyncConfig
 from ctmirror.sync import run_sync_locally
 
@@ -35,8 +35,13 @@ def _config(base_url: str, root: Path, warehouse_url: str, limit: int | None = N
 
 
 def _snapshot_counts(snapshot: Path) -> dict[str, int]:
+    """Records the mirror holds: not the reference models (``Product``) nor their files."""
     snap = Snapshot(snapshot)
-    return {model: sum(1 for _ in snap.iter_records(model)) for model in snap.models()}
+    return {
+        model: sum(1 for r in snap.iter_records(model)
+                   if r.get("attachable_type") not in REFERENCE_MODELS)
+        for model in snap.models() if model not in REFERENCE_MODELS
+    }
 
 
 def _warehouse_counts(url: str) -> dict[str, int]:

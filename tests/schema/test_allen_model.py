@@ -7,6 +7,7 @@ from sqlalchemy import BigInteger
 
 from ctmirror.schema import BOOKKEEPING_COLUMNS, Base
 from ctmirror.schema.allen_model import (
+    API_MODELS,
     MODEL_TABLES,
     MODELS,
     allen_model,
@@ -57,9 +58,23 @@ def test_associations_link_fields_of_known_models() -> None:
     for model in MODELS.values():
         for link in model.associations.values():
             assert link.source_key in model.fields, (model.name, link.name)
-            assert link.target_key in MODELS[link.target].fields, (model.name, link.name)
+            assert link.target_key in API_MODELS[link.target].fields, (model.name, link.name)
             count += 1
-    assert count == 33
+    assert count == 41
+    products = association("Specimen", "products")
+    assert (products.target, products.kind, products.many) == (
+        "Product", "has_and_belongs_to_many", True)
+    assert "Product" not in MODELS and API_MODELS["Product"].fields == ("id", "name")
+    # what AllenSDK's list_cells includes: served only, no warehouse table
+    served_only = {"CellReporter", "CortexLayer", "SpecimenTag", "CellSomaLocation", "Organism",
+                   "TransgenicLine", "Condition"}
+    assert served_only < set(API_MODELS) and not served_only & set(MODELS)
+    assert {API_MODELS[m].table.name for m in served_only}.isdisjoint(Base.metadata.tables)
+    assert {a.target for a in MODELS["Specimen"].associations.values()} >= {
+        "CellReporter", "CortexLayer", "SpecimenTag", "CellSomaLocation"}
+    assert {a.name: a.kind for a in MODELS["Donor"].associations.values()} == {
+        "specimens": "has_many", "organism": "belongs_to",
+        "transgenic_lines": "has_and_belongs_to_many", "conditions": "has_and_belongs_to_many"}
     donor = association("Specimen", "donor")
     assert (donor.target, donor.kind, donor.source_key, donor.target_key, donor.many) == (
         "Donor", "belongs_to", "donor_id", "id", False)

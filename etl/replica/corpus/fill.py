@@ -4,6 +4,8 @@ Given ApiCellTypesSpecimenDetail rows and whatever real records exist (``RealDat
 fully synthetic corpus), ``fill_corpus`` writes a consistent snapshot: Donor, Structure,
 Specimen, EphysResult, EphysSweep, EphysFeature, NeuronReconstruction, WellKnownFile(+Type),
 ImageSeries, ProjectionImage, SubImage, NeuronalModelTemplate, NeuronalModel, NeuronalModelRun,
+the served-only reference records built from the cell rows (Product, CellReporter, CortexLayer,
+SpecimenTag, CellSomaLocation, Organism, TransgenicLine, Condition, and their join-table pairs),
 and the bytes of every WellKnownFile and model zip. Foreign keys follow
 ``ctmirror.schema.allen_model``. A real record or file always wins over a synthetic one; ids of
 synthetic records come from ``ctmirror.replica.corpus.ids`` and never collide with published ones.
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,14 +28,15 @@ from typing import Any
 
 import numpy as np
 
+from ctmirror.errors import ConfigError
 from ctmirror.features.names import RECONSTRUCTION_COLUMNS
 from ctmirror.replica.corpus import images, models, swc
-from ctmirror.replica.corpus.ids import IdAllocator
+from ctmirror.replica.corpus.ids import IdAllocator, named_id
 from ctmirror.replica.corpus.protocols import synthetic_sweeps
 from ctmirror.replica.corpus.realdata import GLIF_TEMPLATE_IDS, RealData, RealModel
 from ctmirror.replica.snapshot import SnapshotWriter
 
-__all__ = ["FillOptions", "WELL_KNOWN_FILE_TYPES", "fill_corpus", "nwb_cell_order"]
+__all__ = ["PRODUCTS", "FillOptions", "WELL_KNOWN_FILE_TYPES", "fill_corpus", "nwb_cell_order"]
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +52,62 @@ WELL_KNOWN_FILE_TYPES = {
     "MorphologyThumbnail": 480715721,
     "EphysInstantaneousThresholdThumbnail": 488673261,
 }
+#: The Cell Types products a cell specimen belongs to, by species (published names; the ids
+#: are not in the published records, so they are synthetic).
+MOUSE_CELL_TYPES = named_id("Product", "Mouse Cell Types")
+HUMAN_CELL_TYPES = named_id("Product", "Human Cell Types")
+#: The Product the templates' NEURON mechanism files are attached to (its id as published in the
+#: files' records; its name is not in the published records the corpus is built from).
+MECHANISM_PRODUCT = 305094322
+PRODUCTS: dict[int, str | None] = {
+    MOUSE_CELL_TYPES: "Mouse Cell Types",
+    HUMAN_CELL_TYPES: "Human Cell Types",
+    MECHANISM_PRODUCT: None,
+}
+#: Published ``Specimen.cell_reporter_id`` values by the cell row's ``cell_reporter_status``:
+#: every published mouse specimen record with status "positive" names 491913822, every human one
+#: (status null) 491913820.
+PUBLISHED_CELL_REPORTERS: dict[str | None, int] = {"positive": 491913822, None: 491913820}
+#: Published ``Specimen.cortex_layer_id`` values by the cell row's ``structure__layer``, as human
+#: specimen records give them (published mouse specimen records have no cortex layer).
+PUBLISHED_CORTEX_LAYERS = {"2": 574006855, "3": 574006859, "4": 574006863, "5": 574006867}
+#: Published ``Donor.organism_id`` values.
+HUMAN_ORGANISM, MOUSE_ORGANISM = 1, 2
+#: The specimen tags of a cell: (tag name prefix, cell row column).
+_SPECIMEN_TAGS = (("dendrite type", "tag__dendrite_type"), ("apical", "tag__apical"))
+_SOMA_LOCATION = (("x", "csl__x"), ("y", "csl__y"), ("z", "csl__z"),
+                  ("normalized_depth", "csl__normalized_depth"))
+#: Synthetic CellSomaLocation ids count up from here, one per cell in specimen id order (apart
+#: from the other synthetic records, whose ids they leave unchanged).
+_SOMA_LOCATION_ID_BASE = 2_120_000_000
+_TRANSGENIC_LINE_FIELDS = (
+    "description",
+    "originating_lab",
+    "stock_number",
+    "sub_image_annotation_id",
+    "transgenic_line_source_name",
+    "url_prefix",
+    "url_suffix",
+)
+#: The published record of the reporter line most mouse donors carry, for a corpus whose real
+#: data hold no transgenic line records (``synth``).
+PUBLISHED_AI14 = {
+    "description": "tdTomato fluorescent protein is expressed in cytoplasm",
+    "id": 177836291,
+    "name": "Ai14(RCL-tdT)",
+    "originating_lab": "Allen Institute for Brain Science",
+    "stock_number": "007914",
+    "sub_image_annotation_id": 21592,
+    "transgenic_line_source_name": "JAX",
+    "transgenic_line_type_code": "R",
+    "transgenic_line_type_name": "reporter",
+    "url_prefix": "http://jaxmice.jax.org/strain/",
+    "url_suffix": ".html",
+}
+#: The templates whose records list the mechanism files.
+_MECHANISM_TEMPLATES = (models.PERISOMATIC, models.ALL_ACTIVE)
+_BUNDLED_MODFILES = Path(__file__).with_name("modfiles")
+
 _THUMBNAILS = (
     ("ephys_thumb_path", "EphysSummaryThumbnail", "ephys_summary.png", "ephys"),
     (
@@ -155,6 +215,11 @@ def _is_human(cell: dict[str, Any]) -> bool:
     return str(cell.get("donor__species") or "").lower() == "homo sapiens"
 
 
+def _line_base(name: str) -> str:
+    """A transgenic line name without its parenthesised detail: "Ai14(RCL-tdT)" -> "Ai14"."""
+    return re.split(r"\s*\(", name, maxsplit=1)[0]
+
+
 def _link_id(link: str | None) -> int | None:
     """The WellKnownFile id at the end of a ``/api/v2/well_known_file_download/<id>`` link."""
     if not link:
@@ -201,6 +266,15 @@ class _Filler:
         self.new_id = IdAllocator()
         self.donors: set[int] = set()
         self.structures: dict[int, dict[str, Any]] = {}
+        self.new_soma_location_id = IdAllocator(_SOMA_LOCATION_ID_BASE)
+        # Reference records written so far: {model: {id: name}}.
+        self.references: dict[str, dict[int, Any]] = {}
+        published_lines = real.records.get("TransgenicLine", {}).values() or [PUBLISHED_AI14]
+        self.published_lines = {str(r["name"]): r for r in published_lines}
+        self.reporter_lines = {
+            _line_base(name): r for name, r in self.published_lines.items()
+            if r.get("transgenic_line_type_name") == "reporter"
+        }
 
     # -- shared records -------------------------------------------------------------------
     def write_types_and_templates(self) -> None:
@@ -215,6 +289,51 @@ class _Filler:
                 for template_id, (name, description) in models.TEMPLATES.items()
             ),
         )
+
+        for pid, name in PRODUCTS.items():
+            self.reference("Product", {"id": pid, "name": name})
+        self.template_files()
+
+    def reference(self, model: str, record: dict[str, Any]) -> int:
+        """Write the served-only record once; its id (a clash of two names is an error)."""
+        known = self.references.setdefault(model, {})
+        record_id = int(record["id"])
+        if record_id in known:
+            if known[record_id] != record.get("name"):
+                raise ConfigError(f"{model} id {record_id} names both {known[record_id]!r} and "
+                                  f"{record.get('name')!r}")
+            return record_id
+        known[record_id] = record.get("name")
+        self.writer.add_record(model, record)
+        return record_id
+
+    def named(self, model: str, name: str, **fields: Any) -> int:
+        """The id of the served-only ``model`` record called ``name`` (synthetic unless
+        ``fields`` give a published ``id``), written on first use."""
+        record = {"id": named_id(model, name), "name": name, **fields}
+        return self.reference(model, record)
+
+    def template_files(self) -> None:
+        """The NEURON mechanism files, listed under both biophysical templates: the real data's
+        records and bytes, else the copy bundled with the package."""
+        records, data = self.real.template_files, self.real.modfiles
+        if not records or not data:
+            records = {
+                int(r["id"]): r
+                for r in json.loads((_BUNDLED_MODFILES / "well_known_files.json").read_text())
+            }
+            data = {p.name: p.read_bytes() for p in sorted(_BUNDLED_MODFILES.glob("*.mod"))}
+        mechanism = WELL_KNOWN_FILE_TYPES["BiophysicalModelDescription"]
+        for wkf_id, record in sorted(records.items()):
+            name = Path(str(record["path"])).name
+            if record.get("well_known_file_type_id") != mechanism or name not in data:
+                continue
+            self.writer.add_record(
+                "WellKnownFile", {**record, "download_link": _download_link(wkf_id)}
+            )
+            self.writer.write_bytes_file(wkf_id, name, data[name])
+            for template in _MECHANISM_TEMPLATES:
+                self.writer.add_link("NeuronalModelTemplate", "well_known_files", template, wkf_id)
 
     def add_file(
         self,
@@ -262,8 +381,10 @@ class _Filler:
             return
         self.donors.add(int(donor_id))
         real = self.real.record("Donor", donor_id)
+        self.donor_links(cell, int(donor_id))
         if real is not None:
             self.writer.add_record("Donor", real)
+            self.organism(cell, real.get("organism_id"))
             return
         human = _is_human(cell)
         sex = str(cell.get("donor__sex") or "")
@@ -273,7 +394,7 @@ class _Filler:
             {
                 "id": int(donor_id),
                 "name": cell.get("donor__name"),
-                "organism_id": 1 if human else 2,
+                "organism_id": HUMAN_ORGANISM if human else MOUSE_ORGANISM,
                 "sex": sex[:1] or None,
                 "sex_full_name": sex or None,
                 "race_only": cell.get("donor__race"),
@@ -284,6 +405,39 @@ class _Filler:
             }
         )
         self.writer.add_record("Donor", record)
+        self.organism(cell, record["organism_id"])
+
+    def organism(self, cell: dict[str, Any], organism_id: int | None) -> None:
+        """The Organism a donor names, called as the cell row names the species."""
+        species = cell.get("donor__species")
+        if organism_id is not None and species is not None:
+            self.reference("Organism", {"id": int(organism_id), "name": species})
+
+    def donor_links(self, cell: dict[str, Any], donor_id: int) -> None:
+        """``Donor.transgenic_lines`` and ``Donor.conditions`` from the cell row: its driver
+        lines (``line_name``, ``|``-separated), the reporter line of the donor's genotype where a
+        published reporter line record names it, and its disease state."""
+        drivers = [n for n in str(cell.get("line_name") or "").split("|") if n]
+        for name in drivers:
+            published = self.published_lines.get(name)
+            line = (
+                self.reference("TransgenicLine", dict(published)) if published is not None
+                else self.named("TransgenicLine", name, transgenic_line_type_name="driver",
+                                transgenic_line_type_code="D",
+                                **dict.fromkeys(_TRANSGENIC_LINE_FIELDS))
+            )
+            self.writer.add_link("Donor", "transgenic_lines", donor_id, line)
+        if cell.get("donor__name") and drivers:
+            genotype = re.sub(r"-\d+$", "", str(cell["donor__name"])).split(";")
+            for part in genotype:
+                reporter = self.reporter_lines.get(_line_base(part))
+                if part not in drivers and reporter is not None:
+                    line = self.reference("TransgenicLine", dict(reporter))
+                    self.writer.add_link("Donor", "transgenic_lines", donor_id, line)
+        disease = cell.get("donor__disease_state")
+        if disease:
+            condition = self.named("Condition", f"disease categories - {disease}")
+            self.writer.add_link("Donor", "conditions", donor_id, condition)
 
     def structure(
         self, structure_id: int, *, name: str, acronym: str, parent_id: int | None, human: bool
@@ -385,8 +539,37 @@ class _Filler:
         record["hemisphere"] = cell.get("specimen__hemisphere")
         if record.get("ephys_result_id") is None:
             record["ephys_result_id"] = self.new_id()
+        record["cell_reporter_id"] = self.cell_reporter(cell)
+        record["cortex_layer_id"] = self.cortex_layer(cell)
         self.writer.add_record("Specimen", record)
+        product = HUMAN_CELL_TYPES if _is_human(cell) else MOUSE_CELL_TYPES
+        self.writer.add_link("Specimen", "products", sid, product)
+        for prefix, column in _SPECIMEN_TAGS:
+            if cell.get(column):
+                tag = self.named("SpecimenTag", f"{prefix} - {cell[column]}")
+                self.writer.add_link("Specimen", "specimen_tags", sid, tag)
+        location = {field: cell.get(column) for field, column in _SOMA_LOCATION}
+        if any(v is not None for v in location.values()):
+            self.writer.add_record(
+                "CellSomaLocation",
+                {"id": self.new_soma_location_id(), "specimen_id": sid, **location},
+            )
         return record
+
+    def cell_reporter(self, cell: dict[str, Any]) -> int:
+        """The CellReporter named by the cell row's reporter status (null for human cells)."""
+        status = cell.get("cell_reporter_status")
+        published = PUBLISHED_CELL_REPORTERS.get(status)
+        record_id = published if published is not None else named_id("CellReporter", str(status))
+        return self.reference("CellReporter", {"id": record_id, "name": status})
+
+    def cortex_layer(self, cell: dict[str, Any]) -> int | None:
+        """The CortexLayer of a human cell, named as the row's ``structure__layer``."""
+        layer = cell.get("structure__layer")
+        if not _is_human(cell) or not layer:
+            return None
+        record_id = PUBLISHED_CORTEX_LAYERS.get(str(layer), named_id("CortexLayer", str(layer)))
+        return self.reference("CortexLayer", {"id": record_id, "name": str(layer)})
 
     # -- electrophysiology ----------------------------------------------------------------
     def sweeps(

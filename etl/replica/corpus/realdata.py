@@ -41,6 +41,7 @@ __all__ = [
 CELLS_CSV = "api_celltypes_specimen_detail/cell_types_specimen_details__CAJAL.csv"
 EPHYS_FEATURES_CSV = "ephys_features/ephys_features__lynnha577_2333cells.csv"
 MORPHOLOGY_CSV = "morphology_features/morphology_features__davidhbrann_2018.csv"
+MODFILES_DIR = "biophysical_models/modfiles"
 
 _CELL_INTS = frozenset(
     {
@@ -103,6 +104,7 @@ _NESTED_MODELS = {
     "ephys_result": "EphysResult",
     "neuron_reconstructions": "NeuronReconstruction",
     "well_known_files": "WellKnownFile",
+    "transgenic_lines": "TransgenicLine",
 }
 _RECONSTRUCTION_SWC = re.compile(r"_(\d+)_m\.swc$")
 GLIF_TEMPLATE_IDS = frozenset({395310469, 395310479, 395310475, 471355161, 395310498})
@@ -150,6 +152,10 @@ class RealData:
     models: dict[int, list[RealModel]] = field(default_factory=dict)
     # Records found nested in published responses: {model: {id: own attributes}}.
     records: dict[str, dict[int, dict[str, Any]]] = field(default_factory=dict)
+    # The NEURON mechanism files of the biophysical templates: their published WellKnownFile
+    # records (nested under a template) and their bytes by base name.
+    template_files: dict[int, dict[str, Any]] = field(default_factory=dict)
+    modfiles: dict[str, bytes] = field(default_factory=dict)
 
     def record(self, model: str, record_id: int | None) -> dict[str, Any] | None:
         if record_id is None:
@@ -402,6 +408,11 @@ def load_realdata(root: Path) -> RealData:
         seen_models.add(model_id)
         data.models.setdefault(specimen, []).append(model)
         _add_nested(data.records, nested_records(meta, "NeuronalModel"))
+        template = meta.get("neuronal_model_template") or {}
+        for wkf in template.get("well_known_files") or []:
+            data.template_files.setdefault(int(wkf["id"]), _own_attributes(wkf))
+    for path in sorted((root / MODFILES_DIR).glob("*.mod")):
+        data.modfiles[path.name] = path.read_bytes()
     for folder in root.glob("biophysical_models/**/"):
         for name in ("neuronal_model.json", "model_metadata.json", "metadata.json"):
             if (folder / name).is_file():

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ctmirror.replica.snapshot import Snapshot
-from ctmirror.schema.allen_model import MODELS, primary_key
+from ctmirror.schema.allen_model import API_MODELS, primary_key
 
 
 def records_by_key(root: Path) -> dict[str, dict[Any, dict[str, Any]]]:
@@ -19,11 +19,11 @@ def records_by_key(root: Path) -> dict[str, dict[Any, dict[str, Any]]]:
 
 
 def dangling_foreign_keys(root: Path) -> list[str]:
-    """Every belongs_to key and polymorphic attachment that names no record."""
+    """Every belongs_to key, polymorphic attachment and join-table pair that names no record."""
     records = records_by_key(root)
     problems = []
     for model, rows in records.items():
-        spec = MODELS[model]
+        spec = API_MODELS[model]
         for association in spec.associations.values():
             if association.kind != "belongs_to":
                 continue
@@ -32,6 +32,11 @@ def dangling_foreign_keys(root: Path) -> list[str]:
                 value = row.get(association.source_key)
                 if value is not None and value not in targets:
                     problems.append(f"{model} {key}.{association.source_key}={value}")
+    for (model, name), pairs in Snapshot(root).links().items():
+        target = API_MODELS[model].associations[name].target
+        for source, linked in pairs:
+            if source not in records.get(model, {}) or linked not in records.get(target, {}):
+                problems.append(f"{model}.{name} pair ({source}, {linked})")
     for key, wkf in records.get("WellKnownFile", {}).items():
         owner = records.get(wkf["attachable_type"], {})
         if wkf["attachable_id"] not in owner:
