@@ -18,6 +18,7 @@ from typing import Any, Literal
 import sqlalchemy as sa
 
 from ctmirror.errors import CtMirrorError
+from ctmirror.schema.base import mapped_table
 from ctmirror.schema.mirror import FileSource
 from ctmirror.schema.model_parameters import (
     BiophysicalFit,
@@ -33,7 +34,6 @@ from ctmirror.schema.parquet import (
 )
 from ctmirror.stages import DerivedStage, Failure, Plan, Tally, error_message
 from ctmirror.warehouse.mirror_files import record_conversion
-from ctmirror.warehouse.tables import mapped_table
 
 GLIF_TABLE = GlifNeuronConfig.__tablename__
 BIOPHYSICAL_TABLE = BiophysicalFit.__tablename__

@@ -22,6 +22,7 @@ import sqlalchemy as sa
 
 from ctmirror.convert.parquet_io import write_parquet_atomic
 from ctmirror.errors import CtMirrorError
+from ctmirror.schema.base import mapped_table
 from ctmirror.schema.ephys_recomputed import (
     RECOMPUTED_FEATURES,
     RECOMPUTED_FLAGS,
@@ -31,7 +32,6 @@ from ctmirror.schema.ephys_recomputed import (
 from ctmirror.schema.mirror import FileSource
 from ctmirror.schema.parquet import EPHYS_SPIKES, SWEEPS
 from ctmirror.stages import DerivedStage, Failure, Plan, Tally
-from ctmirror.warehouse.tables import mapped_table
 
 #: Bumped whenever the feature code changes what it computes; older rows are recomputed.
 EPHYS_CODE_VERSION = 2

@@ -37,12 +37,12 @@ import sqlalchemy as sa
 
 from ctmirror.convert.parquet_io import write_parquet_atomic
 from ctmirror.errors import CtMirrorError
+from ctmirror.schema.base import mapped_table
 from ctmirror.schema.mirror import FileSource
 from ctmirror.schema.model_metrics import ModelMetrics
 from ctmirror.schema.model_parameters import GlifNeuronConfig
 from ctmirror.schema.parquet import GLIF_SPIKES, GLIF_VOLTAGES, SWEEPS
 from ctmirror.stages import DerivedStage, Failure, Plan, Tally
-from ctmirror.warehouse.tables import mapped_table
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray

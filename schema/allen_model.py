@@ -35,7 +35,7 @@ from typing import Any, Literal
 
 from sqlalchemy import BigInteger, Column, Float, MetaData, String, Table
 
-from ctmirror.schema.base import BOOKKEEPING_COLUMNS, Base
+from ctmirror.schema.base import BOOKKEEPING_COLUMNS, Base, mapped_table
 from ctmirror.schema.ephys import EphysFeature, EphysResult, EphysSweep
 from ctmirror.schema.files import WellKnownFile, WellKnownFileType
 from ctmirror.schema.images import ImageSeries, ProjectionImage, SubImage
@@ -105,8 +105,7 @@ def _habtm(name: str, target: str) -> Association:
 
 
 def _model(mapped: type[Base], *associations: Association) -> AllenModel:
-    table: Table = mapped.__table__  # type: ignore[assignment]
-    return AllenModel(mapped.__name__, table, {a.name: a for a in associations})
+    return AllenModel(mapped.__name__, mapped_table(mapped), {a.name: a for a in associations})
 
 
 # Tables of the models the mirror does not hold: descriptions of their fields, kept out of the

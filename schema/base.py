@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Double, MetaData, Text
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Double, MetaData, Table, Text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -73,6 +73,15 @@ BOOKKEEPING_COLUMNS = (
     "last_sync_id",
 )
 
+def mapped_table(mapped: type[DeclarativeBase]) -> Table:
+    """``mapped.__table__`` as a ``Table``: SQLAlchemy types it as any ``FromClause``, while every
+    class in ``ctmirror.schema`` maps exactly one table."""
+    table = mapped.__table__
+    if not isinstance(table, Table):
+        raise TypeError(f"{mapped.__name__} is not mapped to a single table")
+    return table
+
+
 __all__ = [
     "BOOKKEEPING_COLUMNS",
     "Base",
@@ -81,4 +90,5 @@ __all__ = [
     "RawJSON",
     "Timestamp",
     "allen_id",
+    "mapped_table",
 ]

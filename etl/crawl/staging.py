@@ -19,7 +19,7 @@ import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TypedDict
+from typing import TypedDict, cast
 
 from ctmirror.crawl.records import Record
 from ctmirror.errors import ConfigError, InputError
@@ -147,7 +147,7 @@ class StagingPackage:
         if not isinstance(doc, dict) or doc.get("sync_id") != self.sync_id:
             raise InputError(f"{path} is not the manifest of sync {self.sync_id}; "
                                 "delete the package or use another sync id")
-        return doc  # type: ignore[return-value]
+        return cast(Manifest, doc)
 
     def write_manifest(self, manifest: Manifest) -> None:
         self.root.mkdir(parents=True, exist_ok=True)

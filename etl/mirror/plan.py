@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import PurePosixPath
+from typing import SupportsInt
 
 import sqlalchemy as sa
 
@@ -230,8 +231,8 @@ def _images(conn: sa.Connection, base: str, query: sa.TextClause, source: FileSo
     ]
 
 
-def _int_or_none(value: object) -> int | None:
-    return None if value is None else int(value)  # type: ignore[call-overload]
+def _int_or_none(value: SupportsInt | str | None) -> int | None:
+    return None if value is None else int(value)
 
 
 __all__ = [

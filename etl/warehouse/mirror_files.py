@@ -9,8 +9,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from ctmirror.schema.base import mapped_table
 from ctmirror.schema.mirror import MirrorFile
-from ctmirror.warehouse.tables import mapped_table
 
 _files = mapped_table(MirrorFile)
 

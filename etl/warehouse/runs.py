@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 
 from ctmirror.schema import MODEL_TABLES, SyncError, SyncRun, SyncStatus
+from ctmirror.schema.base import mapped_table
 from ctmirror.warehouse.load import LoadReport
-from ctmirror.warehouse.tables import mapped_table
 
 _runs = mapped_table(SyncRun)
 _errors = mapped_table(SyncError)
