@@ -40,8 +40,13 @@ def _config(base_url: str, root: Path, warehouse_url: str, **files: object) -> S
 
 
 def _stored(snapshot: Path) -> dict[tuple[str, int], StoredFile]:
+    """The snapshot's files the mirror holds: all but the NEURON mechanism files, which are
+    attached to a Product (a model the crawl does not follow)."""
     source = {"well_known_file": "well_known_file", "model_zip": "model_package"}
-    return {(source[f.kind], f.id): f for f in Snapshot(snapshot).files()}
+    on_products = {int(r["id"]) for r in Snapshot(snapshot).iter_records("WellKnownFile")
+                   if r.get("attachable_type") == "Product"}
+    return {(source[f.kind], f.id): f for f in Snapshot(snapshot).files()
+            if not (f.kind == "well_known_file" and f.id in on_products)}
 
 
 def _sha256(path: Path) -> str:
