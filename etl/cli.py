@@ -275,6 +275,11 @@ def demo(
 
 def main() -> None:
     import logging
+    import os
+
+    # Prefect's database (flow-run parameters and logs), the warehouse and the staged API answers
+    # are the user's own: nothing the tool writes is readable by other users
+    os.umask(os.umask(0o077) | 0o077)
 
     # errors reach the user as exceptions rendered in one line; the log says only what is odd
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
