@@ -277,9 +277,10 @@ def main() -> None:
     import logging
     import os
 
-    # Prefect's database (flow-run parameters and logs), the warehouse and the staged API answers
-    # are the user's own: nothing the tool writes is readable by other users
-    os.umask(os.umask(0o077) | 0o077)
+    # nothing the tool writes is world-readable (Prefect's database keeps flow-run parameters and
+    # logs, and sits in its own 0700 folder); the group keeps read access so that a lab can share
+    # one mirror among its members
+    os.umask(os.umask(0o027) | 0o027)
 
     # errors reach the user as exceptions rendered in one line; the log says only what is odd
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
