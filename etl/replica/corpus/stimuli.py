@@ -11,8 +11,9 @@ least 0.1 s), so a 1 s Long Square at 1.02 s makes a 3.02 s sweep.
 record's amplitude and duration, so any real sweep list can be replayed.
 
 Noise stimuli follow the Allen protocol: three epochs of pink (1/f, 1-100 Hz) noise with a
-coefficient of variation of 0.2 around 0.75, 1.0 and 1.5 times a base current, separated by
-``stimulus_interval`` seconds of zero current. The base current is ``stimulus_relative_amplitude``
+coefficient of variation of 0.2 around 0.75, 1.0 and 1.5 times a base current, one every
+``stimulus_interval`` seconds (3 s epochs 8 s apart in the published 19 s stimulus), zero
+current between them. The base current is ``stimulus_relative_amplitude``
 x 100 pA, and each seed ("C1NSSEED_1", "C1NSSEED_2") is one fixed noise realisation shared by
 every cell, so repeats of Noise 2 are identical stimuli.
 """
@@ -96,10 +97,20 @@ def _pink_noise(seed: int, n_grid: int) -> NDArray[np.float64]:
 
 
 def _noise_epochs(
-    seed: int, duration_s: float, gap_s: float
+    seed: int, duration_s: float, period_s: float
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Times (s from stimulus start) and unit-base current of the three-epoch noise on the grid."""
-    epoch_s = max((duration_s - 2.0 * gap_s) / len(NOISE_EPOCH_SCALES), 0.0)
+    """Times (s from stimulus start) and unit-base current of the three-epoch noise on the grid.
+
+    Epochs start every ``period_s``: the last ends with the stimulus, so an epoch lasts
+    duration - 2 periods.
+    """
+    epochs = len(NOISE_EPOCH_SCALES)
+    epoch_s = duration_s - (epochs - 1) * period_s
+    if not 0.0 < epoch_s <= period_s:
+        # No period that fits: back-to-back epochs.
+        epoch_s = duration_s / epochs
+        period_s = epoch_s
+    gap_s = period_s - epoch_s
     n_epoch = max(int(round(epoch_s * _NOISE_GRID_HZ)), 2)
     noise = _pink_noise(seed, n_epoch * len(NOISE_EPOCH_SCALES))
     times: list[NDArray[np.float64]] = []
@@ -111,14 +122,16 @@ def _noise_epochs(
     return np.concatenate(times), np.concatenate(values)
 
 
-def noise_peak_per_unit_pa(stimulus_description: str, duration_s: float, gap_s: float) -> float:
+def noise_peak_per_unit_pa(
+    stimulus_description: str, duration_s: float, period_s: float
+) -> float:
     """Largest current (pA) of a noise stimulus of relative amplitude 1.0.
 
     The published ``stimulus_absolute_amplitude`` of a noise sweep is this peak times the
     relative amplitude.
     """
     seed = _noise_seed({"stimulus_description": stimulus_description})
-    _, values = _noise_epochs(seed, duration_s, gap_s)
+    _, values = _noise_epochs(seed, duration_s, period_s)
     return float(values.max()) * RELATIVE_UNIT_PA
 
 
