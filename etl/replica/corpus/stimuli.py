@@ -122,9 +122,7 @@ def _noise_epochs(
     return np.concatenate(times), np.concatenate(values)
 
 
-def noise_peak_per_unit_pa(
-    stimulus_description: str, duration_s: float, period_s: float
-) -> float:
+def noise_peak_per_unit_pa(stimulus_description: str, duration_s: float, period_s: float) -> float:
     """Largest current (pA) of a noise stimulus of relative amplitude 1.0.
 
     The published ``stimulus_absolute_amplitude`` of a noise sweep is this peak times the
