@@ -37,7 +37,7 @@ from ctmirror.replica.corpus.neuron_sim import (
 )
 from ctmirror.replica.corpus.stimuli import is_voltage_clamp, stimulus_waveform
 
-__all__ = ["SAMPLING_RATE_HZ", "cell_params_for", "write_cell_nwb"]
+__all__ = ["SAMPLING_RATE_HZ", "cell_params_for", "read_recorded_sweeps", "write_cell_nwb"]
 
 SAMPLING_RATE_HZ = 200000.0
 NWB_VERSION = "NWB-1.0.5"
@@ -455,3 +455,24 @@ def write_cell_nwb(
                 spike_times.create_dataset(f"Sweep_{number}", data=thresholds / SAMPLING_RATE_HZ)
             spike_counts[number] = int(thresholds.size)
     return spike_counts
+
+
+def read_recorded_sweeps(
+    path: Path,
+) -> dict[int, tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], float]]:
+    """{sweep_number: (stimulus, response, spike times in s, sampling rate)} of a file as written.
+
+    Stimulus and response are in the file's units (A and V for current clamp).
+    """
+    sweeps = {}
+    with h5py.File(path, "r") as f:
+        for name, series in f["stimulus/presentation"].items():
+            number = int(name.rsplit("_", 1)[1])
+            spikes = f.get(f"analysis/spike_times/{name}")
+            sweeps[number] = (
+                np.asarray(series["data"][()], dtype=np.float64),
+                np.asarray(f[f"acquisition/timeseries/{name}/data"][()], dtype=np.float64),
+                np.zeros(0) if spikes is None else np.asarray(spikes[()], dtype=np.float64),
+                float(series["starting_time"].attrs["rate"]),
+            )
+    return sweeps

@@ -14,7 +14,8 @@ Noise stimuli follow the Allen protocol: three epochs of pink (1/f, 1-100 Hz) no
 coefficient of variation of 0.2 around 0.75, 1.0 and 1.5 times a base current, one every
 ``stimulus_interval`` seconds (3 s epochs 8 s apart in the published 19 s stimulus), zero
 current between them. The base current is ``stimulus_relative_amplitude``
-x 100 pA, and each seed ("C1NSSEED_1", "C1NSSEED_2") is one fixed noise realisation shared by
+x 100 pA, scaled so the largest current is ``stimulus_absolute_amplitude`` (the published
+peak), and each seed ("C1NSSEED_1", "C1NSSEED_2") is one fixed noise realisation shared by
 every cell, so repeats of Noise 2 are identical stimuli.
 """
 
@@ -147,6 +148,21 @@ def _ramp_to_rheobase(duration_s: float) -> tuple[NDArray[np.float64], NDArray[n
     return t, ramp * (1.0 + NOISE_CV * _pink_noise(_RAMP_TO_RHEOBASE_SEED, n_grid))
 
 
+def _scaled_to_peak(
+    unit: NDArray[np.float64], amplitude_pa: float, relative: float
+) -> NDArray[np.float64]:
+    """A unit-base noisy stimulus in pA, its largest value the record's absolute amplitude.
+
+    The published absolute amplitude of a noise stimulus is its peak; a real record's peak
+    belongs to the real noise realisation, so this one is scaled to it (within a few percent of
+    relative x 100 pA). Without an amplitude, the relative one sets the base current.
+    """
+    peak = float(unit.max()) if unit.size else 0.0
+    if amplitude_pa > 0.0 and peak > 0.0:
+        return unit * (amplitude_pa / peak)
+    return relative * RELATIVE_UNIT_PA * unit
+
+
 def _pulse_train(
     out: NDArray[np.float64],
     i0: int,
@@ -209,10 +225,10 @@ def stimulus_waveform(
         for g in np.flatnonzero(gaps):
             noise[(t > grid_t[g] + step) & (t < grid_t[g + 1])] = 0.0
         noise[t > grid_t[-1] + step] = 0.0
-        out[i0:i1] = relative * RELATIVE_UNIT_PA * noise
+        out[i0:i1] = _scaled_to_peak(noise, amplitude, relative)
     elif name == "Ramp to Rheobase":
         grid_t, grid_v = _ramp_to_rheobase(duration_s)
-        out[i0:i1] = relative * RELATIVE_UNIT_PA * np.interp(t, grid_t, grid_v)
+        out[i0:i1] = _scaled_to_peak(np.interp(t, grid_t, grid_v), amplitude, relative)
     elif name.startswith("Ramp"):
         # Rises from zero at the amplitude / duration slope (25 pA/s in the published protocol).
         out[i0:i1] = amplitude * t / max(duration_s, 1.0 / rate)
