@@ -292,8 +292,8 @@ def _as_served(sweep: dict[str, Any]) -> dict[str, Any]:
     if name in _PULSE_WIDTHS_S and interval > 0:
         record["stimulus_interval"] = round(interval + _PULSE_WIDTHS_S[name], 6)
     elif name.startswith("Noise") and interval > 0:
-        # Three epochs and two gaps fill the duration.
-        epoch = (duration - 2.0 * interval) / 3.0
+        # Three epochs and two gaps fill the duration (published one sample short: whole ms).
+        epoch = round((duration - 2.0 * interval) / 3.0, 3)
         record["stimulus_interval"] = round(interval + epoch, 6)
     else:
         record["stimulus_interval"] = None

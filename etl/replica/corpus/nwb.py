@@ -386,7 +386,6 @@ def write_cell_nwb(
     (as far as the search finds a gain that does).
     """
     params = cell_params_for(cell)
-    seeds = np.random.SeedSequence([int(seed) % (2**32), int(specimen_id) % (2**32)])
     spike_counts: dict[int, int] = {}
     # A fixed session date keeps the file a function of its inputs.
     session_start = "2015-06-12T10:00:00-07:00"
@@ -409,9 +408,10 @@ def write_cell_nwb(
         spike_times = f.create_group("analysis").create_group("spike_times")
         spike_times.attrs["neurodata_type"] = _text("Custom")
 
-        for sweep, sweep_seed in zip(sweeps, seeds.spawn(len(sweeps)), strict=True):
+        for sweep in sweeps:
             number = int(sweep["sweep_number"])
-            rng = np.random.default_rng(sweep_seed)
+            # A sweep's noise depends on its number, not on which other sweeps are written.
+            rng = np.random.default_rng([int(seed) % (2**32), int(specimen_id) % (2**32), number])
             stimulus = stimulus_waveform(sweep, sampling_rate=SAMPLING_RATE_HZ, rng=rng)
             if is_voltage_clamp(sweep):
                 response = _voltage_clamp_current(stimulus, _test_code(sweep), params, rng)
