@@ -36,7 +36,14 @@ from ctmirror.replica.corpus.protocols import synthetic_sweeps
 from ctmirror.replica.corpus.realdata import GLIF_TEMPLATE_IDS, RealData, RealModel
 from ctmirror.replica.snapshot import SnapshotWriter
 
-__all__ = ["PRODUCTS", "FillOptions", "WELL_KNOWN_FILE_TYPES", "fill_corpus", "nwb_cell_order"]
+__all__ = [
+    "PRODUCTS",
+    "WELL_KNOWN_FILE_TYPES",
+    "FillOptions",
+    "current_api_sweeps",
+    "fill_corpus",
+    "nwb_cell_order",
+]
 
 log = logging.getLogger(__name__)
 
@@ -252,6 +259,57 @@ def nwb_cell_order(cells: Iterable[dict[str, Any]], real: RealData) -> list[int]
         return (1 if glif and sid in real.sweeps else 2, sid)
 
     return sorted(ids, key=rank)
+
+
+# Older exports of the sweep tables (the ephys_sweeps.json of the 2015 model packages, units
+# "pA"/"mV", zero instead of null intervals) time current-clamp stimuli from the end of the 0.1 s
+# test-pulse epoch, give pulse and noise intervals as the gap between pulses or epochs, and count
+# no spikes as 0. The API serves the same sweep ids with onsets from the start of the sweep
+# (where the files have them: a Long Square at 1.02 s, not 0.92 s), intervals as onset-to-onset
+# periods and null counts: compare specimen 324257146 in both exports.
+_OLD_EXPORT_ONSET_S = 0.1
+_OLD_EXPORT_UNITS = {"pA": "Amps", "mV": "Volts"}
+_PULSE_WIDTHS_S = {"Short Square - Triple": 0.003, "Square - 0.5ms Subthreshold": 0.0005}
+
+
+def _old_export(sweeps: list[dict[str, Any]]) -> bool:
+    return any(
+        s.get("stimulus_name") == "Long Square" and s.get("stimulus_interval") == 0.0
+        for s in sweeps
+    )
+
+
+def _as_served(sweep: dict[str, Any]) -> dict[str, Any]:
+    """One sweep record of an older export as the API serves it now."""
+    record = dict(sweep)
+    units = str(record.get("stimulus_units") or "")
+    record["stimulus_units"] = _OLD_EXPORT_UNITS.get(units, units)
+    if record["stimulus_units"] != "Amps" or record.get("stimulus_name") == "Test":
+        return record
+    start = record.get("stimulus_start_time")
+    if start is not None:
+        record["stimulus_start_time"] = round(float(start) + _OLD_EXPORT_ONSET_S, 6)
+    interval = float(record.get("stimulus_interval") or 0.0)
+    name = str(record.get("stimulus_name") or "")
+    duration = float(record.get("stimulus_duration") or 0.0)
+    if name in _PULSE_WIDTHS_S and interval > 0:
+        record["stimulus_interval"] = round(interval + _PULSE_WIDTHS_S[name], 6)
+    elif name.startswith("Noise") and interval > 0:
+        # Three epochs and two gaps fill the duration (published one sample short: whole ms).
+        epoch = round((duration - 2.0 * interval) / 3.0, 3)
+        record["stimulus_interval"] = round(interval + epoch, 6)
+    else:
+        record["stimulus_interval"] = None
+    if record.get("num_spikes") == 0:
+        record["num_spikes"] = None
+    return record
+
+
+def current_api_sweeps(sweeps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A real sweep list as the API serves it: older exports converted, others as published."""
+    if not _old_export(sweeps):
+        return [dict(s) for s in sweeps]
+    return [_as_served(s) for s in sweeps]
 
 
 class _Filler:
@@ -580,7 +638,7 @@ class _Filler:
     ) -> tuple[list[dict[str, Any]], bool]:
         sid = int(cell["specimen__id"])
         if sid in self.real.sweeps:
-            return [dict(s) for s in self.real.sweeps[sid]], True
+            return current_api_sweeps(self.real.sweeps[sid]), True
         rheobase = _value(cell, "ef__threshold_i_long_square", 100.0)
         vrest = _value(cell, "ef__vrest", -70.0)
         ri = _value(cell, "ef__ri", 150.0)
@@ -755,6 +813,7 @@ class _Filler:
             cell=cell,
             sweeps=sweeps,
             seed=self.options.seed,
+            follow_spike_counts=real_sweeps,
         )
         if not real_sweeps:
             for sweep in sweeps:
