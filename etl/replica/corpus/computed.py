@@ -18,9 +18,9 @@ the same way, so a sync that recomputes them finds the published value again:
 from __future__ import annotations
 
 import json
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -28,11 +28,11 @@ from ctmirror.features.names import EPHYS_CELL_FEATURES, EPHYS_CELL_FLAGS
 
 __all__ = [
     "CELL_LIST_EPHYS",
+    "EphysValues",
     "Recording",
     "cell_list_ephys",
     "explained_variance_ratio",
     "morphology_features",
-    "read_recording",
 ]
 
 #: The cell list's ``ef__`` columns that copy an ``EphysFeature`` column of the same name.
@@ -43,39 +43,58 @@ CELL_LIST_EPHYS: tuple[str, ...] = (
 
 
 @dataclass(frozen=True)
-class Recording:
-    """What the corpus computes from one cell's NWB file."""
+class EphysValues:
+    """The ``EphysFeature`` values of one recording."""
 
-    #: ``EphysFeature`` columns by name (allen2016), None where the recording gives no value.
+    #: Columns by name (allen2016), None where the recording gives no value.
     features: dict[str, float | bool | None]
     rheobase_sweep_number: int | None
     hero_sweep_number: int | None
-    #: The Noise 2 repeats a GLIF run is scored on (``sync_glif.noise2_repeats``).
-    noise2: Any
 
 
-def read_recording(nwb_path: Path, *, specimen_id: int, well_known_file_id: int) -> Recording:
-    """Convert ``nwb_path`` as a sync does and compute its features and Noise 2 repeats."""
-    from ctmirror.convert.nwb_sweeps import convert_nwb_to_parquet
-    from ctmirror.features.ephys import ALLEN2016
-    from ctmirror.features.ephys.cell import cell_features
-    from ctmirror.readers.ephys import recordings_from_parquet, stimulus_sweeps_from_parquet
-    from ctmirror.sync_glif import noise2_repeats
+class Recording:
+    """One cell's NWB file, converted as a sync converts it (into ``scratch``, which the
+    caller removes) when a value is first asked for; each value is computed once. A cell
+    whose values are all published costs nothing."""
 
-    with tempfile.TemporaryDirectory(prefix="ctmirror-corpus-") as folder:
-        parquet = Path(folder) / "sweeps.parquet"
-        convert_nwb_to_parquet(nwb_path, parquet, specimen_id=specimen_id,
-                               well_known_file_id=well_known_file_id)
-        recordings, _ = recordings_from_parquet(parquet)
-        stimuli, _ = stimulus_sweeps_from_parquet(parquet)
-    cell = cell_features(recordings, ALLEN2016)
-    return Recording(
-        features={name: cell.values.get(name)
-                  for name in (*EPHYS_CELL_FEATURES, *EPHYS_CELL_FLAGS)},
-        rheobase_sweep_number=cell.rheobase_sweep_number,
-        hero_sweep_number=cell.hero_sweep_number,
-        noise2=noise2_repeats(stimuli),
-    )
+    def __init__(self, nwb_path: Path, scratch: Path, *, specimen_id: int,
+                 well_known_file_id: int) -> None:
+        self.nwb_path = Path(nwb_path)
+        self.scratch = Path(scratch)
+        self.specimen_id = specimen_id
+        self.well_known_file_id = well_known_file_id
+
+    @cached_property
+    def sweeps_parquet(self) -> Path:
+        from ctmirror.convert.nwb_sweeps import convert_nwb_to_parquet
+
+        path = self.scratch / f"{self.specimen_id}_{self.well_known_file_id}.parquet"
+        convert_nwb_to_parquet(self.nwb_path, path, specimen_id=self.specimen_id,
+                               well_known_file_id=self.well_known_file_id)
+        return path
+
+    @cached_property
+    def ephys(self) -> EphysValues:
+        """The cell-level features, as the sync's ephys stage computes them."""
+        from ctmirror.features.ephys import ALLEN2016
+        from ctmirror.features.ephys.cell import cell_features
+        from ctmirror.readers.ephys import recordings_from_parquet
+
+        cell = cell_features(recordings_from_parquet(self.sweeps_parquet)[0], ALLEN2016)
+        return EphysValues(
+            features={name: cell.values.get(name)
+                      for name in (*EPHYS_CELL_FEATURES, *EPHYS_CELL_FLAGS)},
+            rheobase_sweep_number=cell.rheobase_sweep_number,
+            hero_sweep_number=cell.hero_sweep_number,
+        )
+
+    @cached_property
+    def noise2(self) -> Any:
+        """The Noise 2 repeats a GLIF run is scored on (``sync_glif.noise2_repeats``)."""
+        from ctmirror.readers.ephys import stimulus_sweeps_from_parquet
+        from ctmirror.sync_glif import noise2_repeats
+
+        return noise2_repeats(stimulus_sweeps_from_parquet(self.sweeps_parquet)[0])
 
 
 def cell_list_ephys(features: Mapping[str, Any]) -> dict[str, float | None]:

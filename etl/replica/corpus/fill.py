@@ -18,9 +18,11 @@ record at all (their ``erwkf__id`` names no record in the corpus).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
+import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -759,16 +761,17 @@ class _Filler:
         """The EphysFeature row of a cell with a synthetic recording: what the recording gives
         (``ctmirror.replica.corpus.computed``), and the voltage-clamp QC values the public
         recordings do not hold drawn. A synthetic cell row gets the same values."""
+        ephys = recording.ephys
         ids = {int(s["sweep_number"]): int(s["id"]) for s in sweeps}
-        rheobase, hero = recording.rheobase_sweep_number, recording.hero_sweep_number
-        ri = recording.features.get("ri")
+        rheobase, hero = ephys.rheobase_sweep_number, ephys.hero_sweep_number
+        ri = ephys.features.get("ri")
         record: dict[str, Any] = {
             "id": self.new_id(),
             "specimen_id": int(cell["specimen__id"]),
             "rheobase_sweep_id": ids.get(rheobase) if rheobase is not None else None,
             "rheobase_sweep_number": rheobase,
             "thumbnail_sweep_id": ids.get(hero) if hero is not None else None,
-            **recording.features,
+            **ephys.features,
             "electrode_0_pa": float(rng.normal(0.0, 30.0)),
             "seal_gohm": float(rng.uniform(1.0, 5.0)),
             # Measured on the break-in sweep, not ri; close to it.
@@ -778,7 +781,7 @@ class _Filler:
         }
         self.writer.add_record("EphysFeature", record)
         if self.options.computed_cell_values:
-            cell.update(computed.cell_list_ephys(recording.features))
+            cell.update(computed.cell_list_ephys(ephys.features))
 
     def ephys_result(self, cell: dict[str, Any], specimen: dict[str, Any]) -> None:
         self.writer.add_record(
@@ -797,8 +800,10 @@ class _Filler:
         sweeps: list[dict[str, Any]],
         real_sweeps: bool,
         storage: str,
+        scratch: Path,
     ) -> computed.Recording:
-        """Write the cell's NWB file; what the corpus computes from it."""
+        """Write the cell's NWB file; what the corpus computes from it (converted in
+        ``scratch`` when first needed)."""
         if self.write_nwb is None:
             raise RuntimeError("NWB cells were asked for without an NWB writer")
         erid = int(specimen["ephys_result_id"])
@@ -834,8 +839,8 @@ class _Filler:
             },
         )
         self.writer.add_file("well_known_file", wkf_id, target)
-        return computed.read_recording(
-            target, specimen_id=int(cell["specimen__id"]), well_known_file_id=int(wkf_id)
+        return computed.Recording(
+            target, scratch, specimen_id=int(cell["specimen__id"]), well_known_file_id=int(wkf_id)
         )
 
     def thumbnails(
@@ -1172,16 +1177,19 @@ class _Filler:
         specimen = self.specimen(cell)
         self.ephys_result(cell, specimen)
         sweeps, real_sweeps = self.sweeps(cell, rng)
-        recording = (
-            self.nwb(cell, specimen, sweeps, real_sweeps, storage) if with_nwb else None
-        )
-        self.ephys_feature(cell, sweeps, rng, recording)
-        self.writer.add_records("EphysSweep", sweeps)
-        self.thumbnails(cell, specimen, rng, storage)
-        reconstruction = self.reconstruction(cell, rng, storage)
-        if reconstruction is not None or cell.get("si__path"):
-            self.images(cell, rng, storage)
-        self.neuronal_models(cell, sweeps, reconstruction, specimen, rng, storage, recording)
+        with contextlib.ExitStack() as stack:
+            recording = None
+            if with_nwb:
+                # The recording's sweeps Parquet, while the cell's values are computed.
+                scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix="ctmirror-"))
+                recording = self.nwb(cell, specimen, sweeps, real_sweeps, storage, Path(scratch))
+            self.ephys_feature(cell, sweeps, rng, recording)
+            self.writer.add_records("EphysSweep", sweeps)
+            self.thumbnails(cell, specimen, rng, storage)
+            reconstruction = self.reconstruction(cell, rng, storage)
+            if reconstruction is not None or cell.get("si__path"):
+                self.images(cell, rng, storage)
+            self.neuronal_models(cell, sweeps, reconstruction, specimen, rng, storage, recording)
         self.writer.add_record("ApiCellTypesSpecimenDetail", cell)
 
 
