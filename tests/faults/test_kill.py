@@ -1,0 +1,82 @@
+"""``kill -9`` at seeded random points of a sync, then resume: the same state as a fault-free
+sync of the same corpus.
+
+Each seed kills the command-line sync (``ctmirror sync --no-prefect`` in a subprocess) a few
+times, each after a random delay drawn over the length of a whole sync, so the kills land in
+every stage (crawl, load, downloads, conversions, close-out) across seeds; then one more run
+must finish the mirror.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from ctmirror.replica.faults import FaultConfig
+from ctmirror.replica.server import serve_in_thread
+from tests.digest import mirror_digest
+from tests.e2e.warehouse_sql import query_rows
+from tests.faults.harness import Outcome, compare
+
+KILLS = 3
+#: Python start-up and imports before the sync begins, added to the window kills fall in.
+STARTUP_S = 1.5
+
+
+def _env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CTMIRROR_")}
+    # the suite's sync: no feature stages (tests/faults/harness.py says why)
+    for stage in ("EPHYS", "MORPHOLOGY", "GLIF"):
+        env[f"CTMIRROR_FEATURES__{stage}"] = "false"
+    return env
+
+
+def _last_line(path: Path) -> str:
+    lines = [line for line in path.read_text(errors="replace").splitlines() if line.strip()]
+    return lines[-1][:120] if lines else "(nothing logged)"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [
+    1, *(pytest.param(seed, marks=pytest.mark.faults) for seed in (2, 3, 4, 5))])
+def test_kill_9_at_random_points_then_resume(
+    seed: int, reference: Outcome, synth_snapshot: Path, tmp_path: Path, port: int,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    rng = random.Random(seed)
+    window = STARTUP_S + reference.runs[0].seconds
+    root = tmp_path / "mirror"
+    args = [sys.executable, "-m", "ctmirror", "sync", "--no-prefect", "--api-base",
+            f"http://127.0.0.1:{port}", "--root", str(root)]
+    log = tmp_path / "sync.log"
+    killed: list[str] = []
+    # a little latency, so the crawl is not over before the first kill can land in it
+    with serve_in_thread(synth_snapshot, port=port, faults=FaultConfig(latency_s=0.01)):
+        for _ in range(KILLS):
+            delay = rng.uniform(0.5, window)
+            with log.open("w") as out:
+                proc = subprocess.Popen(args, env=_env(), stdout=out, stderr=subprocess.STDOUT)
+                time.sleep(delay)
+                if proc.poll() is None:
+                    proc.send_signal(signal.SIGKILL)
+                proc.wait()
+            killed.append(f"{delay:.1f}s: {_last_line(log)}"
+                          if proc.returncode == -signal.SIGKILL else f"{delay:.1f}s: finished")
+        final = subprocess.run(args, env=_env(), capture_output=True, text=True, timeout=600)
+    with capsys.disabled():
+        print(f"\nkill -9, seed {seed}: " + "; ".join(killed))
+    assert final.returncode == 0, final.stdout + final.stderr
+    assert "Traceback" not in final.stdout + final.stderr
+    assert compare(reference, Outcome(root, mirror_digest(root))) == []
+    url = f"duckdb:///{root / 'warehouse.duckdb'}"
+    runs = Counter(status for (status,) in query_rows(url, "SELECT status FROM sync_runs"))
+    assert set(runs) == {"succeeded"}, runs
+    assert not list(root.rglob("*.part"))
