@@ -17,7 +17,7 @@ import argparse
 import hashlib
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator, Mapping
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -64,8 +64,10 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def table_digests(url: str) -> dict[str, dict[str, Any]]:
-    """``{table: {"rows": n, "sha256": ...}}`` over the non-volatile columns of every table."""
+def table_digests(url: str, ignore_columns: Mapping[str, Collection[str]] | None = None
+                  ) -> dict[str, dict[str, Any]]:
+    """``{table: {"rows": n, "sha256": ...}}`` over the non-volatile columns of every table,
+    but those ``ignore_columns`` names per table."""
     engine = sa.create_engine(url)
     try:
         inspector = sa.inspect(engine)
@@ -75,7 +77,8 @@ def table_digests(url: str) -> dict[str, dict[str, Any]]:
                 if name in RUN_TABLES:
                     continue
                 every = conn.execute(sa.text(f'SELECT * FROM "{name}" LIMIT 0')).keys()
-                columns = sorted(c for c in every if not _volatile(c))
+                ignored = (ignore_columns or {}).get(name, ())
+                columns = sorted(c for c in every if not _volatile(c) and c not in ignored)
                 select = sa.select(*(sa.column(c) for c in columns)).select_from(sa.table(name))
                 rows = sorted(json.dumps([_plain(v) for v in row], sort_keys=True, default=str)
                               for row in conn.execute(select))
@@ -107,10 +110,11 @@ def file_digests(root: Path) -> dict[str, str]:
     return out
 
 
-def mirror_digest(root: Path, url: str | None = None) -> dict[str, Any]:
+def mirror_digest(root: Path, url: str | None = None, *,
+                  ignore_columns: Mapping[str, Collection[str]] | None = None) -> dict[str, Any]:
     root = Path(root).resolve()
     url = url or f"duckdb:///{root / 'warehouse.duckdb'}"
-    return {"tables": table_digests(url), "files": file_digests(root)}
+    return {"tables": table_digests(url, ignore_columns), "files": file_digests(root)}
 
 
 def differences(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
