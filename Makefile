@@ -46,8 +46,7 @@ check: install
 # the fault matrix, kill -9 at random points, the hostile-input corpus and the property tests;
 # `-m ""` lifts the default `-m 'not faults'` (pyproject.toml), so every case of the folder runs
 faults: install
-	CTMIRROR_TEST_BACKENDS=$${CTMIRROR_TEST_BACKENDS:-duckdb} \
-		$(BIN)/python -m pytest -q -m "" tests/faults
+	$(BIN)/python -m pytest -q -m "" tests/faults
 
 static: install
 	PYTHON=$(BIN)/python scripts/check

@@ -44,12 +44,21 @@ def sync_config(base_url: str, root: Path, warehouse_url: str | None = None,
 class Outcome:
     root: Path
     digest: dict[str, Any]
+    #: the warehouse; None for the root's DuckDB file
+    url: str | None = None
     injected: dict[str, int] = field(default_factory=dict)
     runs: list[SyncResult] = field(default_factory=list)
 
     @property
+    def warehouse_url(self) -> str:
+        return self.url or f"duckdb:///{self.root / 'warehouse.duckdb'}"
+
+    @property
     def rows(self) -> int:
-        return sum(t["rows"] for t in self.digest["tables"].values())
+        return self.rows_without(frozenset())
+
+    def rows_without(self, tables: frozenset[str]) -> int:
+        return sum(t["rows"] for name, t in self.digest["tables"].items() if name not in tables)
 
     @property
     def files(self) -> int:
@@ -68,16 +77,17 @@ def free_port() -> int:
 
 
 def run_case(snapshot: Path, root: Path, faults: FaultConfig | None, *, port: int,
-             resync: bool = False, **api: Any) -> Outcome:
-    """One sync under ``faults``; with ``resync`` a second, fault-free sync after it."""
+             resync: bool = False, warehouse_url: str | None = None, **api: Any) -> Outcome:
+    """One sync under ``faults``; with ``resync`` a second, fault-free sync after it.
+    The warehouse is the root's DuckDB file unless ``warehouse_url`` names another."""
     with serve_in_thread(snapshot, port=port, faults=faults) as replica:
-        config = sync_config(replica.base_url, root, **api)
+        config = sync_config(replica.base_url, root, warehouse_url, **api)
         runs = [run_sync_locally(config)]
         injected = replica.injected
         if resync:
             replica.faults = None
-            runs.append(run_sync_locally(sync_config(replica.base_url, root)))
-    return Outcome(root, mirror_digest(root), injected, runs)
+            runs.append(run_sync_locally(sync_config(replica.base_url, root, warehouse_url)))
+    return Outcome(root, mirror_digest(root, warehouse_url), warehouse_url, injected, runs)
 
 
 def compare(reference: Outcome, case: Outcome, *, ignore: frozenset[str] = frozenset()

@@ -59,18 +59,30 @@ def _where(root: Path) -> str:
             f"{count('parquet/*/*/*.parquet')} Parquet files")
 
 
+ON_POSTGRES = (pytest.mark.faults, pytest.mark.postgres)
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("seed", [
-    1, *(pytest.param(seed, marks=pytest.mark.faults) for seed in (2, 3, 4, 5))])
+@pytest.mark.parametrize(("seed", "backend"), [
+    (1, "duckdb"),
+    *(pytest.param(seed, "duckdb", marks=pytest.mark.faults) for seed in (2, 3, 4, 5)),
+    *(pytest.param(seed, "postgres", marks=ON_POSTGRES) for seed in (6, 7)),
+])
 def test_kill_9_at_random_points_then_resume(
-    seed: int, reference: Outcome, synth_snapshot: Path, tmp_path: Path, port: int,
-    capsys: pytest.CaptureFixture[str],
+    seed: int, backend: str, synth_snapshot: Path, tmp_path: Path, port: int,
+    capsys: pytest.CaptureFixture[str], request: pytest.FixtureRequest,
 ) -> None:
+    if backend == "postgres":
+        reference: Outcome = request.getfixturevalue("postgres_reference")
+        url = request.getfixturevalue("new_postgres_database")()
+    else:
+        reference = request.getfixturevalue("reference")
+        url = f"duckdb:///{tmp_path / 'mirror' / 'warehouse.duckdb'}"
     rng = random.Random(seed)
     window = STARTUP_S + reference.runs[0].seconds
     root = tmp_path / "mirror"
     args = [sys.executable, "-m", "ctmirror", "sync", "--no-prefect", "--api-base",
-            f"http://127.0.0.1:{port}", "--root", str(root)]
+            f"http://127.0.0.1:{port}", "--root", str(root), "--db", url]
     killed: list[str] = []
     # a little latency, so the crawl is not over before the first kill can land in it
     with serve_in_thread(synth_snapshot, port=port, faults=FaultConfig(latency_s=0.01)):
@@ -89,18 +101,17 @@ def test_kill_9_at_random_points_then_resume(
         print(f"\nkill -9, seed {seed}: " + "; ".join(killed) + "; resumed")
     assert final.returncode == 0, final.stdout + final.stderr
     assert "Traceback" not in final.stdout + final.stderr
-    expected = mirror_digest(reference.root, ignore_columns=KNOWN_LOSSES)
-    got = mirror_digest(root, ignore_columns=KNOWN_LOSSES)
+    expected = mirror_digest(reference.root, reference.url, ignore_columns=KNOWN_LOSSES)
+    got = mirror_digest(root, url, ignore_columns=KNOWN_LOSSES)
     leftovers = sorted(p for p in got["files"] if LEFTOVER.search(p))
     for path in leftovers:
         del got["files"][path]
     no_etag = "SELECT count(*) FROM mirror_files WHERE etag IS NULL"
-    losses = (query_rows(f"duckdb:///{root / 'warehouse.duckdb'}", no_etag)[0][0]
-              - query_rows(f"duckdb:///{reference.root / 'warehouse.duckdb'}", no_etag)[0][0])
+    losses = (query_rows(url, no_etag)[0][0]
+              - query_rows(reference.warehouse_url, no_etag)[0][0])
     with capsys.disabled():
         print(f"known losses: {losses} rows without ETag, {len(leftovers)} leftover side files")
     assert compare(Outcome(reference.root, expected), Outcome(root, got)) == []
-    url = f"duckdb:///{root / 'warehouse.duckdb'}"
     runs = Counter(status for (status,) in query_rows(url, "SELECT status FROM sync_runs"))
     assert set(runs) == {"succeeded"}, runs
     assert not list(root.rglob("*.part"))
