@@ -165,12 +165,6 @@ def test_a_server_path_of_dotdots_stays_in_the_mirror(
 
 # -- files that reach the host: HDF5 external storage, external links, virtual datasets -------
 
-DEFECT_3 = pytest.mark.xfail(strict=True, reason=(
-    "defect 3 (issue 16): an NWB's HDF5 paths to the host (external raw storage, external "
-    "links, virtual datasets) are followed when it is converted"))
-
-
-@DEFECT_3
 @pytest.mark.parametrize("how", ["external", "external-link", "virtual"])
 def test_an_nwb_reaching_for_host_files_is_a_conversion_error(
     how: str, synth_snapshot: Path, tmp_path: Path
@@ -198,12 +192,13 @@ def test_an_nwb_reaching_for_host_files_is_a_conversion_error(
                                     f"list_contains(response, {marker})")
     errors = _errors(root)
     assert leaked == [(0,)], "the host file's values were converted into sweeps"
-    assert errors.get(("WellKnownFile", stored.id), ("", ""))[0] in ("download", "convert")
+    stage, message = errors[("WellKnownFile", stored.id)]
+    assert stage == "convert" and "may not read other files" in message, message
+    assert query_rows(_url(root), f"SELECT count(*) FROM sweeps WHERE specimen_id = "
+                                  f"(SELECT specimen_id FROM mirror_files WHERE source_id = "
+                                  f"{stored.id})") == [(0,)]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "issue 16 (smaller defects, with defect 3's review of untrusted files): a zip member that "
-    "inflates far beyond its size is not bounded"))
 def test_a_zip_bomb_is_a_recorded_error(synth_snapshot: Path, tmp_path: Path) -> None:
     snapshot = _copy(synth_snapshot, tmp_path)
     package = pick(snapshot, ".zip")
@@ -212,7 +207,9 @@ def test_a_zip_bomb_is_a_recorded_error(synth_snapshot: Path, tmp_path: Path) ->
     replace_file(snapshot, (package.kind, package.id), bomb)
     root = tmp_path / "mirror"
     _sync(snapshot, root)
-    assert ("NeuronalModel", package.id) in _errors(root)
+    stage, message = _errors(root)[("NeuronalModel", package.id)]
+    assert stage == "download" and "not a valid zip file" in message, message
+    assert not list((root / "files" / "model_packages").rglob("neuron_config.json"))
 
 
 # -- records: one poisoned record must not block the others (defect 4) -----------------------
