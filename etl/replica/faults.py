@@ -9,8 +9,8 @@ image downloads); ``all`` matches both, and other paths. A fault fires on a requ
 with its probability, optionally only among the first N requests in its scope, or only after
 the first K (so a sync's preflight query can be let through and its crawl hit). When several
 faults fire, the first listed wins. Latency and throttling apply to every request in scope.
-The injector counts the faults it fired (``FaultInjector.injected``), so a test can tell how
-many failures a sync came through.
+The injector counts the faults it fired and the requests it slowed (``FaultInjector.injected``),
+so a test can tell how many failures a sync came through.
 
 Command-line specs (``ctmirror replica serve --fault SPEC``, repeatable), ``KIND=ARGS`` where
 ARGS are colon-separated and may start with a scope (``queries:``, ``files:``, ``all:``)::
@@ -228,16 +228,19 @@ class FaultInjector:
                 fires = self._rng.random() < fault.probability
                 if fires and chosen is None:
                     chosen = fault
-            if chosen is not None:
-                self._fired[chosen.label] = self._fired.get(chosen.label, 0) + 1
+            for label, applies in ((chosen.label if chosen else "", chosen is not None),
+                                   ("latency", bool(latency)),
+                                   ("throttle", throttle is not None)):
+                if applies:
+                    self._fired[label] = self._fired.get(label, 0) + 1
         if not latency and throttle is None and chosen is None:
             return NO_FAULT
         return Decision(latency, throttle, chosen)
 
     @property
     def injected(self) -> dict[str, int]:
-        """How often each fault fired so far, by ``Fault.label`` (latency and throttling,
-        which apply to every request in scope, are not counted)."""
+        """How often each fault fired so far, by ``Fault.label``; ``latency`` and
+        ``throttle`` count the requests they slowed."""
         with self._lock:
             return dict(self._fired)
 

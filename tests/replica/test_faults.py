@@ -190,6 +190,12 @@ def test_skip_lets_the_first_requests_through_and_injected_counts_what_fired() -
     assert injector.decide("files").fault is None
     assert injector.injected == {"status 503": 3}
     assert FaultInjector(FaultConfig.parse(["drop=1", "first=2"])).injected == {}
+    slowed = FaultInjector(FaultConfig.parse(["latency=queries:0.1", "throttle=files:100"]))
+    slowed.decide("queries")
+    slowed.decide("queries")
+    slowed.decide("files")
+    slowed.decide(None)
+    assert slowed.injected == {"latency": 2, "throttle": 1}
 
 
 def test_the_running_replica_counts_injected_faults(replica: Any, http: httpx.Client) -> None:
