@@ -2,6 +2,7 @@
 #   make demo    install, then mirror a bundled synthetic replica of the Allen API offline and query it
 #   make test    install, run the static checks, then the whole test suite (CI runs exactly this)
 #   make check   install, run the static checks, then the fast tests (a couple of minutes)
+#   make faults  install, then the whole fault and fuzz suite, tests/faults (docs/faults.md)
 # Static checks on their own: make static (all three), make lint, make typecheck, make contracts.
 # A target with several steps runs them all and fails if any failed.
 PYTHON ?= python3
@@ -10,9 +11,9 @@ BIN    := $(VENV)/bin
 
 # the fast tests: no end-to-end sync, no acceptance run on the published data, DuckDB only
 # (unless CTMIRROR_TEST_BACKENDS says otherwise)
-FAST_TESTS := -m "not slow" --ignore=tests/e2e --ignore=tests/acceptance
+FAST_TESTS := -m "not slow and not faults" --ignore=tests/e2e --ignore=tests/acceptance
 
-.PHONY: demo test check static lint typecheck contracts install
+.PHONY: demo test check faults static lint typecheck contracts install
 
 $(BIN)/ctmirror: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +42,11 @@ check: install
 		$(BIN)/python -m pytest -q $(FAST_TESTS) || status=1; \
 	if [ $$status -ne 0 ]; then echo "make check: FAILED (see above)" >&2; fi; \
 	exit $$status
+
+# the fault matrix, kill -9 at random points, the hostile-input corpus and the property tests;
+# `-m ""` lifts the default `-m 'not faults'` (pyproject.toml), so every case of the folder runs
+faults: install
+	$(BIN)/python -m pytest -q -m "" tests/faults
 
 static: install
 	PYTHON=$(BIN)/python scripts/check

@@ -48,6 +48,10 @@ def serve(
         typer.echo("stopped")
     finally:
         server.server_close()
+        if faults.faults:
+            fired = server.injector.injected
+            typer.echo("faults injected: " + (", ".join(f"{kind} x{n}" for kind, n in
+                                                         sorted(fired.items())) or "none"))
 
 
 def _stop_on_signals() -> None:

@@ -6,8 +6,11 @@ and asks it for a ``Decision`` once per request.
 
 Each request has a scope: ``queries`` (``/api/v2/data/...``) or ``files`` (file, model zip and
 image downloads); ``all`` matches both, and other paths. A fault fires on a request in its scope
-with its probability, optionally only among the first N requests in its scope. When several
+with its probability, optionally only among the first N requests in its scope, or only after
+the first K (so a sync's preflight query can be let through and its crawl hit). When several
 faults fire, the first listed wins. Latency and throttling apply to every request in scope.
+The injector counts the faults it fired and the requests it slowed (``FaultInjector.injected``),
+so a test can tell how many failures a sync came through.
 
 Command-line specs (``ctmirror replica serve --fault SPEC``, repeatable), ``KIND=ARGS`` where
 ARGS are colon-separated and may start with a scope (``queries:``, ``files:``, ``all:``)::
@@ -20,6 +23,7 @@ ARGS are colon-separated and may start with a scope (``queries:``, ``files:``, `
     truncate=[SCOPE:]P                 send half the body under the full Content-Length, close
     html=P                             HTTP 200 with an HTML "site unavailable" page (queries)
     first=N                            faults fire only among the first N requests they match
+    skip=K                             ... after letting the first K they match through
     seed=N                             seed of the random generator (default 0)
 
 Example: ``--fault status=503:0.2 --fault truncate=files:0.1 --fault first=3 --fault seed=7``.
@@ -50,6 +54,7 @@ class Fault:
     probability: float = 1.0
     scope: Scope = "all"
     first: int | None = None
+    skip: int = 0
     status: int = 503
     retry_after: int | None = None
 
@@ -58,12 +63,21 @@ class Fault:
             raise ConfigError(f"fault probability {self.probability} is not between 0 and 1")
         if self.first is not None and self.first < 0:
             raise ConfigError(f"fault 'first' count {self.first} is negative")
+        if self.skip < 0:
+            raise ConfigError(f"fault 'skip' count {self.skip} is negative")
         if self.kind == "status" and not 400 <= self.status <= 599:
             raise ConfigError(f"fault status {self.status} is not an HTTP error status (4xx/5xx)")
         if self.kind == "html" and self.scope == "files":
             raise ConfigError("the html outage page is a query fault; use scope queries or all")
         if self.retry_after is not None and self.retry_after < 0:
             raise ConfigError(f"Retry-After {self.retry_after} is negative")
+
+    @property
+    def label(self) -> str:
+        """What the fault does, as counted: ``status 503``, ``retry-after 429``, ``drop``."""
+        if self.kind != "status":
+            return self.kind
+        return f"{'status' if self.retry_after is None else 'retry-after'} {self.status}"
 
     def matches(self, scope: RequestScope) -> bool:
         if self.kind == "html":
@@ -91,6 +105,7 @@ class FaultConfig:
         """A config from command-line specs (see the module docstring)."""
         config = cls()
         first: int | None = None
+        skip = 0
         for spec in specs:
             kind, equals, args = spec.partition("=")
             kind = kind.strip().lower()
@@ -98,6 +113,9 @@ class FaultConfig:
                 raise ConfigError(f"fault spec {spec!r} is not KIND=ARGS, e.g. status=503:0.2")
             if kind == "first":
                 first = _int(args, spec)
+                continue
+            if kind == "skip":
+                skip = _int(args, spec)
                 continue
             if kind == "seed":
                 config = replace(config, seed=_int(args, spec))
@@ -115,6 +133,8 @@ class FaultConfig:
             faults = tuple(f if f.first is not None else replace(f, first=first)
                            for f in config.faults)
             config = replace(config, faults=faults)
+        if skip:
+            config = replace(config, faults=tuple(replace(f, skip=skip) for f in config.faults))
         return config
 
 
@@ -134,7 +154,7 @@ def _fault(kind: str, scope: Scope, values: list[str], spec: str) -> Fault:
             scope = "queries"
         return Fault(cast(FaultKind, kind), _float(_one(values, spec), spec), scope)
     raise ConfigError(f"unknown fault kind {kind!r} in {spec!r}; use latency, throttle, status, "
-                      "retry-after, drop, truncate, html, first or seed")
+                      "retry-after, drop, truncate, html, first, skip or seed")
 
 
 def _scoped(args: str) -> tuple[Scope, list[str]]:
@@ -183,6 +203,7 @@ class FaultInjector:
     config: FaultConfig
     _rng: random.Random = field(init=False)
     _seen: list[int] = field(init=False)
+    _fired: dict[str, int] = field(init=False, default_factory=dict)
     _lock: threading.Lock = field(init=False, default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
@@ -200,15 +221,28 @@ class FaultInjector:
                 if not fault.matches(scope):
                     continue
                 self._seen[i] += 1
-                if fault.first is not None and self._seen[i] > fault.first:
+                order = self._seen[i] - fault.skip
+                if order < 1 or (fault.first is not None and order > fault.first):
                     continue
                 # Draw for every fault in scope, so one fault's outcome does not shift another's.
                 fires = self._rng.random() < fault.probability
                 if fires and chosen is None:
                     chosen = fault
+            for label, applies in ((chosen.label if chosen else "", chosen is not None),
+                                   ("latency", bool(latency)),
+                                   ("throttle", throttle is not None)):
+                if applies:
+                    self._fired[label] = self._fired.get(label, 0) + 1
         if not latency and throttle is None and chosen is None:
             return NO_FAULT
         return Decision(latency, throttle, chosen)
+
+    @property
+    def injected(self) -> dict[str, int]:
+        """How often each fault fired so far, by ``Fault.label``; ``latency`` and
+        ``throttle`` count the requests they slowed."""
+        with self._lock:
+            return dict(self._fired)
 
 
 def _in_scope(fault_scope: Scope, scope: RequestScope) -> bool:

@@ -490,6 +490,11 @@ class RunningReplica:
     def request_count(self) -> int:
         return self._server.request_count
 
+    @property
+    def injected(self) -> dict[str, int]:
+        """The faults fired since the fault behaviour was last set, by kind."""
+        return self._server.injector.injected
+
     def reload(self) -> None:
         """Re-read the snapshot (after a test has changed it)."""
         self._server.state = ReplicaState(self._server.root)

@@ -175,3 +175,31 @@ def test_faults_given_at_start(tiny_snapshot: Path) -> None:
             httpx.Client(base_url=running.base_url) as client:
         assert running.faults == config
         assert [client.get(QUERY).status_code for _ in range(2)] == [500, 200]
+
+
+def test_skip_lets_the_first_requests_through_and_injected_counts_what_fired() -> None:
+    config = FaultConfig.parse(["status=queries:503", "retry-after=files:429:1:2", "skip=2",
+                                "first=3"])
+    assert config.faults == (
+        Fault("status", 1.0, "queries", first=3, skip=2, status=503),
+        Fault("status", 1.0, "files", first=3, skip=2, status=429, retry_after=2),
+    )
+    injector = FaultInjector(config)
+    fired = [injector.decide("queries").fault is not None for _ in range(7)]
+    assert fired == [False, False, True, True, True, False, False]
+    assert injector.decide("files").fault is None
+    assert injector.injected == {"status 503": 3}
+    assert FaultInjector(FaultConfig.parse(["drop=1", "first=2"])).injected == {}
+    slowed = FaultInjector(FaultConfig.parse(["latency=queries:0.1", "throttle=files:100"]))
+    slowed.decide("queries")
+    slowed.decide("queries")
+    slowed.decide("files")
+    slowed.decide(None)
+    assert slowed.injected == {"latency": 2, "throttle": 1}
+
+
+def test_the_running_replica_counts_injected_faults(replica: Any, http: httpx.Client) -> None:
+    replica.faults = FaultConfig.parse(["html=1", "first=2"])
+    bodies = [http.get(QUERY).text for _ in range(3)]
+    assert ["unavailable" in body.lower() for body in bodies] == [True, True, False]
+    assert replica.injected == {"html": 2}
