@@ -39,6 +39,7 @@ def write_parquet_atomic(
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_side_files(path)
     side = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     if metadata:
         schema = schema.with_metadata({**(schema.metadata or {}),
@@ -72,6 +73,25 @@ def write_parquet_atomic(
         side.unlink(missing_ok=True)
         raise
     return rows
+
+
+def _remove_stale_side_files(path: Path) -> None:
+    """Remove the side files of ``path`` that a killed process left behind (its pid is gone);
+    no reader lists them, but they would stay on disk for good."""
+    for side in path.parent.glob(f".{path.name}.tmp-*"):
+        pid = side.name.rsplit("-", 1)[1]
+        if pid.isdigit() and not _alive(int(pid)):
+            side.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def _levels(schema: pa.Schema, overrides: dict[str, int]) -> dict[str, int]:

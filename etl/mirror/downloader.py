@@ -173,7 +173,26 @@ class _Download:
             except FileIntegrityError as exc:
                 log.info("%s - %s; downloading again", self.target, exc)
                 return None
+            # a copy a killed run verified but did not record: ask the server for the
+            # validators it was served with, so that later syncs can still make conditional
+            # requests for it
+            etag, last_modified = self._validators(size)
+            return DownloadResult(self.target, size, sha256, etag, last_modified, 0, False, True)
         return DownloadResult(self.target, size, sha256, None, None, 0, False, True)
+
+    def _validators(self, size: int) -> tuple[str | None, str | None]:
+        """The server's ETag and Last-Modified for a copy of ``size`` bytes, by one HEAD
+        request; none when the server does not answer it or serves another size."""
+        try:
+            response = self.http.head(self.url, headers={"Accept-Encoding": "identity"},
+                                      follow_redirects=True)
+        except httpx.HTTPError as exc:
+            log.info("%s - no validators (%s)", self.url, exc)
+            return None, None
+        length = response.headers.get("content-length")
+        if response.status_code != 200 or length is None or length.strip() != str(size):
+            return None, None
+        return response.headers.get("etag"), response.headers.get("last-modified")
 
     # -- one attempt ------------------------------------------------------------------------
 
