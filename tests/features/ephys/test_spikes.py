@@ -49,7 +49,7 @@ def _spike_agrees(got: dict[str, np.ndarray], expected: dict[str, np.ndarray], k
 
 REFERENCES = pytest.mark.parametrize(
     ("reference", "definitions", "n_spikes"),
-    [("ipfx", IPFX, 2504), ("allensdk", ALLEN2016, 2503)], ids=["ipfx-2.1.2", "allensdk-2.16.2"])
+    [("ipfx", IPFX, 2507), ("allensdk", ALLEN2016, 2507)], ids=["ipfx-2.1.2", "allensdk-2.16.2"])
 
 
 @REFERENCES
