@@ -18,9 +18,11 @@ record at all (their ``erwkf__id`` names no record in the corpus).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
+import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,8 +31,8 @@ from typing import Any
 import numpy as np
 
 from ctmirror.errors import ConfigError
-from ctmirror.features.names import RECONSTRUCTION_COLUMNS
-from ctmirror.replica.corpus import images, models, swc
+from ctmirror.features.names import CELL_LIST_COLUMNS, RECONSTRUCTION_COLUMNS
+from ctmirror.replica.corpus import computed, images, models, swc
 from ctmirror.replica.corpus.ids import IdAllocator, named_id
 from ctmirror.replica.corpus.protocols import synthetic_sweeps
 from ctmirror.replica.corpus.realdata import GLIF_TEMPLATE_IDS, RealData, RealModel
@@ -216,6 +218,9 @@ class FillOptions:
     sub_image_counts: dict[int, int] = field(default_factory=lambda: {313862022: 627})
     #: Specimens whose EphysResult failed quality control.
     failed_specimens: frozenset[int] = frozenset()
+    #: The cell rows are made up too: their ``ef__`` and ``nr__`` values are replaced by the
+    #: values computed from the cell's recording and SWC file, where it has them.
+    computed_cell_values: bool = False
 
 
 def _is_human(cell: dict[str, Any]) -> bool:
@@ -680,12 +685,19 @@ class _Filler:
         return records, False
 
     def ephys_feature(
-        self, cell: dict[str, Any], sweeps: list[dict[str, Any]], rng: np.random.Generator
+        self,
+        cell: dict[str, Any],
+        sweeps: list[dict[str, Any]],
+        rng: np.random.Generator,
+        recording: computed.Recording | None,
     ) -> None:
         sid = int(cell["specimen__id"])
         real = self.real.ephys_features.get(sid)
         if real is not None:
             self.writer.add_record("EphysFeature", real)
+            return
+        if recording is not None:
+            self.computed_ephys_feature(cell, sweeps, rng, recording)
             return
         rheobase = _value(cell, "ef__threshold_i_long_square", 100.0)
         long_squares = [s for s in sweeps if s["stimulus_name"] == "Long Square"]
@@ -750,6 +762,38 @@ class _Filler:
                 record[key] = cell[f"ef__{key}"]
         self.writer.add_record("EphysFeature", record)
 
+    def computed_ephys_feature(
+        self,
+        cell: dict[str, Any],
+        sweeps: list[dict[str, Any]],
+        rng: np.random.Generator,
+        recording: computed.Recording,
+    ) -> None:
+        """The EphysFeature row of a cell with a synthetic recording: what the recording gives
+        (``ctmirror.replica.corpus.computed``), and the voltage-clamp QC values the public
+        recordings do not hold drawn. A synthetic cell row gets the same values."""
+        ephys = recording.ephys
+        ids = {int(s["sweep_number"]): int(s["id"]) for s in sweeps}
+        rheobase, hero = ephys.rheobase_sweep_number, ephys.hero_sweep_number
+        ri = ephys.features.get("ri")
+        record: dict[str, Any] = {
+            "id": self.new_id(),
+            "specimen_id": int(cell["specimen__id"]),
+            "rheobase_sweep_id": ids.get(rheobase) if rheobase is not None else None,
+            "rheobase_sweep_number": rheobase,
+            "thumbnail_sweep_id": ids.get(hero) if hero is not None else None,
+            **ephys.features,
+            "electrode_0_pa": float(rng.normal(0.0, 30.0)),
+            "seal_gohm": float(rng.uniform(1.0, 5.0)),
+            # Measured on the break-in sweep, not ri; close to it.
+            "input_resistance_mohm": float(ri) * float(rng.uniform(0.9, 1.1))
+            if isinstance(ri, float)
+            else None,
+        }
+        self.writer.add_record("EphysFeature", record)
+        if self.options.computed_cell_values:
+            cell.update(computed.cell_list_ephys(ephys.features))
+
     def ephys_result(self, cell: dict[str, Any], specimen: dict[str, Any]) -> None:
         self.writer.add_record(
             "EphysResult",
@@ -767,7 +811,10 @@ class _Filler:
         sweeps: list[dict[str, Any]],
         real_sweeps: bool,
         storage: str,
-    ) -> None:
+        scratch: Path,
+    ) -> computed.Recording:
+        """Write the cell's NWB file; what the corpus computes from it (converted in
+        ``scratch`` when first needed)."""
         if self.write_nwb is None:
             raise RuntimeError("NWB cells were asked for without an NWB writer")
         erid = int(specimen["ephys_result_id"])
@@ -803,6 +850,9 @@ class _Filler:
             },
         )
         self.writer.add_file("well_known_file", wkf_id, target)
+        return computed.Recording(
+            target, scratch, specimen_id=int(cell["specimen__id"]), well_known_file_id=int(wkf_id)
+        )
 
     def thumbnails(
         self, cell: dict[str, Any], specimen: dict[str, Any], rng: np.random.Generator, storage: str
@@ -852,18 +902,23 @@ class _Filler:
             swc_bytes = swc.to_swc_text(tree).encode()
         record: dict[str, Any] = dict.fromkeys(RECONSTRUCTION_COLUMNS)
         if tree is not None:
-            record.update(swc.tree_measurements(tree))
-        published = {
-            key: cell.get(f"nr__{key}")
-            for key in (
-                "average_contraction",
-                "average_parent_daughter_ratio",
-                "max_euclidean_distance",
-                "number_bifurcations",
-                "number_stems",
-            )
-        }
-        record.update({k: v for k, v in published.items() if v is not None})
+            # A synthetic SWC file: its measurements are computed from it as a sync does.
+            measured = computed.morphology_features(swc_bytes)
+            record.update({k: v for k, v in measured.items() if k in RECONSTRUCTION_COLUMNS})
+            if self.options.computed_cell_values:
+                cell.update({k: v for k, v in measured.items() if k in CELL_LIST_COLUMNS})
+        if not self.options.computed_cell_values:
+            published = {
+                key: cell.get(f"nr__{key}")
+                for key in (
+                    "average_contraction",
+                    "average_parent_daughter_ratio",
+                    "max_euclidean_distance",
+                    "number_bifurcations",
+                    "number_stems",
+                )
+            }
+            record.update({k: v for k, v in published.items() if v is not None})
         record.update(
             {
                 "id": reconstruction_id,
@@ -996,6 +1051,7 @@ class _Filler:
         specimen: dict[str, Any],
         rng: np.random.Generator,
         storage: str,
+        recording: computed.Recording | None,
     ) -> None:
         sid = int(cell["specimen__id"])
         sweeps_json = json.dumps(sweeps, separators=(",", ":")).encode()
@@ -1054,6 +1110,8 @@ class _Filler:
                 data=parameters,
             )
             evr = real.explained_variance_ratio if real else None
+            if evr is None and glif and recording is not None:
+                evr = computed.explained_variance_ratio(parameters, recording)
             self.writer.add_record(
                 "NeuronalModelRun",
                 {
@@ -1122,21 +1180,28 @@ class _Filler:
             f"/external/{'human' if _is_human(cell) else 'mouse'}celltypes/"
             f"prod{int(rng.integers(200, 600))}"
         )
-        self.writer.add_record("ApiCellTypesSpecimenDetail", cell)
+        # The row is written last: with ``computed_cell_values`` its feature values are those
+        # computed from the files written below.
+        cell = dict(cell)
         self.donor(cell)
         self.structures_of(cell)
         specimen = self.specimen(cell)
         self.ephys_result(cell, specimen)
         sweeps, real_sweeps = self.sweeps(cell, rng, with_nwb=with_nwb)
-        self.ephys_feature(cell, sweeps, rng)
-        if with_nwb:
-            self.nwb(cell, specimen, sweeps, real_sweeps, storage)
-        self.writer.add_records("EphysSweep", sweeps)
-        self.thumbnails(cell, specimen, rng, storage)
-        reconstruction = self.reconstruction(cell, rng, storage)
-        if reconstruction is not None or cell.get("si__path"):
-            self.images(cell, rng, storage)
-        self.neuronal_models(cell, sweeps, reconstruction, specimen, rng, storage)
+        with contextlib.ExitStack() as stack:
+            recording = None
+            if with_nwb:
+                # The recording's sweeps Parquet, while the cell's values are computed.
+                scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix="ctmirror-"))
+                recording = self.nwb(cell, specimen, sweeps, real_sweeps, storage, Path(scratch))
+            self.ephys_feature(cell, sweeps, rng, recording)
+            self.writer.add_records("EphysSweep", sweeps)
+            self.thumbnails(cell, specimen, rng, storage)
+            reconstruction = self.reconstruction(cell, rng, storage)
+            if reconstruction is not None or cell.get("si__path"):
+                self.images(cell, rng, storage)
+            self.neuronal_models(cell, sweeps, reconstruction, specimen, rng, storage, recording)
+        self.writer.add_record("ApiCellTypesSpecimenDetail", cell)
 
 
 def fill_corpus(
