@@ -1,10 +1,10 @@
 """Does a recording follow its EphysSweep records? Stimulus timing, amplitude and spike count.
 
 A current-clamp sweep follows its record when, after the test pulse, its stimulus is first
-non-zero at ``stimulus_start_time`` (a ramp's first sample is zero, so one sample later is
-allowed), last non-zero at ``stimulus_start_time + stimulus_duration`` (a ramp stopped after the
-cell fired may end earlier, as published ramps do), reaches ``stimulus_absolute_amplitude``
-(the final current of a ramp, read from its slope) and the file lists ``num_spikes`` spike
+non-zero at ``stimulus_start_time`` (ramps start from zero: one sample later is allowed), last
+non-zero at ``stimulus_start_time + stimulus_duration`` (a ramp stopped after the cell fired may
+end earlier, as published ramps do), reaches ``stimulus_absolute_amplitude`` (the final current
+of a ramp, read from its slope) and the file lists ``num_spikes`` spike
 times (null means none). Test sweeps are left out: they have no stimulus protocol to follow.
 """
 
@@ -80,7 +80,9 @@ def check_sweep(
         silent = amplitude == 0.0
         onset_ok = end_ok = amplitude_ok = silent
     else:
-        onset_ok = int(on[0]) in ((first, first + 1) if is_ramp else (first,))
+        # Ramps (and Ramp to Rheobase) start from zero: their first non-zero sample is the next.
+        rises = name.startswith("Ramp")
+        onset_ok = int(on[0]) in ((first, first + 1) if rises else (first,))
         stopped_early = is_ramp and int(on[-1]) == pa.size - 1 and pa.size - 1 < last
         end_ok = abs(int(on[-1]) - last) <= 1 or stopped_early
         if is_ramp:

@@ -636,16 +636,27 @@ class _Filler:
 
     # -- electrophysiology ----------------------------------------------------------------
     def sweeps(
-        self, cell: dict[str, Any], rng: np.random.Generator
+        self, cell: dict[str, Any], rng: np.random.Generator, *, with_nwb: bool = False
     ) -> tuple[list[dict[str, Any]], bool]:
         sid = int(cell["specimen__id"])
         if sid in self.real.sweeps:
             return current_api_sweeps(self.real.sweeps[sid]), True
         rheobase = _value(cell, "ef__threshold_i_long_square", 100.0)
+        short_square = None
+        if with_nwb:
+            # The recording's cell sets the short squares, so they fire near its threshold.
+            from ctmirror.replica.corpus.nwb import short_square_threshold_pa
+
+            short_square = short_square_threshold_pa(cell)
         vrest = _value(cell, "ef__vrest", -70.0)
         ri = _value(cell, "ef__ri", 150.0)
         records = []
-        for sweep in synthetic_sweeps(rng, rheobase_pa=rheobase, fast=self.options.fast_sweeps):
+        for sweep in synthetic_sweeps(
+            rng,
+            rheobase_pa=rheobase,
+            fast=self.options.fast_sweeps,
+            short_square_pa=short_square,
+        ):
             record: dict[str, Any] = {"id": self.new_id(), "specimen_id": sid, **sweep}
             record.update(dict.fromkeys(_SWEEP_QUALITY))
             if sweep["stimulus_name"] != "Test":
@@ -1176,7 +1187,7 @@ class _Filler:
         self.structures_of(cell)
         specimen = self.specimen(cell)
         self.ephys_result(cell, specimen)
-        sweeps, real_sweeps = self.sweeps(cell, rng)
+        sweeps, real_sweeps = self.sweeps(cell, rng, with_nwb=with_nwb)
         with contextlib.ExitStack() as stack:
             recording = None
             if with_nwb:

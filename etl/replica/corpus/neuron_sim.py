@@ -367,24 +367,37 @@ def measure_passive(params: CellParams, amplitude_pa: float = -50.0) -> tuple[fl
     return ri_mohm, tau_ms
 
 
-def _spikes_on_step(params: CellParams, amplitude_pa: float) -> bool:
+def _spikes_on_step(params: CellParams, amplitude_pa: float, width_ms: float | None = None) -> bool:
+    """Does the noise-free cell fire on a 1 s step, or on a pulse of width_ms (then 50 ms later)?"""
     onset = int(_STEP_ONSET_MS / _DT_MS)
-    stim = np.zeros(onset + int(_RHEOBASE_STEP_MS / _DT_MS))
-    stim[onset:] = amplitude_pa * 1e-3
+    stim = np.zeros(onset + int(_RHEOBASE_STEP_MS / _DT_MS if width_ms is None else 50.0 / _DT_MS))
+    stim[onset : onset + (stim.size if width_ms is None else int(width_ms / _DT_MS))] = (
+        amplitude_pa * 1e-3
+    )
     out = np.empty_like(stim)
     return _integrate(_as_vector(params), stim, _DT_MS, 0, False, 1, out) > 0
 
 
-def measure_rheobase(params: CellParams, *, hi_pa: float = 400.0, tol_pa: float = 1.0) -> float:
-    """Smallest 1 s step (pA) that makes the noise-free cell fire, by bisection."""
+def measure_rheobase(
+    params: CellParams,
+    *,
+    hi_pa: float = 400.0,
+    tol_pa: float = 1.0,
+    width_ms: float | None = None,
+) -> float:
+    """Smallest 1 s step (pA) that makes the noise-free cell fire, by bisection.
+
+    With ``width_ms`` the smallest pulse of that width instead (3 ms: the Short Square
+    threshold).
+    """
     lo = 0.0
-    while not _spikes_on_step(params, hi_pa):
+    while not _spikes_on_step(params, hi_pa, width_ms):
         lo, hi_pa = hi_pa, hi_pa * 2.0
         if hi_pa > 1e5:
             raise ConfigError("the tuned cell never fires; check the requested rheobase and Ri")
     while hi_pa - lo > tol_pa:
         mid = 0.5 * (lo + hi_pa)
-        if _spikes_on_step(params, mid):
+        if _spikes_on_step(params, mid, width_ms):
             hi_pa = mid
         else:
             lo = mid

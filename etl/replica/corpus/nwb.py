@@ -32,12 +32,19 @@ from ctmirror.replica.corpus.neuron_sim import (
     CellParams,
     count_spikes,
     detect_spike_thresholds,
+    measure_rheobase,
     simulate,
     tune_cell_params,
 )
 from ctmirror.replica.corpus.stimuli import is_voltage_clamp, stimulus_waveform
 
-__all__ = ["SAMPLING_RATE_HZ", "cell_params_for", "read_recorded_sweeps", "write_cell_nwb"]
+__all__ = [
+    "SAMPLING_RATE_HZ",
+    "cell_params_for",
+    "read_recorded_sweeps",
+    "short_square_threshold_pa",
+    "write_cell_nwb",
+]
 
 SAMPLING_RATE_HZ = 200000.0
 NWB_VERSION = "NWB-1.0.5"
@@ -58,6 +65,7 @@ _GAIN_FACTOR = 1.5
 _GAIN_RANGE = (1e-3, 50.0)
 _GAIN_BISECTIONS = 30
 _GZIP_LEVEL = 4
+_SHORT_SQUARE_MS = 3.0
 
 # Defaults for missing published features: typical spiny and aspiny cells of the database.
 _DEFAULTS = {
@@ -112,6 +120,20 @@ def cell_params_for(cell: Mapping[str, Any]) -> CellParams:
         ),
         fast_spiking=kind == "aspiny",
     )
+
+
+def short_square_threshold_pa(cell: Mapping[str, Any]) -> float:
+    """The smallest 3 ms pulse (pA) that fires the cell simulated for ``cell`` (noise-free).
+
+    The published cells' Short Square threshold varies from about 2 to 12 times their rheobase;
+    records made for a recorded synthetic cell start from its own, so that its short squares fire
+    near threshold, 2-3 ms after onset, as published ones do.
+    """
+    params = cell_params_for(cell)
+    rheobase = _feature(
+        cell, "ef__threshold_i_long_square", "aspiny" if _is_aspiny(cell) else "spiny"
+    )
+    return measure_rheobase(params, hi_pa=max(4.0 * rheobase, 100.0), width_ms=_SHORT_SQUARE_MS)
 
 
 def _text(value: object) -> np.bytes_:

@@ -146,6 +146,8 @@ def _short_squares(
     rheobase_pa: float, threshold_pa: float, timing: _Timing, fast: bool
 ) -> list[dict[str, Any]]:
     top = int(np.ceil(_SHORT_SQUARE_COARSE_OVER_RHEOBASE * rheobase_pa / 100.0))
+    # The coarse search climbs past the threshold.
+    top = max(top, int(np.ceil(threshold_pa / 100.0)) + 1)
     coarse_steps = [int(round(threshold_pa / 100.0)), top] if fast else list(range(1, top + 1))
     offsets = (0.0, 40.0) if fast else (-40.0, -20.0, 0.0, 0.0, 0.0, 20.0, 40.0, 60.0)
     return [
@@ -232,12 +234,22 @@ def _triples(threshold_pa: float, timing: _Timing, fast: bool) -> list[dict[str,
 
 
 def synthetic_sweeps(
-    rng: np.random.Generator, *, rheobase_pa: float, fast: bool = False
+    rng: np.random.Generator,
+    *,
+    rheobase_pa: float,
+    fast: bool = False,
+    short_square_pa: float | None = None,
 ) -> list[dict[str, Any]]:
-    """EphysSweep records (without ids) of one cell recorded with the Allen protocol."""
+    """EphysSweep records (without ids) of one cell recorded with the Allen protocol.
+
+    ``short_square_pa`` is the cell's 3 ms threshold when known (a recorded cell's, from its
+    simulation); else the typical published multiple of the rheobase.
+    """
     timing = _FULL
     rheobase_pa = float(rheobase_pa)
-    short_square_pa = _round10(_SHORT_SQUARE_OVER_RHEOBASE * rheobase_pa)
+    if short_square_pa is None:
+        short_square_pa = _SHORT_SQUARE_OVER_RHEOBASE * rheobase_pa
+    short_square_pa = _round10(short_square_pa)
     # The ramp is recorded as its final current.
     ramp_peak = _RAMP_SLOPE_PA_PER_S * _FULL.ramp
     supra = [1.6] if fast else [1.2, 1.2, 1.6, 1.6, 2.0, 2.0]

@@ -198,3 +198,28 @@ def test_synthetic_cells_records_follow_their_recordings(synth_snapshot: Path) -
         long_squares = [r for r in records if r["stimulus_name"] == "Long Square"]
         assert {r["stimulus_start_time"] for r in long_squares} == {1.02}
         assert any(r["num_spikes"] for r in long_squares)
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        _sweep(122, "Ramp to Rheobase", 2.020025, 31.99997, 406.74999479684),
+        _sweep(40, "Noise 1", 2.02, 18.999995, 254.999993343219, stimulus_interval=8.0),
+        _sweep(4, "Ramp", 1.0225, 31.997495, 800.000010681146),
+        _sweep(23, "Long Square", 1.02, 0.999995, -69.9999988529321),
+    ],
+    ids=lambda r: r["stimulus_name"],
+)
+def test_every_published_stimulus_shape_passes_the_check(record: dict) -> None:
+    from ctmirror.replica.corpus.stimuli import stimulus_waveform
+
+    wave = stimulus_waveform(record, sampling_rate=2e5, rng=np.random.default_rng(0))
+    check = check_sweep(record, wave.astype(np.float32), np.zeros(0), 2e5)
+    assert (check.onset_ok, check.end_ok, check.amplitude_ok) == (True, True, True)
+    late = check_sweep(
+        {**record, "stimulus_start_time": record["stimulus_start_time"] + 0.01},
+        wave,
+        np.zeros(0),
+        2e5,
+    )
+    assert not late.timing_ok
