@@ -102,9 +102,9 @@ class StagingPackage:
     def write_page(self, model: str, key: str, records: list[Record]) -> None:
         folder = self._model_dir(model)
         folder.mkdir(parents=True, exist_ok=True)
-        text = "".join(
-            json.dumps(r, separators=(",", ":"), ensure_ascii=False) + "\n" for r in records
-        )
+        # ASCII with escapes: a string the API sent with a lone surrogate has no UTF-8 spelling,
+        # and the load must see it to quarantine its record.
+        text = "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in records)
         _atomic_write(folder / f"{key}.jsonl", text)
 
     def read_page(self, model: str, key: str) -> list[Record] | None:

@@ -177,15 +177,18 @@ def test_a_load_that_fails_half_way_leaves_nothing(engine: sa.Engine, tmp_path: 
     assert report.models["Donor"] == ModelCounts(rows=2, inserted=1, updated=1)
 
 
-def test_a_bad_record_rolls_back_models_already_merged(engine: sa.Engine,
+def test_a_record_without_id_is_quarantined_not_fatal(engine: sa.Engine,
                                                       tmp_path: Path) -> None:
     package = write_package(tmp_path, "s1", {
         "Donor": [[_donor(1)]],
         "EphysSweep": [[{"id": 7}, {"specimen_id": 1}]],
     })
-    with pytest.raises(InputError, match="no integer 'id'"):
-        load_staged(engine, package)
-    assert _rows(engine, donors, "id") == []
+    report = load_staged(engine, package)
+    assert report.models["EphysSweep"] == ModelCounts(rows=1, inserted=1, quarantined=1)
+    assert _rows(engine, donors, "id") == [(1,)]
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT record_id, reason FROM sync_quarantine")).one() == (
+            None, "id None is not an integer")
 
 
 def test_package_problems(engine: sa.Engine, tmp_path: Path) -> None:
