@@ -193,32 +193,17 @@ def verify(
 
 @app.command()
 def sql(
-    query: Annotated[str, typer.Argument(help="SQL to run on the warehouse")],
+    query: Annotated[str, typer.Argument(help="One query (SELECT) to run on the warehouse")],
     root: RootOpt = None,
     db: DbOpt = None,
     fmt: Annotated[OutputFormat, typer.Option("--format", "-f")] = OutputFormat.table,
 ) -> None:
-    """Run SQL on the warehouse and print the result."""
-    import sqlalchemy as sa
-
-    from ctmirror.warehouse.engine import create_warehouse_engine
+    """Run one read-only query on the warehouse and print the result."""
+    from ctmirror.warehouse.user_sql import run_readonly
 
     settings = _settings(root, db)
-    engine = create_warehouse_engine(settings.warehouse_url(), read_only=True)
-    try:
-        with engine.connect() as conn:
-            try:
-                result = conn.exec_driver_sql(query)
-            except sa.exc.DBAPIError as exc:
-                raise ConfigError(f"SQL failed: {str(exc.orig).splitlines()[0]}") from None
-            if not result.returns_rows:
-                typer.echo("ok")
-                return
-            columns = list(result.keys())
-            rows = [tuple(r) for r in result.fetchall()]
-    finally:
-        engine.dispose()
-    write_rows(columns, rows, fmt)
+    result = run_readonly(settings.warehouse_url(), query, parquet_root=Path(settings.root))
+    write_rows(result.columns, result.rows, fmt)
 
 
 @app.command()
@@ -290,6 +275,12 @@ def demo(
 
 def main() -> None:
     import logging
+    import os
+
+    # nothing the tool writes is world-readable (Prefect's database keeps flow-run parameters and
+    # logs, and sits in its own 0700 folder); the group keeps read access so that a lab can share
+    # one mirror among its members
+    os.umask(os.umask(0o027) | 0o027)
 
     # errors reach the user as exceptions rendered in one line; the log says only what is odd
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")

@@ -13,6 +13,7 @@
     ├── InputError             a file or query the code was given is malformed
     │   ├── QueryError           an RMA query string that does not parse or names unknown things
     │   ├── SwcError, NwbError, GlifConfigError, ModelParametersError
+    │   ├── UserSqlError         SQL given to ``ctmirror sql`` that is refused or fails
     │   └── SnapshotError        a replica snapshot directory that is missing or inconsistent
     └── SchemaError            the warehouse is not at the migration head (`ctmirror db upgrade`)
 
@@ -123,6 +124,10 @@ class SnapshotError(InputError):
     """A replica snapshot directory that is missing or inconsistent."""
 
 
+class UserSqlError(InputError):
+    """User SQL that is not one read-only query, or that the warehouse refused."""
+
+
 class SchemaError(CtMirrorError, TerminalError):
     """The warehouse database is not at the migration head."""
 
@@ -148,4 +153,5 @@ __all__ = [
     "TerminalError",
     "TransientApiStatusError",
     "TransientError",
+    "UserSqlError",
 ]

@@ -24,6 +24,8 @@ def configure_prefect(root: Path | None = None, *, verbose: bool = False) -> Non
 
     Separate processes that share one temporary-server SQLite file lock each other out, so each
     mirror root gets its own ``PREFECT_HOME`` unless the user chose one or points at a server.
+    That folder holds Prefect's database (every flow run's parameters and logs): only its owner
+    may open it.
     """
     for key, value in _QUIET.items():
         if verbose and "LOGGING_LEVEL" in key:
@@ -32,4 +34,5 @@ def configure_prefect(root: Path | None = None, *, verbose: bool = False) -> Non
     if root is not None and "PREFECT_API_URL" not in os.environ:
         home = Path(root).resolve() / ".prefect"
         home.mkdir(parents=True, exist_ok=True)
+        home.chmod(0o700)
         os.environ.setdefault("PREFECT_HOME", str(home))

@@ -4,14 +4,21 @@ and the only place that defines a default.
 ``Settings`` is read once at an edge (the CLI, the demo) with the flags given there as
 overrides; ``Settings.sync_config()`` turns it into the one ``SyncConfig`` a sync runs on: a
 frozen, normalised value that the Prefect flow takes as its one parameter.
+
+Secrets never travel in clear: ``SyncConfig`` keeps the warehouse password and the API's
+``user:password`` apart from their URLs as ``SecretStr``, which pydantic (and so Prefect, which
+stores every flow-run parameter) renders as ``**********``. What is shown, logged or stored is
+the URL without them.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, urlsplit, urlunsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+import sqlalchemy as sa
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 if TYPE_CHECKING:
@@ -77,24 +84,49 @@ class Settings(BaseSettings):
 
     def sync_config(self) -> SyncConfig:
         """The sync's configuration: these settings, normalised and frozen."""
-        return SyncConfig(root=self.root, warehouse_url=self.warehouse_url(), limit=self.limit,
-                          api=self.api, files=self.files, features=self.features)
+        warehouse, password = split_password(self.warehouse_url())
+        return SyncConfig(root=self.root, warehouse=warehouse,
+                          warehouse_password=None if password is None else SecretStr(password),
+                          limit=self.limit, api=self.api, files=self.files,
+                          features=self.features)
 
 
 class SyncConfig(BaseModel):
     """Everything a sync needs, built once (``Settings.sync_config``) and passed down as is.
 
-    The API base has no trailing slash and the root is absolute, whoever built the value.
+    The API base has no trailing slash and the root is absolute, whoever built the value. An
+    API base given with ``user:password@`` is split on the way in: ``api`` holds the URL
+    without them, ``api_credentials`` the secret.
     """
 
     model_config = ConfigDict(frozen=True)
 
     root: Path
-    warehouse_url: str
+    #: The warehouse URL without its password: what is shown and stored.
+    warehouse: str
+    warehouse_password: SecretStr | None = None
     limit: int | None
     api: ApiSettings
+    #: ``user:password`` from the API base URL, sent as HTTP basic authentication.
+    api_credentials: SecretStr | None = None
     files: FilesSettings
     features: FeaturesSettings
+
+    @model_validator(mode="before")
+    @classmethod
+    def _api_credentials_apart(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        api = data.get("api")
+        if isinstance(api, ApiSettings | dict):
+            api = api.model_dump() if isinstance(api, ApiSettings) else dict(api)
+            if "base_url" in api:
+                api["base_url"], credentials = split_credentials(api["base_url"])
+                data["api"] = api
+                if credentials is not None:
+                    data.setdefault("api_credentials", credentials)
+        return data
 
     @field_validator("root")
     @classmethod
@@ -113,7 +145,24 @@ class SyncConfig(BaseModel):
 
     @property
     def api_base(self) -> str:
+        """The API root without credentials."""
         return self.api.base_url
+
+    @property
+    def api_auth(self) -> tuple[str, str] | None:
+        """The API's (user, password) for HTTP basic authentication, if its URL had them."""
+        if self.api_credentials is None:
+            return None
+        user, _, password = self.api_credentials.get_secret_value().partition(":")
+        return user, password
+
+    @property
+    def warehouse_url(self) -> str:
+        """The URL to connect with, password included: never to be shown or stored."""
+        if self.warehouse_password is None:
+            return self.warehouse
+        url = sa.make_url(self.warehouse).set(password=self.warehouse_password.get_secret_value())
+        return url.render_as_string(hide_password=False)
 
     @property
     def staging_root(self) -> Path:
@@ -125,6 +174,30 @@ class SyncConfig(BaseModel):
         from ctmirror.mirror.plan import parse_categories
 
         return parse_categories(self.files.categories)
+
+
+def split_password(url: str) -> tuple[str, str | None]:
+    """A database URL without its password, and the password (None without one). A URL that
+    does not parse is kept whole: opening it reports the error."""
+    try:
+        parsed = sa.make_url(url)
+    except sa.exc.ArgumentError:
+        return url, None
+    if parsed.password is None:
+        return url, None
+    bare = sa.URL.create(parsed.drivername, parsed.username, None, parsed.host, parsed.port,
+                         parsed.database, parsed.query)
+    return bare.render_as_string(hide_password=False), str(parsed.password)
+
+
+def split_credentials(url: str) -> tuple[str, str | None]:
+    """An HTTP URL without ``user:password@``, and ``user:password`` (None without them)."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url, None
+    host = parts.netloc.rpartition("@")[2]
+    credentials = f"{unquote(parts.username or '')}:{unquote(parts.password or '')}"
+    return urlunsplit(parts._replace(netloc=host)), credentials
 
 
 def default_warehouse_url(root: Path) -> str:

@@ -110,7 +110,8 @@ def preflight(config: SyncConfig) -> None:
     # The same retry policy as every other request: an API answering 429/503 at the start
     # is worth the same patience as one answering it half way.
     with RmaClient(config.api_base, timeout=min(config.api.timeout_s, 15.0),
-                   max_attempts=config.api.max_attempts, concurrency=1) as client:
+                   max_attempts=config.api.max_attempts, concurrency=1,
+                   auth=config.api_auth) as client:
         try:
             client.query("model::WellKnownFileType,rma::options[num_rows$eq1]")
         except ApiError as exc:
@@ -179,7 +180,7 @@ def _extract(config: SyncConfig, sync_id: str, progress: bool) -> ExtractReport:
 
     api = config.api
     with RmaClient(config.api_base, timeout=api.timeout_s, max_attempts=api.max_attempts,
-                   concurrency=api.concurrency) as client:
+                   concurrency=api.concurrency, auth=config.api_auth) as client:
         def run(sink: ProgressSink) -> ExtractReport:
             return extract(client, config.staging_root, sync_id=sync_id, limit=config.limit,
                            progress=sink, page_size=api.page_size, in_batch=api.in_batch)

@@ -62,7 +62,7 @@ def download_files(engine: sa.Engine, config: SyncConfig, sync_id: str,
     counts = {"up_to_date": len(current), "resumed": 0, "rehashed": 0, "bytes_transferred": 0}
     downloaded = 0
     failures: list[Failure] = []
-    with _http_client(concurrency, config.api.timeout_s) as http:
+    with _http_client(concurrency, config.api.timeout_s, config.api_auth) as http:
         for batch in _batches(jobs, BATCH_FILES):
             results = download_many(http, [job for _, job in batch], concurrency=concurrency,
                                     progress=progress)
@@ -138,8 +138,10 @@ def _row(planned_file: PlannedFile, result: DownloadResult, sync_id: str) -> dic
     }
 
 
-def _http_client(concurrency: int, timeout_s: float) -> httpx.Client:
+def _http_client(concurrency: int, timeout_s: float, auth: tuple[str, str] | None
+                 ) -> httpx.Client:
     return httpx.Client(
+        auth=auth,
         timeout=httpx.Timeout(timeout_s),
         limits=httpx.Limits(max_connections=concurrency,
                             max_keepalive_connections=concurrency),

@@ -9,6 +9,7 @@ concurrent syncs with ``prefect concurrency-limit create allen-api 1``.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from prefect import State, flow, get_run_logger, task
@@ -16,7 +17,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import TaskRun
 from prefect.tasks import Task
 
-from ctmirror.errors import TransientError
+from ctmirror.errors import ConfigError, TransientError
 from ctmirror.settings import SyncConfig
 from ctmirror.sync import (
     STEPS,
@@ -84,5 +85,15 @@ def run_sync_flow(config: SyncConfig, *, show_progress: bool = False) -> SyncRes
 
 
 def serve_on_schedule(config: SyncConfig, *, name: str, cron: str) -> None:
-    """Serve the ``sync`` flow with a cron schedule; runs until interrupted."""
-    sync.serve(name=name, cron=cron, parameters={"config": config.model_dump(mode="json")})
+    """Serve the ``sync`` flow with a cron schedule; runs until interrupted.
+
+    The deployment's parameters are stored by the Prefect server, so they carry no secret: the
+    warehouse password reaches the scheduled runs (this process's children) as libpq's
+    ``PGPASSWORD``, and an API base with credentials is refused."""
+    if config.api_credentials is not None:
+        raise ConfigError("a scheduled sync cannot keep API credentials out of the Prefect "
+                          "server's database: give an API base URL without user:password@")
+    if config.warehouse_password is not None:
+        os.environ["PGPASSWORD"] = config.warehouse_password.get_secret_value()
+    parameters = config.model_dump(mode="json", exclude={"warehouse_password"})
+    sync.serve(name=name, cron=cron, parameters={"config": parameters})

@@ -30,6 +30,7 @@ from numpy.typing import NDArray
 from ctmirror.convert.parquet_io import write_parquet_atomic
 from ctmirror.errors import NwbError
 from ctmirror.readers.hdf5_chunks import read_1d
+from ctmirror.readers.hdf5_untrusted import open_untrusted_hdf5
 from ctmirror.readers.nwb import (
     RESPONSES,
     STIMULI,
@@ -75,10 +76,7 @@ def convert_nwb_to_parquet(nwb_path: Path, out: Path, *, specimen_id: int,
                            well_known_file_id: int) -> SweepConversion:
     """Write every readable sweep of ``nwb_path`` to ``out``; see the module doc."""
     skipped: list[tuple[int, str]] = []
-    try:
-        nwb = h5py.File(nwb_path, "r")
-    except OSError as exc:
-        raise NwbError(f"{Path(nwb_path).name}: HDF5 does not open ({exc})") from None
+    nwb = open_untrusted_hdf5(nwb_path)
     with nwb:
         numbers = sweep_numbers(nwb)
         if not numbers:

@@ -17,6 +17,7 @@ from numpy.typing import NDArray
 from ctmirror.errors import NwbError
 from ctmirror.features.ephys.cell import SweepRecording
 from ctmirror.readers.hdf5_chunks import read_1d_scaled, scaled_float64
+from ctmirror.readers.hdf5_untrusted import open_untrusted_hdf5
 from ctmirror.readers.nwb import RESPONSES, STIMULI, scalar_value, series_header, sweep_numbers
 
 #: Scale from the stored unit to mV (response) and pA (stimulus).
@@ -85,10 +86,7 @@ def recordings_from_nwb(path: Path, stimulus_names: Collection[str] | None = Non
     file's ``sweeps`` Parquet gives (``recordings_from_parquet``), read without the columns the
     features do not use and scaled to float64 while they are inflated; a sweep whose samples
     float32 cannot hold, which the conversion leaves out, is read here at its own precision."""
-    try:
-        nwb = h5py.File(path, "r")
-    except OSError as exc:
-        raise NwbError(f"{Path(path).name}: HDF5 does not open ({exc})") from None
+    nwb = open_untrusted_hdf5(path)
     found: list[SweepRecording] = []
     problems: dict[int, str] = {}
     with nwb:

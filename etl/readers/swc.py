@@ -383,6 +383,10 @@ def _cycle_from(start: int, parent_index: NDArray[np.int64]) -> list[int]:
 
 # ------------------------------------------------------------------ reading
 
+#: A file is read whole; the largest published reconstructions (whole-brain axons) are tens of
+#: MiB, so anything past this bound is refused before it takes the memory.
+MAX_SWC_BYTES = 512 << 20
+
 
 def _source_text(path_or_text: str | os.PathLike[str] | bytes) -> tuple[bytes, str]:
     """Bytes and a display name: a path (``Path`` or a one-line ``str``), SWC text, or bytes."""
@@ -392,6 +396,10 @@ def _source_text(path_or_text: str | os.PathLike[str] | bytes) -> tuple[bytes, s
         return path_or_text.encode(), "<text>"
     path = Path(path_or_text)
     try:
+        size = path.stat().st_size
+        if size > MAX_SWC_BYTES:
+            raise SwcError(f"{path.name} is larger than an SWC file can be ({size} bytes, at "
+                           f"most {MAX_SWC_BYTES}); not read")
         return path.read_bytes(), path.name
     except OSError as exc:
         raise SwcError(f"cannot read {path}: {exc.strerror or exc}; check the path") from None

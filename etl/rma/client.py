@@ -37,6 +37,7 @@ class RmaClient:
         max_attempts: int = 8,
         concurrency: int = 4,
         sleep: Callable[[float], None] = time.sleep,
+        auth: tuple[str, str] | None = None,
     ) -> None:
         if not base_url.startswith(("http://", "https://")):
             raise ConfigError(f"API base URL {base_url!r} must start with http:// or https://")
@@ -56,6 +57,7 @@ class RmaClient:
             ),
             headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
             follow_redirects=False,
+            auth=auth,
         )
         self._slots = threading.BoundedSemaphore(concurrency)
         self._count_lock = threading.Lock()

@@ -22,7 +22,8 @@ def create_warehouse_engine(url: str, *, read_only: bool = False) -> sa.Engine:
     """An engine on the warehouse at ``url``, checked by opening one connection.
 
     ``postgresql://`` means psycopg 3. ``read_only`` opens a DuckDB file without taking the
-    writer's lock (``ctmirror sql``/``status``); on PostgreSQL it changes nothing. Raises
+    writer's lock (``ctmirror sql``/``status``), and makes every PostgreSQL transaction
+    read-only unless it says otherwise (user SQL runs through ``user_sql``). Raises
     ``ConfigError`` when the database cannot be opened (a DuckDB file locked by another
     process, an unreachable or refusing PostgreSQL, a malformed URL).
     """
@@ -30,7 +31,7 @@ def create_warehouse_engine(url: str, *, read_only: bool = False) -> sa.Engine:
     if parsed.get_backend_name() == "duckdb":
         engine = _duckdb_engine(parsed, read_only=read_only)
     elif parsed.get_backend_name() == "postgresql":
-        engine = _postgres_engine(parsed)
+        engine = _postgres_engine(parsed, read_only=read_only)
     else:
         raise ConfigError(
             f"unsupported warehouse URL {_shown(parsed)}: use duckdb:///<file> or "
@@ -73,12 +74,16 @@ def _duckdb_engine(url: sa.URL, *, read_only: bool) -> sa.Engine:
     )
 
 
-def _postgres_engine(url: sa.URL) -> sa.Engine:
+def _postgres_engine(url: sa.URL, *, read_only: bool) -> sa.Engine:
     if url.drivername == "postgresql":
         url = url.set(drivername="postgresql+psycopg")
     connect_args: dict[str, object] = {}
     if "connect_timeout" not in url.query:
         connect_args["connect_timeout"] = _POSTGRES_CONNECT_TIMEOUT_S
+    if read_only:
+        # string literals as user SQL's checker parsed them: no backslash escapes
+        connect_args["options"] = ("-c default_transaction_read_only=on "
+                                   "-c standard_conforming_strings=on")
     return sa.create_engine(url, connect_args=connect_args)
 
 
