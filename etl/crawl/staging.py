@@ -19,7 +19,7 @@ import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TypedDict, cast
+from typing import NotRequired, TypedDict, cast
 
 from ctmirror.crawl.records import Record
 from ctmirror.errors import ConfigError, InputError
@@ -33,6 +33,8 @@ _MODEL = re.compile(r"[A-Z][A-Za-z0-9]*")
 class ModelEntry(TypedDict):
     complete: bool
     full_scope: bool
+    #: The answers agreed with each other (pages continuous, ``total_rows`` matched).
+    consistent: NotRequired[bool]
     rows: int
     pages: int
 
