@@ -107,11 +107,12 @@ def preflight(config: SyncConfig) -> None:
     config.root.mkdir(parents=True, exist_ok=True)
     with _warehouse(config) as engine:
         prepare_warehouse(engine)
-    # The same retry policy as every other request: an API answering 429/503 at the start
-    # is worth the same patience as one answering it half way.
+    # The same retry policy as every other request: an API answering 429/503 at the start is
+    # worth the same patience as one answering it half way; one that cannot be connected to
+    # at all is given two attempts.
     with RmaClient(config.api_base, timeout=min(config.api.timeout_s, 15.0),
-                   max_attempts=config.api.max_attempts, concurrency=1,
-                   auth=config.api_auth) as client:
+                   max_attempts=config.api.max_attempts, unreachable_attempts=2,
+                   concurrency=1, auth=config.api_auth) as client:
         try:
             client.query("model::WellKnownFileType,rma::options[num_rows$eq1]")
         except ApiError as exc:
