@@ -34,10 +34,10 @@ def test_a_model_answered_empty_on_a_resync_is_held_not_removed(
         replica.reload()
         back = run_sync_locally(config)
 
-    counts = emptied.load.models["EphysSweep"]
-    assert (counts.rows, counts.removed, counts.held) == (0, 0, live)
     assert emptied.load.removed == 0
     assert _warehouse_counts(warehouse_url)["EphysSweep"] == live
+    counts = emptied.load.models["EphysSweep"]
+    assert (counts.rows, counts.removed, counts.held) == (0, 0, live)
     status = CliRunner().invoke(app, ["status", "--root", str(root), "--db", warehouse_url])
     assert status.exit_code == 0, status.output
     assert f"{live} removals held back" in " ".join(status.output.split())
