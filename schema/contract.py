@@ -15,6 +15,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+import orjson
 from sqlalchemy import Table
 
 from ctmirror.schema.records import attribute_columns, primary_key_column, row_typer
@@ -41,14 +42,28 @@ class Contract:
             return None, f"{self.key} {_show(record_id)} is not an integer"
         if not BIGINT_MIN <= record_id <= BIGINT_MAX:
             return None, f"{self.key} {record_id} is out of the BIGINT range"
-        problem = _value_problem(record, path="")
-        if problem is not None:
-            return None, problem
+        if not _storable_fast(record):
+            problem = _value_problem(record, path="")
+            if problem is not None:
+                return None, problem
         row = self._typed_row(record)
+        if None not in row:
+            return row, None
         for (name, type_name), typed in zip(self._columns, row, strict=True):
             if typed is None and record.get(name) is not None:
                 return None, f"{name} {_show(record[name])} is not a valid {type_name}"
         return row, None
+
+
+def _storable_fast(record: Mapping[str, Any]) -> bool:
+    """True when every string and number of ``record`` is storable, checked in one pass by the
+    JSON encoder (it refuses lone surrogates and integers past 64 bits, and spells NUL as an
+    escape); False means ``_value_problem`` must find out what is wrong."""
+    try:
+        encoded = orjson.dumps(record)
+    except orjson.JSONEncodeError:
+        return False
+    return b"\\u0000" not in encoded
 
 
 def _value_problem(value: Any, *, path: str) -> str | None:
