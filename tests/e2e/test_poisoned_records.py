@@ -11,7 +11,9 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import BigInteger, Double, Text
+from typer.testing import CliRunner
 
+from ctmirror.cli import app
 from ctmirror.crawl.plan import DEFAULT_PLAN, key_fields
 from ctmirror.schema import MODEL_TABLES, attribute_columns
 from ctmirror.schema.allen_model import REFERENCE_MODELS, primary_key
@@ -100,3 +102,8 @@ def test_one_poisoned_record_per_model(synth_snapshot: Path, warehouse_url: str,
         engine.dispose()
     assert Counter(model for model, _ in rows) == Counter(list(poisoned))
     assert tuple(status) == ("completed_with_errors", len(poisoned))
+    shown = CliRunner().invoke(app, ["status", "--root", str(tmp_path / "mirror"),
+                                     "--db", warehouse_url])
+    assert shown.exit_code == 0, shown.output
+    assert "recently quarantined records" in shown.output
+    assert "out of the BIGINT range" in shown.output
