@@ -202,7 +202,9 @@ def _load(config: SyncConfig, sync_id: str, progress: bool) -> LoadReport:
     from ctmirror.warehouse.load import load_staged
 
     with _warehouse(config) as engine:
-        return load_staged(engine, config.staging_root / sync_id)
+        return load_staged(engine, config.staging_root / sync_id,
+                           hold_share=config.removal_hold_share,
+                           hold_min_rows=config.removal_hold_min_rows)
 
 
 def _download(config: SyncConfig, sync_id: str, progress: bool) -> StageReport:

@@ -53,6 +53,7 @@ from ctmirror.schema import (
 )
 from ctmirror.schema.base import mapped_table
 from ctmirror.schema.contract import BIGINT_MAX, BIGINT_MIN, Contract
+from ctmirror.settings import REMOVAL_HOLD_MIN_ROWS, REMOVAL_HOLD_SHARE
 
 log = logging.getLogger(__name__)
 
@@ -61,10 +62,6 @@ _quarantine = mapped_table(SyncQuarantine)
 _LONG_NUMBER = re.compile(rb"\d{19}")
 _runs = mapped_table(SyncRun)
 
-#: A removal of more than this share of a model's live rows at once is held for confirmation...
-HOLD_SHARE = 0.1
-#: ...when it is at least this many rows (dropping 1 of 3 donors is no outage).
-HOLD_MIN_ROWS = 10
 _ARROW_TYPES: dict[type[sa.types.TypeEngine[Any]], pa.DataType] = {
     sa.BigInteger: pa.int64(),
     sa.Double: pa.float64(),
@@ -164,8 +161,9 @@ class _Quarantined:
     raw: str
 
 
-def load_staged(engine: sa.Engine, staging_dir: Path, *, hold_share: float = HOLD_SHARE,
-                hold_min_rows: int = HOLD_MIN_ROWS) -> LoadReport:
+def load_staged(engine: sa.Engine, staging_dir: Path, *,
+                hold_share: float = REMOVAL_HOLD_SHARE,
+                hold_min_rows: int = REMOVAL_HOLD_MIN_ROWS) -> LoadReport:
     """Merge the staged package in ``staging_dir`` (``<root>/staging/<sync_id>``).
 
     Raises ``InputError`` for a package that is missing, inconsistent, or names a model the
