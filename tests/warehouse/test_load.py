@@ -249,3 +249,17 @@ def test_a_held_drop_that_comes_back_removes_nothing(engine: sa.Engine, tmp_path
     back = _load(engine, tmp_path, "s3", {"EphysSweep": [sweeps]})
     assert back.models["EphysSweep"] == ModelCounts(rows=40, unchanged=40)
     assert _history(engine) == []
+
+
+def test_the_hold_share_is_a_setting(engine: sa.Engine, tmp_path: Path,
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from ctmirror.settings import Settings
+
+    monkeypatch.setenv("CTMIRROR_WAREHOUSE__REMOVAL_HOLD_SHARE", "1")
+    config = Settings().sync_config()
+    assert config.removal_hold_share == 1.0
+    sweeps = [{"id": n, "specimen_id": 1, "sweep_number": n} for n in range(1, 41)]
+    _finish(engine, _load(engine, tmp_path, "s1", {"EphysSweep": [sweeps]}))
+    report = load_staged(engine, write_package(tmp_path, "s2", {"EphysSweep": [sweeps[:10]]}),
+                         hold_share=config.removal_hold_share)
+    assert report.models["EphysSweep"] == ModelCounts(rows=10, unchanged=10, removed=30)
