@@ -101,7 +101,8 @@ def run_lock(engine: sa.Engine) -> Iterator[None]:
         yield
         return
     path = Path(f"{database}.sync-lock")
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    # Mode left to the umask: a lab sharing one mirror shares its lock too.
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
