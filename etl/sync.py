@@ -147,7 +147,7 @@ def run_lock(config: SyncConfig) -> Iterator[None]:
     """Hold the warehouse's sync lock for as long as the block runs (one sync at a time)."""
     from ctmirror.warehouse.runs import run_lock as warehouse_lock
 
-    with _warehouse(config) as engine, warehouse_lock(engine):
+    with warehouse_lock(config.warehouse_url):
         yield
 
 

@@ -77,30 +77,42 @@ _LOCKED = ("another ctmirror sync is running on this warehouse ({how}); wait for
 
 
 @contextmanager
-def run_lock(engine: sa.Engine) -> Iterator[None]:
-    """Hold the warehouse's sync lock for the whole run, or raise ``ConfigError`` at once.
+def run_lock(url: str) -> Iterator[None]:
+    """Hold the sync lock of the warehouse at ``url`` for the whole run, or raise
+    ``ConfigError`` at once.
 
     PostgreSQL: a session-level advisory lock on a connection kept open for the run (released
     when the process dies, however it dies). DuckDB: ``flock`` on ``<database>.sync-lock``, as
-    the file's own lock is only held while an engine is open, not between stages.
+    the file's own lock is only held while an engine is open, not between stages; no engine is
+    kept open for it, so the file stays free between stages as before.
     """
-    if engine.dialect.name == "postgresql":
-        with engine.connect() as conn:
-            got = conn.execute(sa.select(sa.func.pg_try_advisory_lock(RUN_LOCK_KEY))).scalar()
-            conn.commit()
-            if not got:
-                raise ConfigError(_LOCKED.format(how="it holds the PostgreSQL advisory lock"))
-            try:
-                yield
-            finally:
-                conn.execute(sa.select(sa.func.pg_advisory_unlock(RUN_LOCK_KEY)))
+    from ctmirror.warehouse.engine import create_warehouse_engine
+
+    parsed = sa.engine.make_url(url)
+    if parsed.get_backend_name() != "duckdb":
+        engine = create_warehouse_engine(url)
+        try:
+            with engine.connect() as conn:
+                got = conn.execute(sa.select(sa.func.pg_try_advisory_lock(RUN_LOCK_KEY))
+                                   ).scalar()
                 conn.commit()
+                if not got:
+                    raise ConfigError(_LOCKED.format(
+                        how="it holds the PostgreSQL advisory lock"))
+                try:
+                    yield
+                finally:
+                    conn.execute(sa.select(sa.func.pg_advisory_unlock(RUN_LOCK_KEY)))
+                    conn.commit()
+        finally:
+            engine.dispose()
         return
-    database = engine.url.database
+    database = parsed.database
     if not database or database == ":memory:":
         yield
         return
     path = Path(f"{database}.sync-lock")
+    path.parent.mkdir(parents=True, exist_ok=True)
     # Mode left to the umask: a lab sharing one mirror shares its lock too.
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
     try:
