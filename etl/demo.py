@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 
+from ctmirror.schema.ephys_recomputed import RECOMPUTED_FEATURES
 from ctmirror.settings import Settings
 
 #: The Allen documentation's example cell queries, as warehouse SQL.
@@ -44,6 +48,120 @@ ONE_SWEEP = """
     FROM sweeps s JOIN api_cell_types_specimen_details c ON c.specimen__id = s.specimen_id
     WHERE s.stimulus_name = 'Long Square'
     ORDER BY len(s.spike_times_s) DESC, s.specimen_id, s.sweep_number LIMIT 1"""
+
+
+#: Published and recomputed values agree within this fraction of the published value (ephys and
+#: morphology features) or this difference (explained variance ratios).
+RELATIVE_TOLERANCE = 0.01
+EVR_TOLERANCE = 1e-6
+#: The smallest difference that counts, for values published as 0.
+_ZERO = 1e-9
+EPHYS_COMPARISON = """
+    SELECT specimen_id, feature, published, recomputed FROM ephys_features_comparison
+    WHERE definitions = 'allen2016' ORDER BY specimen_id"""
+MORPHOLOGY_COMPARISON = """
+    SELECT feature, published, recomputed FROM morphology_features_comparison"""
+GLIF_COMPARISON = """
+    SELECT neuronal_model_id, specimen_id, level, published, recomputed FROM glif_evr_comparison
+    ORDER BY specimen_id, level, neuronal_model_id"""
+
+
+@dataclass(frozen=True)
+class Agreement:
+    """How many compared values agree: pairs where either value is there."""
+
+    agreeing: int
+    compared: int
+    max_difference: float | None
+
+    def line(self, what: str, tolerance: str) -> str:
+        largest = "" if self.max_difference is None else \
+            f" (largest difference {self.max_difference:.3g})"
+        return f"{what}: {self.agreeing} of {self.compared} agree {tolerance}{largest}"
+
+
+def agrees(published: float | None, recomputed: float | None, *, relative: float = 0.0,
+           absolute: float = _ZERO) -> bool:
+    """Whether two values agree: both there, within ``relative`` of the published value or
+    ``absolute``, whichever is wider."""
+    if published is None or recomputed is None:
+        return False
+    return abs(recomputed - published) <= max(relative * abs(published), absolute)
+
+
+def agreement(pairs: Sequence[tuple[float | None, float | None]], *, relative: float = 0.0,
+              absolute: float = _ZERO) -> Agreement:
+    """The agreement of (published, recomputed) pairs; pairs with neither value are skipped."""
+    compared = [(p, r) for p, r in pairs if p is not None or r is not None]
+    differences = [abs(r - p) for p, r in compared if p is not None and r is not None]
+    return Agreement(
+        agreeing=sum(agrees(p, r, relative=relative, absolute=absolute) for p, r in compared),
+        compared=len(compared), max_difference=max(differences, default=None))
+
+
+def _number(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def _pair(published: float | None, recomputed: float | None, mark: bool) -> str:
+    def text(value: float | None) -> str:
+        return "-" if value is None else f"{value:.6g}"
+
+    sign = " " if published is None and recomputed is None else \
+        "[green]✓[/]" if mark else "[red]✗[/]"
+    return f"  {text(published):>11} {text(recomputed):>11} {sign}"
+
+
+def print_comparisons(conn: Any, console: Console) -> None:
+    """Published and recomputed values side by side, from the comparison views, with the
+    agreement of each and a summary."""
+    import sqlalchemy as sa
+
+    rows = conn.execute(sa.text(EPHYS_COMPARISON)).all()
+    cells = sorted({int(r.specimen_id) for r in rows})
+    by_feature: dict[str, dict[int, tuple[float | None, float | None]]] = {}
+    for row in rows:
+        by_feature.setdefault(row.feature, {})[int(row.specimen_id)] = (
+            _number(row.published), _number(row.recomputed))
+    computable = [f for f in RECOMPUTED_FEATURES
+                  if any(r is not None for _, r in by_feature.get(f, {}).values())]
+    console.print("published and recomputed values side by side (ephys_features_comparison, "
+                  "allen2016; ✓ within 1%):")
+    console.print(f"  {'cell':<40}" + "".join(f"{cell:>27}" for cell in cells), soft_wrap=True)
+    console.print(f"  {'':<40}" + f"{'published  recomputed':>27}" * len(cells),
+                  soft_wrap=True)
+    for feature in computable:
+        pairs = [by_feature[feature].get(cell, (None, None)) for cell in cells]
+        text = "".join(_pair(p, r, agrees(p, r, relative=RELATIVE_TOLERANCE)) for p, r in pairs)
+        console.print(f"  {feature:<40}{text}", soft_wrap=True)
+    empty = [f for f in RECOMPUTED_FEATURES if f in by_feature and f not in computable]
+    if empty:
+        console.print(f"  [dim]no recording gives a value for: {', '.join(empty)}[/]",
+                      soft_wrap=True)
+    ephys = agreement([pair for values in by_feature.values() for pair in values.values()],
+                      relative=RELATIVE_TOLERANCE)
+
+    models = conn.execute(sa.text(GLIF_COMPARISON)).all()
+    scored = [m for m in models if m.recomputed is not None]
+    console.print(f"GLIF explained variance ratios (glif_evr_comparison; ✓ within "
+                  f"{EVR_TOLERANCE:g}), the {len(scored)} models whose cell has a recording:")
+    for model in scored:
+        published, recomputed = _number(model.published), _number(model.recomputed)
+        mark = agrees(published, recomputed, absolute=EVR_TOLERANCE)
+        console.print(f"  model {model.neuronal_model_id} GLIF{model.level} of cell "
+                      f"{model.specimen_id}  {_pair(published, recomputed, mark)}",
+                      soft_wrap=True)
+    glif = agreement([(_number(m.published), _number(m.recomputed)) for m in scored],
+                     absolute=EVR_TOLERANCE)
+    morphology = agreement(
+        [(_number(r.published), _number(r.recomputed))
+         for r in conn.execute(sa.text(MORPHOLOGY_COMPARISON))],
+        relative=RELATIVE_TOLERANCE)
+    ephys_what = f"ephys values ({len(computable)} columns with values, {len(cells)} cells)"
+    lines = (ephys.line(ephys_what, "within 1%"),
+             glif.line("GLIF explained variance ratios", f"within {EVR_TOLERANCE:g}"),
+             morphology.line("morphology features", "within 1%"))
+    console.print("[bold]agreement[/]: " + "; ".join(lines), soft_wrap=True)
 
 
 def run_demo(root: Path, *, cells: int, use_prefect: bool) -> None:
@@ -105,6 +223,7 @@ def run_demo(root: Path, *, cells: int, use_prefect: bool) -> None:
                     f"sweep {sweep['sweep_number']} {sweep['stimulus_name']}: "
                     f"{sweep['samples']:,} samples, {sweep['min_mv']} to {sweep['max_mv']} mV, "
                     f"{sweep['spikes']} spikes")
+            print_comparisons(conn, console)
     finally:
         engine.dispose()
     console.print(f"\nTry: ctmirror sql --root {config.root} "

@@ -431,6 +431,12 @@ class GlifMetrics(DerivedStage[CellTask | Unavailable, tuple[ModelOutcome, ...],
             "spikes": sum(o.spikes.num_rows for o in run if o.spikes is not None),
             "seconds": sum(o.seconds for o in run)})
 
+    def publish(self) -> None:
+        from ctmirror.warehouse.views import publish_glif_comparison_view
+
+        super().publish()
+        publish_glif_comparison_view(self.engine)
+
 
 # -- write -----------------------------------------------------------------------------------
 

@@ -22,6 +22,7 @@ from ctmirror.warehouse.engine import is_duckdb
 
 COMPARISON_VIEW = "ephys_features_comparison"
 MORPHOLOGY_COMPARISON_VIEW = "morphology_features_comparison"
+GLIF_COMPARISON_VIEW = "glif_evr_comparison"
 
 
 def parquet_source(dataset: ParquetDataset, root: Path) -> str:
@@ -84,6 +85,18 @@ def publish_morphology_comparison_view(engine: sa.Engine) -> str:
             WHERE r.compartment = 'all'""", tuple(sources))
 
 
+def publish_glif_comparison_view(engine: sa.Engine) -> str:
+    """Create or replace ``glif_evr_comparison``: one row per GLIF model, with the published
+    explained variance ratio of its run and the one the sync computed, and their difference.
+    Plain SQL, the same on DuckDB and PostgreSQL."""
+    return _publish_long_comparison(
+        engine, GLIF_COMPARISON_VIEW, "neuronal_model_id, specimen_id, level", """
+            SELECT neuronal_model_id, specimen_id, level,
+                   published_explained_variance_ratio AS p_explained_variance_ratio,
+                   explained_variance_ratio AS r_explained_variance_ratio
+            FROM model_metrics""", ("explained_variance_ratio",))
+
+
 def _publish_long_comparison(engine: sa.Engine, view: str, keys: str, paired: str,
                              features: tuple[str, ...]) -> str:
     """Create or replace ``view``: one row per ``keys`` and feature, from the query ``paired``
@@ -118,6 +131,6 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-__all__ = ["COMPARISON_VIEW", "MORPHOLOGY_COMPARISON_VIEW", "parquet_source",
-           "publish_comparison_view", "publish_morphology_comparison_view",
-           "publish_parquet_views"]
+__all__ = ["COMPARISON_VIEW", "GLIF_COMPARISON_VIEW", "MORPHOLOGY_COMPARISON_VIEW",
+           "parquet_source", "publish_comparison_view", "publish_glif_comparison_view",
+           "publish_morphology_comparison_view", "publish_parquet_views"]

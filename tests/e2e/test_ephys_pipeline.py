@@ -52,10 +52,15 @@ def test_sync_recomputes_ephys_features_once(
     sweeps = _rows(warehouse_url, "SELECT count(*), sum(spike_count) FROM ephys_sweep_features")
     assert sweeps[0][0] > 30
     assert sweeps[0][1] == first.stages["ephys-features"].counts["spikes"] > 0
+    # Published values are paired where the published row has one (a short recording may not).
     comparison = _rows(warehouse_url, """
-        SELECT count(*), count(published), count(recomputed)
-        FROM ephys_features_comparison WHERE feature = 'vrest'""")
-    assert comparison == [(3, 3, 3)]
+        SELECT count(*), count(c.published), count(c.recomputed),
+               count(p.vrest), count(*) FILTER (WHERE c.published = p.vrest)
+        FROM ephys_features_comparison c
+        LEFT JOIN ephys_features p ON p.specimen_id = c.specimen_id
+        WHERE c.feature = 'vrest'""")
+    [(rows_, published, recomputed, in_table, paired)] = comparison
+    assert (rows_, recomputed) == (3, 3) and published == in_table == paired
 
     second = run_sync_locally(_config(replica.base_url, root, warehouse_url))
     assert second.stages["ephys-features"].pending == 0 and second.errors == ()

@@ -18,9 +18,11 @@ record at all (their ``erwkf__id`` names no record in the corpus).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
+import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,14 +31,21 @@ from typing import Any
 import numpy as np
 
 from ctmirror.errors import ConfigError
-from ctmirror.features.names import RECONSTRUCTION_COLUMNS
-from ctmirror.replica.corpus import images, models, swc
+from ctmirror.features.names import CELL_LIST_COLUMNS, RECONSTRUCTION_COLUMNS
+from ctmirror.replica.corpus import computed, images, models, swc
 from ctmirror.replica.corpus.ids import IdAllocator, named_id
 from ctmirror.replica.corpus.protocols import synthetic_sweeps
 from ctmirror.replica.corpus.realdata import GLIF_TEMPLATE_IDS, RealData, RealModel
 from ctmirror.replica.snapshot import SnapshotWriter
 
-__all__ = ["PRODUCTS", "FillOptions", "WELL_KNOWN_FILE_TYPES", "fill_corpus", "nwb_cell_order"]
+__all__ = [
+    "PRODUCTS",
+    "WELL_KNOWN_FILE_TYPES",
+    "FillOptions",
+    "current_api_sweeps",
+    "fill_corpus",
+    "nwb_cell_order",
+]
 
 log = logging.getLogger(__name__)
 
@@ -209,6 +218,9 @@ class FillOptions:
     sub_image_counts: dict[int, int] = field(default_factory=lambda: {313862022: 627})
     #: Specimens whose EphysResult failed quality control.
     failed_specimens: frozenset[int] = frozenset()
+    #: The cell rows are made up too: their ``ef__`` and ``nr__`` values are replaced by the
+    #: values computed from the cell's recording and SWC file, where it has them.
+    computed_cell_values: bool = False
 
 
 def _is_human(cell: dict[str, Any]) -> bool:
@@ -249,6 +261,57 @@ def nwb_cell_order(cells: Iterable[dict[str, Any]], real: RealData) -> list[int]
         return (1 if glif and sid in real.sweeps else 2, sid)
 
     return sorted(ids, key=rank)
+
+
+# Older exports of the sweep tables (the ephys_sweeps.json of the 2015 model packages, units
+# "pA"/"mV", zero instead of null intervals) time current-clamp stimuli from the end of the 0.1 s
+# test-pulse epoch, give pulse and noise intervals as the gap between pulses or epochs, and count
+# no spikes as 0. The API serves the same sweep ids with onsets from the start of the sweep
+# (where the files have them: a Long Square at 1.02 s, not 0.92 s), intervals as onset-to-onset
+# periods and null counts: compare specimen 324257146 in both exports.
+_OLD_EXPORT_ONSET_S = 0.1
+_OLD_EXPORT_UNITS = {"pA": "Amps", "mV": "Volts"}
+_PULSE_WIDTHS_S = {"Short Square - Triple": 0.003, "Square - 0.5ms Subthreshold": 0.0005}
+
+
+def _old_export(sweeps: list[dict[str, Any]]) -> bool:
+    return any(
+        s.get("stimulus_name") == "Long Square" and s.get("stimulus_interval") == 0.0
+        for s in sweeps
+    )
+
+
+def _as_served(sweep: dict[str, Any]) -> dict[str, Any]:
+    """One sweep record of an older export as the API serves it now."""
+    record = dict(sweep)
+    units = str(record.get("stimulus_units") or "")
+    record["stimulus_units"] = _OLD_EXPORT_UNITS.get(units, units)
+    if record["stimulus_units"] != "Amps" or record.get("stimulus_name") == "Test":
+        return record
+    start = record.get("stimulus_start_time")
+    if start is not None:
+        record["stimulus_start_time"] = round(float(start) + _OLD_EXPORT_ONSET_S, 6)
+    interval = float(record.get("stimulus_interval") or 0.0)
+    name = str(record.get("stimulus_name") or "")
+    duration = float(record.get("stimulus_duration") or 0.0)
+    if name in _PULSE_WIDTHS_S and interval > 0:
+        record["stimulus_interval"] = round(interval + _PULSE_WIDTHS_S[name], 6)
+    elif name.startswith("Noise") and interval > 0:
+        # Three epochs and two gaps fill the duration (published one sample short: whole ms).
+        epoch = round((duration - 2.0 * interval) / 3.0, 3)
+        record["stimulus_interval"] = round(interval + epoch, 6)
+    else:
+        record["stimulus_interval"] = None
+    if record.get("num_spikes") == 0:
+        record["num_spikes"] = None
+    return record
+
+
+def current_api_sweeps(sweeps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A real sweep list as the API serves it: older exports converted, others as published."""
+    if not _old_export(sweeps):
+        return [dict(s) for s in sweeps]
+    return [_as_served(s) for s in sweeps]
 
 
 class _Filler:
@@ -577,7 +640,7 @@ class _Filler:
     ) -> tuple[list[dict[str, Any]], bool]:
         sid = int(cell["specimen__id"])
         if sid in self.real.sweeps:
-            return [dict(s) for s in self.real.sweeps[sid]], True
+            return current_api_sweeps(self.real.sweeps[sid]), True
         rheobase = _value(cell, "ef__threshold_i_long_square", 100.0)
         vrest = _value(cell, "ef__vrest", -70.0)
         ri = _value(cell, "ef__ri", 150.0)
@@ -611,12 +674,19 @@ class _Filler:
         return records, False
 
     def ephys_feature(
-        self, cell: dict[str, Any], sweeps: list[dict[str, Any]], rng: np.random.Generator
+        self,
+        cell: dict[str, Any],
+        sweeps: list[dict[str, Any]],
+        rng: np.random.Generator,
+        recording: computed.Recording | None,
     ) -> None:
         sid = int(cell["specimen__id"])
         real = self.real.ephys_features.get(sid)
         if real is not None:
             self.writer.add_record("EphysFeature", real)
+            return
+        if recording is not None:
+            self.computed_ephys_feature(cell, sweeps, rng, recording)
             return
         rheobase = _value(cell, "ef__threshold_i_long_square", 100.0)
         long_squares = [s for s in sweeps if s["stimulus_name"] == "Long Square"]
@@ -681,6 +751,38 @@ class _Filler:
                 record[key] = cell[f"ef__{key}"]
         self.writer.add_record("EphysFeature", record)
 
+    def computed_ephys_feature(
+        self,
+        cell: dict[str, Any],
+        sweeps: list[dict[str, Any]],
+        rng: np.random.Generator,
+        recording: computed.Recording,
+    ) -> None:
+        """The EphysFeature row of a cell with a synthetic recording: what the recording gives
+        (``ctmirror.replica.corpus.computed``), and the voltage-clamp QC values the public
+        recordings do not hold drawn. A synthetic cell row gets the same values."""
+        ephys = recording.ephys
+        ids = {int(s["sweep_number"]): int(s["id"]) for s in sweeps}
+        rheobase, hero = ephys.rheobase_sweep_number, ephys.hero_sweep_number
+        ri = ephys.features.get("ri")
+        record: dict[str, Any] = {
+            "id": self.new_id(),
+            "specimen_id": int(cell["specimen__id"]),
+            "rheobase_sweep_id": ids.get(rheobase) if rheobase is not None else None,
+            "rheobase_sweep_number": rheobase,
+            "thumbnail_sweep_id": ids.get(hero) if hero is not None else None,
+            **ephys.features,
+            "electrode_0_pa": float(rng.normal(0.0, 30.0)),
+            "seal_gohm": float(rng.uniform(1.0, 5.0)),
+            # Measured on the break-in sweep, not ri; close to it.
+            "input_resistance_mohm": float(ri) * float(rng.uniform(0.9, 1.1))
+            if isinstance(ri, float)
+            else None,
+        }
+        self.writer.add_record("EphysFeature", record)
+        if self.options.computed_cell_values:
+            cell.update(computed.cell_list_ephys(ephys.features))
+
     def ephys_result(self, cell: dict[str, Any], specimen: dict[str, Any]) -> None:
         self.writer.add_record(
             "EphysResult",
@@ -698,7 +800,10 @@ class _Filler:
         sweeps: list[dict[str, Any]],
         real_sweeps: bool,
         storage: str,
-    ) -> None:
+        scratch: Path,
+    ) -> computed.Recording:
+        """Write the cell's NWB file; what the corpus computes from it (converted in
+        ``scratch`` when first needed)."""
         if self.write_nwb is None:
             raise RuntimeError("NWB cells were asked for without an NWB writer")
         erid = int(specimen["ephys_result_id"])
@@ -713,6 +818,7 @@ class _Filler:
             cell=cell,
             sweeps=sweeps,
             seed=self.options.seed,
+            follow_spike_counts=real_sweeps,
         )
         if not real_sweeps:
             for sweep in sweeps:
@@ -733,6 +839,9 @@ class _Filler:
             },
         )
         self.writer.add_file("well_known_file", wkf_id, target)
+        return computed.Recording(
+            target, scratch, specimen_id=int(cell["specimen__id"]), well_known_file_id=int(wkf_id)
+        )
 
     def thumbnails(
         self, cell: dict[str, Any], specimen: dict[str, Any], rng: np.random.Generator, storage: str
@@ -782,18 +891,23 @@ class _Filler:
             swc_bytes = swc.to_swc_text(tree).encode()
         record: dict[str, Any] = dict.fromkeys(RECONSTRUCTION_COLUMNS)
         if tree is not None:
-            record.update(swc.tree_measurements(tree))
-        published = {
-            key: cell.get(f"nr__{key}")
-            for key in (
-                "average_contraction",
-                "average_parent_daughter_ratio",
-                "max_euclidean_distance",
-                "number_bifurcations",
-                "number_stems",
-            )
-        }
-        record.update({k: v for k, v in published.items() if v is not None})
+            # A synthetic SWC file: its measurements are computed from it as a sync does.
+            measured = computed.morphology_features(swc_bytes)
+            record.update({k: v for k, v in measured.items() if k in RECONSTRUCTION_COLUMNS})
+            if self.options.computed_cell_values:
+                cell.update({k: v for k, v in measured.items() if k in CELL_LIST_COLUMNS})
+        if not self.options.computed_cell_values:
+            published = {
+                key: cell.get(f"nr__{key}")
+                for key in (
+                    "average_contraction",
+                    "average_parent_daughter_ratio",
+                    "max_euclidean_distance",
+                    "number_bifurcations",
+                    "number_stems",
+                )
+            }
+            record.update({k: v for k, v in published.items() if v is not None})
         record.update(
             {
                 "id": reconstruction_id,
@@ -926,6 +1040,7 @@ class _Filler:
         specimen: dict[str, Any],
         rng: np.random.Generator,
         storage: str,
+        recording: computed.Recording | None,
     ) -> None:
         sid = int(cell["specimen__id"])
         sweeps_json = json.dumps(sweeps, separators=(",", ":")).encode()
@@ -984,6 +1099,8 @@ class _Filler:
                 data=parameters,
             )
             evr = real.explained_variance_ratio if real else None
+            if evr is None and glif and recording is not None:
+                evr = computed.explained_variance_ratio(parameters, recording)
             self.writer.add_record(
                 "NeuronalModelRun",
                 {
@@ -1052,21 +1169,28 @@ class _Filler:
             f"/external/{'human' if _is_human(cell) else 'mouse'}celltypes/"
             f"prod{int(rng.integers(200, 600))}"
         )
-        self.writer.add_record("ApiCellTypesSpecimenDetail", cell)
+        # The row is written last: with ``computed_cell_values`` its feature values are those
+        # computed from the files written below.
+        cell = dict(cell)
         self.donor(cell)
         self.structures_of(cell)
         specimen = self.specimen(cell)
         self.ephys_result(cell, specimen)
         sweeps, real_sweeps = self.sweeps(cell, rng)
-        self.ephys_feature(cell, sweeps, rng)
-        if with_nwb:
-            self.nwb(cell, specimen, sweeps, real_sweeps, storage)
-        self.writer.add_records("EphysSweep", sweeps)
-        self.thumbnails(cell, specimen, rng, storage)
-        reconstruction = self.reconstruction(cell, rng, storage)
-        if reconstruction is not None or cell.get("si__path"):
-            self.images(cell, rng, storage)
-        self.neuronal_models(cell, sweeps, reconstruction, specimen, rng, storage)
+        with contextlib.ExitStack() as stack:
+            recording = None
+            if with_nwb:
+                # The recording's sweeps Parquet, while the cell's values are computed.
+                scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix="ctmirror-"))
+                recording = self.nwb(cell, specimen, sweeps, real_sweeps, storage, Path(scratch))
+            self.ephys_feature(cell, sweeps, rng, recording)
+            self.writer.add_records("EphysSweep", sweeps)
+            self.thumbnails(cell, specimen, rng, storage)
+            reconstruction = self.reconstruction(cell, rng, storage)
+            if reconstruction is not None or cell.get("si__path"):
+                self.images(cell, rng, storage)
+            self.neuronal_models(cell, sweeps, reconstruction, specimen, rng, storage, recording)
+        self.writer.add_record("ApiCellTypesSpecimenDetail", cell)
 
 
 def fill_corpus(

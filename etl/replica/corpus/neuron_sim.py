@@ -35,6 +35,7 @@ from ctmirror.errors import ConfigError
 
 __all__ = [
     "CellParams",
+    "count_spikes",
     "detect_spike_thresholds",
     "simulate",
     "tune_cell_params",
@@ -44,8 +45,10 @@ __all__ = [
 _CM_UF_PER_CM2 = 1.0
 # Slow gates (M, Ih; time constants >= 20 ms) are advanced once every this many steps.
 _SLOW_EVERY = 10
-# A step "spikes" when the noise-free voltage overshoots this level (mV).
+# A step "spikes" when the noise-free voltage overshoots this level (mV); the next spike
+# counts once the voltage has fallen back below the re-arm level.
 _SPIKE_LEVEL_MV = 0.0
+_REARM_LEVEL_MV = -20.0
 
 
 @dataclass(frozen=True)
@@ -201,10 +204,14 @@ def _integrate(
     dt: float,
     seed: int,
     noisy: bool,
-    stop_at_spike: bool,
+    stop_after: int,
     out_mv: NDArray[np.float64],
 ) -> int:
-    """Fill out_mv with the membrane potential; return the first sample above 0 mV, or -1."""
+    """Fill out_mv with the membrane potential; return the number of spikes.
+
+    With ``stop_after > 0`` the integration stops at that many spikes (the rest of out_mv is
+    left unset): enough to tell whether a stimulus fires more than a wanted count.
+    """
     c, g_l, e_l, g_na, g_kd, g_m, g_h, e_na, e_k, e_h, v_t, scale, tau_max = (
         p[0],
         p[1],
@@ -241,7 +248,8 @@ def _integrate(
     noise_decay = math.exp(-slow_dt / tau_noise)
     noise_kick = sigma * math.sqrt(1.0 - noise_decay * noise_decay) if noisy else 0.0
     last = _TABLE_SIZE - 2
-    first_spike = -1
+    spikes = 0
+    armed = True
     for k in range(stim_na.shape[0]):
         x = (v - _TABLE_V0_MV) / _TABLE_STEP_MV
         i = min(max(int(x), 0), last)
@@ -271,15 +279,32 @@ def _integrate(
         vd_inf = (dend_inf_leak + g_c * v) / dend_g
         vd = vd_inf + (vd - vd_inf) * dend_decay
         out_mv[k] = v
-        if first_spike < 0 and v > _SPIKE_LEVEL_MV:
-            first_spike = k
-            if stop_at_spike:
-                return first_spike
-    return first_spike
+        if armed and v > _SPIKE_LEVEL_MV:
+            spikes += 1
+            armed = False
+            if spikes == stop_after:
+                return spikes
+        elif not armed and v < _REARM_LEVEL_MV:
+            armed = True
+    return spikes
 
 
 def _as_vector(params: CellParams) -> NDArray[np.float64]:
     return np.asarray(astuple(params), dtype=np.float64)
+
+
+def count_spikes(
+    params: CellParams, stimulus_a: NDArray[np.floating], dt: float, seed: int, stop_after: int
+) -> int:
+    """Spikes ``simulate`` with the same arguments fires, counted up to ``stop_after`` (0: all).
+
+    The membrane noise follows the seed exactly as in ``simulate``, so the count is the one the
+    recorded trace will have.
+    """
+    stim_na = np.ascontiguousarray(stimulus_a, dtype=np.float64) * 1e9
+    out = np.empty(stim_na.shape[0], dtype=np.float64)
+    seed32 = int(seed) % (2**32)
+    return int(_integrate(_as_vector(params), stim_na, dt * 1e3, seed32, True, stop_after, out))
 
 
 def simulate(
@@ -289,7 +314,7 @@ def simulate(
     stim_na = np.ascontiguousarray(stimulus_a, dtype=np.float64) * 1e9
     out = np.empty(stim_na.shape[0], dtype=np.float64)
     seed32 = int(seed) % (2**32)
-    _integrate(_as_vector(params), stim_na, dt * 1e3, seed32, True, False, out)
+    _integrate(_as_vector(params), stim_na, dt * 1e3, seed32, True, 0, out)
     # White amplifier noise does not feed back on the cell, so it is added afterwards.
     out += np.random.default_rng(seed32).normal(0.0, params.recording_noise_mv, out.shape[0])
     return out * 1e-3
@@ -319,7 +344,7 @@ def _step_response(params: CellParams, amplitude_pa: float, step_ms: float) -> N
     stim = np.zeros(onset + int(step_ms / _DT_MS))
     stim[onset:] = amplitude_pa * 1e-3
     out = np.empty_like(stim)
-    _integrate(_as_vector(params), stim, _DT_MS, 0, False, False, out)
+    _integrate(_as_vector(params), stim, _DT_MS, 0, False, 0, out)
     return out
 
 
@@ -347,7 +372,7 @@ def _spikes_on_step(params: CellParams, amplitude_pa: float) -> bool:
     stim = np.zeros(onset + int(_RHEOBASE_STEP_MS / _DT_MS))
     stim[onset:] = amplitude_pa * 1e-3
     out = np.empty_like(stim)
-    return _integrate(_as_vector(params), stim, _DT_MS, 0, False, True, out) >= 0
+    return _integrate(_as_vector(params), stim, _DT_MS, 0, False, 1, out) > 0
 
 
 def measure_rheobase(params: CellParams, *, hi_pa: float = 400.0, tol_pa: float = 1.0) -> float:

@@ -9,7 +9,12 @@ chunked datasets, ``rate = 200000.0``, and text (including ``unit``) as fixed-le
 which is what readers that call ``.decode`` on attributes expect.
 
 Current-clamp responses come from ``neuron_sim`` tuned to the cell's published features;
-voltage-clamp Test sweeps get the current of a pipette/seal/whole-cell circuit.
+voltage-clamp Test sweeps get the current of a pipette/seal/whole-cell circuit. The stimulus in
+the file is always the record's (onset, length, amplitude). When the records are published ones
+(``follow_spike_counts``), each sweep's response fires the record's ``num_spikes``: the current
+reaching the simulated cell is the stimulus times a per-sweep gain, found by search, as if the
+real cell's excitability drifted from sweep to sweep; ramps end after their last counted spike,
+as the recordings stopped by hand do.
 """
 
 from __future__ import annotations
@@ -25,13 +30,14 @@ from numpy.typing import NDArray
 
 from ctmirror.replica.corpus.neuron_sim import (
     CellParams,
+    count_spikes,
     detect_spike_thresholds,
     simulate,
     tune_cell_params,
 )
 from ctmirror.replica.corpus.stimuli import is_voltage_clamp, stimulus_waveform
 
-__all__ = ["SAMPLING_RATE_HZ", "cell_params_for", "write_cell_nwb"]
+__all__ = ["SAMPLING_RATE_HZ", "cell_params_for", "read_recorded_sweeps", "write_cell_nwb"]
 
 SAMPLING_RATE_HZ = 200000.0
 NWB_VERSION = "NWB-1.0.5"
@@ -46,6 +52,11 @@ _RAMP_AFTER_FIRST_SPIKE_S = 1.0
 _RAMP_AFTER_FIRST_SPIKE_FRACTION = 0.1
 # Responses are stored at the resolution of the 16-bit digitiser (1/64 mV), as recorded.
 _ADC_STEP_V = 2.0**-6 * 1e-3
+# Search of the per-sweep gain that makes the simulated cell fire a published spike count:
+# widen by this factor until the count is bracketed, then bisect.
+_GAIN_FACTOR = 1.5
+_GAIN_RANGE = (1e-3, 50.0)
+_GAIN_BISECTIONS = 30
 _GZIP_LEVEL = 4
 
 # Defaults for missing published features: typical spiny and aspiny cells of the database.
@@ -146,6 +157,118 @@ def _ramp_cutoff(voltage_v: NDArray[np.float64], duration_s: float) -> int:
         return voltage_v.size
     after_s = min(_RAMP_AFTER_FIRST_SPIKE_S, _RAMP_AFTER_FIRST_SPIKE_FRACTION * duration_s)
     return min(voltage_v.size, int(above[0] + after_s * SAMPLING_RATE_HZ))
+
+
+def _published_spikes(sweep: Mapping[str, Any]) -> int:
+    """The record's spike count; the API leaves it null for sweeps that did not fire."""
+    return int(sweep.get("num_spikes") or 0)
+
+
+def _drive(stimulus: NDArray[np.float64], onset: int, gain: float) -> NDArray[np.float64]:
+    """The current reaching the cell: the stimulus after its onset times the gain."""
+    drive = stimulus.copy()
+    drive[onset:] *= gain
+    return drive
+
+
+def _gain_for(
+    params: CellParams,
+    stimulus: NDArray[np.float64],
+    onset: int,
+    target: int,
+    seed: int,
+    *,
+    at_least: bool,
+) -> float:
+    """Gain at which the cell fires ``target`` spikes (``at_least``: target or more).
+
+    The count rises with the gain, one spike at a time almost everywhere, so bracketing then
+    bisecting finds a gain with the exact count; if a jump skips it, the gain closest below.
+    """
+    if not np.any(stimulus[onset:]):
+        return 1.0
+    dt = 1.0 / SAMPLING_RATE_HZ
+
+    def fires(gain: float) -> int:
+        drive = _drive(stimulus, onset, gain)
+        return count_spikes(params, drive, dt, seed, target if at_least else target + 1)
+
+    def good(n: int) -> bool:
+        return n >= target if at_least else n == target
+
+    gain = 1.0
+    n = fires(gain)
+    if good(n):
+        return gain
+    lo, hi = (gain, math.inf) if n < target else (0.0, gain)
+    while n < target and gain < _GAIN_RANGE[1]:
+        lo, gain = gain, gain * _GAIN_FACTOR
+        n = fires(gain)
+        if good(n):
+            return gain
+        hi = gain if n > target else hi
+    while n > target and gain > _GAIN_RANGE[0]:
+        hi, gain = gain, gain / _GAIN_FACTOR
+        n = fires(gain)
+        if good(n):
+            return gain
+        lo = gain if n < target else lo
+    if not (0.0 < lo and math.isfinite(hi)):
+        return gain
+    for _ in range(_GAIN_BISECTIONS):
+        mid = math.sqrt(lo * hi)
+        n = fires(mid)
+        if good(n):
+            return mid
+        lo, hi = (mid, hi) if n < target else (lo, mid)
+    return lo
+
+
+def _cut_after_spike(thresholds: NDArray[np.int64], count: int, size: int) -> int:
+    """Samples kept of a ramp that fired ``count`` spikes: up to halfway to the next one."""
+    if count <= 0:
+        # Stopped before the first spike started to rise.
+        return size if not thresholds.size else max(int(thresholds[0]) - 1, 1)
+    if thresholds.size <= count:
+        return size
+    return int((int(thresholds[count - 1]) + int(thresholds[count])) // 2)
+
+
+def _current_clamp_response(
+    params: CellParams,
+    sweep: Mapping[str, Any],
+    stimulus: NDArray[np.float64],
+    target: int | None,
+    seed: int,
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """The digitised response (V) and the stimulus as kept (ramps stop after the cell fired).
+
+    ``target`` is the spike count the response must have, None for a free response.
+    """
+    name = sweep.get("stimulus_name")
+    if name == "Test":
+        # After blow-out the pipette is in the bath: only the electrode offset.
+        rng = np.random.default_rng(seed)
+        response = rng.normal(_BLOWOUT_OFFSET_V, params.recording_noise_mv * 1e-3, stimulus.size)
+        return stimulus, np.round(response / _ADC_STEP_V) * _ADC_STEP_V
+    onset = min(
+        int(round(float(sweep.get("stimulus_start_time") or 0.0) * SAMPLING_RATE_HZ)),
+        stimulus.size,
+    )
+    is_ramp = name == "Ramp"
+    gain = 1.0
+    if target is not None:
+        gain = _gain_for(params, stimulus, onset, target, seed, at_least=is_ramp)
+    response = simulate(params, _drive(stimulus, onset, gain), 1.0 / SAMPLING_RATE_HZ, seed)
+    response = np.round(response / _ADC_STEP_V) * _ADC_STEP_V
+    if is_ramp:
+        if target is None:
+            keep = _ramp_cutoff(response, float(sweep.get("stimulus_duration") or 0.0))
+        else:
+            thresholds = detect_spike_thresholds(response * 1e3, SAMPLING_RATE_HZ)
+            keep = _cut_after_spike(thresholds, target, response.size)
+        stimulus, response = stimulus[:keep], response[:keep]
+    return stimulus, response
 
 
 def _write_series(
@@ -255,10 +378,14 @@ def write_cell_nwb(
     cell: dict[str, Any],
     sweeps: list[dict[str, Any]],
     seed: int,
+    follow_spike_counts: bool = False,
 ) -> dict[int, int]:
-    """Simulate and write one cell's sweeps; return {sweep_number: number of spikes}."""
+    """Simulate and write one cell's sweeps; return {sweep_number: number of spikes}.
+
+    With ``follow_spike_counts`` every current-clamp response fires its record's ``num_spikes``
+    (as far as the search finds a gain that does).
+    """
     params = cell_params_for(cell)
-    seeds = np.random.SeedSequence([int(seed) % (2**32), int(specimen_id) % (2**32)])
     spike_counts: dict[int, int] = {}
     # A fixed session date keeps the file a function of its inputs.
     session_start = "2015-06-12T10:00:00-07:00"
@@ -281,9 +408,10 @@ def write_cell_nwb(
         spike_times = f.create_group("analysis").create_group("spike_times")
         spike_times.attrs["neurodata_type"] = _text("Custom")
 
-        for sweep, sweep_seed in zip(sweeps, seeds.spawn(len(sweeps)), strict=True):
+        for sweep in sweeps:
             number = int(sweep["sweep_number"])
-            rng = np.random.default_rng(sweep_seed)
+            # A sweep's noise depends on its number, not on which other sweeps are written.
+            rng = np.random.default_rng([int(seed) % (2**32), int(specimen_id) % (2**32), number])
             stimulus = stimulus_waveform(sweep, sampling_rate=SAMPLING_RATE_HZ, rng=rng)
             if is_voltage_clamp(sweep):
                 response = _voltage_clamp_current(stimulus, _test_code(sweep), params, rng)
@@ -291,22 +419,12 @@ def write_cell_nwb(
                 units = ("Volts", "Amps")
                 thresholds = np.zeros(0, dtype=np.int64)
             else:
-                name = sweep.get("stimulus_name")
-                if name == "Test":
-                    # After blow-out the pipette is in the bath: only the electrode offset.
-                    response = rng.normal(
-                        _BLOWOUT_OFFSET_V, params.recording_noise_mv * 1e-3, stimulus.size
-                    )
-                else:
-                    response = simulate(
-                        params, stimulus, 1.0 / SAMPLING_RATE_HZ, int(rng.integers(2**31))
-                    )
-                if name == "Ramp":
-                    keep = _ramp_cutoff(response, float(sweep.get("stimulus_duration") or 0.0))
-                    stimulus, response = stimulus[:keep], response[:keep]
+                target = _published_spikes(sweep) if follow_spike_counts else None
+                stimulus, response = _current_clamp_response(
+                    params, sweep, stimulus, target, int(rng.integers(2**31))
+                )
                 kinds = ("CurrentClampStimulusSeries", "CurrentClampSeries")
                 units = ("Amps", "Volts")
-                response = np.round(response / _ADC_STEP_V) * _ADC_STEP_V
                 thresholds = detect_spike_thresholds(response * 1e3, SAMPLING_RATE_HZ)
             description = str(sweep.get("stimulus_description") or "")
             _write_series(
@@ -337,3 +455,24 @@ def write_cell_nwb(
                 spike_times.create_dataset(f"Sweep_{number}", data=thresholds / SAMPLING_RATE_HZ)
             spike_counts[number] = int(thresholds.size)
     return spike_counts
+
+
+def read_recorded_sweeps(
+    path: Path,
+) -> dict[int, tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], float]]:
+    """{sweep_number: (stimulus, response, spike times in s, sampling rate)} of a file as written.
+
+    Stimulus and response are in the file's units (A and V for current clamp).
+    """
+    sweeps = {}
+    with h5py.File(path, "r") as f:
+        for name, series in f["stimulus/presentation"].items():
+            number = int(name.rsplit("_", 1)[1])
+            spikes = f.get(f"analysis/spike_times/{name}")
+            sweeps[number] = (
+                np.asarray(series["data"][()], dtype=np.float64),
+                np.asarray(f[f"acquisition/timeseries/{name}/data"][()], dtype=np.float64),
+                np.zeros(0) if spikes is None else np.asarray(spikes[()], dtype=np.float64),
+                float(series["starting_time"].attrs["rate"]),
+            )
+    return sweeps

@@ -7,8 +7,11 @@ rheobase), Noise 1 and Noise 2 (three pink-noise epochs at 0.75, 1.0 and 1.5 x r
 Square - 2s Suprathreshold, Short Square - Triple, Ramp to Rheobase, and the closing Test sweeps.
 As in the published lists some sweep numbers are missing: sweeps that failed quality control.
 
-``fast=True`` keeps every stimulus type with fewer sweeps and shorter stimuli (stimulus onset at
-0.3 s, 0.5 s long squares, 1.3 s noise), for tests.
+Onsets and lengths are the published ones (the API's records, which time stimuli from the start
+of the sweep): Long and Short Squares at 1.02 s, 1 s long squares, Ramps at 1.0225 s, Noise and
+Ramp to Rheobase at 2.02 s, triples at 2.02 s. ``fast=True`` keeps these timings with few sweeps
+of each stimulus type (and no Ramp to Rheobase), for tests and the demo: its long squares still
+give every long-square feature.
 """
 
 from __future__ import annotations
@@ -55,26 +58,14 @@ class _Timing:
 _FULL = _Timing(
     step_start=1.02,
     triple_start=2.02,
-    late_start=1.92,
+    late_start=2.02,
     ramp_start=1.0225,
     long_square=1.0,
     square_2s=2.0,
     ramp=32.0,
     noise_epoch=3.0,
     noise_gap=5.0,
-    ramp_to_rheobase=30.0,
-)
-_FAST = _Timing(
-    step_start=0.3,
-    triple_start=0.3,
-    late_start=0.3,
-    ramp_start=0.3,
-    long_square=0.5,
-    square_2s=0.5,
-    ramp=3.2,
-    noise_epoch=0.3,
-    noise_gap=0.2,
-    ramp_to_rheobase=1.0,
+    ramp_to_rheobase=32.0,
 )
 
 
@@ -189,7 +180,9 @@ def _noise(rheobase_pa: float, timing: _Timing, fast: bool) -> list[dict[str, An
     sweeps = []
     for seed in order:
         description = f"C1NSSEED_{seed}150216[0]"
-        peak = noise_peak_per_unit_pa(description, duration, timing.noise_gap)
+        # The published interval is the period of the epochs (3 s epochs every 8 s).
+        period = timing.noise_epoch + timing.noise_gap
+        peak = noise_peak_per_unit_pa(description, duration, period)
         sweeps.append(
             _sweep(
                 f"Noise {seed}",
@@ -198,7 +191,7 @@ def _noise(rheobase_pa: float, timing: _Timing, fast: bool) -> list[dict[str, An
                 relative,
                 timing.late_start,
                 duration,
-                timing.noise_gap,
+                period,
             )
         )
     return sweeps
@@ -242,10 +235,10 @@ def synthetic_sweeps(
     rng: np.random.Generator, *, rheobase_pa: float, fast: bool = False
 ) -> list[dict[str, Any]]:
     """EphysSweep records (without ids) of one cell recorded with the Allen protocol."""
-    timing = _FAST if fast else _FULL
+    timing = _FULL
     rheobase_pa = float(rheobase_pa)
     short_square_pa = _round10(_SHORT_SQUARE_OVER_RHEOBASE * rheobase_pa)
-    # The ramp is recorded as its final current; the short variant climbs ten times faster.
+    # The ramp is recorded as its final current.
     ramp_peak = _RAMP_SLOPE_PA_PER_S * _FULL.ramp
     supra = [1.6] if fast else [1.2, 1.2, 1.6, 1.6, 2.0, 2.0]
 
@@ -274,7 +267,9 @@ def synthetic_sweeps(
         for f in supra
     ]
     protocol += _triples(short_square_pa + 40.0, timing, fast)
-    protocol += [_ramp_to_rheobase(rheobase_pa, timing)]
+    if not fast:
+        # 34 s of recording that no feature reads: the short protocol leaves it out.
+        protocol += [_ramp_to_rheobase(rheobase_pa, timing)]
     protocol += [
         _test_sweep(code) for code in (("EXPEND",) if fast else ("EXPEND", "GGAEND", "BLWOUT"))
     ]

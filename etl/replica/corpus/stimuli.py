@@ -11,9 +11,11 @@ least 0.1 s), so a 1 s Long Square at 1.02 s makes a 3.02 s sweep.
 record's amplitude and duration, so any real sweep list can be replayed.
 
 Noise stimuli follow the Allen protocol: three epochs of pink (1/f, 1-100 Hz) noise with a
-coefficient of variation of 0.2 around 0.75, 1.0 and 1.5 times a base current, separated by
-``stimulus_interval`` seconds of zero current. The base current is ``stimulus_relative_amplitude``
-x 100 pA, and each seed ("C1NSSEED_1", "C1NSSEED_2") is one fixed noise realisation shared by
+coefficient of variation of 0.2 around 0.75, 1.0 and 1.5 times a base current, one every
+``stimulus_interval`` seconds (3 s epochs 8 s apart in the published 19 s stimulus), zero
+current between them. The base current is ``stimulus_relative_amplitude``
+x 100 pA, scaled so the largest current is ``stimulus_absolute_amplitude`` (the published
+peak), and each seed ("C1NSSEED_1", "C1NSSEED_2") is one fixed noise realisation shared by
 every cell, so repeats of Noise 2 are identical stimuli.
 """
 
@@ -96,10 +98,20 @@ def _pink_noise(seed: int, n_grid: int) -> NDArray[np.float64]:
 
 
 def _noise_epochs(
-    seed: int, duration_s: float, gap_s: float
+    seed: int, duration_s: float, period_s: float
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Times (s from stimulus start) and unit-base current of the three-epoch noise on the grid."""
-    epoch_s = max((duration_s - 2.0 * gap_s) / len(NOISE_EPOCH_SCALES), 0.0)
+    """Times (s from stimulus start) and unit-base current of the three-epoch noise on the grid.
+
+    Epochs start every ``period_s``: the last ends with the stimulus, so an epoch lasts
+    duration - 2 periods.
+    """
+    epochs = len(NOISE_EPOCH_SCALES)
+    epoch_s = duration_s - (epochs - 1) * period_s
+    if not 0.0 < epoch_s <= period_s:
+        # No period that fits: back-to-back epochs.
+        epoch_s = duration_s / epochs
+        period_s = epoch_s
+    gap_s = period_s - epoch_s
     n_epoch = max(int(round(epoch_s * _NOISE_GRID_HZ)), 2)
     noise = _pink_noise(seed, n_epoch * len(NOISE_EPOCH_SCALES))
     times: list[NDArray[np.float64]] = []
@@ -111,14 +123,14 @@ def _noise_epochs(
     return np.concatenate(times), np.concatenate(values)
 
 
-def noise_peak_per_unit_pa(stimulus_description: str, duration_s: float, gap_s: float) -> float:
+def noise_peak_per_unit_pa(stimulus_description: str, duration_s: float, period_s: float) -> float:
     """Largest current (pA) of a noise stimulus of relative amplitude 1.0.
 
     The published ``stimulus_absolute_amplitude`` of a noise sweep is this peak times the
     relative amplitude.
     """
     seed = _noise_seed({"stimulus_description": stimulus_description})
-    _, values = _noise_epochs(seed, duration_s, gap_s)
+    _, values = _noise_epochs(seed, duration_s, period_s)
     return float(values.max()) * RELATIVE_UNIT_PA
 
 
@@ -134,6 +146,21 @@ def _ramp_to_rheobase(duration_s: float) -> tuple[NDArray[np.float64], NDArray[n
     t = np.arange(n_grid) / _NOISE_GRID_HZ
     ramp = 2.0 * t / max(duration_s, 1e-9)
     return t, ramp * (1.0 + NOISE_CV * _pink_noise(_RAMP_TO_RHEOBASE_SEED, n_grid))
+
+
+def _scaled_to_peak(
+    unit: NDArray[np.float64], amplitude_pa: float, relative: float
+) -> NDArray[np.float64]:
+    """A unit-base noisy stimulus in pA, its largest value the record's absolute amplitude.
+
+    The published absolute amplitude of a noise stimulus is its peak; a real record's peak
+    belongs to the real noise realisation, so this one is scaled to it (within a few percent of
+    relative x 100 pA). Without an amplitude, the relative one sets the base current.
+    """
+    peak = float(unit.max()) if unit.size else 0.0
+    if amplitude_pa > 0.0 and peak > 0.0:
+        return unit * (amplitude_pa / peak)
+    return relative * RELATIVE_UNIT_PA * unit
 
 
 def _pulse_train(
@@ -198,10 +225,10 @@ def stimulus_waveform(
         for g in np.flatnonzero(gaps):
             noise[(t > grid_t[g] + step) & (t < grid_t[g + 1])] = 0.0
         noise[t > grid_t[-1] + step] = 0.0
-        out[i0:i1] = relative * RELATIVE_UNIT_PA * noise
+        out[i0:i1] = _scaled_to_peak(noise, amplitude, relative)
     elif name == "Ramp to Rheobase":
         grid_t, grid_v = _ramp_to_rheobase(duration_s)
-        out[i0:i1] = relative * RELATIVE_UNIT_PA * np.interp(t, grid_t, grid_v)
+        out[i0:i1] = _scaled_to_peak(np.interp(t, grid_t, grid_v), amplitude, relative)
     elif name.startswith("Ramp"):
         # Rises from zero at the amplitude / duration slope (25 pA/s in the published protocol).
         out[i0:i1] = amplitude * t / max(duration_s, 1.0 / rate)

@@ -2,7 +2,9 @@
 
 Synthetic cell rows (``ctmirror.replica.corpus.synthetic``) go through the same gap fill as the
 real corpus (``ctmirror.replica.corpus.fill``), with the short test protocol so that NWB files
-stay small. The last cell's EphysResult is marked failed. The same arguments always give the
+stay small. The cells' feature values are drawn, then replaced by the values computed from the
+cell's own recording and SWC file where it has them. The last cell's EphysResult is marked
+failed. The same arguments always give the
 same records and file bytes.
 """
 
@@ -43,6 +45,7 @@ def build_synthetic_snapshot(
         seed=seed,
         nwb_cells=nwb_cells,
         fast_sweeps=True,
+        computed_cell_values=True,
         failed_specimens=frozenset({int(rows[-1]["specimen__id"])}),
     )
     fill_corpus(writer, RealData(cells=rows), options, write_nwb=write_cell_nwb)

@@ -3,7 +3,9 @@
 The rows cycle through the kinds of cell the real list holds, so that a dozen of them cover
 every case the project handles: mouse and human donors, spiny, aspiny and sparsely spiny
 dendrites, full and dendrite-only reconstructions and none, 0, 2 or 5 GLIF models, perisomatic
-and all-active biophysical models. Feature values are drawn around published means.
+and all-active biophysical models. Feature values are drawn around published means; they shape
+the simulated recording and SWC file, and the fill replaces them by the values computed from
+those files (``FillOptions.computed_cell_values``).
 """
 
 from __future__ import annotations

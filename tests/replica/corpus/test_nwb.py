@@ -192,7 +192,8 @@ def test_ramp_stops_after_the_cell_fires(written):
 
 def test_fast_file_is_small(written):
     path, _, _ = written
-    assert path.stat().st_size < 12_000_000
+    # Three 22 s noise sweeps make most of it; a full published file is about 100 MB.
+    assert path.stat().st_size < 45_000_000
 
 
 def test_same_seed_writes_the_same_data(written, tmp_path):

@@ -11,7 +11,7 @@ import pytest
 
 from ctmirror.errors import ConfigError
 from ctmirror.replica.corpus.ids import is_synthetic_id
-from ctmirror.replica.corpus.swc import parse_swc, tree_measurements
+from ctmirror.replica.corpus.swc import parse_swc
 from ctmirror.replica.corpus.synth import build_synthetic_snapshot
 from ctmirror.replica.snapshot import Snapshot
 
@@ -122,12 +122,8 @@ def test_swc_files_are_single_trees_with_the_published_shape(
         assert all(len(line.split(" ")) == 7 for line in body)  # AllenSDK splits on one space
         tree = parse_swc(text)
         assert (tree.parent < 0).sum() == 1 and tree.kind[tree.parent < 0][0] == 1
-        measured = tree_measurements(tree)
-        assert measured["number_stems"] == cell["nr__number_stems"]
-        assert measured["number_bifurcations"] == cell["nr__number_bifurcations"]
-        assert measured["max_euclidean_distance"] == pytest.approx(
-            cell["nr__max_euclidean_distance"], rel=1e-3
-        )
+        # The cell's nr__ values are the file's own (test_computed); the drawn shape is
+        # test_swc's.
         assert (2 in tree.kind) == (cell["nr__reconstruction_type"] == "full")
         checked += 1
     assert checked >= 4
