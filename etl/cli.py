@@ -139,7 +139,7 @@ def sync(
     else:
         result = run_sync_locally(config, progress=True)
     print_sync_result(result)
-    if result.errors:
+    if result.errors or result.load.quarantined:
         raise typer.Exit(code=2)
 
 
@@ -288,6 +288,11 @@ def main() -> None:
         app()  # standalone: usage errors print themselves and exit 2
     except CtMirrorError as exc:
         typer.secho(f"error: {exc}", fg="red", err=True)
+        sys.exit(1)
+    except OSError as exc:
+        # A full disk, a read-only or vanished folder: the run is already closed out.
+        where = f" ({exc.filename})" if exc.filename else ""
+        typer.secho(f"error: {exc.strerror or exc}{where}", fg="red", err=True)
         sys.exit(1)
     except KeyboardInterrupt:
         typer.secho("aborted", fg="red", err=True)

@@ -4,6 +4,7 @@
     ├── ConfigError            bad arguments or settings; fix the command line or environment
     ├── ApiError               talking to the RMA API (the real one or a replica) failed
     │   ├── ApiTransportError    no usable response: refused, dropped, timed out    [transient]
+    │   │   └── ApiUnreachableError  no connection at all (refused, unknown host)
     │   ├── ApiStatusError       an HTTP error status (429, 5xx transient; 4xx terminal)
     │   ├── ApiOutageError       HTTP 200 with an HTML "site unavailable" page      [transient]
     │   └── RmaError             HTTP 200 but not an RMA answer: success:false, wrong
@@ -50,6 +51,11 @@ class ApiError(CtMirrorError):
 
 class ApiTransportError(ApiError, TransientError):
     """No usable response: the connection failed, was dropped, or timed out."""
+
+
+class ApiUnreachableError(ApiTransportError):
+    """No connection at all (refused, unknown host): at the start of a run, more often a wrong
+    URL or no network than a blip."""
 
 
 class ApiStatusError(ApiError):

@@ -36,10 +36,23 @@ class ApiSettings(BaseModel):
     in_batch: int = Field(200, description="Ids per $in batch for linked records")
 
 
+#: A removal of more than this share of a model's live rows at once is held until the next
+#: sync confirms it...
+REMOVAL_HOLD_SHARE = 0.1
+#: ...when it is at least this many rows (dropping 1 of 3 donors is no outage).
+REMOVAL_HOLD_MIN_ROWS = 10
+
+
 class WarehouseSettings(BaseModel):
     url: str | None = Field(
         None, description="SQLAlchemy URL; default duckdb:///<root>/warehouse.duckdb"
     )
+    removal_hold_share: float = Field(
+        REMOVAL_HOLD_SHARE, ge=0.0, le=1.0,
+        description="Hold a removal of more than this share of a model's live rows at once "
+                    "until the next sync confirms it (1 = never hold)")
+    removal_hold_min_rows: int = Field(
+        REMOVAL_HOLD_MIN_ROWS, ge=1, description="...when it is at least this many rows")
 
 
 class FilesSettings(BaseModel):
@@ -88,7 +101,9 @@ class Settings(BaseSettings):
         return SyncConfig(root=self.root, warehouse=warehouse,
                           warehouse_password=None if password is None else SecretStr(password),
                           limit=self.limit, api=self.api, files=self.files,
-                          features=self.features)
+                          features=self.features,
+                          removal_hold_share=self.warehouse.removal_hold_share,
+                          removal_hold_min_rows=self.warehouse.removal_hold_min_rows)
 
 
 class SyncConfig(BaseModel):
@@ -106,6 +121,8 @@ class SyncConfig(BaseModel):
     warehouse: str
     warehouse_password: SecretStr | None = None
     limit: int | None
+    removal_hold_share: float = REMOVAL_HOLD_SHARE
+    removal_hold_min_rows: int = REMOVAL_HOLD_MIN_ROWS
     api: ApiSettings
     #: ``user:password`` from the API base URL, sent as HTTP basic authentication.
     api_credentials: SecretStr | None = None

@@ -6,6 +6,10 @@ stages (``ctmirror.stages``), between opening the run and finishing it.
 ``sync_errors.stage``. The warehouse is the state: a run whose row in ``sync_runs`` still says
 ``running`` was interrupted, and the next sync resumes it (same ``sync_id``, staged pages
 reused), so a killed sync and an uninterrupted one end in the same final state.
+
+One sync at a time per warehouse: ``run_lock`` is held from before the run is opened until it
+is finished. A stage that raises closes the run out as ``failed`` with the error's first line
+(``close_out``); a ``running`` run the lock holder cannot resume is marked ``abandoned``.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from ctmirror.crawl import CrawlEvent, ExtractReport, ModelDone, ProgressSink, extract
-from ctmirror.errors import ApiError
+from ctmirror.errors import ApiError, CtMirrorError
 from ctmirror.rma import RmaClient
 from ctmirror.settings import SyncConfig
 from ctmirror.stages import DerivedStage, StageReport, run_stage
@@ -103,7 +107,11 @@ def preflight(config: SyncConfig) -> None:
     config.root.mkdir(parents=True, exist_ok=True)
     with _warehouse(config) as engine:
         prepare_warehouse(engine)
-    with RmaClient(config.api_base, timeout=min(config.api.timeout_s, 15.0), max_attempts=2,
+    # The same retry policy as every other request: an API answering 429/503 at the start is
+    # worth the same patience as one answering it half way; one that cannot be connected to
+    # at all is given two attempts.
+    with RmaClient(config.api_base, timeout=min(config.api.timeout_s, 15.0),
+                   max_attempts=config.api.max_attempts, unreachable_attempts=2,
                    concurrency=1, auth=config.api_auth) as client:
         try:
             client.query("model::WellKnownFileType,rma::options[num_rows$eq1]")
@@ -114,17 +122,55 @@ def preflight(config: SyncConfig) -> None:
 
 def open_run(config: SyncConfig) -> RunHandle:
     """Check the warehouse and the API, then resume the interrupted run or begin a new one."""
-    from ctmirror.warehouse.runs import begin_sync_run, unfinished_sync_run
+    from ctmirror.warehouse.runs import (
+        abandon_running_runs,
+        begin_sync_run,
+        unfinished_sync_run,
+    )
 
     preflight(config)
     with _warehouse(config) as engine:
         previous = unfinished_sync_run(engine, api_base=config.api_base, limit=config.limit)
+        for stale in abandon_running_runs(engine, keep=previous):
+            log.warning("sync %s was left running by a process that is gone: marked abandoned",
+                        stale)
         if previous is not None:
             log.info("resuming interrupted sync %s", previous)
             return RunHandle(previous, resumed=True)
         sync_id = new_sync_id()
         begin_sync_run(engine, sync_id=sync_id, api_base=config.api_base, limit=config.limit)
         return RunHandle(sync_id, resumed=False)
+
+
+@contextmanager
+def run_lock(config: SyncConfig) -> Iterator[None]:
+    """Hold the warehouse's sync lock for as long as the block runs (one sync at a time)."""
+    from ctmirror.warehouse.runs import run_lock as warehouse_lock
+
+    with warehouse_lock(config.warehouse_url):
+        yield
+
+
+@contextmanager
+def close_out(config: SyncConfig, handle: RunHandle) -> Iterator[None]:
+    """Mark the run ``failed`` with a one-line reason if the block raises (then re-raise).
+
+    An interrupt (Ctrl-C) is treated as a kill -9 is: the run stays ``running`` and the next
+    sync resumes it with the pages already staged.
+    """
+    try:
+        yield
+    except Exception as exc:
+        from ctmirror.warehouse.runs import fail_sync_run
+
+        reason = str(exc) if isinstance(exc, CtMirrorError) else f"{type(exc).__name__}: {exc}"
+        try:
+            with _warehouse(config) as engine:
+                fail_sync_run(engine, handle.sync_id, reason=reason)
+        except Exception as close_exc:  # the warehouse itself may be what failed
+            log.warning("could not mark sync %s failed: %s", handle.sync_id, close_exc)
+        shutil.rmtree(config.staging_root / handle.sync_id, ignore_errors=True)
+        raise
 
 
 def _extract(config: SyncConfig, sync_id: str, progress: bool) -> ExtractReport:
@@ -156,7 +202,9 @@ def _load(config: SyncConfig, sync_id: str, progress: bool) -> LoadReport:
     from ctmirror.warehouse.load import load_staged
 
     with _warehouse(config) as engine:
-        return load_staged(engine, config.staging_root / sync_id)
+        return load_staged(engine, config.staging_root / sync_id,
+                           hold_share=config.removal_hold_share,
+                           hold_min_rows=config.removal_hold_min_rows)
 
 
 def _download(config: SyncConfig, sync_id: str, progress: bool) -> StageReport:
@@ -233,13 +281,17 @@ def finish_run(config: SyncConfig, handle: RunHandle, reports: Mapping[str, Repo
                                   record_id=failure.source_id, url=failure.url,
                                   message=failure.message, stage=report.name)
         finish_sync_run(engine, handle.sync_id, report=loaded, requests=extracted.requests,
-                        status="completed_with_errors" if result.errors else "succeeded")
+                        status="completed_with_errors" if result.errors or loaded.quarantined
+                        else "succeeded")
     shutil.rmtree(config.staging_root / handle.sync_id, ignore_errors=True)
     return result
 
 
 def run_sync_locally(config: SyncConfig, *, progress: bool = False) -> SyncResult:
     """The sync's stages in order, without Prefect."""
-    handle = open_run(config)
-    return finish_run(config, handle, {step.name: step.run(config, handle.sync_id, progress)
-                                       for step in STEPS})
+    with run_lock(config):
+        handle = open_run(config)
+        with close_out(config, handle):
+            return finish_run(config, handle, {step.name: step.run(config, handle.sync_id,
+                                                                   progress)
+                                               for step in STEPS})

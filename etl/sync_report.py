@@ -77,6 +77,7 @@ def print_sync_result(result: SyncResult, *, console: Console | None = None) -> 
                       str(counts.unchanged), str(counts.removed), str(counts.restored))
     console.print(table)
     console.print(f"{summary(result.extract)} in {result.seconds:.1f} s from {result.api_base}")
+    console.print(f"load: {result.load.summary()}", markup=False)
     for name, report in result.stages.items():
         console.print(f"{name}: {report.summary()}")
     for error in result.extract.errors:
@@ -88,19 +89,32 @@ def print_sync_result(result: SyncResult, *, console: Console | None = None) -> 
 
 
 def print_status(engine: sa.Engine, *, runs: int, console: Console | None = None) -> None:
-    from ctmirror.warehouse.runs import latest_runs, recent_errors, table_counts
+    from ctmirror.warehouse.runs import (
+        latest_runs,
+        recent_errors,
+        recent_quarantine,
+        table_counts,
+    )
 
     console = console or Console()
     run_table = Table(title="last sync runs", header_style="bold")
     for col in ("sync_id", "started (UTC)", "status", "requests", "inserted", "updated",
-                "unchanged", "removed", "errors"):
+                "unchanged", "removed", "held", "quarantined", "errors"):
         run_table.add_column(col, no_wrap=col in ("sync_id", "started (UTC)", "status"))
-    for run in latest_runs(engine, runs):
+    latest = latest_runs(engine, runs)
+    for run in latest:
         run_table.add_row(
             run.sync_id, _ts(run.started_at), run.status, str(run.requests), str(run.inserted),
-            str(run.updated), str(run.unchanged), str(run.removed), str(run.error_count),
+            str(run.updated), str(run.unchanged), str(run.removed), str(run.held_removals),
+            str(run.quarantined), str(run.error_count),
         )
     console.print(run_table)
+    for run in latest:
+        if run.reason:
+            console.print(f"  {run.sync_id} {run.status}: {run.reason}")
+        if run.held_removals:
+            console.print(f"  {run.sync_id}: {run.held_removals} removals held back as a "
+                          "suspicious drop; the next sync applies them if it confirms them")
     counts = Table(title="rows per table", header_style="bold")
     counts.add_column("table")
     counts.add_column("current", justify="right")
@@ -108,6 +122,12 @@ def print_status(engine: sa.Engine, *, runs: int, console: Console | None = None
     for name, current, removed in table_counts(engine):
         counts.add_row(name, str(current), str(removed))
     console.print(counts)
+    quarantined = recent_quarantine(engine, 10)
+    if quarantined:
+        console.print("[bold]recently quarantined records[/] (sync_quarantine)")
+        for row in quarantined:
+            console.print(f"  {row.sync_id} {row.model} {row.record_id}: {row.reason}",
+                          markup=False)
     errors = recent_errors(engine, 10)
     if errors:
         console.print("[bold]recent errors[/]")

@@ -19,7 +19,17 @@ from prefect.tasks import Task
 
 from ctmirror.errors import ConfigError, TransientError
 from ctmirror.settings import SyncConfig
-from ctmirror.sync import STEPS, Report, RunHandle, SyncResult, finish_run, open_run, summary
+from ctmirror.sync import (
+    STEPS,
+    Report,
+    RunHandle,
+    SyncResult,
+    close_out,
+    finish_run,
+    open_run,
+    run_lock,
+    summary,
+)
 
 
 def _transient_only(task: Task[Any, Any], task_run: TaskRun, state: State[Any]) -> bool:
@@ -57,10 +67,13 @@ def sync(config: SyncConfig, show_progress: bool = False) -> SyncResult:
     """Mirror every ApiCellTypesSpecimenDetail record, every linked record and file, convert
     recordings, reconstructions and model parameters, recompute ephys and morphology
     features, and score the GLIF models on their cells' recordings."""
-    handle: RunHandle = open_run_task(config)
-    reports = {step.name: _TASKS[step.name](step.name, config, handle.sync_id, show_progress)
-               for step in STEPS}
-    result: SyncResult = finish_run_task(config, handle, reports)
+    with run_lock(config):
+        handle: RunHandle = open_run_task(config)
+        with close_out(config, handle):
+            reports = {step.name: _TASKS[step.name](step.name, config, handle.sync_id,
+                                                    show_progress)
+                       for step in STEPS}
+            result: SyncResult = finish_run_task(config, handle, reports)
     get_run_logger().info("sync %s: %d requests, %s", result.sync_id, result.requests,
                           result.load.summary())
     return result

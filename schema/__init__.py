@@ -35,7 +35,14 @@ from ctmirror.schema.records import (
     typed_values,
 )
 from ctmirror.schema.specimens import ApiCellTypesSpecimenDetail, Donor, Specimen, Structure
-from ctmirror.schema.sync import ChangeKind, SyncError, SyncRecordHistory, SyncRun, SyncStatus
+from ctmirror.schema.sync import (
+    ChangeKind,
+    SyncError,
+    SyncQuarantine,
+    SyncRecordHistory,
+    SyncRun,
+    SyncStatus,
+)
 
 metadata = Base.metadata
 
@@ -69,6 +76,7 @@ __all__ = [
     "Structure",
     "SubImage",
     "SyncError",
+    "SyncQuarantine",
     "SyncRecordHistory",
     "SyncRun",
     "SyncStatus",

@@ -19,6 +19,9 @@ class SyncStatus(StrEnum):
     SUCCEEDED = "succeeded"
     COMPLETED_WITH_ERRORS = "completed_with_errors"
     FAILED = "failed"
+    #: Found ``running`` by a later run that holds the run lock, so its process is gone, and
+    #: not resumable (another API or limit).
+    ABANDONED = "abandoned"
 
 
 class ChangeKind(StrEnum):
@@ -31,13 +34,16 @@ class ChangeKind(StrEnum):
 
 #: Numbers ``sync_errors`` rows (DuckDB has no SERIAL; an explicit sequence works on both).
 sync_error_id_seq = Sequence("sync_errors_error_id_seq", metadata=Base.metadata)
+#: Numbers ``sync_quarantine`` rows.
+sync_quarantine_id_seq = Sequence("sync_quarantine_id_seq", metadata=Base.metadata)
 
 
 class SyncRun(Base):
     """One ``ctmirror sync``: when, against which API, and what it changed.
 
     ``status`` is ``running`` until the run finishes; a run still ``running`` was interrupted
-    and the next sync resumes it.
+    and the next sync resumes it (or marks it ``abandoned`` when it cannot). A run that fails
+    is closed out as ``failed`` with a one-line ``reason``.
     """
 
     __tablename__ = "sync_runs"
@@ -57,6 +63,12 @@ class SyncRun(Base):
     restored: Mapped[int | None]
     #: ``{"<Model>": {"rows": n, "inserted": n, ...}}`` for the models the run loaded.
     model_counts: Mapped[dict[str, Any] | None]
+    #: Records that broke their model's contract (rows in ``sync_quarantine``).
+    quarantined: Mapped[int | None]
+    #: Removals held back as a suspicious drop, waiting for the next sync to confirm them.
+    held_removals: Mapped[int | None]
+    #: Why a run failed, in one line.
+    reason: Mapped[str | None]
 
 
 class SyncRecordHistory(Base):
@@ -96,6 +108,30 @@ class SyncError(Base):
     stage: Mapped[str | None]
 
 
+class SyncQuarantine(Base):
+    """A record that broke its model's contract (``ctmirror.schema.contract``): kept as the API
+    sent it, never loaded, and never counted as removed.
+
+    ``record_id`` is text because the id itself may be what is wrong (``"abc"``, a number past
+    BIGINT); ``raw`` is JSON text with every non-ASCII character escaped, so a lone surrogate or
+    a NUL that no typed column or JSON column can hold is still kept.
+    """
+
+    __tablename__ = "sync_quarantine"
+
+    quarantine_id: Mapped[int] = mapped_column(
+        BigInteger, sync_quarantine_id_seq,
+        server_default=sync_quarantine_id_seq.next_value(), primary_key=True,
+    )
+    sync_id: Mapped[str]
+    model: Mapped[str]
+    record_id: Mapped[str | None]
+    reason: Mapped[str]
+    raw: Mapped[str]
+    quarantined_at: Mapped[datetime]
+
+
 __all__ = [
-    "ChangeKind", "SyncError", "SyncRecordHistory", "SyncRun", "SyncStatus", "sync_error_id_seq",
+    "ChangeKind", "SyncError", "SyncQuarantine", "SyncRecordHistory", "SyncRun", "SyncStatus",
+    "sync_error_id_seq", "sync_quarantine_id_seq",
 ]

@@ -5,6 +5,12 @@ the client's worker count. Each batch is a flat query paged by primary key. A pa
 the package is reused, so re-running a sync id fetches only what is missing. A batch that still
 fails after the client's retries is recorded in the manifest, its model is marked incomplete,
 and the crawl goes on with the rest.
+
+A model is also marked not ``consistent`` when the answers contradict each other: a page that
+starts at another row than asked, or a ``total_rows`` that disagrees with the rows the batch
+received (an empty or short page in the middle of a model). That is not an error (``total_rows``
+is unverified with ``count$eqfalse``) but it is not evidence either: the load removes no record
+of such a model.
 """
 
 from __future__ import annotations
@@ -51,6 +57,7 @@ class ModelReport:
     pages_reused: int
     complete: bool
     full_scope: bool
+    consistent: bool = True
 
     @property
     def pages(self) -> int:
@@ -87,6 +94,9 @@ class _BatchResult:
     pages_fetched: int = 0
     pages_reused: int = 0
     error: ExtractError | None = None
+    rows: int = 0
+    #: Why the fetched pages contradict each other, if they do.
+    inconsistency: str | None = None
 
 
 class _SerialSink:
@@ -138,6 +148,9 @@ class _Crawl:
         # Ids of an incomplete parent are incomplete too, so the child cannot be complete.
         complete = not errors and all(self.complete[m] for m in step.depends_on)
         full_scope = all(self._full_scope(r) for r in step.resources)
+        inconsistent = [r.inconsistency for r in results if r.inconsistency]
+        for reason in inconsistent:
+            log.warning("%s - %s; no record of it will be marked removed", step.model, reason)
         self.complete[step.model] = complete
         self.full_scope[step.model] = full_scope
         report = ModelReport(
@@ -146,6 +159,7 @@ class _Crawl:
             pages_reused=sum(r.pages_reused for r in results),
             complete=complete,
             full_scope=full_scope,
+            consistent=not inconsistent,
         )
         self.sink(ModelDone(step.model, report.rows, report.pages, complete))
         return report, errors
@@ -165,6 +179,7 @@ class _Crawl:
         result = _BatchResult(ids={name: set() for name in self.key_fields.get(resource.model, ())})
         paginator = OffsetPaginator(self.page_size, self.limit if resource.cells else None)
         url = ""
+        totals: set[int] = set()
 
         def fetch(request: PageRequest) -> list[Record]:
             nonlocal url
@@ -175,7 +190,13 @@ class _Crawl:
             rows = self.package.read_page(resource.model, key)
             reused = rows is not None
             if rows is None:
-                rows = [flat_record(resource.model, r) for r in self.client.fetch(url).rows]
+                response = self.client.fetch(url)
+                if response.start_row is not None and response.start_row != request.start_row:
+                    result.inconsistency = (f"a page asked from row {request.start_row} "
+                                            f"started at row {response.start_row}")
+                if response.total_rows is not None:
+                    totals.add(response.total_rows)
+                rows = [flat_record(resource.model, r) for r in response.rows]
                 self._check_keys(resource, rows, url)
                 self.package.write_page(resource.model, key, rows)
                 result.pages_fetched += 1
@@ -186,9 +207,15 @@ class _Crawl:
 
         try:
             for _, rows in paginator.walk(fetch):
+                result.rows += len(rows)
                 result.primary_keys.update(r[resource.primary_key] for r in rows)
                 for name, values in result.ids.items():
                     values |= int_values(rows, name)
+            capped = paginator.max_rows is not None and result.rows == paginator.max_rows
+            for total in totals:
+                if total != result.rows and not (capped and total > result.rows):
+                    result.inconsistency = (f"the API counted {total} rows but sent "
+                                            f"{result.rows} ({url})")
         except CtMirrorError as exc:
             log.warning("%s - batch failed: %s", resource.name, exc)
             result.error = ExtractError(resource.model, getattr(exc, "url", None) or url, str(exc))
@@ -258,6 +285,7 @@ def extract(
             manifest["models"][step.model] = {
                 "complete": report.complete,
                 "full_scope": report.full_scope,
+                "consistent": report.consistent,
                 "rows": report.rows,
                 "pages": report.pages,
             }

@@ -33,11 +33,12 @@ def flat_record(model: str, record: Record) -> Record:
 
 
 def int_values(records: Iterable[Record], field: str) -> set[int]:
-    """The distinct integer values of ``field`` (nulls and non-integers are no ids)."""
+    """The distinct integer values of ``field`` (nulls, non-integers and numbers past BIGINT are
+    no ids: the load quarantines their records, and a query naming them would be refused)."""
     out: set[int] = set()
     for record in records:
         value = record.get(field)
-        if isinstance(value, int) and not isinstance(value, bool):
+        if isinstance(value, int) and not isinstance(value, bool) and -(2**63) <= value < 2**63:
             out.add(value)
     return out
 

@@ -19,7 +19,7 @@ import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TypedDict, cast
+from typing import NotRequired, TypedDict, cast
 
 from ctmirror.crawl.records import Record
 from ctmirror.errors import ConfigError, InputError
@@ -33,6 +33,8 @@ _MODEL = re.compile(r"[A-Z][A-Za-z0-9]*")
 class ModelEntry(TypedDict):
     complete: bool
     full_scope: bool
+    #: The answers agreed with each other (pages continuous, ``total_rows`` matched).
+    consistent: NotRequired[bool]
     rows: int
     pages: int
 
@@ -102,9 +104,9 @@ class StagingPackage:
     def write_page(self, model: str, key: str, records: list[Record]) -> None:
         folder = self._model_dir(model)
         folder.mkdir(parents=True, exist_ok=True)
-        text = "".join(
-            json.dumps(r, separators=(",", ":"), ensure_ascii=False) + "\n" for r in records
-        )
+        # ASCII with escapes: a string the API sent with a lone surrogate has no UTF-8 spelling,
+        # and the load must see it to quarantine its record.
+        text = "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in records)
         _atomic_write(folder / f"{key}.jsonl", text)
 
     def read_page(self, model: str, key: str) -> list[Record] | None:

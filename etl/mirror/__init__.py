@@ -16,7 +16,7 @@ from ctmirror.mirror.downloader import (
     file_target,
     safe_name,
 )
-from ctmirror.mirror.policy import DOWNLOAD_RETRY, Existing, retry_wait
+from ctmirror.mirror.policy import DOWNLOAD_RETRY, Existing
 from ctmirror.mirror.progress import (
     BytesReceived,
     DownloadDone,
@@ -52,7 +52,6 @@ __all__ = [
     "download_file",
     "download_many",
     "file_target",
-    "retry_wait",
     "safe_name",
     "sha256_file",
     "verify_content",

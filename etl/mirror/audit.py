@@ -124,8 +124,14 @@ def print_audit(audit: MirrorAudit, *, console: Console | None = None) -> None:
     else:
         console.print("[green]every file matches its recorded size and sha256[/]")
     if audit.untracked:
-        console.print(f"{len(audit.untracked)} file(s) under files/ that the warehouse does not "
-                      f"list, e.g. {audit.untracked[0]}")
+        # Not a failure (the exit status stays 0): ctmirror never reads a file the warehouse
+        # does not list, so it cannot change what the mirror serves. A sync leaves such files
+        # when a record or file name is removed or replaced upstream.
+        console.print(f"{len(audit.untracked)} extra file(s) under files/ that the warehouse "
+                      f"does not list, e.g. {audit.untracked[0]}: not part of the mirror and "
+                      "never read by ctmirror (left by files removed or renamed upstream, or put "
+                      "there by hand); delete them if you do not need them",
+                      soft_wrap=True, markup=False, highlight=False)
     if audit.partials:
         console.print(f"{len(audit.partials)} partial download(s) waiting to be resumed by the "
                       "next sync")

@@ -4,7 +4,7 @@ Each download is the state machine of ``download_dir``: bytes go to ``<target>.p
 a later attempt resumes them with ``Range`` + ``If-Range`` (so a changed file on the server
 answers 200 and the download restarts from byte 0), the sha256 is computed while writing (and
 over the whole file after a resume), the size, checksum and content are checked, and only then
-is the file moved onto the target. Transient failures are retried per ``policy.retry_wait``;
+is the file moved onto the target. Transient failures are retried per ``ctmirror.rma.retry``;
 anything left over stays in ``.part/`` for the next call.
 """
 
@@ -32,7 +32,7 @@ from ctmirror.errors import (
     TransientApiStatusError,
 )
 from ctmirror.mirror.download_dir import DownloadDirectory, PartialState
-from ctmirror.mirror.policy import DOWNLOAD_RETRY, Existing, retry_wait
+from ctmirror.mirror.policy import Existing
 from ctmirror.mirror.progress import (
     BytesReceived,
     DownloadDone,
@@ -42,7 +42,7 @@ from ctmirror.mirror.progress import (
     null_sink,
 )
 from ctmirror.mirror.verify import FileKind, sha256_file, verify_content
-from ctmirror.rma.retry import RetryPolicy, parse_retry_after
+from ctmirror.rma.retry import DOWNLOAD_RETRY, RetryPolicy, parse_retry_after, retry_delay
 
 log = logging.getLogger(__name__)
 
@@ -381,7 +381,7 @@ def _attempts(job: _Download, part: DownloadDirectory, sleep: Callable[[float], 
                 ) from None
             log.info("%s - %s; starting over from byte 0", job.target, exc)
         except CtMirrorError as exc:
-            delay = retry_wait(exc, attempt, retry)
+            delay = retry_delay(exc, attempt, retry)
             if delay is None:
                 raise
             log.info("%s - attempt %d/%d failed (%s); retrying in %.1f s",

@@ -1,22 +1,16 @@
-"""What to do about a file that is already there, and when to try a download again.
+"""What to do about a file that is already there.
 
-The retry decision is the RMA client's (``ctmirror.rma.retry``): transient errors (no response,
-429, 5xx, a body cut short) are retried with jittered exponential backoff, honouring
-``Retry-After``; terminal ones (4xx, a checksum or content mismatch) are not. Downloads get
-more attempts than queries because each attempt resumes where the last one stopped.
+When to try a download again is ``ctmirror.rma.retry``'s to say (``DOWNLOAD_RETRY``), the same
+policy as for queries: transient errors (no response, 429, 5xx, a body cut short) are retried
+with jittered exponential backoff, honouring ``Retry-After``; terminal ones (4xx, a checksum or
+content mismatch) are not.
 """
 
 from __future__ import annotations
 
-import random
-from collections.abc import Callable
 from enum import StrEnum
 
-from ctmirror.errors import ApiStatusError
-from ctmirror.rma.retry import RetryPolicy, retry_delay
-
-# Ten attempts, as dandi-cli gives each file.
-DOWNLOAD_RETRY = RetryPolicy(max_attempts=10)
+from ctmirror.rma.retry import DOWNLOAD_RETRY
 
 
 class Existing(StrEnum):
@@ -31,16 +25,4 @@ class Existing(StrEnum):
     OVERWRITE = "overwrite"  # always download again
 
 
-def retry_wait(
-    error: BaseException,
-    attempt: int,
-    policy: RetryPolicy = DOWNLOAD_RETRY,
-    *,
-    rand: Callable[[], float] = random.random,
-) -> float | None:
-    """Seconds to sleep before attempt ``attempt + 1`` after ``error``, or None to give up."""
-    retry_after = error.retry_after if isinstance(error, ApiStatusError) else None
-    return retry_delay(error, attempt, policy, retry_after=retry_after, rand=rand)
-
-
-__all__ = ["DOWNLOAD_RETRY", "Existing", "retry_wait"]
+__all__ = ["DOWNLOAD_RETRY", "Existing"]

@@ -30,8 +30,10 @@ def serve(
     from ctmirror.replica.faults import FaultConfig
     from ctmirror.replica.server import make_server
 
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(message)s")
+    # force: the top-level command has configured logging for one-line errors already, and a
+    # second basicConfig would otherwise change nothing (no request was ever logged).
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(message)s", force=True)
     faults = FaultConfig.parse(fault or [])
     try:
         server = make_server(snapshot, host=host, port=port, faults=faults)

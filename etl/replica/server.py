@@ -153,7 +153,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._handle(head=True)
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-        log.debug("%s - " + format, self.address_string(), *args)
+        log.info("%s - " + format, self.address_string(), *args)
 
     # -- dispatch ---------------------------------------------------------------------------
 

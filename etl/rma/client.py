@@ -10,15 +10,16 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from types import TracebackType
 
 import httpx
 
 from ctmirror import __version__
-from ctmirror.errors import ApiError, ApiStatusError, ApiTransportError, ConfigError
+from ctmirror.errors import ApiError, ApiTransportError, ApiUnreachableError, ConfigError
 from ctmirror.rma.envelope import RmaResponse, check_response
 from ctmirror.rma.query import Format, query_url
-from ctmirror.rma.retry import RetryPolicy, parse_retry_after, retry_delay
+from ctmirror.rma.retry import QUERY_RETRY, parse_retry_after, retry_delay
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,7 @@ class RmaClient:
         concurrency: int = 4,
         sleep: Callable[[float], None] = time.sleep,
         auth: tuple[str, str] | None = None,
+        unreachable_attempts: int | None = None,
     ) -> None:
         if not base_url.startswith(("http://", "https://")):
             raise ConfigError(f"API base URL {base_url!r} must start with http:// or https://")
@@ -47,7 +49,8 @@ class RmaClient:
             raise ConfigError(f"max_attempts must be at least 1, got {max_attempts}")
         self.base_url = base_url.rstrip("/")
         self.concurrency = concurrency
-        self.policy = RetryPolicy(max_attempts=max_attempts)
+        self.policy = replace(QUERY_RETRY, max_attempts=max_attempts,
+                              unreachable_attempts=unreachable_attempts)
         self._sleep = sleep
         self._owns_http = http is None
         self._http = http or httpx.Client(
@@ -84,8 +87,7 @@ class RmaClient:
             try:
                 return self._attempt(url)
             except ApiError as exc:
-                retry_after = exc.retry_after if isinstance(exc, ApiStatusError) else None
-                delay = retry_delay(exc, attempt, self.policy, retry_after=retry_after)
+                delay = retry_delay(exc, attempt, self.policy)
                 if delay is None:
                     if attempt > 1:
                         log.info("%s - giving up after %d attempts: %s", url, attempt, exc)
@@ -100,6 +102,12 @@ class RmaClient:
         try:
             with self._slots:
                 response = self._http.get(url)
+        except httpx.ConnectError as exc:
+            raise ApiUnreachableError(
+                f"no usable answer from the API: cannot connect ({exc}); "
+                "check the URL and the network",
+                url=url,
+            ) from exc
         except (httpx.TransportError, httpx.DecodingError) as exc:
             raise ApiTransportError(
                 f"no usable answer from the API ({type(exc).__name__}: {exc}); "

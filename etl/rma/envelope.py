@@ -71,14 +71,15 @@ def check_response(
     class."""
     mtype = media_type(content_type)
     if status_code != 200:
-        rejected = _rejection(body) if _is_json(mtype) and status_code == 500 else None
-        if rejected is not None:
-            # The replica and, as far as is known, the real API answer a query they cannot run
-            # with 500 plus a success:false envelope: a fault in the query, not the server.
-            raise RmaError(f"the API rejected the query: {rejected}", url=url)
         if status_code == 429 or 500 <= status_code <= 599:
+            # A 5xx is retried even with a success:false envelope: the API answers a query it
+            # cannot run that way, but also a failing back end, and the crawl sends only queries
+            # it has sent before. The server's message goes into the error either way.
+            said = _rejection(body) if _is_json(mtype) else None
             raise TransientApiStatusError(
-                f"HTTP {status_code} from the API; it is overloaded or down, try again later",
+                f"HTTP {status_code} from the API"
+                + (f" ({said})" if said else "")
+                + "; it is overloaded or down, or rejected the query; try again later",
                 url=url, status_code=status_code, retry_after=retry_after,
             )
         raise TerminalApiStatusError(

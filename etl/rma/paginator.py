@@ -3,7 +3,8 @@
 RMA pages count joined database rows, so ``total_rows`` is wrong whenever the query joins
 (``allen_api_spec.md`` §1.4). Paging is therefore only for flat queries (filters on the model's
 own attributes, no include), ordered by the primary key, with ``start_row`` advancing by the
-page length and a short page as the only end signal; ``total_rows`` is never read.
+page length and a short page as the only end signal; paging never reads ``total_rows`` (the
+crawl only compares it with the rows received, as evidence for removals).
 """
 
 from __future__ import annotations

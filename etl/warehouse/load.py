@@ -8,8 +8,18 @@ with set-based SQL:
 - updated:   known key, different content hash (the old ``raw`` goes to ``sync_record_history``);
 - unchanged: known key, same hash (only ``last_seen`` and ``last_sync_id`` move);
 - restored:  a key marked removed that is back (history row);
-- removed:   a current key missing from the package, only when the model was crawled ``complete``
-  and ``full_scope`` (marked with ``removed_at``, never deleted; history row).
+- removed:   a current key missing from the package, only when the model was crawled
+  ``complete``, ``full_scope`` and ``consistent`` (marked with ``removed_at``, never deleted;
+  history row);
+- quarantined: a record that breaks its model's contract (``ctmirror.schema.contract``), kept
+  raw in ``sync_quarantine``; its key, when it has a usable one, counts as present, so the
+  warehouse row it would have replaced stays as it was;
+- held:      removals that would take more than ``hold_share`` of a model's live rows at once
+  (and at least ``hold_min_rows``) are not applied but reported, until the next sync finds the
+  records still missing and confirms them.
+
+Duplicates: copies of one key with the same content collapse into one record; copies that
+disagree are all quarantined ("conflicting duplicate"), since no copy is more trustworthy.
 
 The whole package commits or nothing does, so loading it again after a crash is safe, and
 loading the same package twice changes nothing the second time.
@@ -18,12 +28,14 @@ loading the same package twice changes nothing the second time.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 import orjson
 import pyarrow as pa
@@ -34,14 +46,22 @@ from ctmirror.errors import InputError
 from ctmirror.schema import (
     MODEL_TABLES,
     ChangeKind,
+    SyncQuarantine,
+    SyncRun,
     attribute_columns,
     primary_key_column,
-    row_typer,
 )
+from ctmirror.schema.base import mapped_table
+from ctmirror.schema.contract import BIGINT_MAX, BIGINT_MIN, Contract
+from ctmirror.settings import REMOVAL_HOLD_MIN_ROWS, REMOVAL_HOLD_SHARE
 
 log = logging.getLogger(__name__)
 
 _HISTORY = "sync_record_history"
+_quarantine = mapped_table(SyncQuarantine)
+_LONG_NUMBER = re.compile(rb"\d{19}")
+_runs = mapped_table(SyncRun)
+
 _ARROW_TYPES: dict[type[sa.types.TypeEngine[Any]], pa.DataType] = {
     sa.BigInteger: pa.int64(),
     sa.Double: pa.float64(),
@@ -60,6 +80,9 @@ class ModelCounts:
     unchanged: int = 0
     removed: int = 0
     restored: int = 0
+    quarantined: int = 0
+    #: Rows missing from the package but not marked removed: a suspicious drop to confirm.
+    held: int = 0
 
 
 @dataclass(frozen=True)
@@ -97,12 +120,26 @@ class LoadReport:
         return self._total("restored")
 
     @property
+    def quarantined(self) -> int:
+        return self._total("quarantined")
+
+    @property
+    def held(self) -> int:
+        return self._total("held")
+
+    @property
     def changed(self) -> bool:
         return any((self.inserted, self.updated, self.removed, self.restored))
 
     def summary(self) -> str:
-        return (f"{self.rows} rows: {self.inserted} inserted, {self.updated} updated, "
+        text = (f"{self.rows} rows: {self.inserted} inserted, {self.updated} updated, "
                 f"{self.unchanged} unchanged, {self.removed} removed, {self.restored} restored")
+        if self.quarantined:
+            text += f", {self.quarantined} quarantined (see sync_quarantine)"
+        held = [f"{model} {counts.held}" for model, counts in self.models.items() if counts.held]
+        if held:
+            text += (f"; removal held until the next sync confirms it: {', '.join(held)}")
+        return text
 
 
 @dataclass(frozen=True)
@@ -112,9 +149,21 @@ class _StagedModel:
     columns: list[str]  # typed attribute columns, then raw and content_hash
     rows: list[tuple[Any, ...]]
     may_remove: bool
+    quarantined: list[_Quarantined]
+    #: Keys of quarantined records: present upstream, so never marked removed.
+    kept_keys: set[int]
 
 
-def load_staged(engine: sa.Engine, staging_dir: Path) -> LoadReport:
+@dataclass(frozen=True)
+class _Quarantined:
+    record_id: str | None
+    reason: str
+    raw: str
+
+
+def load_staged(engine: sa.Engine, staging_dir: Path, *,
+                hold_share: float = REMOVAL_HOLD_SHARE,
+                hold_min_rows: int = REMOVAL_HOLD_MIN_ROWS) -> LoadReport:
     """Merge the staged package in ``staging_dir`` (``<root>/staging/<sync_id>``).
 
     Raises ``InputError`` for a package that is missing, inconsistent, or names a model the
@@ -135,13 +184,18 @@ def load_staged(engine: sa.Engine, staging_dir: Path) -> LoadReport:
     now = datetime.now(UTC)
     counts: dict[str, ModelCounts] = {}
     with engine.begin() as conn:
+        held_before = _held_by_previous_run(conn, sync_id)
         for model in MODEL_TABLES:
             if model not in entries:
                 continue
             entry = entries[model]
+            # "consistent" is absent from packages staged before the crawl checked it.
             staged = _stage_model(package, model, may_remove=bool(
-                entry.get("complete") and entry.get("full_scope")))
-            counts[model] = _merge(conn, staged, sync_id=sync_id, now=now)
+                entry.get("complete") and entry.get("full_scope")
+                and entry.get("consistent", True)))
+            _quarantine_records(conn, staged, sync_id=sync_id, now=now)
+            hold = _Hold(hold_share, hold_min_rows, confirmed=model in held_before)
+            counts[model] = _merge(conn, staged, sync_id=sync_id, now=now, hold=hold)
             log.info("%s - %s", model, counts[model])
     return LoadReport(sync_id=sync_id, models=counts)
 
@@ -158,45 +212,142 @@ def content_hash(canonical: bytes) -> str:
 
 def _stage_model(package: StagingPackage, model: str, *, may_remove: bool) -> _StagedModel:
     table = MODEL_TABLES[model]
-    key = primary_key_column(table).name
-    unique: dict[int, dict[str, Any]] = {}
-    for path, record in _records(package, model):
-        record_id = record.get(key)
-        if isinstance(record_id, bool) or not isinstance(record_id, int):
-            raise InputError(f"{path}: a {model} record has no integer {key!r} "
-                             f"({record_id!r}); delete the package and sync again")
-        # A record repeated across pages has the same content; the first copy is kept.
-        unique.setdefault(record_id, record)
-    typed_row = row_typer(table)
-    rows = []
-    for record in unique.values():
+    contract = Contract(table)
+    # key -> content -> (typed row, canonical JSON): more than one content is a conflict
+    copies: dict[int, dict[bytes, tuple[tuple[Any, ...], bytes]]] = {}
+    quarantined: list[_Quarantined] = []
+    kept_keys: set[int] = set()
+    for record in _records(package, model):
+        typed, reason = contract.check(record)
+        record_id = record.get(contract.key)
+        if typed is None:
+            quarantined.append(_quarantine_entry(record_id, reason or "", record))
+            if _usable_key(record_id):
+                kept_keys.add(record_id)
+            continue
         canonical = canonical_json(record)
-        rows.append((*typed_row(record), canonical.decode("utf-8"), content_hash(canonical)))
+        # typed[0] is the checked key (attribute_columns puts the primary key first)
+        copies.setdefault(typed[0], {}).setdefault(canonical, (typed, canonical))
+    rows = []
+    for record_id, versions in copies.items():
+        if len(versions) > 1:
+            kept_keys.add(record_id)
+            for _, canonical in versions.values():
+                quarantined.append(_Quarantined(
+                    str(record_id), f"conflicting duplicate: {len(versions)} different "
+                    f"records with {contract.key} {record_id} in one crawl", _escaped(canonical)))
+            continue
+        ((typed, canonical),) = versions.values()
+        rows.append((*typed, canonical.decode("utf-8"), content_hash(canonical)))
     columns = [c.name for c in attribute_columns(table)] + ["raw", "content_hash"]
-    return _StagedModel(model, table, columns, rows, may_remove)
+    return _StagedModel(model, table, columns, rows, may_remove, quarantined, kept_keys)
 
 
-def _records(package: StagingPackage, model: str) -> Iterator[tuple[Path, dict[str, Any]]]:
+def _usable_key(value: object) -> TypeGuard[int]:
+    return (isinstance(value, int) and not isinstance(value, bool)
+            and BIGINT_MIN <= value <= BIGINT_MAX)
+
+
+def _quarantine_entry(record_id: object, reason: str, record: Mapping[str, Any]
+                      ) -> _Quarantined:
+    shown = None if record_id is None else _storable(
+        record_id if isinstance(record_id, str) else json.dumps(record_id))
+    return _Quarantined(shown, _storable(reason),
+                        json.dumps(record, ensure_ascii=True, sort_keys=True))
+
+
+def _escaped(canonical: bytes) -> str:
+    return json.dumps(json.loads(canonical), ensure_ascii=True, sort_keys=True)
+
+
+def _storable(text: str) -> str:
+    """``text`` with lone surrogates and NUL escaped, so any backend stores it."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
+
+
+def _records(package: StagingPackage, model: str) -> Iterator[dict[str, Any]]:
     for path in package.pages(model):
         try:
-            records = [orjson.loads(line) for line in path.read_bytes().splitlines()
-                       if line.strip()]
-        except (OSError, orjson.JSONDecodeError) as exc:
+            lines = [line for line in path.read_bytes().splitlines() if line.strip()]
+        except OSError as exc:
             raise InputError(f"{path} is unreadable ({exc}); delete the package and sync again"
                              ) from exc
-        for record in records:
+        for line in lines:
+            record = _parse(path, line)
             if not isinstance(record, dict):
                 raise InputError(f"{path} holds a line that is not a JSON object; delete the "
                                  "package and sync again")
-            yield path, record
+            yield record
+
+
+def _parse(path: Path, line: bytes) -> Any:
+    if _LONG_NUMBER.search(line):
+        # orjson reads an integer past 64 bits as a float, losing the value the contract must
+        # see (and the quarantine must keep); the standard parser keeps it exact.
+        return _parse_exactly(path, line, None)
+    try:
+        return orjson.loads(line)
+    except orjson.JSONDecodeError as exc:
+        # orjson refuses a lone surrogate escape (valid JSON, invalid Unicode): the standard
+        # parser keeps it, and the contract quarantines the record.
+        return _parse_exactly(path, line, exc)
+
+
+def _parse_exactly(path: Path, line: bytes, first: Exception | None) -> Any:
+    try:
+        return json.loads(line, parse_constant=_no_constant)
+    except ValueError as exc:
+        raise InputError(f"{path} is unreadable ({first or exc}); delete the package and sync "
+                         "again") from exc
+
+
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _quarantine_records(conn: sa.Connection, staged: _StagedModel, *, sync_id: str,
+                        now: datetime) -> None:
+    # Loading a package again (a resumed run) replaces its quarantine rows, never doubles them.
+    conn.execute(sa.delete(_quarantine).where(_quarantine.c.sync_id == sync_id,
+                                              _quarantine.c.model == staged.model))
+    if staged.quarantined:
+        conn.execute(sa.insert(_quarantine), [
+            {"sync_id": sync_id, "model": staged.model, "record_id": q.record_id,
+             "reason": q.reason, "raw": q.raw, "quarantined_at": now}
+            for q in staged.quarantined])
+
+
+@dataclass(frozen=True)
+class _Hold:
+    share: float
+    min_rows: int
+    #: The previous run held a drop of this model: the records still missing now are removed.
+    confirmed: bool
+
+    def holds(self, missing: int, live: int) -> bool:
+        return (not self.confirmed and missing >= self.min_rows
+                and missing > self.share * live)
+
+
+def _held_by_previous_run(conn: sa.Connection, sync_id: str) -> set[str]:
+    """The models whose removals the latest finished run before this one held back."""
+    counts = conn.execute(
+        sa.select(_runs.c.model_counts)
+        .where(_runs.c.sync_id != sync_id, _runs.c.finished_at.is_not(None),
+               _runs.c.model_counts.is_not(None))
+        .order_by(_runs.c.started_at.desc()).limit(1)
+    ).scalar_one_or_none()
+    if isinstance(counts, str):
+        counts = json.loads(counts)
+    return {model for model, c in (counts or {}).items() if c.get("held")}
 
 
 def _merge(conn: sa.Connection, staged: _StagedModel, *, sync_id: str,
-           now: datetime) -> ModelCounts:
+           now: datetime, hold: _Hold) -> ModelCounts:
     # On failure the transaction's rollback drops the temporary table too.
     stage = _create_stage_table(conn, staged)
     _bulk_copy(conn, stage, staged)
-    counts = _merge_from_stage(conn, staged, stage.name, sync_id=sync_id, now=now)
+    counts = _merge_from_stage(conn, staged, stage.name, sync_id=sync_id, now=now, hold=hold)
     stage.drop(conn)
     return counts
 
@@ -251,7 +402,7 @@ def _arrow_table(staged: _StagedModel) -> pa.Table:
 
 
 def _merge_from_stage(conn: sa.Connection, staged: _StagedModel, stage_name: str, *,
-                      sync_id: str, now: datetime) -> ModelCounts:
+                      sync_id: str, now: datetime, hold: _Hold) -> ModelCounts:
     q = conn.dialect.identifier_preparer.quote
     target, stage = q(staged.table.name), q(stage_name)
     pk = q(primary_key_column(staged.table).name)
@@ -261,6 +412,9 @@ def _merge_from_stage(conn: sa.Connection, staged: _StagedModel, stage_name: str
     changed = "(t.removed_at IS NOT NULL OR t.content_hash <> s.content_hash)"
     missing = (f"t.removed_at IS NULL AND NOT EXISTS "
                f"(SELECT 1 FROM {stage} s WHERE s.{pk} = t.{pk})")
+    if staged.kept_keys:
+        # Checked integers in the BIGINT range, so they are safe as literals.
+        missing += f" AND t.{pk} NOT IN ({', '.join(map(str, sorted(staged.kept_keys)))})"
 
     def run(sql: str) -> sa.CursorResult[*tuple[Any, ...]]:
         return conn.execute(sa.text(sql), params)
@@ -273,8 +427,15 @@ def _merge_from_stage(conn: sa.Connection, staged: _StagedModel, stage_name: str
         f"count(*) FILTER (WHERE t.removed_at IS NOT NULL) "
         f"FROM {stage} s LEFT JOIN {target} t ON t.{pk} = s.{pk}"
     ).one()
-    removed = (run(f"SELECT count(*) FROM {target} t WHERE {missing}").scalar_one()
-               if staged.may_remove else 0)
+    removed = held = 0
+    if staged.may_remove:
+        removed, live = run(f"SELECT count(*) FILTER (WHERE {missing}), "
+                            f"count(*) FILTER (WHERE t.removed_at IS NULL) "
+                            f"FROM {target} t").one()
+        if hold.holds(removed, live):
+            log.warning("%s: %d of %d live records are missing at once; holding the removal "
+                        "until the next sync confirms it", staged.model, removed, live)
+            removed, held = 0, removed
 
     # History first: it needs the old raw, which the updates below overwrite.
     history = (f"INSERT INTO {q(_HISTORY)} (table_name, record_id, sync_id, change_kind, "
@@ -310,7 +471,8 @@ def _merge_from_stage(conn: sa.Connection, staged: _StagedModel, stage_name: str
             + on_conflict)
         run(f"UPDATE {target} AS t SET removed_at = {now_value} WHERE {missing}")
     return ModelCounts(rows=len(staged.rows), inserted=inserted, updated=updated,
-                       unchanged=unchanged, removed=removed, restored=restored)
+                       unchanged=unchanged, removed=removed, restored=restored,
+                       quarantined=len(staged.quarantined), held=held)
 
 
 def _quote(conn: sa.Connection, name: str) -> str:

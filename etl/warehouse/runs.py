@@ -1,18 +1,27 @@
-"""Sync-run bookkeeping in ``sync_runs`` / ``sync_errors``, and what ``ctmirror status`` reads."""
+"""Sync-run bookkeeping in ``sync_runs`` / ``sync_errors`` / ``sync_quarantine``, and what
+``ctmirror status`` reads."""
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 import sqlalchemy as sa
 
-from ctmirror.schema import MODEL_TABLES, SyncError, SyncRun, SyncStatus
+from ctmirror.errors import ConfigError
+from ctmirror.schema import MODEL_TABLES, SyncError, SyncQuarantine, SyncRun, SyncStatus
 from ctmirror.schema.base import mapped_table
 from ctmirror.warehouse.load import LoadReport
 
 _runs = mapped_table(SyncRun)
 _errors = mapped_table(SyncError)
+_quarantine = mapped_table(SyncQuarantine)
 
 
 @dataclass(frozen=True)
@@ -32,6 +41,19 @@ class SyncRunSummary:
     unchanged: int | None
     removed: int | None
     restored: int | None
+    quarantined: int | None
+    held_removals: int | None
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class QuarantineRow:
+    """One row of ``sync_quarantine``, without the raw record."""
+
+    sync_id: str
+    model: str
+    record_id: str | None
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -45,6 +67,62 @@ class SyncErrorRow:
     url: str | None
     message: str
     occurred_at: datetime
+
+
+#: The PostgreSQL advisory lock key of the sync run lock (advisory locks are per database).
+RUN_LOCK_KEY = int.from_bytes(hashlib.sha256(b"ctmirror sync run").digest()[:8], "big",
+                              signed=True)
+_LOCKED = ("another ctmirror sync is running on this warehouse ({how}); wait for it to finish "
+           "or stop it")
+
+
+@contextmanager
+def run_lock(url: str) -> Iterator[None]:
+    """Hold the sync lock of the warehouse at ``url`` for the whole run, or raise
+    ``ConfigError`` at once.
+
+    PostgreSQL: a session-level advisory lock on a connection kept open for the run (released
+    when the process dies, however it dies). DuckDB: ``flock`` on ``<database>.sync-lock``, as
+    the file's own lock is only held while an engine is open, not between stages; no engine is
+    kept open for it, so the file stays free between stages as before.
+    """
+    from ctmirror.warehouse.engine import create_warehouse_engine
+
+    parsed = sa.engine.make_url(url)
+    if parsed.get_backend_name() != "duckdb":
+        engine = create_warehouse_engine(url)
+        try:
+            with engine.connect() as conn:
+                got = conn.execute(sa.select(sa.func.pg_try_advisory_lock(RUN_LOCK_KEY))
+                                   ).scalar()
+                conn.commit()
+                if not got:
+                    raise ConfigError(_LOCKED.format(
+                        how="it holds the PostgreSQL advisory lock"))
+                try:
+                    yield
+                finally:
+                    conn.execute(sa.select(sa.func.pg_advisory_unlock(RUN_LOCK_KEY)))
+                    conn.commit()
+        finally:
+            engine.dispose()
+        return
+    database = parsed.database
+    if not database or database == ":memory:":
+        yield
+        return
+    path = Path(f"{database}.sync-lock")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Mode left to the umask: a lab sharing one mirror shares its lock too.
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ConfigError(_LOCKED.format(how=f"it holds {path}")) from None
+        yield
+    finally:
+        os.close(fd)
 
 
 def begin_sync_run(engine: sa.Engine, *, sync_id: str, api_base: str, limit: int | None) -> None:
@@ -67,9 +145,34 @@ def finish_sync_run(engine: sa.Engine, sync_id: str, *, report: LoadReport, requ
         conn.execute(sa.update(_runs).where(_runs.c.sync_id == sync_id).values(
             finished_at=_now(), status=status.value, requests=requests, error_count=errors,
             inserted=report.inserted, updated=report.updated, unchanged=report.unchanged,
-            removed=report.removed, restored=report.restored,
+            removed=report.removed, restored=report.restored, quarantined=report.quarantined,
+            held_removals=report.held,
             model_counts={model: asdict(counts) for model, counts in report.models.items()},
         ))
+
+
+def fail_sync_run(engine: sa.Engine, sync_id: str, *, reason: str) -> None:
+    """Close out a run that stopped on an error: ``failed``, with the error's first line."""
+    line = (reason.strip().splitlines() or ["unknown error"])[0][:500]
+    with engine.begin() as conn:
+        conn.execute(sa.update(_runs).where(
+            _runs.c.sync_id == sync_id, _runs.c.status == SyncStatus.RUNNING.value,
+        ).values(finished_at=_now(), status=SyncStatus.FAILED.value, reason=line))
+
+
+def abandon_running_runs(engine: sa.Engine, *, keep: str | None) -> list[str]:
+    """Mark ``abandoned`` every run still ``running`` but ``keep``; only the holder of the run
+    lock may call this, so none of them has a live process. Returns their ids."""
+    with engine.begin() as conn:
+        stale = list(conn.execute(sa.select(_runs.c.sync_id).where(
+            _runs.c.status == SyncStatus.RUNNING.value,
+            _runs.c.sync_id != (keep or ""),
+        )).scalars())
+        if stale:
+            conn.execute(sa.update(_runs).where(_runs.c.sync_id.in_(stale)).values(
+                finished_at=_now(), status=SyncStatus.ABANDONED.value,
+                reason="found running by a later sync; its process was gone"))
+    return stale
 
 
 def record_sync_error(engine: sa.Engine, sync_id: str, *, model: str | None,
@@ -121,6 +224,18 @@ def recent_errors(engine: sa.Engine, n: int) -> list[SyncErrorRow]:
         return [SyncErrorRow(**row) for row in rows]
 
 
+def recent_quarantine(engine: sa.Engine, n: int) -> list[QuarantineRow]:
+    """The ``n`` most recently quarantined records, newest first."""
+    fields = QuarantineRow.__dataclass_fields__
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(*(_quarantine.c[name] for name in fields))
+            .order_by(_quarantine.c.quarantine_id.desc())
+            .limit(n)
+        ).mappings()
+        return [QuarantineRow(**row) for row in rows]
+
+
 def table_counts(engine: sa.Engine) -> list[tuple[str, int, int]]:
     """(table, current rows, rows removed upstream) for every mirrored table."""
     counts = []
@@ -139,12 +254,17 @@ def _now() -> datetime:
 
 
 __all__ = [
+    "QuarantineRow",
     "SyncErrorRow",
     "SyncRunSummary",
+    "abandon_running_runs",
     "begin_sync_run",
+    "fail_sync_run",
     "finish_sync_run",
     "latest_runs",
     "recent_errors",
+    "recent_quarantine",
+    "run_lock",
     "record_sync_error",
     "table_counts",
     "unfinished_sync_run",

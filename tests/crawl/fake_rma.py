@@ -41,6 +41,8 @@ class FakeRma:
         self.queries: list[tuple[str, str]] = []  # (model, criteria)
         # A request whose decoded query contains one of these substrings gets HTTP 503.
         self.failing: set[str] = set()
+        # ... or an empty page, with the true total_rows, as a flaky server might send.
+        self.empty: set[str] = set()
 
     def transport(self) -> httpx.MockTransport:
         return httpx.MockTransport(self.handle)
@@ -66,8 +68,11 @@ class FakeRma:
         start, size = int(match["start_row"]), int(match["num_rows"])
         page = [{**r, **self.nested[model](r)} if model in self.nested else dict(r)
                 for r in rows[start:start + size]]
+        if any(marker in q for marker in self.empty):
+            page = []
+        # Flat queries join nothing, so total_rows counts the matches.
         body = {"success": True, "id": 0, "start_row": start, "num_rows": len(page),
-                "total_rows": len(rows) * 3, "msg": page}  # total_rows lies, as with joins
+                "total_rows": len(rows), "msg": page}
         return httpx.Response(200, content=json.dumps(body),
                               headers={"content-type": "application/json"})
 

@@ -213,3 +213,19 @@ def test_progress_events_follow_the_plan(tmp_path: Path) -> None:
 def test_unsafe_sync_ids_are_refused(tmp_path: Path, sync_id: str) -> None:
     with pytest.raises(ConfigError):
         extract(client_for(FakeRma({})), tmp_path, sync_id=sync_id)
+
+
+def test_an_empty_page_the_api_counted_rows_for_is_no_evidence_of_removal(
+    tmp_path: Path,
+) -> None:
+    # A page answered empty while total_rows says the rows exist (a flaky server, a cache
+    # returning nothing): the crawl cannot tell removed records from lost ones.
+    server = FakeRma(corpus(cells=5))
+    server.empty.add("model::EphysSweep,")
+    report = extract(client_for(server), tmp_path, sync_id="s1", page_size=4, in_batch=200)
+    sweeps = report.models["EphysSweep"]
+    assert (sweeps.rows, sweeps.complete, sweeps.consistent) == (0, True, False)
+    assert all(m.consistent for name, m in report.models.items() if name != "EphysSweep")
+    models = manifest(tmp_path, "s1")["models"]
+    assert models["EphysSweep"]["consistent"] is False  # type: ignore[index]
+    assert models["Specimen"]["consistent"] is True  # type: ignore[index]

@@ -300,9 +300,16 @@ def test_verify_reports_and_fixes_a_damaged_file(
     url = f"duckdb:///{root / 'warehouse.duckdb'}"
     result: SyncResult = run_sync_locally(_config(replica.base_url, root, url, categories="models"))
     assert result.stages["download"].done > 0
+    extra = root / "files" / "extra" / "notes.txt"
+    extra.parent.mkdir(parents=True)
+    extra.write_text("kept by hand")
     clean = CliRunner().invoke(app, ["verify", "--root", str(root)])
     assert clean.exit_code == 0, clean.output
     assert f"checked {result.stages['download'].done} files" in clean.output
+    # An extra file is reported as such, and why it is no failure.
+    assert ("1 extra file(s) under files/ that the warehouse does not list, e.g. "
+            "files/extra/notes.txt: not part of the mirror and never read by ctmirror"
+            ) in " ".join(clean.output.split())
     [(relpath,)] = _rows(url, "SELECT relpath FROM mirror_files ORDER BY source_id LIMIT 1")
     damaged = root / relpath
     data = bytearray(damaged.read_bytes())

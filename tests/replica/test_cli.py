@@ -87,3 +87,27 @@ def test_serve_stops_on_a_signal_even_when_started_with_ctrl_c_ignored(
             process.wait()
     assert "stopped" in out and "Traceback" not in err
     assert process.returncode == 0
+
+
+def test_serve_verbose_logs_every_request(tiny_snapshot: Path) -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-c", "from ctmirror.cli import main; main()", "replica", "serve",
+         "--snapshot", str(tiny_snapshot), "--port", "0", "-v"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        assert process.stdout is not None
+        base_url = process.stdout.readline().rsplit(" ", 1)[-1].strip()
+        with httpx.Client(base_url=base_url, timeout=10) as http:
+            assert http.get("/api/v2/data/query.json?q=model::Donor").status_code == 200
+            assert http.get("/nothing/here").status_code == 404
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=20)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    requests = [line for line in err.splitlines() if "HTTP/1.1" in line]
+    assert len(requests) == 2, err
+    assert "GET /api/v2/data/query.json?q=model::Donor HTTP/1.1\" 200" in requests[0]
+    assert "GET /nothing/here HTTP/1.1\" 404" in requests[1]

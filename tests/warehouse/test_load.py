@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -177,15 +178,18 @@ def test_a_load_that_fails_half_way_leaves_nothing(engine: sa.Engine, tmp_path: 
     assert report.models["Donor"] == ModelCounts(rows=2, inserted=1, updated=1)
 
 
-def test_a_bad_record_rolls_back_models_already_merged(engine: sa.Engine,
+def test_a_record_without_id_is_quarantined_not_fatal(engine: sa.Engine,
                                                       tmp_path: Path) -> None:
     package = write_package(tmp_path, "s1", {
         "Donor": [[_donor(1)]],
         "EphysSweep": [[{"id": 7}, {"specimen_id": 1}]],
     })
-    with pytest.raises(InputError, match="no integer 'id'"):
-        load_staged(engine, package)
-    assert _rows(engine, donors, "id") == []
+    report = load_staged(engine, package)
+    assert report.models["EphysSweep"] == ModelCounts(rows=1, inserted=1, quarantined=1)
+    assert _rows(engine, donors, "id") == [(1,)]
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT record_id, reason FROM sync_quarantine")).one() == (
+            None, "id None is not an integer")
 
 
 def test_package_problems(engine: sa.Engine, tmp_path: Path) -> None:
@@ -198,3 +202,64 @@ def test_package_problems(engine: sa.Engine, tmp_path: Path) -> None:
     (package / "Donor" / "page0000.jsonl").write_text('{"id": 1,\n')
     with pytest.raises(InputError, match="unreadable"):
         load_staged(engine, package)
+
+
+def test_a_package_marked_inconsistent_removes_nothing(engine: sa.Engine,
+                                                       tmp_path: Path) -> None:
+    _load(engine, tmp_path, "s1", {"Donor": [[_donor(1), _donor(2)]]})
+    package = write_package(tmp_path, "s2", {"Donor": [[_donor(1)]]})
+    manifest = json.loads((package / "manifest.json").read_text())
+    manifest["models"]["Donor"]["consistent"] = False
+    (package / "manifest.json").write_text(json.dumps(manifest))
+    report = load_staged(engine, package)
+    assert report.models["Donor"] == ModelCounts(rows=1, unchanged=1)
+
+
+def _finish(engine: sa.Engine, report: LoadReport) -> None:
+    from ctmirror.warehouse.runs import begin_sync_run, finish_sync_run
+
+    begin_sync_run(engine, sync_id=report.sync_id, api_base="http://127.0.0.1:9", limit=None)
+    finish_sync_run(engine, report.sync_id, report=report, requests=1, status="succeeded")
+
+
+def test_a_suspicious_drop_is_held_until_the_next_sync_confirms_it(engine: sa.Engine,
+                                                                   tmp_path: Path) -> None:
+    sweeps = [{"id": n, "specimen_id": 1, "sweep_number": n} for n in range(1, 41)]
+    _finish(engine, _load(engine, tmp_path, "s1", {"EphysSweep": [sweeps]}))
+    # 30 of 40 vanish at once: held, nothing marked, reported.
+    held = _load(engine, tmp_path, "s2", {"EphysSweep": [sweeps[:10]]})
+    assert held.models["EphysSweep"] == ModelCounts(rows=10, unchanged=10, held=30)
+    assert "removal held until the next sync confirms it: EphysSweep 30" in held.summary()
+    assert [r for r in _rows(engine, EphysSweep.__table__, "id", "removed_at")
+            if r[1] is not None] == []
+    _finish(engine, held)
+    # The next complete crawl still lacks them: confirmed, applied.
+    confirmed = _load(engine, tmp_path, "s3", {"EphysSweep": [sweeps[:10]]})
+    assert confirmed.models["EphysSweep"] == ModelCounts(rows=10, unchanged=10, removed=30)
+    _finish(engine, confirmed)
+    # A small drop (under the share, or under the minimum count) is applied at once.
+    small = _load(engine, tmp_path, "s4", {"EphysSweep": [sweeps[:9]]})
+    assert small.models["EphysSweep"] == ModelCounts(rows=9, unchanged=9, removed=1)
+
+
+def test_a_held_drop_that_comes_back_removes_nothing(engine: sa.Engine, tmp_path: Path) -> None:
+    sweeps = [{"id": n, "specimen_id": 1, "sweep_number": n} for n in range(1, 41)]
+    _finish(engine, _load(engine, tmp_path, "s1", {"EphysSweep": [sweeps]}))
+    _finish(engine, _load(engine, tmp_path, "s2", {"EphysSweep": []}))
+    back = _load(engine, tmp_path, "s3", {"EphysSweep": [sweeps]})
+    assert back.models["EphysSweep"] == ModelCounts(rows=40, unchanged=40)
+    assert _history(engine) == []
+
+
+def test_the_hold_share_is_a_setting(engine: sa.Engine, tmp_path: Path,
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from ctmirror.settings import Settings
+
+    monkeypatch.setenv("CTMIRROR_WAREHOUSE__REMOVAL_HOLD_SHARE", "1")
+    config = Settings().sync_config()
+    assert config.removal_hold_share == 1.0
+    sweeps = [{"id": n, "specimen_id": 1, "sweep_number": n} for n in range(1, 41)]
+    _finish(engine, _load(engine, tmp_path, "s1", {"EphysSweep": [sweeps]}))
+    report = load_staged(engine, write_package(tmp_path, "s2", {"EphysSweep": [sweeps[:10]]}),
+                         hold_share=config.removal_hold_share)
+    assert report.models["EphysSweep"] == ModelCounts(rows=10, unchanged=10, removed=30)

@@ -44,7 +44,7 @@ def test_a_run_from_begin_to_finish(engine: sa.Engine) -> None:
     with engine.connect() as conn:
         per_model = conn.execute(sa.select(SyncRun.__table__.c.model_counts)).scalar_one()
     assert per_model["EphysSweep"] == {"rows": 5, "inserted": 0, "updated": 1, "unchanged": 3,
-                                       "removed": 2, "restored": 1}
+                                       "removed": 2, "restored": 1, "quarantined": 0, "held": 0}
     errors = recent_errors(engine, 10)
     assert [(e.model, e.record_id, e.message) for e in errors] == [
         ("WellKnownFile", 491459173, "size mismatch"),
