@@ -2,8 +2,7 @@
 
 Each case must end as one recorded per-item error (or, for a name, a harmless local path)
 and cost nothing else: every other record and file is mirrored, nothing is written outside
-the mirror, no host file is read, and the run is closed out. Cases the code does not yet
-hold are strict xfails naming their defect in issue 16.
+the mirror, no host file is read, and the run is closed out.
 """
 
 from __future__ import annotations
@@ -214,9 +213,6 @@ def test_a_zip_bomb_is_a_recorded_error(synth_snapshot: Path, tmp_path: Path) ->
 
 # -- records: one poisoned record must not block the others (defect 4) -----------------------
 
-DEFECT_4 = pytest.mark.xfail(strict=True, reason=(
-    "defect 4 (issue 16): one bad record aborts the whole load and every later sync"))
-
 POISONED_RECORDS: dict[str, tuple[str, Any]] = {
     # case: (model, how the first record is spoiled)
     "lone surrogate in a name": ("Donor", "surrogate"),
@@ -245,7 +241,6 @@ def _poison(snapshot: Path, model: str, how: Any) -> int:
     return spoiled[0]
 
 
-@DEFECT_4
 @pytest.mark.parametrize("case", sorted(POISONED_RECORDS))
 def test_a_poisoned_record_is_quarantined_and_the_rest_load(
     case: str, synth_snapshot: Path, tmp_path: Path
@@ -268,8 +263,6 @@ def test_a_poisoned_record_is_quarantined_and_the_rest_load(
 # -- an empty answer must not remove a model (defect 5) ----------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "defect 5 (issue 16): one empty answer for a model marks every record of it removed"))
 def test_a_model_that_vanishes_at_once_is_held_not_removed(
     synth_snapshot: Path, tmp_path: Path
 ) -> None:

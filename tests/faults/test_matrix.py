@@ -22,13 +22,10 @@ from ctmirror.replica.faults import FaultConfig
 from tests.faults.harness import ERROR_LOG_TABLES, MatrixRow, Outcome, compare, run_case
 
 FAULTS = pytest.mark.faults
-DEFECT_8 = pytest.mark.xfail(strict=True, reason=(
-    "defect 8 (issue 16): the preflight gives up after 2 attempts on a retriable status, and "
-    "a query answered with HTTP 500 is not retried"))
 
 #: (case, fault specs as ``ctmirror replica serve --fault`` takes them, marks)
 RETRIED = [
-    ("queries status 500", ["status=queries:500", "skip=1", "first=3"], [FAULTS, DEFECT_8]),
+    ("queries status 500", ["status=queries:500", "skip=1", "first=3"], [FAULTS]),
     ("queries status 503", ["status=queries:503", "skip=1", "first=3"], []),
     ("queries retry-after 429", ["retry-after=queries:429:1:1", "skip=1", "first=3"], [FAULTS]),
     ("queries drop", ["drop=queries:1", "skip=1", "first=3"], [FAULTS]),
@@ -36,7 +33,7 @@ RETRIED = [
     ("queries html", ["html=1", "skip=1", "first=3"], [FAULTS]),
     ("queries latency", ["latency=queries:0.05"], [FAULTS]),
     ("queries throttle", ["throttle=queries:200000"], [FAULTS]),
-    ("preflight status 503", ["status=queries:503", "first=3"], [FAULTS, DEFECT_8]),
+    ("preflight status 503", ["status=queries:503", "first=3"], [FAULTS]),
     ("files status 500", ["status=files:500", "first=6"], [FAULTS]),
     ("files status 503", ["status=files:503", "first=6"], [FAULTS]),
     ("files retry-after 429", ["retry-after=files:429:1:1", "first=6"], [FAULTS]),

@@ -127,9 +127,6 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> Any:
     engine.dispose()
 
 
-@pytest.mark.xfail(strict=True, raises=Exception, reason=(
-    "defect 4 (issue 16): a record with a wrong type, an out-of-range id or invalid Unicode "
-    "aborts the whole load"))
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(records=donor_records())
 def test_no_record_crashes_the_load(engine: sa.Engine, records: list[dict[str, Any]]) -> None:
