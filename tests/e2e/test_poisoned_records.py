@@ -79,7 +79,7 @@ def test_one_poisoned_record_per_model(synth_snapshot: Path, warehouse_url: str,
     poisoned = _poison(snapshot)
     assert set(poisoned.values()) == {"unicode", "huge id", "wrong type"}
     with serve_in_thread(snapshot) as replica:
-        config = _config(replica.base_url, tmp_path / "mirror", warehouse_url)
+        config = _config(replica.base_url, tmp_path / "mirror", warehouse_url, files=False)
         result = run_sync_locally(config)
         again = run_sync_locally(config)  # the poison blocks no later sync either
 

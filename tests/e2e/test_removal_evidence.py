@@ -23,7 +23,7 @@ def test_a_model_answered_empty_on_a_resync_is_held_not_removed(
     sweeps = sweeps_file.read_text()
     root = tmp_path / "mirror"
     with serve_in_thread(snapshot) as replica:
-        config = _config(replica.base_url, root, warehouse_url)
+        config = _config(replica.base_url, root, warehouse_url, files=False)
         first = run_sync_locally(config)
         live = first.load.models["EphysSweep"].inserted
         assert live > 10

@@ -39,6 +39,7 @@ def test_queries_answered_500_are_retried(replica: Any, warehouse_url: str,
     # The replica answers its status fault on queries with a success:false envelope, as the
     # API does: still a server failure, so retried like any 5xx.
     replica.faults = FaultConfig.parse(["status=queries:500:0.3", "seed=3", "first=40"])
-    result = run_sync_locally(_config(replica.base_url, tmp_path / "mirror", warehouse_url))
+    result = run_sync_locally(_config(replica.base_url, tmp_path / "mirror", warehouse_url,
+                                      files=False))
     assert result.errors == ()
     assert result.load.inserted > 0

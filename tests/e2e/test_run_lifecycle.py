@@ -34,7 +34,7 @@ def test_a_second_sync_is_refused_while_the_first_runs(
 ) -> None:
     from ctmirror.replica.faults import FaultConfig
 
-    config = _config(replica.base_url, tmp_path / "mirror", warehouse_url)
+    config = _config(replica.base_url, tmp_path / "mirror", warehouse_url, files=False)
     replica.faults = FaultConfig(latency_s=0.05)  # slow enough to overlap
     outcome: dict[str, Any] = {}
 
@@ -93,7 +93,7 @@ def test_a_failing_run_is_closed_out_and_the_next_one_starts_afresh(
     assert not (root / "staging" / run[0]).exists()
 
     monkeypatch.setattr(staging, "_atomic_write", write)
-    result = run_sync_locally(_config(replica.base_url, root, warehouse_url))
+    result = run_sync_locally(_config(replica.base_url, root, warehouse_url, files=False))
     assert not result.resumed and result.sync_id != run[0]
     assert [r[1] for r in _runs(warehouse_url)] == ["failed", "succeeded"]
 
@@ -110,7 +110,8 @@ def test_a_run_left_running_that_cannot_be_resumed_is_abandoned(
     begin_sync_run(engine, sync_id="20200101T000000Z-dead00",
                    api_base="http://127.0.0.1:9", limit=None)
     engine.dispose()
-    run_sync_locally(_config(replica.base_url, tmp_path / "mirror", warehouse_url))
+    run_sync_locally(_config(replica.base_url, tmp_path / "mirror", warehouse_url,
+                             files=False))
     runs = _runs(warehouse_url)
     assert [r[:2] for r in runs] == [("20200101T000000Z-dead00", "abandoned"),
                                      (runs[1][0], "succeeded")]

@@ -24,13 +24,18 @@ from ctmirror.settings import Settings, SyncConfig
 from ctmirror.sync import run_sync_locally
 
 
-def _config(base_url: str, root: Path, warehouse_url: str, limit: int | None = None
-            ) -> SyncConfig:
+def _config(base_url: str, root: Path, warehouse_url: str, limit: int | None = None,
+            *, files: bool = True) -> SyncConfig:
+    """The sync's settings; ``files=False`` mirrors the records only (no file, no conversion,
+    no feature stage), for tests about records: the file stages are tested on their own."""
     settings = Settings()
     settings.root = root
     settings.api.base_url = base_url
     settings.warehouse.url = warehouse_url
     settings.limit = limit
+    if not files:
+        settings.files.categories = "none"
+        settings.features.ephys = settings.features.morphology = settings.features.glif = False
     return settings.sync_config()
 
 
@@ -105,7 +110,7 @@ def test_changed_record_keeps_history_and_removed_record_is_marked(
     snapshot = tmp_path / "snapshot"
     shutil.copytree(synth_snapshot, snapshot)
     with serve_in_thread(snapshot) as replica:
-        config = _config(replica.base_url, tmp_path / "mirror", warehouse_url)
+        config = _config(replica.base_url, tmp_path / "mirror", warehouse_url, files=False)
         run_sync_locally(config)
 
         cells_file = snapshot / "records" / "ApiCellTypesSpecimenDetail.jsonl"
@@ -147,10 +152,10 @@ def test_changed_record_keeps_history_and_removed_record_is_marked(
 def test_limit_mirrors_first_cells_and_removes_nothing(
     replica: object, warehouse_url: str, tmp_path: Path
 ) -> None:
-    config = _config(replica.base_url, tmp_path / "mirror", warehouse_url)
+    config = _config(replica.base_url, tmp_path / "mirror", warehouse_url, files=False)
     run_sync_locally(config)
     limited = run_sync_locally(_config(replica.base_url, tmp_path / "mirror", warehouse_url,
-                                       limit=2))
+                                       limit=2, files=False))
     assert limited.load.models["ApiCellTypesSpecimenDetail"].rows == 2
     assert limited.load.removed == 0
 
