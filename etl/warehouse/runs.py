@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
@@ -200,40 +201,34 @@ def unfinished_sync_run(engine: sa.Engine, *, api_base: str, limit: int | None) 
         ).scalar_one_or_none()
 
 
+_Row = TypeVar("_Row", "SyncRunSummary", "SyncErrorRow", "QuarantineRow")
+
+
 def latest_runs(engine: sa.Engine, n: int) -> list[SyncRunSummary]:
     """The ``n`` most recently started runs, newest first."""
-    fields = SyncRunSummary.__dataclass_fields__
-    with engine.connect() as conn:
-        rows = conn.execute(
-            sa.select(*(_runs.c[name] for name in fields))
-            .order_by(_runs.c.started_at.desc())
-            .limit(n)
-        ).mappings()
-        return [SyncRunSummary(**row) for row in rows]
+    return _newest(engine, _runs, _runs.c.started_at, SyncRunSummary, n)
 
 
 def recent_errors(engine: sa.Engine, n: int) -> list[SyncErrorRow]:
     """The ``n`` most recent sync errors, newest first."""
-    fields = SyncErrorRow.__dataclass_fields__
-    with engine.connect() as conn:
-        rows = conn.execute(
-            sa.select(*(_errors.c[name] for name in fields))
-            .order_by(_errors.c.error_id.desc())
-            .limit(n)
-        ).mappings()
-        return [SyncErrorRow(**row) for row in rows]
+    return _newest(engine, _errors, _errors.c.error_id, SyncErrorRow, n)
 
 
 def recent_quarantine(engine: sa.Engine, n: int) -> list[QuarantineRow]:
     """The ``n`` most recently quarantined records, newest first."""
-    fields = QuarantineRow.__dataclass_fields__
+    return _newest(engine, _quarantine, _quarantine.c.quarantine_id, QuarantineRow, n)
+
+
+def _newest(engine: sa.Engine, table: sa.Table, order: sa.ColumnElement[Any],
+            row_type: type[_Row], n: int) -> list[_Row]:
+    """The ``n`` last rows of ``table`` by ``order``, as ``row_type`` (a dataclass whose
+    fields are columns of the table)."""
+    fields = row_type.__dataclass_fields__
     with engine.connect() as conn:
         rows = conn.execute(
-            sa.select(*(_quarantine.c[name] for name in fields))
-            .order_by(_quarantine.c.quarantine_id.desc())
-            .limit(n)
+            sa.select(*(table.c[name] for name in fields)).order_by(order.desc()).limit(n)
         ).mappings()
-        return [QuarantineRow(**row) for row in rows]
+        return [row_type(**row) for row in rows]
 
 
 def table_counts(engine: sa.Engine) -> list[tuple[str, int, int]]:

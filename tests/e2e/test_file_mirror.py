@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import os
 import shutil
 import signal
@@ -25,6 +24,7 @@ from ctmirror.replica.server import serve_in_thread
 from ctmirror.replica.snapshot import Snapshot, StoredFile
 from ctmirror.settings import Settings, SyncConfig
 from ctmirror.sync import SyncResult, run_sync_locally
+from tests.faults.corpus import replace_file
 
 from .warehouse_sql import query_rows as _rows
 
@@ -125,18 +125,6 @@ def test_sweeps_view_reads_one_sweep_and_joins_metadata(
 # -- bad files ------------------------------------------------------------------------------
 
 
-def _replace(snapshot: Path, key: tuple[str, int], data: bytes) -> None:
-    """Serve ``data`` for one stored file, with a matching files.jsonl entry."""
-    lines = (snapshot / "files.jsonl").read_text().splitlines()
-    out = []
-    for line in lines:
-        entry = json.loads(line)
-        if (entry["kind"], entry["id"]) == key:
-            (snapshot / entry["relpath"]).write_bytes(data)
-            entry["size"] = len(data)
-            entry["sha256"] = hashlib.sha256(data).hexdigest()
-        out.append(json.dumps(entry))
-    (snapshot / "files.jsonl").write_text("\n".join(out) + "\n")
 
 
 def _pick(snapshot: Path, suffix: str, n: int, *, contains: str = "") -> list[StoredFile]:
@@ -162,18 +150,18 @@ def bad_snapshot(synth_snapshot: Path, tmp_path: Path) -> Iterator[tuple[Path, d
     [config] = _pick(snapshot, "_neuron_config.json", 1)
     [package] = _pick(snapshot, ".zip", 1)
     truncated = Snapshot(snapshot).resolve(nwb_a).read_bytes()
-    _replace(snapshot, ("well_known_file", nwb_a.id), truncated[: len(truncated) // 2])
-    _replace(snapshot, ("well_known_file", nwb_b.id), _nwb_without_sweeps())
-    _replace(snapshot, ("well_known_file", swc_a.id),
+    replace_file(snapshot, ("well_known_file", nwb_a.id), truncated[: len(truncated) // 2])
+    replace_file(snapshot, ("well_known_file", nwb_b.id), _nwb_without_sweeps())
+    replace_file(snapshot, ("well_known_file", swc_a.id),
              b"1 1 0 0 0 5 3\n2 3 10 0 0 1 1\n3 3 20 0 0 1 2\n")
-    _replace(snapshot, ("well_known_file", swc_b.id),
+    replace_file(snapshot, ("well_known_file", swc_b.id),
              b"1 1 0 0 0 5 -1\n2 3 10 0 0 1 1\n3 1 50 0 0 5 -1\n")
-    _replace(snapshot, ("well_known_file", config.id), b'{"El": 0.0, "coeffs": ')
+    replace_file(snapshot, ("well_known_file", config.id), b'{"El": 0.0, "coeffs": ')
     archive = io.BytesIO()
     with zipfile.ZipFile(archive, "w") as zf:
         zf.writestr("neuron_config.json", "{}")
         zf.writestr("../../outside.txt", "escaped")
-    _replace(snapshot, ("model_zip", package.id), archive.getvalue())
+    replace_file(snapshot, ("model_zip", package.id), archive.getvalue())
     yield snapshot, {"truncated_nwb": nwb_a.id, "nwb_without_sweeps": nwb_b.id,
                      "swc_cycle": swc_a.id, "swc_two_roots": swc_b.id, "bad_json": config.id,
                      "zip_escape": package.id}
