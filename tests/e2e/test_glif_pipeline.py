@@ -20,8 +20,8 @@ from ctmirror.replica.server import serve_in_thread
 from ctmirror.replica.snapshot import Snapshot
 from ctmirror.settings import Settings, SyncConfig
 from ctmirror.sync import run_sync_locally
+from tests.faults.corpus import replace_file
 
-from .test_file_mirror import _replace
 from .warehouse_sql import query_rows as _rows
 
 
@@ -155,7 +155,7 @@ def broken_config_snapshot(synth_snapshot: Path, tmp_path: Path
     stored = next(f for f in snap.files() if (f.kind, f.id) == ("well_known_file", file_id))
     config = json.loads(snap.resolve(stored).read_bytes())
     config["C"] = "one nanofarad"
-    _replace(snapshot, ("well_known_file", file_id), json.dumps(config).encode())
+    replace_file(snapshot, ("well_known_file", file_id), json.dumps(config).encode())
     yield snapshot, model_id, file_id
 
 
