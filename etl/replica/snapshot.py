@@ -39,6 +39,8 @@ from typing import Any, Literal
 
 from ctmirror.errors import SnapshotError
 from ctmirror.schema.allen_model import primary_key
+from ctmirror.serve.catalog import content_type
+from ctmirror.serve.engine import QueryEngine
 
 FORMAT = "ctmirror-snapshot"
 FORMAT_VERSION = 1
@@ -55,20 +57,6 @@ class StoredFile:
     sha256: str
     content_type: str
     last_modified: str
-
-
-def _content_type(name: str) -> str:
-    suffix = Path(name).suffix.lower()
-    return {
-        ".nwb": "application/x-hdf5",
-        ".swc": "text/plain",
-        ".json": "application/json",
-        ".zip": "application/zip",
-        ".png": "image/png",
-        ".jpg": "image/jpeg",
-        ".mod": "text/plain",
-        ".txt": "text/plain",
-    }.get(suffix, "application/octet-stream")
 
 
 def _safe_basename(name: str) -> str:
@@ -126,7 +114,7 @@ class SnapshotWriter:
             relpath=path.relative_to(self.root).as_posix(),
             size=stat.st_size,
             sha256=digest.hexdigest(),
-            content_type=_content_type(path.name),
+            content_type=content_type(path.name),
             last_modified=format_datetime(datetime.fromtimestamp(int(stat.st_mtime), UTC),
                                           usegmt=True),
         )
@@ -201,6 +189,30 @@ class Snapshot:
             for line in fh:
                 if line.strip():
                     yield json.loads(line)
+
+    def query_engine(self) -> QueryEngine:
+        """The query engine over every model's records and the join-table links."""
+        return QueryEngine.from_records(
+            {model: self._read_records(model) for model in self.models()}, self.links()
+        )
+
+    def _read_records(self, model: str) -> list[dict[str, Any]]:
+        path = self.root / "records" / f"{model}.jsonl"
+        records: list[dict[str, Any]] = []
+        with path.open(encoding="utf-8") as fh:
+            for number, line in enumerate(fh, 1):
+                if not line.strip():
+                    continue
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise SnapshotError(f"{path}:{number}: not JSON ({exc.msg}); rebuild the "
+                                        "snapshot") from None
+                if not isinstance(record, dict):
+                    raise SnapshotError(f"{path}:{number}: not a JSON object; rebuild the "
+                                        "snapshot")
+                records.append(record)
+        return records
 
     def links(self) -> dict[tuple[str, str], list[tuple[int, int]]]:
         """The stored pairs of every join-table association, by (model, association)."""

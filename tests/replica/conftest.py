@@ -18,10 +18,10 @@ def tiny_snapshot(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def engine(tiny_snapshot: Path) -> Any:
-    from ctmirror.replica.engine import QueryEngine
+    from ctmirror.serve.engine import QueryEngine
     from ctmirror.replica.snapshot import Snapshot
 
-    return QueryEngine.from_snapshot(Snapshot(tiny_snapshot))
+    return Snapshot(tiny_snapshot).query_engine()
 
 
 @pytest.fixture

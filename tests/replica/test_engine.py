@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from ctmirror.errors import QueryError
-from ctmirror.replica.engine import QueryEngine, QueryResult
-from ctmirror.replica.rma_query import parse_query
+from ctmirror.serve.engine import QueryEngine, QueryResult
+from ctmirror.serve.rma_query import parse_query
 
 from .tiny_snapshot import GLIF_LIF
 

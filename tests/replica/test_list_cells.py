@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from ctmirror.replica.corpus.ids import is_synthetic_id
-from ctmirror.replica.engine import QueryEngine
-from ctmirror.replica.rma_query import parse_query
+from ctmirror.serve.engine import QueryEngine
+from ctmirror.serve.rma_query import parse_query
 from ctmirror.replica.server import serve_in_thread
 from ctmirror.replica.snapshot import Snapshot
 
@@ -70,7 +70,7 @@ def check_cells(cells: list[dict[str, Any]], rows: list[dict[str, Any]]) -> None
 
 
 def test_list_cells_through_the_engine(synth_snapshot: Path) -> None:
-    engine = QueryEngine.from_snapshot(Snapshot(synth_snapshot))
+    engine = Snapshot(synth_snapshot).query_engine()
     cells = engine.run(parse_query(QUERY)).rows
     rows = engine.run(parse_query(
         "model::ApiCellTypesSpecimenDetail,rma::options[num_rows$eqall]")).rows

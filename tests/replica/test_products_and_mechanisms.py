@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from ctmirror.replica.corpus.ids import is_synthetic_id, named_id
-from ctmirror.replica.engine import QueryEngine
-from ctmirror.replica.rma_query import parse_query
+from ctmirror.serve.engine import QueryEngine
+from ctmirror.serve.rma_query import parse_query
 from ctmirror.replica.snapshot import Snapshot
 
 # AllenSDK 2.16.2 CellTypesApi.list_cells, criteria as sent.
@@ -33,7 +33,7 @@ SK_SHA256 = "079f1e3cac7444696d480b8e02853b215cd93e0c7b9986dbb54925fc49eddbeb"
 
 @pytest.fixture(scope="module")
 def engine(synth_snapshot: Path) -> QueryEngine:
-    return QueryEngine.from_snapshot(Snapshot(synth_snapshot))
+    return Snapshot(synth_snapshot).query_engine()
 
 
 def _run(engine: QueryEngine, q: str) -> list[dict]:

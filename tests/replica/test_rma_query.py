@@ -8,7 +8,7 @@ import urllib.parse
 import pytest
 
 from ctmirror.errors import QueryError
-from ctmirror.replica.rma_query import (
+from ctmirror.serve.rma_query import (
     DEFAULT_NUM_ROWS,
     Filter,
     OrderKey,

@@ -20,7 +20,7 @@ import pytest
 from PIL import Image
 
 from ctmirror.errors import SnapshotError
-from ctmirror.replica.engine import QueryEngine
+from ctmirror.serve.engine import QueryEngine
 from ctmirror.replica.server import serve_in_thread
 
 from .tiny_snapshot import NWB_BYTES, SWC_BYTES, write_tiny_snapshot
@@ -277,7 +277,7 @@ def test_reload_sees_an_edited_snapshot(tmp_path: Path) -> None:
 def test_unexpected_exception_is_a_500_json_error_without_traceback(
     client: httpx.Client, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    def broken(self: QueryEngine, query: object) -> None:
+    def broken(self: QueryEngine, query: object, **options: object) -> None:
         raise RuntimeError("engine bug")
 
     monkeypatch.setattr(QueryEngine, "run", broken)

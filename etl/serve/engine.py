@@ -1,4 +1,4 @@
-"""The replica's query engine: a snapshot's records in memory, indexed, answering RmaQuery.
+"""The RMA query engine: a record source's records in memory, indexed, answering RmaQuery.
 
 Semantics follow the RMA backend (Rails ActiveRecord over SQL), as far as they are known:
 
@@ -19,17 +19,15 @@ test or an index lookup), so a query costs about the rows it touches, not rows x
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Literal
 
-from ctmirror.errors import QueryError, SnapshotError
-from ctmirror.replica.rma_query import (
+from ctmirror.errors import QueryError
+from ctmirror.serve.rma_query import (
     Filter,
     OrderKey,
     PathNode,
@@ -39,7 +37,6 @@ from ctmirror.replica.rma_query import (
     Value,
     table_names,
 )
-from ctmirror.replica.snapshot import Snapshot
 from ctmirror.schema.allen_model import API_MODELS, Association
 
 log = logging.getLogger(__name__)
@@ -125,7 +122,7 @@ class ModelTable:
         return kind
 
     def check_attribute(self, attribute: str, where: str) -> None:
-        # A model without records (or not in the snapshot) has no known attributes to check.
+        # A model without records (or not in the source) has no known attributes to check.
         if self.records and attribute not in self.attributes:
             raise QueryError(f"{self.model} has no attribute {attribute!r} ({where})")
 
@@ -148,7 +145,7 @@ class JoinTable:
 
 
 class QueryEngine:
-    """All models of a snapshot, ready to answer queries. Immutable after construction apart
+    """All models of a record source, ready to answer queries. Immutable after construction apart
     from lazily built indexes, so one engine serves many threads."""
 
     def __init__(
@@ -165,17 +162,23 @@ class QueryEngine:
                 table.index(key)
 
     @classmethod
-    def from_snapshot(cls, snapshot: Snapshot) -> QueryEngine:
+    def from_records(
+        cls,
+        records: dict[str, list[Record]],
+        links: dict[tuple[str, str], list[tuple[int, int]]] | None = None,
+    ) -> QueryEngine:
+        """An engine over each model's records (sorted by primary key, as a query's ties
+        are); models outside the catalogue are left out with a warning."""
         tables: dict[str, ModelTable] = {}
-        for model in snapshot.models():
+        for model, rows in records.items():
             if model not in API_MODELS:
-                log.warning("snapshot model %s is not in the catalogue; not served", model)
+                log.warning("model %s is not in the catalogue; not served", model)
                 continue
-            tables[model] = ModelTable(model, _read_records(snapshot.root, model))
-        return cls(tables, snapshot.links())
+            tables[model] = ModelTable(model, rows)
+        return cls(tables, links)
 
     def join(self, model: str, association: str) -> JoinTable:
-        """The pairs of a join-table association (none when the snapshot stores none)."""
+        """The pairs of a join-table association (none when the source holds none)."""
         return self.joins.get((model, association)) or _NO_PAIRS
 
     def record(self, model: str, key: Any) -> Record | None:
@@ -187,8 +190,10 @@ class QueryEngine:
         positions = index.get(key) if index is not None else None
         return table.records[positions[0]] if positions else None
 
-    def run(self, query: RmaQuery) -> QueryResult:
-        return _Evaluation(self, query).run()
+    def run(self, query: RmaQuery, *, max_rows: int | None = None) -> QueryResult:
+        """The answer to ``query``; a page of more than ``max_rows`` objects is refused (a
+        QueryError) before any of it is built."""
+        return _Evaluation(self, query, max_rows).run()
 
 
 _NO_PAIRS = JoinTable(())
@@ -208,24 +213,6 @@ def _catalog_keys(model: str) -> set[str]:
     return keys
 
 
-def _read_records(root: Path, model: str) -> list[Record]:
-    path = root / "records" / f"{model}.jsonl"
-    records: list[Record] = []
-    with path.open(encoding="utf-8") as fh:
-        for number, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise SnapshotError(f"{path}:{number}: not JSON ({exc.msg}); rebuild the "
-                                    "snapshot") from None
-            if not isinstance(record, dict):
-                raise SnapshotError(f"{path}:{number}: not a JSON object; rebuild the snapshot")
-            records.append(record)
-    return records
-
-
 def _constraint(node: PathNode) -> PathNode:
     """An include node as a join condition: only the sub-paths that can exclude rows."""
     return PathNode(node.association, node.model, node.filters,
@@ -235,9 +222,10 @@ def _constraint(node: PathNode) -> PathNode:
 class _Evaluation:
     """One query run, with a cache of join results shared by its include and criteria paths."""
 
-    def __init__(self, engine: QueryEngine, query: RmaQuery) -> None:
+    def __init__(self, engine: QueryEngine, query: RmaQuery, max_rows: int | None) -> None:
         self.engine = engine
         self.query = query
+        self.max_rows = max_rows
         self._selected: dict[tuple[str, tuple[Filter, ...], tuple[PathNode, ...]], list[int]] = {}
 
     def run(self) -> QueryResult:
@@ -260,7 +248,12 @@ class _Evaluation:
         if [(k.attribute, k.descending) for k in top_order] != [(table.primary_key, False)]:
             positions = _sorted_positions(table.records, positions, top_order)
         end = None if options.num_rows is None else options.start_row + options.num_rows
-        page = [table.records[p] for p in positions[options.start_row:end]]
+        page_positions = positions[options.start_row:end]
+        if self.max_rows is not None and len(page_positions) > self.max_rows:
+            raise QueryError(f"the page would hold {len(page_positions)} rows, more than this "
+                             f"server's limit of {self.max_rows}: page with num_rows and "
+                             "start_row")
+        page = [table.records[p] for p in page_positions]
         if options.tabular is not None:
             rows = [self._tabular_row(query.model, r, options.tabular) for r in page]
         else:

@@ -19,7 +19,7 @@ from typing import Any
 from xml.etree import ElementTree as ET
 
 from ctmirror.errors import QueryError
-from ctmirror.replica.engine import QueryResult
+from ctmirror.serve.engine import QueryResult
 
 JSON_TYPE = "application/json; charset=utf-8"
 CSV_TYPE = "text/csv; charset=utf-8"
