@@ -224,6 +224,44 @@ def status(
         engine.dispose()
 
 
+@app.command()
+def serve(
+    root: RootOpt = None,
+    db: DbOpt = None,
+    host: Annotated[str, typer.Option("--host", help="Address to bind; anything but loopback "
+                                                     "is reachable from other machines")
+                    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=0, max=65535, help="Port (0: any free)")
+                    ] = 8080,
+    token: Annotated[list[str] | None, typer.Option(
+        "--token", help="Accept this bearer token and refuse requests without one (401); "
+                        "repeatable. Prefer --tokens-file: a command line is visible to "
+                        "other users")] = None,
+    tokens_file: Annotated[Path | None, typer.Option(
+        "--tokens-file", help="File of accepted bearer tokens, one per line")] = None,
+    max_rows: Annotated[int, typer.Option("--max-rows", min=1,
+                                          help="Most objects one page may hold")] = 50_000,
+    max_active: Annotated[int, typer.Option("--max-active", min=1,
+                                            help="Requests answered at once; more get 503")
+                          ] = 64,
+    poll: Annotated[float, typer.Option("--poll", min=0.0,
+                                        help="Seconds between checks for a newer sync (0: never)")
+                    ] = 5.0,
+    access_log: Annotated[bool, typer.Option(help="Log each request (Combined Log Format) "
+                                                  "to stdout")] = True,
+) -> None:
+    """Answer the Allen RMA API and its file downloads from the synced mirror (read-only)."""
+    from ctmirror.serve.cli import bind, read_tokens, serve_until_stopped
+    from ctmirror.serve.server import Limits
+    from ctmirror.serve.warehouse_source import WarehouseSource
+
+    settings = _settings(root, db)
+    source = WarehouseSource(settings.warehouse_url(), Path(settings.root))
+    server = bind(source, host, port, limits=Limits(max_rows=max_rows, max_active=max_active),
+                  tokens=read_tokens(token or [], tokens_file))
+    serve_until_stopped(server, poll_s=poll or None, access_log=access_log, echo=typer.echo)
+
+
 @schedule_app.command("serve")
 def schedule_serve(
     cron: Annotated[str, typer.Option("--cron", help="Cron expression, e.g. '0 3 * * 0'")],

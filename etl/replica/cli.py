@@ -29,6 +29,7 @@ def serve(
     from ctmirror.errors import ConfigError
     from ctmirror.replica.faults import FaultConfig
     from ctmirror.replica.server import make_server
+    from ctmirror.serve.cli import stop_on_signals
 
     # force: the top-level command has configured logging for one-line errors already, and a
     # second basicConfig would otherwise change nothing (no request was ever logged).
@@ -43,7 +44,7 @@ def serve(
     typer.echo(f"replica of the Allen API serving {server.root} on {server.base_url}")
     if faults.faults or faults.latency_s or faults.throttle_bytes_per_s:
         typer.echo(f"faults: {faults}")
-    _stop_on_signals()
+    stop_on_signals()
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -54,19 +55,3 @@ def serve(
             fired = server.injector.injected
             typer.echo("faults injected: " + (", ".join(f"{kind} x{n}" for kind, n in
                                                          sorted(fired.items())) or "none"))
-
-
-def _stop_on_signals() -> None:
-    """Stop on Ctrl-C and on SIGTERM, also when the parent started this process with SIGINT
-    ignored (as shells do for background jobs, and the ignore survives exec)."""
-    import signal
-    import threading
-
-    if threading.current_thread() is not threading.main_thread():
-        return
-
-    def stop(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
