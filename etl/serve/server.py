@@ -16,7 +16,7 @@ ever names a file.
 
 What a lab server needs: bearer tokens (401 without a valid one), an access log in the
 Combined Log Format, a cap on the rows of one page (the real API's error envelope), and a cap on
-requests answered at once (503 with Retry-After beyond it, after a short wait) and on open
+requests answered at once (429 with Retry-After beyond it, after a short wait) and on open
 connections, so a burst of clients slows the server down instead of taking it down.
 """
 
@@ -87,7 +87,7 @@ class RecordSource(Protocol):
 class Limits:
     """What one server takes on. ``max_rows``: objects in one answered page (None: no cap);
     ``max_active``: requests answered at once, others wait up to ``queue_wait_s`` and then get
-    503; ``max_connections``: open connections, beyond which a new one gets 503 at once."""
+    429; ``max_connections``: open connections, beyond which a new one gets 429 at once."""
 
     max_rows: int | None = 50_000
     max_active: int = 64
@@ -215,7 +215,7 @@ def _refuse_connection(sock: Any, retry_after_s: int) -> None:
     body = b"too many connections; retry later\n"
     try:
         sock.sendall(
-            b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n"
+            b"HTTP/1.1 429 Too Many Requests\r\nContent-Type: text/plain; charset=utf-8\r\n"
             + f"Retry-After: {retry_after_s}\r\nContent-Length: {len(body)}\r\n".encode()
             + b"Connection: close\r\n\r\n" + body
         )
@@ -356,10 +356,10 @@ class ApiHandler(BaseHTTPRequestHandler):
         headers = [("Retry-After", str(self.server.limits.retry_after_s))]
         text = "the server is busy; retry later"
         if path.startswith("/api/v2/data/"):
-            self._send(HTTPStatus.SERVICE_UNAVAILABLE,
+            self._send(HTTPStatus.TOO_MANY_REQUESTS,
                        [*headers, ("Content-Type", render.JSON_TYPE)], render.json_error(text))
         else:
-            self._send(HTTPStatus.SERVICE_UNAVAILABLE,
+            self._send(HTTPStatus.TOO_MANY_REQUESTS,
                        [*headers, ("Content-Type", "text/plain; charset=utf-8")],
                        text.encode() + b"\n")
 
