@@ -241,9 +241,8 @@ def serve(
         "--tokens-file", help="File of accepted bearer tokens, one per line")] = None,
     max_rows: Annotated[int, typer.Option("--max-rows", min=1,
                                           help="Most objects one page may hold")] = 50_000,
-    max_active: Annotated[int, typer.Option("--max-active", min=1,
-                                            help="Requests answered at once; more wait, then get 429")
-                          ] = 64,
+    max_active: Annotated[int, typer.Option(
+        "--max-active", min=1, help="Requests answered at once; more wait, then get 429")] = 64,
     poll: Annotated[float, typer.Option("--poll", min=0.0,
                                         help="Seconds between checks for a newer sync (0: never)")
                     ] = 5.0,

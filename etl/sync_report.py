@@ -89,6 +89,7 @@ def print_sync_result(result: SyncResult, *, console: Console | None = None) -> 
 
 
 def print_status(engine: sa.Engine, *, runs: int, console: Console | None = None) -> None:
+    from ctmirror.warehouse.mirror_files import unserved_files
     from ctmirror.warehouse.runs import (
         latest_runs,
         recent_errors,
@@ -122,6 +123,12 @@ def print_status(engine: sa.Engine, *, runs: int, console: Console | None = None
     for name, current, removed in table_counts(engine):
         counts.add_row(name, str(current), str(removed))
     console.print(counts)
+    with engine.connect() as conn:
+        unserved = unserved_files(conn)
+    if unserved.not_downloaded or unserved.removed_upstream:
+        console.print(f"files `ctmirror serve` answers 404 for: {unserved.not_downloaded} "
+                      f"WellKnownFiles not downloaded, {unserved.removed_upstream} files "
+                      "removed upstream")
     quarantined = recent_quarantine(engine, 10)
     if quarantined:
         console.print("[bold]recently quarantined records[/] (sync_quarantine)")

@@ -27,7 +27,7 @@ from ctmirror.replica import images
 from ctmirror.replica.faults import NO_FAULT, Decision, FaultConfig, FaultInjector, RequestScope
 from ctmirror.replica.snapshot import Snapshot
 from ctmirror.serve import render
-from ctmirror.serve.catalog import Catalog, FileKey, ServedFile
+from ctmirror.serve.catalog import Catalog, FileEndpoint, FileKey, ServedFile
 from ctmirror.serve.server import (
     CHUNK,
     MODEL_ZIP,
@@ -78,7 +78,8 @@ class SnapshotSource:
         snapshot = Snapshot(self.root)
         files: dict[FileKey, ServedFile] = {}
         for stored in snapshot.files():
-            endpoint = "well_known_file" if stored.kind == "well_known_file" else "model_zip"
+            endpoint: FileEndpoint = (
+                "well_known_file" if stored.kind == "well_known_file" else "model_zip")
             files[(endpoint, stored.id)] = ServedFile(stored.relpath, stored.size,
                                                       stored.sha256, stored.last_modified)
         self._loads += 1

@@ -19,6 +19,7 @@ test or an index lookup), so a query costs about the rows it touches, not rows x
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import threading
@@ -27,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from ctmirror.errors import QueryError
+from ctmirror.schema.allen_model import API_MODELS, Association
 from ctmirror.serve.rma_query import (
     Filter,
     OrderKey,
@@ -37,7 +39,6 @@ from ctmirror.serve.rma_query import (
     Value,
     table_names,
 )
-from ctmirror.schema.allen_model import API_MODELS, Association
 
 log = logging.getLogger(__name__)
 

@@ -9,8 +9,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from ctmirror.schema.allen_model import MODEL_TABLES
 from ctmirror.schema.base import mapped_table
-from ctmirror.schema.mirror import MirrorFile
+from ctmirror.schema.mirror import FileSource, MirrorFile
 
 _files = mapped_table(MirrorFile)
 
@@ -49,6 +50,30 @@ def mirrored_files(conn: sa.Connection, *, include_removed: bool = True
         query = query.where(_files.c.removed_at.is_(None))
     return {(row.source, row.source_id): MirroredFile(**row._mapping)
             for row in conn.execute(query)}
+
+
+@dataclass(frozen=True)
+class UnservedFiles:
+    """Files a served mirror answers 404 for, as the real API does for a missing file."""
+
+    #: Current WellKnownFile records with no verified copy (not downloaded, or not chosen).
+    not_downloaded: int
+    #: Verified files whose record disappeared upstream (kept on disk, no longer served).
+    removed_upstream: int
+
+
+def unserved_files(conn: sa.Connection) -> UnservedFiles:
+    wkf = MODEL_TABLES["WellKnownFile"]
+    served = sa.select(_files.c.source_id).where(
+        _files.c.source == FileSource.WELL_KNOWN_FILE, _files.c.removed_at.is_(None))
+    not_downloaded = conn.execute(
+        sa.select(sa.func.count()).select_from(wkf)
+        .where(wkf.c.removed_at.is_(None), wkf.c.id.not_in(served))
+    ).scalar_one()
+    removed = conn.execute(
+        sa.select(sa.func.count()).select_from(_files).where(_files.c.removed_at.is_not(None))
+    ).scalar_one()
+    return UnservedFiles(int(not_downloaded), int(removed))
 
 
 def upsert_mirrored(conn: sa.Connection, rows: Iterable[Mapping[str, Any]]) -> int:

@@ -19,9 +19,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ctmirror.errors import QueryError
-from ctmirror.serve.rma_query import RmaQuery, parse_query
 from ctmirror.rma.query import filter_clause, format_value, model_stage
 from ctmirror.schema.allen_model import MODELS
+from ctmirror.serve.rma_query import RmaQuery, parse_query
 from tests.warehouse.staging import write_package
 
 MODEL_NAMES = sorted(MODELS)

@@ -18,7 +18,6 @@ def tiny_snapshot(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def engine(tiny_snapshot: Path) -> Any:
-    from ctmirror.serve.engine import QueryEngine
     from ctmirror.replica.snapshot import Snapshot
 
     return Snapshot(tiny_snapshot).query_engine()

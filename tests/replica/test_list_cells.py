@@ -13,10 +13,9 @@ from typing import Any
 import pytest
 
 from ctmirror.replica.corpus.ids import is_synthetic_id
-from ctmirror.serve.engine import QueryEngine
-from ctmirror.serve.rma_query import parse_query
 from ctmirror.replica.server import serve_in_thread
 from ctmirror.replica.snapshot import Snapshot
+from ctmirror.serve.rma_query import parse_query
 
 # AllenSDK 2.16.2 CellTypesApi.list_cells, criteria and include as sent.
 CRITERIA = ("[is_cell_specimen$eq'true'],products[name$in'Mouse Cell Types','Human Cell Types'],"

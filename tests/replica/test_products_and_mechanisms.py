@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from ctmirror.replica.corpus.ids import is_synthetic_id, named_id
+from ctmirror.replica.snapshot import Snapshot
 from ctmirror.serve.engine import QueryEngine
 from ctmirror.serve.rma_query import parse_query
-from ctmirror.replica.snapshot import Snapshot
 
 # AllenSDK 2.16.2 CellTypesApi.list_cells, criteria as sent.
 LIST_CELLS_CRITERIA = ("[is_cell_specimen$eq'true'],products[name$in'Mouse Cell Types',"

@@ -20,8 +20,8 @@ import pytest
 from PIL import Image
 
 from ctmirror.errors import SnapshotError
-from ctmirror.serve.engine import QueryEngine
 from ctmirror.replica.server import serve_in_thread
+from ctmirror.serve.engine import QueryEngine
 
 from .tiny_snapshot import NWB_BYTES, SWC_BYTES, write_tiny_snapshot
 
