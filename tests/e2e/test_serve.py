@@ -76,6 +76,24 @@ def test_a_served_mirror_seeds_another_mirror(synced_mirror: Path, tmp_path: Pat
     assert differences(first, second) == []
 
 
+def test_status_counts_the_files_serve_lacks(synced_mirror: Path, synth_snapshot: Path) -> None:
+    import sqlalchemy as sa
+
+    from ctmirror.replica.snapshot import Snapshot
+    from ctmirror.warehouse.mirror_files import unserved_files
+
+    recordings = sum(f.relpath.endswith(".nwb") for f in Snapshot(synth_snapshot).files())
+    engine = sa.create_engine(_url(synced_mirror))
+    try:
+        with engine.connect() as conn:
+            unserved = unserved_files(conn)
+    finally:
+        engine.dispose()
+    # the recordings were left out of the sync (``_config``): serve answers 404 for them
+    assert recordings > 0
+    assert (unserved.not_downloaded, unserved.removed_upstream) == (recordings, 0)
+
+
 def test_serve_answers_queries_and_files_as_the_replica_does(
     synced_mirror: Path, synth_snapshot: Path
 ) -> None:
