@@ -95,3 +95,16 @@ def test_bundle_fills_in_the_warehouse(bundle_script: ModuleType, tmp_path: Path
     assert "ctmirror_dashboard/metadata.yaml" in names and len(charts) == len(_load("charts"))
     assert database["sqlalchemy_uri"] == uri
     assert database["uuid"] == next(iter(_load("databases").values()))["uuid"]
+
+
+def test_datasets_name_the_analyst_views_columns() -> None:
+    """The datasets on analyst views use their names and columns as `ctmirror.schema.analyst`
+    defines them (the one source of the views)."""
+    analyst = pytest.importorskip("ctmirror.schema.analyst")
+    views = {v.name: {c.name for c in v.columns} for v in analyst.ANALYST_VIEWS}
+    on_views = {d["table_name"]: d for d in _load("datasets").values()
+                if d["table_name"] != "ephys_features_comparison"}
+    assert set(on_views) == {"cells", "fi_curves", "glif_models"}
+    for name, dataset in on_views.items():
+        assert name in views
+        assert {c["column_name"] for c in dataset["columns"]} <= views[name], name
