@@ -13,7 +13,7 @@ BIN    := $(VENV)/bin
 # (unless CTMIRROR_TEST_BACKENDS says otherwise)
 FAST_TESTS := -m "not slow and not faults" --ignore=tests/e2e --ignore=tests/acceptance
 
-.PHONY: demo test check faults static lint typecheck contracts install
+.PHONY: demo test check faults static lint typecheck contracts install superset-check
 
 $(BIN)/ctmirror: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,14 @@ check: install
 # `-m ""` lifts the default `-m 'not faults'` (pyproject.toml), so every case of the folder runs
 faults: install
 	$(BIN)/python -m pytest -q -m "" tests/faults
+
+# the Superset dashboard end to end (docs/superset.md): Superset in its own cached virtualenv,
+# a corpus synced into a throwaway database on PostgreSQL (SUPERSET_CHECK_POSTGRES), every chart
+# queried, a screenshot by headless Chromium into SUPERSET_CHECK_OUT; needs psql and chromium
+SUPERSET_CHECK_OUT ?= build/superset-check
+SUPERSET_CHECK_POSTGRES ?= postgresql+psycopg://postgres@127.0.0.1:5432/postgres
+superset-check: install
+	$(BIN)/python bench/superset_check.py $(SUPERSET_CHECK_OUT) --postgres $(SUPERSET_CHECK_POSTGRES)
 
 static: install
 	PYTHON=$(BIN)/python scripts/check

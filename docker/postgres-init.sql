@@ -1,2 +1,3 @@
--- Prefect keeps its own state apart from the warehouse.
+-- Prefect and Superset keep their own state apart from the warehouse.
 CREATE DATABASE prefect OWNER ctmirror;
+CREATE DATABASE superset OWNER ctmirror;

@@ -14,6 +14,7 @@ from ctmirror.cli import app
 from ctmirror.settings import DEFAULT_API_BASE, Settings
 
 REPO = Path(__file__).resolve().parents[1]
+_DEFAULTED = re.compile(r"\$\{(\w+):-([^}]*)\}")
 
 
 @pytest.fixture(scope="module")
@@ -22,23 +23,42 @@ def compose() -> dict:
 
 
 def _env(service: dict) -> dict[str, str]:
+    """A service's environment as `docker compose up` gives it with nothing set on the host:
+    each ${NAME:-default} replaced by its default."""
     env = service.get("environment", {})
     if isinstance(env, list):
         env = dict(item.split("=", 1) for item in env)
-    return {k: str(v) for k, v in env.items()}
+    return {k: _DEFAULTED.sub(lambda m: m.group(2), str(v)) for k, v in env.items()}
+
+
+def _mounts(service: dict) -> dict[str, Path]:
+    """{path in the container: file or folder of the repository} of a service's bind mounts."""
+    mounts = {}
+    for mount in service.get("volumes", []):
+        source, target = mount.split(":")[:2]
+        if source.startswith("./"):
+            mounts[target] = REPO / source
+    return mounts
 
 
 def test_services_and_images(compose: dict) -> None:
     import prefect
 
     services = compose["services"]
-    assert set(services) == {"postgres", "prefect-server", "worker"}
+    assert set(services) == {"postgres", "prefect-server", "worker", "superset"}
     assert re.fullmatch(r"postgres:\d+", services["postgres"]["image"])
     # the server image runs the same Prefect version the worker's flow is written for
     server_image = services["prefect-server"]["image"]
     assert server_image.startswith(f"prefecthq/prefect:{prefect.__version__}")
     assert services["worker"]["build"] == "."
     assert (REPO / "Dockerfile").is_file()
+    # Superset: the released image of a pinned version (plus its PostgreSQL driver), the version
+    # bench/superset_check.py reads from the same line and checks the dashboard against
+    dockerfile = (REPO / services["superset"]["build"] / "Dockerfile").read_text()
+    base = re.search(r"^FROM apache/superset:(\S+)$", dockerfile, re.M)
+    assert base is not None and re.fullmatch(r"\d+\.\d+\.\d+", base.group(1))
+    assert services["superset"]["image"] == f"ctmirror-superset:{base.group(1)}"
+    assert "psycopg2-binary==" in dockerfile
 
 
 def test_health_checks_gate_startup(compose: dict) -> None:
@@ -46,6 +66,8 @@ def test_health_checks_gate_startup(compose: dict) -> None:
     assert "pg_isready" in " ".join(services["postgres"]["healthcheck"]["test"])
     assert "/api/health" in " ".join(services["prefect-server"]["healthcheck"]["test"])
     assert services["prefect-server"]["depends_on"]["postgres"]["condition"] == "service_healthy"
+    assert "/health" in " ".join(services["superset"]["healthcheck"]["test"])
+    assert services["superset"]["depends_on"]["postgres"]["condition"] == "service_healthy"
     worker_deps = services["worker"]["depends_on"]
     assert {name: d["condition"] for name, d in worker_deps.items()} == {
         "postgres": "service_healthy",
@@ -115,3 +137,78 @@ def test_worker_cron_is_valid(compose: dict) -> None:
     cron = _env(compose["services"]["worker"])["CTMIRROR_CRON"]
     first = next(CronSim(cron, datetime(2026, 1, 1)))
     assert first > datetime(2026, 1, 1)
+
+
+def test_ports_are_published(compose: dict) -> None:
+    services = compose["services"]
+    # PostgreSQL for BI tools on the host (loopback until the passwords are changed), Superset
+    assert services["postgres"]["ports"] == ["127.0.0.1:5432:5432"]
+    assert services["superset"]["ports"] == ["8088:8088"]
+    assert services["prefect-server"]["ports"] == ["4200:4200"]
+
+
+def test_reader_role_is_created_on_first_start(compose: dict) -> None:
+    postgres = compose["services"]["postgres"]
+    mounts = _mounts(postgres)
+    init_script = mounts["/docker-entrypoint-initdb.d/20-reader-role.sh"]
+    script = init_script.read_text()
+    # the script runs the mounted SQL file with the password from the service's environment
+    sql_target = next(t for t in mounts if t in script)
+    sql = mounts[sql_target].read_text()
+    assert '"$CTMIRROR_READER_PASSWORD"' in script and "CTMIRROR_READER_PASSWORD" in _env(postgres)
+    assert 'owner="$POSTGRES_USER"' in script
+    assert "CREATE ROLE ctmirror_reader LOGIN" in sql
+    for grant in ("GRANT USAGE ON SCHEMA public TO ctmirror_reader",
+                  "GRANT SELECT ON ALL TABLES IN SCHEMA public TO ctmirror_reader",
+                  "ALTER DEFAULT PRIVILEGES FOR ROLE :\"owner\" IN SCHEMA public"):
+        assert grant in sql
+    assert "INSERT" not in sql and "ALL PRIVILEGES" not in sql
+
+
+def test_superset_connects_to_the_warehouse_as_the_reader(compose: dict) -> None:
+    import sqlalchemy as sa
+
+    services = compose["services"]
+    pg_env, superset_env = _env(services["postgres"]), _env(services["superset"])
+    reader = sa.make_url(superset_env["CTMIRROR_WAREHOUSE_READER_URI"])
+    assert (reader.username, reader.password) == (
+        "ctmirror_reader", pg_env["CTMIRROR_READER_PASSWORD"])
+    assert (reader.host, reader.port, reader.database) == ("postgres", 5432, pg_env["POSTGRES_DB"])
+    # Superset's own state lives in the database postgres-init.sql creates
+    metadata = sa.make_url(superset_env["SUPERSET_METADATA_DB_URI"])
+    assert (metadata.username, metadata.password, metadata.host) == (
+        pg_env["POSTGRES_USER"], pg_env["POSTGRES_PASSWORD"], "postgres")
+    init_sql = (REPO / "docker" / "postgres-init.sql").read_text()
+    assert f"CREATE DATABASE {metadata.database} " in init_sql
+    # the settings file reads exactly the variables the service sets
+    mounts = _mounts(services["superset"])
+    config = mounts[superset_env["SUPERSET_CONFIG_PATH"]].read_text()
+    for name in set(re.findall(r'os\.environ\["(\w+)"\]', config)):
+        assert name in superset_env, name
+    assert superset_env["SUPERSET_SECRET_KEY"]
+
+
+def test_superset_start_imports_the_mounted_dashboard(compose: dict) -> None:
+    superset = compose["services"]["superset"]
+    assert superset["command"][0] == "sh"
+    mounts = _mounts(superset)
+    script = mounts[superset["command"][1]].read_text()
+    steps = [line for line in script.splitlines() if line and not line.startswith("#")]
+    commands = [shlex.split(s.rstrip("\\"))[:3] for s in steps if not s.startswith((" ", "set"))]
+    assert commands == [
+        ["superset", "db", "upgrade"],
+        ["superset", "fab", "create-admin"],
+        ["superset", "init"],
+        ["python", "/app/ctmirror/dashboard/bundle.py", "/tmp/ctmirror-dashboard.zip"],
+        ["superset", "import-dashboards", "-p"],
+        ["exec", "gunicorn", "--bind"],
+    ]
+    # the bundle script and the dashboard files it zips are in the mounted folder
+    dashboard = mounts["/app/ctmirror/dashboard"]
+    assert (dashboard / "bundle.py").is_file() and (dashboard / "metadata.yaml").is_file()
+    assert {p.parent.name for p in dashboard.glob("*/*.yaml")} == {
+        "charts", "dashboards", "databases"}
+    env = _env(superset)
+    for name in re.findall(r"\$(\w+)", script):
+        assert name in env, name
+    assert env["SUPERSET_ADMIN_USERNAME"] and env["SUPERSET_ADMIN_PASSWORD"]
