@@ -1,0 +1,62 @@
+"""Publishing the analyst views (``ctmirror.schema.analyst``) on the warehouse (I/O edge).
+
+DuckDB gets plain views. On PostgreSQL the views that join derived data are MATERIALIZED, so a
+BI reader never sees half a sync; every view is dropped and created again in ONE transaction
+(PostgreSQL's DDL is transactional), so readers see every view before or after, never a mix,
+and a changed definition takes effect at the next sync. The privileges granted on a view (a
+read-only role) are granted again on its new version.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from ctmirror.schema.analyst import ANALYST_VIEWS, AnalystView
+from ctmirror.warehouse.engine import is_duckdb
+
+#: ``pg_class.relkind`` of a view and a materialized view.
+_VIEW_KINDS = {"v": "VIEW", "m": "MATERIALIZED VIEW"}
+
+
+def publish_analyst_views(engine: sa.Engine) -> list[str]:
+    """Create or replace every analyst view in one transaction; return their names."""
+    with engine.begin() as conn:
+        if is_duckdb(conn):
+            for view in ANALYST_VIEWS:
+                conn.execute(sa.text(f'CREATE OR REPLACE VIEW "{view.name}" AS {view.select}'))
+        else:
+            _replace_on_postgres(conn)
+    return [view.name for view in ANALYST_VIEWS]
+
+
+def postgres_kind(view: AnalystView) -> str:
+    """What ``view`` is on PostgreSQL: a MATERIALIZED VIEW when it joins derived data."""
+    return _VIEW_KINDS["m" if view.derived else "v"]
+
+
+def _replace_on_postgres(conn: sa.Connection) -> None:
+    names = [view.name for view in ANALYST_VIEWS]
+    existing = {row.relname: row.relkind for row in conn.execute(sa.text(
+        "SELECT c.relname, c.relkind FROM pg_class c "
+        "JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = current_schema() AND c.relname = ANY(:names)"), {"names": names})}
+    regrants = [(row.relname, row.privilege_type, row.grantee) for row in conn.execute(sa.text(
+        "SELECT c.relname, a.privilege_type, "
+        "       CASE WHEN a.grantee = 0 THEN 'PUBLIC' "
+        "            ELSE quote_ident(pg_get_userbyid(a.grantee)) END AS grantee "
+        "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace, "
+        "     aclexplode(c.relacl) a "
+        "WHERE n.nspname = current_schema() AND c.relname = ANY(:names) "
+        "  AND a.grantee <> c.relowner"), {"names": names})]
+    # Dependants first: a materialized view may be read by another view of the layer.
+    for view in reversed(ANALYST_VIEWS):
+        kind = existing.get(view.name)
+        if kind in _VIEW_KINDS:
+            conn.exec_driver_sql(f'DROP {_VIEW_KINDS[kind]} "{view.name}"')
+    for view in ANALYST_VIEWS:
+        conn.execute(sa.text(f'CREATE {postgres_kind(view)} "{view.name}" AS {view.select}'))
+    for name, privilege, grantee in regrants:
+        conn.exec_driver_sql(f'GRANT {privilege} ON "{name}" TO {grantee}')
+
+
+__all__ = ["postgres_kind", "publish_analyst_views"]
