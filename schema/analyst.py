@@ -213,7 +213,7 @@ def _current_view(table: Table) -> AnalystView:
         name=f"current_{table.name}",
         description=f"{table.name} without the rows removed upstream"
                     + (f": {table.comment}" if table.comment else ""),
-        columns=tuple(ViewColumn(c.name, c.comment or c.name, src[c.name]) for c in kept),
+        columns=tuple(ViewColumn(c.name, c.comment or "", src[c.name]) for c in kept),
         sources=f"FROM {src.ref} WHERE {src.current}",
         derived=False,
     )
