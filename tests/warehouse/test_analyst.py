@@ -51,3 +51,22 @@ def test_cells_has_one_normalised_row_per_current_cell(engine: sa.Engine) -> Non
     assert columns == [c.name for c in ANALYST_VIEWS_BY_NAME["cells"].columns]
     for name in (*RECOMPUTED_FEATURES, *RECONSTRUCTION_FEATURES):
         assert name in columns and f"{name}_recomputed" in columns
+
+
+def test_describe_lists_objects_and_one_tables_columns(engine: sa.Engine,
+                                                       warehouse_url: str) -> None:
+    from typer.testing import CliRunner
+
+    from ctmirror.cli import app
+
+    engine.dispose()
+    runner = CliRunner()
+    listed = runner.invoke(app, ["describe", "--db", warehouse_url, "--format", "csv"])
+    assert listed.exit_code == 0, listed.output
+    assert "cells," in listed.output and "one row per current cell" in listed.output
+    one = runner.invoke(app, ["describe", "cells", "--db", warehouse_url, "--format", "csv"])
+    assert one.exit_code == 0, one.output
+    assert "vrest_recomputed," in one.output and "(mV)" in one.output
+    unknown = runner.invoke(app, ["describe", "no_such_table", "--db", warehouse_url])
+    assert unknown.exit_code != 0 and "no table or view 'no_such_table'" in str(
+        unknown.exception)
