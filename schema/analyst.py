@@ -406,6 +406,13 @@ def _sweep_features_source() -> str:
             f"AND {r['definitions']} = {sf['definitions']})")
 
 
+def _sweeps_with_features(s: _Source, sf: _Source) -> str:
+    """``FROM`` the sweeps, each with its recomputed features when there are some."""
+    return (f"FROM {s.ref}\nLEFT JOIN {_sweep_features_source()} {sf.alias}\n"
+            f"     ON {sf['specimen_id']} = {s['specimen_id']} "
+            f"AND {sf['sweep_number']} = {s['sweep_number']}")
+
+
 def _published_rate(s: _Source) -> str:
     return (f"{_double(s['num_spikes'])} / "
             f"NULLIF({_double(s['stimulus_duration'])}, 0)")
@@ -465,10 +472,7 @@ def _sweep_summary() -> AnalystView:
         ViewColumn("bridge_balance_mohm", "published bridge balance (MΩ)",
                    s["bridge_balance_mohm"]),
     )
-    sources = f"""FROM {s.ref}
-LEFT JOIN {_sweep_features_source()} sf
-     ON {sf['specimen_id']} = {s['specimen_id']} AND {sf['sweep_number']} = {s['sweep_number']}
-WHERE {s.current}"""
+    sources = f"{_sweeps_with_features(s, sf)}\nWHERE {s.current}"
     return AnalystView(
         "sweep_summary",
         "one row per current sweep, without sample arrays: stimulus, published quality "
@@ -489,9 +493,7 @@ def _fi_curves() -> AnalystView:
         ViewColumn("spike_rate_hz_recomputed", "recomputed: mean over the sweeps of the spike "
                    "rate in the stimulus window (Hz)", f"avg({_double(sf['avg_rate'])})"),
     )
-    sources = f"""FROM {s.ref}
-LEFT JOIN {_sweep_features_source()} sf
-     ON {sf['specimen_id']} = {s['specimen_id']} AND {sf['sweep_number']} = {s['sweep_number']}
+    sources = f"""{_sweeps_with_features(s, sf)}
 WHERE {s.current} AND {s['stimulus_name']} = {_literal(LONG_SQUARE)}
   AND {s['stimulus_absolute_amplitude']} IS NOT NULL
 GROUP BY {s['specimen_id']}, {s['stimulus_absolute_amplitude']}"""
