@@ -261,6 +261,37 @@ def serve(
     serve_until_stopped(server, poll_s=poll or None, access_log=access_log, echo=typer.echo)
 
 
+@app.command()
+def describe(
+    table: Annotated[str | None, typer.Argument(help="A table or view: list its columns")] = None,
+    root: RootOpt = None,
+    db: DbOpt = None,
+    fmt: Annotated[OutputFormat, typer.Option("--format", "-f")] = OutputFormat.table,
+) -> None:
+    """List the warehouse's tables and views with their descriptions, or one table's columns
+    with type and description."""
+    from ctmirror.warehouse.descriptions import described_columns, described_objects
+    from ctmirror.warehouse.engine import create_warehouse_engine
+
+    settings = _settings(root, db)
+    engine = create_warehouse_engine(settings.warehouse_url(), read_only=True)
+    try:
+        with engine.connect() as conn:
+            if table is None:
+                objects = described_objects(conn)
+                write_rows(["name", "kind", "description"],
+                           [(o.name, o.kind.lower(), o.description or "") for o in objects], fmt)
+                return
+            columns = described_columns(conn, table)
+    finally:
+        engine.dispose()
+    if not columns:
+        raise ConfigError(f"no table or view {table!r} in the warehouse: `ctmirror describe` "
+                          "lists them")
+    write_rows(["column", "type", "description"],
+               [(c.name, c.type, c.description or "") for c in columns], fmt)
+
+
 @schedule_app.command("serve")
 def schedule_serve(
     cron: Annotated[str, typer.Option("--cron", help="Cron expression, e.g. '0 3 * * 0'")],

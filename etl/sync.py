@@ -260,7 +260,10 @@ _SOURCE_MODELS = {"well_known_file": "WellKnownFile", "model_package": "Neuronal
 
 def finish_run(config: SyncConfig, handle: RunHandle, reports: Mapping[str, Report]
                ) -> SyncResult:
-    """Record the run's outcome and drop its staging package (the warehouse keeps raw JSON)."""
+    """Publish the analyst views (materialized views refreshed in one transaction on
+    PostgreSQL) with every description, record the run's outcome and drop its staging package
+    (the warehouse keeps raw JSON)."""
+    from ctmirror.warehouse.analyst import publish_analyst_layer
     from ctmirror.warehouse.runs import finish_sync_run, record_sync_error
 
     extracted, loaded = reports[EXTRACT], reports[LOAD]
@@ -271,6 +274,7 @@ def finish_run(config: SyncConfig, handle: RunHandle, reports: Mapping[str, Repo
                         api_base=config.api_base, extract=extracted, load=loaded,
                         stages=stages, seconds=time.monotonic() - handle.started)
     with _warehouse(config) as engine:
+        publish_analyst_layer(engine)
         for error in extracted.errors:
             record_sync_error(engine, handle.sync_id, model=error.model, record_id=None,
                               url=error.url, message=error.message, stage=EXTRACT)

@@ -7,6 +7,8 @@ ALTERs fail on a table that has them; PostgreSQL-only indexes use ``.ddl_if``.
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -58,13 +60,24 @@ class MirroredRecord:
     disappear upstream get ``removed_at`` and stay; they are never deleted.
     """
 
-    raw: Mapped[dict[str, Any]] = mapped_column(sort_order=100)
-    content_hash: Mapped[str] = mapped_column(sort_order=101)
-    first_seen: Mapped[datetime] = mapped_column(sort_order=102)
-    last_seen: Mapped[datetime] = mapped_column(sort_order=103)
-    removed_at: Mapped[datetime | None] = mapped_column(sort_order=104)
-    first_sync_id: Mapped[str] = mapped_column(sort_order=105)
-    last_sync_id: Mapped[str] = mapped_column(sort_order=106)
+    raw: Mapped[dict[str, Any]] = mapped_column(
+        sort_order=100, comment="the record exactly as the API returned it, without nested "
+                                "associations (JSON)")
+    content_hash: Mapped[str] = mapped_column(
+        sort_order=101, comment="sha256 of the record's canonical JSON (hex): a change means "
+                                "the record changed upstream")
+    first_seen: Mapped[datetime] = mapped_column(
+        sort_order=102, comment="when a sync first mirrored the record (UTC timestamp)")
+    last_seen: Mapped[datetime] = mapped_column(
+        sort_order=103, comment="when a sync last found the record upstream (UTC timestamp)")
+    removed_at: Mapped[datetime | None] = mapped_column(
+        sort_order=104, comment="when the record disappeared upstream (UTC timestamp); empty "
+                                "for a current record")
+    first_sync_id: Mapped[str] = mapped_column(
+        sort_order=105, comment="the sync that first mirrored the record (sync_runs.sync_id)")
+    last_sync_id: Mapped[str] = mapped_column(
+        sort_order=106, comment="the sync that last changed or confirmed the record "
+                                "(sync_runs.sync_id)")
 
 
 #: Column names of ``MirroredRecord``: bookkeeping, not Allen attributes.
@@ -82,6 +95,28 @@ def mapped_table(mapped: type[DeclarativeBase]) -> Table:
     return table
 
 
+def describe(mapped: type[DeclarativeBase] | Table, columns: Mapping[str, str],
+             description: str | None = None) -> None:
+    """Give ``mapped``'s table and every column a description (SQLAlchemy ``comment``, written
+    to the warehouse with ``COMMENT ON``): ``description``, else the class docstring's first
+    paragraph; a column already commented where it is declared may be left out. Raises
+    ``ValueError`` naming the columns left without one or not in the table."""
+    table = mapped if isinstance(mapped, Table) else mapped_table(mapped)
+    unknown = sorted(set(columns) - set(table.c.keys()))
+    missing = sorted(c.name for c in table.columns if c.name not in columns and not c.comment)
+    if unknown or missing:
+        raise ValueError(f"{table.name}: described but not columns: {unknown}; "
+                         f"columns without a description: {missing}")
+    if description is None:
+        doc = "" if isinstance(mapped, Table) else inspect.cleandoc(mapped.__doc__ or "")
+        description = " ".join(doc.split("\n\n")[0].split()).replace("``", "")
+    if not description:
+        raise ValueError(f"{table.name}: no description")
+    table.comment = description
+    for name, text in columns.items():
+        table.c[name].comment = text
+
+
 __all__ = [
     "BOOKKEEPING_COLUMNS",
     "Base",
@@ -90,5 +125,6 @@ __all__ = [
     "RawJSON",
     "Timestamp",
     "allen_id",
+    "describe",
     "mapped_table",
 ]

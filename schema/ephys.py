@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Mapped
 
-from ctmirror.schema.base import Base, MirroredRecord, allen_id
+from ctmirror.features.names import EPHYS_CELL_FEATURES, EPHYS_CELL_FLAGS
+from ctmirror.schema.base import Base, MirroredRecord, allen_id, describe
+from ctmirror.schema.feature_docs import FEATURE_DESCRIPTIONS
 
 
 class EphysResult(MirroredRecord, Base):
@@ -107,6 +109,51 @@ class EphysFeature(MirroredRecord, Base):
     upstroke_downstroke_ratio_long_square: Mapped[float | None]
     upstroke_downstroke_ratio_ramp: Mapped[float | None]
     upstroke_downstroke_ratio_short_square: Mapped[float | None]
+
+
+describe(EphysResult, {
+    "id": "Allen ephys result id (key); its NWB file is the WellKnownFile attached to it",
+    "failed": "the recording session failed quality control (true/false)",
+    "sampling_rate": "sampling rate of the recording (Hz)",
+})
+
+describe(EphysSweep, {
+    "id": "Allen sweep id (key)",
+    "specimen_id": "the cell (Specimen.id)",
+    "sweep_number": "N of Sweep_N in the cell's NWB file",
+    "stimulus_name": "stimulus, e.g. 'Long Square', 'Short Square', 'Ramp', 'Noise 2', 'Test'",
+    "stimulus_description": "stimulus code, e.g. 'C1LSFINEST150112[0]'",
+    "stimulus_units": "'Amps' (current clamp) or 'Volts' (test pulse, voltage clamp)",
+    "stimulus_absolute_amplitude": "stimulus amplitude (pA)",
+    "stimulus_relative_amplitude": "stimulus amplitude relative to the cell's rheobase "
+                                   "(dimensionless)",
+    "stimulus_start_time": "stimulus onset (s from sweep start)",
+    "stimulus_duration": "stimulus duration (s)",
+    "stimulus_interval": "interval between repeated pulses (s)",
+    "num_spikes": "spikes detected in the sweep (count)",
+    "peak_deflection": "peak voltage deflection during the stimulus (mV)",
+    "pre_vm_mv": "membrane potential before the stimulus (mV)",
+    "post_vm_mv": "membrane potential after the stimulus (mV)",
+    "slow_vm_mv": "slow membrane potential (mV)",
+    "vm_delta_mv": "change of membrane potential from before to after the sweep (mV)",
+    "pre_noise_rms_mv": "RMS noise before the stimulus (mV)",
+    "post_noise_rms_mv": "RMS noise after the stimulus (mV)",
+    "slow_noise_rms_mv": "RMS noise over a slow window (mV)",
+    "leak_pa": "leak current (pA)",
+    "bridge_balance_mohm": "bridge balance (MΩ)",
+})
+
+describe(EphysFeature, {
+    "id": "Allen ephys feature record id (key)",
+    "specimen_id": "the cell (Specimen.id)",
+    "rheobase_sweep_id": "the rheobase long square (EphysSweep.id)",
+    "rheobase_sweep_number": "sweep number of the rheobase long square",
+    "thumbnail_sweep_id": "the hero long square shown in the thumbnail (EphysSweep.id)",
+    "electrode_0_pa": "electrode offset current in the bath (pA)",
+    "input_resistance_mohm": "input resistance from the voltage-clamp break-in sweep (MΩ)",
+    "seal_gohm": "seal resistance (GΩ)",
+    **{name: FEATURE_DESCRIPTIONS[name] for name in (*EPHYS_CELL_FEATURES, *EPHYS_CELL_FLAGS)},
+})
 
 
 __all__ = ["EphysFeature", "EphysResult", "EphysSweep"]

@@ -19,7 +19,8 @@ from sqlalchemy import BigInteger, Boolean, Column, Double, Table, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ctmirror.features.names import EPHYS_CELL_FEATURES, EPHYS_CELL_FLAGS
-from ctmirror.schema.base import Base, RawJSON, Timestamp
+from ctmirror.schema.base import Base, RawJSON, Timestamp, describe
+from ctmirror.schema.feature_docs import FEATURE_DESCRIPTIONS
 
 #: Published ``EphysFeature`` columns that are recomputed from NWB sweeps, in table order.
 RECOMPUTED_FEATURES: tuple[str, ...] = EPHYS_CELL_FEATURES
@@ -73,6 +74,48 @@ ephys_features_recomputed = Table(
     Column("sweep_problems", RawJSON),
 )
 
+#: Where a recomputed row came from (the columns every recomputed table has).
+PROVENANCE = {
+    "well_known_file_id": "the source file the row was computed from (WellKnownFile.id)",
+    "source_sha256": "sha256 of the source file's bytes (hex)",
+    "code_version": "version of the code that computed the row; a new one recomputes it",
+}
+_DEFINITIONS = "definition set the values were computed with: allen2016 or ipfx"
 
-__all__ = ["RECOMPUTED_FEATURES", "RECOMPUTED_FLAGS", "EphysSweepFeatures",
+describe(EphysSweepFeatures, {
+    "specimen_id": "the cell (Specimen.id)",
+    "sweep_number": "N of Sweep_N in the cell's NWB file",
+    "definitions": _DEFINITIONS,
+    **PROVENANCE,
+    "stimulus_name": "stimulus as the NWB names it, e.g. 'Long Square'",
+    "stimulus_amplitude_pa": "stimulus amplitude as the NWB gives it (pA)",
+    "window_start_s": "start of the analysed stimulus window (s from sweep start)",
+    "window_end_s": "end of the analysed stimulus window (s from sweep start)",
+    "spike_count": "spikes detected in the window (count)",
+    "avg_rate": "spike rate in the window: spikes / window length (Hz)",
+    "latency": "time from window start to the first spike's threshold (s)",
+    "first_isi": "first interspike interval (s)",
+    "mean_isi": "mean interspike interval (s)",
+    "median_isi": "median interspike interval (s)",
+    "isi_cv": "coefficient of variation of the interspike intervals (dimensionless)",
+    "adapt": "adaptation index of the interspike intervals (dimensionless)",
+    "v_baseline": "mean membrane potential in the 100 ms before the window (mV)",
+    "problem": "why the sweep was not analysed (empty, NaN samples, no stimulus, ...); empty "
+               "when it was",
+})
+
+describe(ephys_features_recomputed, {
+    "specimen_id": "the cell (Specimen.id)",
+    "definitions": _DEFINITIONS,
+    **PROVENANCE,
+    "computed_at": "when the row was computed (UTC timestamp)",
+    "rheobase_sweep_number": "sweep number of the rheobase long square",
+    "hero_sweep_number": "sweep number of the hero long square",
+    **{name: FEATURE_DESCRIPTIONS[name] for name in (*RECOMPUTED_FEATURES, *RECOMPUTED_FLAGS)},
+    "sweep_problems": "sweeps left out of the cell's features, {sweep_number: reason} (JSON)",
+}, "Ephys features recomputed from the mirrored NWB recordings, one row per cell and "
+   "definition set, under the published EphysFeature column names")
+
+
+__all__ = ["PROVENANCE", "RECOMPUTED_FEATURES", "RECOMPUTED_FLAGS", "EphysSweepFeatures",
            "ephys_features_recomputed"]

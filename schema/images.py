@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Mapped
 
-from ctmirror.schema.base import Base, MirroredRecord, allen_id
+from ctmirror.schema.base import Base, MirroredRecord, allen_id, describe
 
 
 class ImageSeries(MirroredRecord, Base):
@@ -65,6 +65,48 @@ class SubImage(_ImageAttributes, MirroredRecord, Base):
     __tablename__ = "sub_images"
 
     id: Mapped[int] = allen_id()
+
+
+describe(ImageSeries, {
+    "id": "Allen image series id (key)",
+    "specimen_id": "the cell (Specimen.id)",
+    "name": "series name",
+    "failed": "the series failed quality control (true/false)",
+    "plane_of_section_id": "plane of sectioning (Allen id)",
+    "section_thickness": "thickness of a section (µm)",
+    "storage_directory": "directory on the Allen file server",
+})
+
+_IMAGE_ATTRIBUTES = {
+    "id": "Allen image id (key)",
+    "annotated": "the image is annotated (true/false)",
+    "axes": "projection axes: 'xy' or 'yz'",
+    "bits_per_component": "bits per colour component (bits)",
+    "data_set_id": "the image series a slice belongs to (ImageSeries.id)",
+    "specimen_id": "the cell a projection shows (Specimen.id)",
+    "expression": "the image shows gene expression (true/false)",
+    "expression_path": "server path of the expression image",
+    "failed": "the image failed quality control (true/false)",
+    "height": "height of the bounding box in the full image (pixels)",
+    "width": "width of the bounding box in the full image (pixels)",
+    "x": "left of the bounding box in the full image (pixels)",
+    "y": "top of the bounding box in the full image (pixels)",
+    "image_height": "height of the full image (pixels)",
+    "image_width": "width of the full image (pixels)",
+    "image_type": "e.g. 'MaximumIntensityProjection - xy', 'Primary'",
+    "isi_experiment_id": "the ISI experiment (Allen id)",
+    "lims1_id": "internal LIMS id",
+    "number_of_components": "colour components (count)",
+    "ophys_experiment_id": "the optical physiology experiment (Allen id)",
+    "path": "server path of the image (.aff)",
+    "projection_function": "projection: 'min' or 'max'",
+    "resolution": "pixel size (µm per pixel)",
+    "section_number": "position of the slice in its series (index)",
+    "structure_id": "the brain structure (Structure.id)",
+    "tier_count": "zoom tiers of the image (count)",
+}
+describe(ProjectionImage, _IMAGE_ATTRIBUTES)
+describe(SubImage, _IMAGE_ATTRIBUTES)
 
 
 __all__ = ["ImageSeries", "ProjectionImage", "SubImage"]

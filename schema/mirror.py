@@ -14,7 +14,7 @@ from enum import StrEnum
 from sqlalchemy import BigInteger
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ctmirror.schema.base import Base
+from ctmirror.schema.base import Base, describe
 
 
 class FileSource(StrEnum):
@@ -60,6 +60,34 @@ class MirrorFile(Base):
     #: Why the last conversion of these bytes failed; tried again only when the bytes or the
     #: converter version change.
     conversion_error: Mapped[str | None]
+
+
+describe(MirrorFile, {
+    "source": "where the file comes from: well_known_file, model_package, projection_image "
+              "or sub_image",
+    "source_id": "id of the file in its source (WellKnownFile.id, NeuronalModel.id or "
+                 "image id)",
+    "specimen_id": "the cell the file belongs to (Specimen.id)",
+    "url": "the URL the file was downloaded from",
+    "relpath": "path below the mirror root, '/'-separated",
+    "kind": "content check the file passed: nwb, swc, marker, json, zip, jpeg, png or other",
+    "size": "file size (bytes)",
+    "sha256": "sha256 of the file's bytes (hex)",
+    "etag": "the server's ETag validator",
+    "last_modified": "the server's Last-Modified validator (HTTP date)",
+    "downloaded_at": "when the file was downloaded and verified (UTC timestamp)",
+    "record_hash": "content_hash of the record the file was downloaded for",
+    "first_sync_id": "the sync that first mirrored the file (sync_runs.sync_id)",
+    "last_sync_id": "the sync that last confirmed the file (sync_runs.sync_id)",
+    "removed_at": "when the record linking the file disappeared upstream (UTC timestamp); "
+                  "the file is kept",
+    "converted_to": "the Parquet dataset or table the file was last converted into",
+    "converted_sha256": "sha256 of the bytes that conversion read (hex)",
+    "converter_version": "version of the converter that made it",
+    "converted_at": "when it was converted (UTC timestamp)",
+    "converted_rows": "rows the conversion wrote (count)",
+    "conversion_error": "why the last conversion of these bytes failed; empty when it did not",
+})
 
 
 __all__ = ["FileSource", "MirrorFile"]

@@ -17,7 +17,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ctmirror.schema.base import Base
+from ctmirror.schema.base import Base, describe
 
 
 class ModelMetrics(Base):
@@ -55,6 +55,34 @@ class ModelMetrics(Base):
     #: Why ``explained_variance_ratio`` is NULL, else NULL.
     problem: Mapped[str | None]
 
+
+describe(ModelMetrics, {
+    "neuronal_model_id": "the GLIF model (NeuronalModel.id; key)",
+    "specimen_id": "the cell the model was fitted to (Specimen.id)",
+    "neuronal_model_template_id": "the model's template (NeuronalModelTemplate.id)",
+    "level": "GLIF level 1-5 of the converted neuron_config",
+    "explained_variance_ratio": "recomputed explained variance ratio EV_model / EV_data on "
+                                "the Noise 2 sweeps (dimensionless, 0-1; empty: see problem)",
+    "ev_data": "explained variance of the recorded spike trains by their mean (dimensionless)",
+    "ev_model": "explained variance of the recorded spike trains by the model's "
+                "(dimensionless)",
+    "neuronal_model_run_id": "the run whose ratio is published (NeuronalModelRun.id)",
+    "published_explained_variance_ratio": "that run's published explained variance ratio "
+                                          "(dimensionless, 0-1)",
+    "noise2_sweeps": "Noise 2 sweeps scored (count)",
+    "noise2_sweep_numbers": "their sweep numbers (JSON list)",
+    "simulated_sweeps": "current-clamp sweeps the model was run on (count)",
+    "model_spikes": "spikes of the model over every simulated sweep (count)",
+    "config_well_known_file_id": "the neuron_config.json used (WellKnownFile.id)",
+    "config_sha256": "sha256 of the config's bytes (hex)",
+    "recording_well_known_file_id": "the NWB recording used (WellKnownFile.id)",
+    "recording_sha256": "sha256 of the recording's bytes (hex)",
+    "voltages_written": "the model's voltage traces are in the glif_voltages dataset "
+                        "(true/false)",
+    "code_version": "version of the code that computed the row; a new one recomputes it",
+    "computed_at": "when the row was computed (UTC timestamp)",
+    "problem": "why explained_variance_ratio is empty; empty when it is not",
+})
 
 model_metrics = ModelMetrics.__table__
 

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import BigInteger
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ctmirror.schema.base import Base
+from ctmirror.schema.base import Base, describe
 
 
 class GlifNeuronConfig(Base):
@@ -77,6 +77,58 @@ class BiophysicalFitParameter(Base):
     name: Mapped[str] = mapped_column(primary_key=True)
     mechanism: Mapped[str | None]
     value: Mapped[float | None]
+
+_SOURCE = {
+    "neuronal_model_id": "the model (NeuronalModel.id)",
+    "well_known_file_id": "the parameter file the row was read from (WellKnownFile.id)",
+    "source_sha256": "sha256 of the file's bytes (hex)",
+}
+
+describe(GlifNeuronConfig, {
+    **_SOURCE,
+    "level": "GLIF level 1-5 the config's methods make",
+    "el_reference": "measured resting potential the model's voltages are relative to (V)",
+    "el": "reversal potential relative to rest, 0 in published files (V)",
+    "c": "membrane capacitance (F)",
+    "r_input": "input resistance (Ω)",
+    "th_inf": "instantaneous threshold relative to rest (V)",
+    "dt": "time step of the fit, not of a simulation (s)",
+    "spike_cut_length": "samples cut after each spike (count of time steps)",
+    "init_voltage": "voltage at the start of a run, relative to rest (V)",
+    "init_threshold": "threshold at the start of a run, relative to rest (V)",
+    "asc_tau_array": "time constants of the after-spike currents (s; JSON list)",
+    "asc_amp_array": "amplitudes of the after-spike currents (A; JSON list)",
+    "coeffs": "multipliers of th_inf, C, G, a, b and asc_amp_array (dimensionless; JSON)",
+    "voltage_dynamics_method": "name of the voltage dynamics, 'linear_forward_euler'",
+    "threshold_dynamics_method": "name of the threshold dynamics: 'inf', 'spike_component' "
+                                 "or 'three_components_exact'",
+    "asc_dynamics_method": "name of the after-spike current dynamics: 'exp' or 'none'",
+    "voltage_reset_method": "name of the voltage reset: 'zero' or 'v_before'",
+    "threshold_reset_method": "name of the threshold reset: 'inf' or 'three_components'",
+    "asc_reset_method": "name of the after-spike current reset: 'sum' or 'none'",
+    "config": "the whole neuron_config.json (JSON)",
+})
+
+describe(BiophysicalFit, {
+    **_SOURCE,
+    "ra": "axial resistance (Ω·cm)",
+    "e_pas": "passive reversal potential (mV)",
+    "celsius": "simulation temperature (°C)",
+    "v_init": "initial membrane potential (mV)",
+    "junction_potential": "liquid junction potential (mV)",
+    "fit_sweeps": "sweep numbers the model was fitted to (JSON list)",
+    "cm": "membrane capacitance per section (µF/cm²; JSON list)",
+    "erev": "reversal potentials per section and ion (mV; JSON list)",
+    "config": "the whole fit file (JSON)",
+})
+
+describe(BiophysicalFitParameter, {
+    "neuronal_model_id": "the model (NeuronalModel.id)",
+    "section": "section the value applies to: soma, axon, dend, apic",
+    "name": "parameter name, e.g. 'gbar_NaV'",
+    "mechanism": "NEURON mechanism the parameter belongs to (empty: passive)",
+    "value": "the value (S/cm² for a channel density; else the parameter's NEURON unit)",
+})
 
 
 __all__ = ["BiophysicalFit", "BiophysicalFitParameter", "GlifNeuronConfig"]

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Mapped
 
-from ctmirror.schema.base import Base, MirroredRecord, allen_id
+from ctmirror.features.names import RECONSTRUCTION_COLUMNS
+from ctmirror.schema.base import Base, MirroredRecord, allen_id, describe
+from ctmirror.schema.feature_docs import FEATURE_DESCRIPTIONS
 
 
 class NeuronReconstruction(MirroredRecord, Base):
@@ -42,6 +44,19 @@ class NeuronReconstruction(MirroredRecord, Base):
     total_length: Mapped[float | None]
     total_surface: Mapped[float | None]
     total_volume: Mapped[float | None]
+
+
+describe(NeuronReconstruction, {
+    "id": "Allen reconstruction id (key)",
+    "specimen_id": "the cell (Specimen.id)",
+    "neuron_reconstruction_type": "'full' or 'dendrite-only'",
+    "tags": "free-text tags, e.g. '3D Neuron Reconstruction morphology'",
+    "superseded": "a newer reconstruction of the cell replaces this one (true/false)",
+    "scale_factor_x": "image scale along x (µm per voxel)",
+    "scale_factor_y": "image scale along y (µm per voxel)",
+    "scale_factor_z": "image scale along z (µm per voxel)",
+    **{name: FEATURE_DESCRIPTIONS[name] for name in RECONSTRUCTION_COLUMNS},
+})
 
 
 __all__ = ["NeuronReconstruction"]

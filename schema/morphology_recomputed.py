@@ -14,7 +14,9 @@ from __future__ import annotations
 from sqlalchemy import BigInteger, Column, Double, FromClause, Table, Text
 
 from ctmirror.features.names import CELL_LIST_COLUMNS, RECONSTRUCTION_COLUMNS
-from ctmirror.schema.base import Base, Timestamp
+from ctmirror.schema.base import Base, Timestamp, describe
+from ctmirror.schema.ephys_recomputed import PROVENANCE
+from ctmirror.schema.feature_docs import FEATURE_DESCRIPTIONS
 from ctmirror.schema.morphology import NeuronReconstruction
 from ctmirror.schema.specimens import ApiCellTypesSpecimenDetail
 
@@ -45,6 +47,18 @@ morphology_features_recomputed = Table(
     *(_like_published(ApiCellTypesSpecimenDetail.__table__, name)
       for name in CELL_LIST_FEATURES),
 )
+
+describe(morphology_features_recomputed, {
+    "neuron_reconstruction_id": "the reconstruction (NeuronReconstruction.id)",
+    "compartment": "nodes kept besides the soma: all, axon, basal_dendrite, apical_dendrite "
+                   "or dendrite",
+    "specimen_id": "the cell (Specimen.id)",
+    **PROVENANCE,
+    "computed_at": "when the row was computed (UTC timestamp)",
+    **{name: FEATURE_DESCRIPTIONS[name]
+       for name in (*RECONSTRUCTION_FEATURES, *CELL_LIST_FEATURES)},
+}, "Morphology features recomputed from the mirrored SWC files, one row per reconstruction "
+   "and compartment, under the published NeuronReconstruction column names")
 
 
 __all__ = ["CELL_LIST_FEATURES", "RECONSTRUCTION_FEATURES", "morphology_features_recomputed"]

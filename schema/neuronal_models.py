@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Mapped
 
-from ctmirror.schema.base import Base, MirroredRecord, allen_id
+from ctmirror.schema.base import Base, MirroredRecord, allen_id, describe
 
 
 class NeuronalModelTemplate(MirroredRecord, Base):
@@ -40,6 +40,33 @@ class NeuronalModelRun(MirroredRecord, Base):
     name: Mapped[str | None]
     explained_variance_ratio: Mapped[float | None]
     rheobase_feature_average: Mapped[float | None]
+
+
+describe(NeuronalModelTemplate, {
+    "id": "Allen template id (key)",
+    "name": "template name, e.g. '4 LIF-R + Afterspike Currents (LIF-R-ASC)', "
+            "'Biophysical - perisomatic'",
+    "description": "template description, e.g. 'GLIF Neuronal Model Template'",
+})
+
+describe(NeuronalModel, {
+    "id": "Allen model id (key)",
+    "name": "model name: template name and the cell's specimen name",
+    "specimen_id": "the cell the model was fitted to (Specimen.id)",
+    "neuronal_model_template_id": "the model family (NeuronalModelTemplate.id)",
+    "neuron_reconstruction_id": "the morphology a biophysical model uses "
+                                "(NeuronReconstruction.id)",
+})
+
+describe(NeuronalModelRun, {
+    "id": "Allen model run id (key)",
+    "neuronal_model_id": "the model that was run (NeuronalModel.id)",
+    "name": "run name",
+    "explained_variance_ratio": "published explained variance ratio of the model's spikes "
+                                "on the Noise 2 sweeps (dimensionless, 0-1)",
+    "rheobase_feature_average": "biophysical models: mean feature error at rheobase (z-score, "
+                                "dimensionless)",
+})
 
 
 __all__ = ["NeuronalModel", "NeuronalModelRun", "NeuronalModelTemplate"]

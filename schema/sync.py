@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import BigInteger, Sequence
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ctmirror.schema.base import Base
+from ctmirror.schema.base import Base, describe
 
 
 class SyncStatus(StrEnum):
@@ -129,6 +129,61 @@ class SyncQuarantine(Base):
     reason: Mapped[str]
     raw: Mapped[str]
     quarantined_at: Mapped[datetime]
+
+
+_SYNC_ID = "the sync (sync_runs.sync_id)"
+
+describe(SyncRun, {
+    "sync_id": "sync id, '<UTC start>-<random hex>' (key)",
+    "started_at": "when the sync started (UTC timestamp)",
+    "finished_at": "when it finished (UTC timestamp); empty while running",
+    "status": "running, succeeded, completed_with_errors, failed or abandoned",
+    "api_base": "the Allen API base URL it mirrored",
+    "limit": "mirror only the first N cells (count); empty: every cell",
+    "requests": "HTTP requests to the API (count)",
+    "error_count": "requests and records it could not mirror (count; rows in sync_errors)",
+    "inserted": "records inserted (count)",
+    "updated": "records updated (count)",
+    "unchanged": "records found unchanged (count)",
+    "removed": "records marked removed (count)",
+    "restored": "removed records that came back (count)",
+    "model_counts": "per model: rows, inserted, updated, ... (JSON)",
+    "quarantined": "records that broke their model's contract (count; rows in "
+                   "sync_quarantine)",
+    "held_removals": "removals held back as a suspicious drop (count)",
+    "reason": "why the run failed, in one line",
+})
+
+describe(SyncRecordHistory, {
+    "table_name": "table of the record",
+    "record_id": "the record's Allen id",
+    "sync_id": _SYNC_ID,
+    "change_kind": "updated, removed or restored",
+    "old_raw": "the record before the change (JSON)",
+    "new_raw": "the record after the change (JSON)",
+    "changed_at": "when the change was written (UTC timestamp)",
+})
+
+describe(SyncError, {
+    "error_id": "error number (key)",
+    "sync_id": _SYNC_ID,
+    "model": "Allen model of the failed request or record",
+    "record_id": "Allen id of the record, when there is one",
+    "url": "the request or file URL",
+    "message": "what went wrong, in one line",
+    "occurred_at": "when (UTC timestamp)",
+    "stage": "stage that failed: extract, download, convert, ephys-features, ...",
+})
+
+describe(SyncQuarantine, {
+    "quarantine_id": "quarantine number (key)",
+    "sync_id": _SYNC_ID,
+    "model": "Allen model of the record",
+    "record_id": "the record's id as sent (text: the id may be what is wrong)",
+    "reason": "the contract the record broke",
+    "raw": "the record as the API sent it (JSON text, non-ASCII escaped)",
+    "quarantined_at": "when (UTC timestamp)",
+})
 
 
 __all__ = [

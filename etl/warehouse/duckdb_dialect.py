@@ -68,13 +68,14 @@ class WarehouseDuckDBDialect(duckdb_engine.Dialect):
     ) -> list[tuple[_Key, list[ReflectedColumn]]]:
         tables: dict[_Key, list[ReflectedColumn]] = {}
         rows = self._catalog(
-            connection, "SELECT table_name, column_name, data_type, is_nullable, column_default "
-            "FROM duckdb_columns() WHERE {scope} ORDER BY table_name, column_index", schema)
-        for table, column, data_type, nullable, default in rows:
+            connection, "SELECT table_name, column_name, data_type, is_nullable, column_default, "
+            "comment FROM duckdb_columns() WHERE {scope} ORDER BY table_name, column_index",
+            schema)
+        for table, column, data_type, nullable, default, comment in rows:
             if filter_names is None or table in filter_names:
                 tables.setdefault((schema, table), []).append(ReflectedColumn(
                     name=column, type=reflected_type(data_type), nullable=bool(nullable),
-                    default=default, autoincrement=False, comment=None,
+                    default=default, autoincrement=False, comment=comment,
                 ))
         return list(tables.items())
 
@@ -133,7 +134,12 @@ class WarehouseDuckDBDialect(duckdb_engine.Dialect):
         filter_names: Collection[str] | None = None, scope: Any = None, kind: Any = None,
         **kw: Any,
     ) -> Iterable[tuple[_Key, ReflectedTableComment]]:
-        return self._per_table(connection, schema, filter_names, {},
+        found: dict[_Key, ReflectedTableComment] = {
+            (schema, table): ReflectedTableComment(text=comment)
+            for table, comment in self._catalog(
+                connection, "SELECT table_name, comment FROM duckdb_tables() WHERE {scope} "
+                "AND comment IS NOT NULL", schema)}
+        return self._per_table(connection, schema, filter_names, found,
                                ReflectionDefaults.table_comment)
 
     def get_multi_table_options(

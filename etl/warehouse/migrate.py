@@ -59,15 +59,28 @@ def upgrade(url: str, revision: str = "head") -> None:
 
 
 def upgrade_engine(engine: sa.Engine, revision: str = "head") -> None:
+    """Migrate up to ``revision`` in one transaction. The analyst views are dropped first (a
+    migration may alter the tables they read) and, at head, published again with every
+    description, so a fresh warehouse has them before its first sync."""
+    from ctmirror.warehouse.analyst import drop_analyst_views, publish_analyst_views
+    from ctmirror.warehouse.descriptions import apply_descriptions
+
     with engine.begin() as conn:
+        drop_analyst_views(conn)
         command.upgrade(alembic_config(connection=conn), revision)
+        if MigrationContext.configure(conn).get_current_revision() == head_revision():
+            publish_analyst_views(conn)
+            apply_descriptions(conn)
 
 
 def downgrade(url: str, revision: str) -> None:
     """Migrate the warehouse at ``url`` down to ``revision`` (``base`` drops every table)."""
+    from ctmirror.warehouse.analyst import drop_analyst_views
+
     engine = create_warehouse_engine(url)
     try:
         with engine.begin() as conn:
+            drop_analyst_views(conn)
             command.downgrade(alembic_config(connection=conn), revision)
     finally:
         engine.dispose()

@@ -119,6 +119,47 @@ def _publish_long_comparison(engine: sa.Engine, view: str, keys: str, paired: st
     return view
 
 
+#: What a row of each comparison view is, and its key columns.
+_COMPARISONS: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {
+    COMPARISON_VIEW: (
+        "one row per cell, ephys definition set and recomputed feature: the published "
+        "EphysFeature value beside the one recomputed from the mirrored NWB",
+        (("specimen_id", "the cell (Specimen.id)"),
+         ("definitions", "definition set of the recomputed value (allen2016 or ipfx)"))),
+    MORPHOLOGY_COMPARISON_VIEW: (
+        "one row per reconstruction and morphology feature: the published value beside the "
+        "one recomputed from the mirrored SWC (whole cell)",
+        (("neuron_reconstruction_id", "the reconstruction (NeuronReconstruction.id)"),
+         ("specimen_id", "the cell (Specimen.id)"))),
+    GLIF_COMPARISON_VIEW: (
+        "one row per GLIF model: the published explained variance ratio beside the one "
+        "recomputed by simulating the model on the mirrored recording",
+        (("neuronal_model_id", "the GLIF model (NeuronalModel.id)"),
+         ("specimen_id", "the cell (Specimen.id)"),
+         ("level", "GLIF level 1-5 of the model's config"))),
+}
+_COMPARED = (
+    ("feature", "name of the compared column, as in the published table"),
+    ("published", "the published value (the feature's unit: see its column in the published "
+                  "table)"),
+    ("recomputed", "the value the sync recomputed (same unit as published)"),
+    ("difference", "recomputed minus published (same unit as published)"),
+    ("relative_difference", "(recomputed - published) / |published| (dimensionless)"),
+)
+
+
+def view_descriptions() -> list[tuple[str, str, tuple[tuple[str, str], ...]]]:
+    """(view, description, ((column, description), ...)) of every view published here: the
+    comparison views, and the Parquet views with their Arrow field docs."""
+    comparisons = [(view, text, (*keys, *_COMPARED))
+                   for view, (text, keys) in _COMPARISONS.items()]
+    datasets = [(dataset.name, dataset.description,
+                 tuple((f.name, (f.metadata or {}).get(b"doc", b"").decode())
+                       for f in dataset.schema))
+                for dataset in DATASETS]
+    return comparisons + datasets
+
+
 def _empty_file(dataset: ParquetDataset, root: Path) -> Path:
     path = root / "parquet" / "_empty" / f"{dataset.name}.parquet"
     if not path.is_file() or pq.read_schema(path) != dataset.schema:
@@ -133,4 +174,4 @@ def _literal(text: str) -> str:
 
 __all__ = ["COMPARISON_VIEW", "GLIF_COMPARISON_VIEW", "MORPHOLOGY_COMPARISON_VIEW",
            "parquet_source", "publish_comparison_view", "publish_glif_comparison_view",
-           "publish_morphology_comparison_view", "publish_parquet_views"]
+           "publish_morphology_comparison_view", "publish_parquet_views", "view_descriptions"]
