@@ -11,6 +11,8 @@ are replaced by.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pyarrow as pa
 from sqlalchemy import (
     REAL,
@@ -34,7 +36,7 @@ from ctmirror.schema.parquet import TABLE_DATASETS, ParquetDataset
 #: The PostgreSQL-only tables (not on ``ctmirror.schema.metadata``, which both backends share).
 postgres_only_metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
-_SQL_TYPES: dict[pa.DataType, type[TypeEngine[object]]] = {
+_SQL_TYPES: dict[pa.DataType, type[TypeEngine[Any]]] = {
     pa.int16(): SmallInteger,
     pa.int32(): Integer,
     pa.int64(): BigInteger,
@@ -45,7 +47,7 @@ _SQL_TYPES: dict[pa.DataType, type[TypeEngine[object]]] = {
 }
 
 
-def _column(field: pa.Field) -> Column[object]:
+def _column(field: pa.Field) -> Column[Any]:
     if field.type not in _SQL_TYPES:
         raise TypeError(f"{field.name}: {field.type} has no table column type")
     doc = (field.metadata or {}).get(b"doc", b"").decode() or None
