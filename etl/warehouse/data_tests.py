@@ -120,7 +120,7 @@ def keys_unique(context: DataTestContext) -> list[str]:
     Parquet (DuckDB's views; PostgreSQL's tables have the key as primary key) and ``cells``."""
     failures = []
     with context.engine.connect() as conn:
-        views = _relations(conn)
+        views = relation_names(conn)
         checks = [(d.name, d.row_key) for d in DATASETS if d.row_key and d.name in views
                   and not (conn.dialect.name == "postgresql" and d.name in DATASET_TABLES)]
         checks += [("cells", ("specimen_id",))] if "cells" in views else []
@@ -138,7 +138,7 @@ def keys_unique(context: DataTestContext) -> list[str]:
 def current_cells_in_cells(context: DataTestContext) -> list[str]:
     """Every current cell of the cell list has its row in the ``cells`` view."""
     with context.engine.connect() as conn:
-        if "cells" not in _relations(conn):
+        if "cells" not in relation_names(conn):
             return ["the view cells does not exist"]
         missing = conn.exec_driver_sql("""
             SELECT a.specimen__id FROM api_cell_types_specimen_details a
@@ -197,7 +197,7 @@ def converted_files_have_their_rows(context: DataTestContext) -> list[str]:
     return failures
 
 
-def _relations(conn: sa.Connection) -> set[str]:
+def relation_names(conn: sa.Connection) -> set[str]:
     """Tables, views and materialized views of the warehouse's schema."""
     inspector = sa.inspect(conn)
     names = {*inspector.get_table_names(), *inspector.get_view_names()}
@@ -206,4 +206,5 @@ def _relations(conn: sa.Connection) -> set[str]:
     return names
 
 
-__all__ = ["DATA_TESTS", "DataTestContext", "DataTestResults", "data_test", "run_data_tests"]
+__all__ = ["DATA_TESTS", "DataTestContext", "DataTestResults", "data_test", "relation_names",
+           "run_data_tests"]

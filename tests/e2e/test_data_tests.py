@@ -15,7 +15,12 @@ from ctmirror.schema.parquet import RECONSTRUCTION_NODES
 from ctmirror.settings import Settings, SyncConfig
 from ctmirror.sync import run_sync_locally
 from ctmirror.sync_report import print_status
-from ctmirror.warehouse.data_tests import DATA_TESTS, DataTestContext, run_data_tests
+from ctmirror.warehouse.data_tests import (
+    DATA_TESTS,
+    DataTestContext,
+    relation_names,
+    run_data_tests,
+)
 from ctmirror.warehouse.engine import create_warehouse_engine
 
 
@@ -30,11 +35,8 @@ def _config(base_url: str, root: Path, url: str) -> SyncConfig:
 
 
 def _has_cells(engine: sa.Engine) -> bool:
-    inspector = sa.inspect(engine)
-    names = {*inspector.get_table_names(), *inspector.get_view_names()}
-    if engine.dialect.name == "postgresql":
-        names |= set(inspector.get_materialized_view_names())
-    return "cells" in names
+    with engine.connect() as conn:
+        return "cells" in relation_names(conn)
 
 
 def test_data_tests_pass_then_name_what_was_broken(
