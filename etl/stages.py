@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import ClassVar, Generic, TypeVar
 
@@ -93,6 +94,35 @@ class DerivedStage(ABC, Generic[Item, Outcome, Gone]):
     def __init__(self, engine: sa.Engine, config: SyncConfig) -> None:
         self.engine = engine
         self.config = config
+        self._stage_connection: sa.Connection | None = None
+
+    @contextmanager
+    def transaction(self) -> Iterator[sa.Connection]:
+        """A transaction for one item's writes (or one withdrawal): its own on DuckDB, a
+        savepoint of the stage's transaction on PostgreSQL (``stage_transaction``)."""
+        if self._stage_connection is None:
+            with self.engine.begin() as conn:
+                yield conn
+            return
+        with self._stage_connection.begin_nested():
+            yield self._stage_connection
+
+    @contextmanager
+    def stage_transaction(self) -> Iterator[None]:
+        """On PostgreSQL, one transaction for all of the stage's writes, committed at its end,
+        so a reader sees the warehouse as before the stage or after it, never half of it. The
+        rows wait in the server, not here, so the stage's size costs no memory. DuckDB commits
+        each item (its readers read the copy published at the end of the sync), so a killed
+        sync keeps every finished item."""
+        if self.engine.dialect.name != "postgresql":
+            yield
+            return
+        with self.engine.connect() as conn, conn.begin():
+            self._stage_connection = conn
+            try:
+                yield
+            finally:
+                self._stage_connection = None
 
     def enabled(self) -> bool:
         return True
@@ -123,17 +153,18 @@ def run_stage(stage: DerivedStage[Item, Outcome, Gone]) -> StageReport:
         stage.publish()
         return StageReport(stage.name, counts=counts)
     plan = stage.plan()
-    stage.withdraw(plan.withdraw)
     workers = 1 if stage.in_process else stage.config.features.workers
-    for item, outcome in map_in_processes(type(stage).compute, plan.items, workers):
-        tally = stage.write(item, outcome)
-        done += tally.done
-        failures += tally.failures
-        for name, value in tally.counts.items():
-            counts[name] = counts.get(name, 0) + value
-        for failure in tally.failures:
-            log.warning("%s: %s %s failed: %s", stage.name, failure.source, failure.source_id,
-                        failure.message)
+    with stage.stage_transaction():
+        stage.withdraw(plan.withdraw)
+        for item, outcome in map_in_processes(type(stage).compute, plan.items, workers):
+            tally = stage.write(item, outcome)
+            done += tally.done
+            failures += tally.failures
+            for name, value in tally.counts.items():
+                counts[name] = counts.get(name, 0) + value
+            for failure in tally.failures:
+                log.warning("%s: %s %s failed: %s", stage.name, failure.source,
+                            failure.source_id, failure.message)
     stage.publish()
     report = StageReport(stage.name, pending=len(plan.items) if plan.pending is None
                          else plan.pending, done=done, withdrawn=len(plan.withdraw),

@@ -20,7 +20,7 @@ import shutil
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -35,6 +35,7 @@ from ctmirror.sync_convert import Convert
 from ctmirror.sync_features import EphysFeatures
 from ctmirror.sync_glif import GlifMetrics
 from ctmirror.sync_morphology import MorphologyFeatures
+from ctmirror.warehouse.data_tests import DataTestContext, DataTestResults, run_data_tests
 from ctmirror.warehouse.load import LoadReport
 
 log = logging.getLogger(__name__)
@@ -70,6 +71,8 @@ class SyncResult:
     #: The reports of the stages after the load, by name, in order.
     stages: Mapping[str, StageReport]
     seconds: float
+    #: The data tests run at the end of the sync (``ctmirror.warehouse.data_tests``).
+    data_tests: DataTestResults = field(default_factory=DataTestResults)
 
     @property
     def requests(self) -> int:
@@ -284,9 +287,14 @@ def finish_run(config: SyncConfig, handle: RunHandle, reports: Mapping[str, Repo
                                   model=_SOURCE_MODELS.get(failure.source, failure.source),
                                   record_id=failure.source_id, url=failure.url,
                                   message=failure.message, stage=report.name)
+        # After the derived stages and the views they read, before the run is recorded.
+        tests = run_data_tests(DataTestContext(engine, config.root, loaded.models))
+        log.info("data tests: %s", tests.summary())
         finish_sync_run(engine, handle.sync_id, report=loaded, requests=extracted.requests,
-                        status="completed_with_errors" if result.errors or loaded.quarantined
-                        else "succeeded")
+                        status="completed_with_errors"
+                        if result.errors or loaded.quarantined or tests.failed else "succeeded",
+                        data_tests=tests.as_json())
+    result = replace(result, data_tests=tests)
     shutil.rmtree(config.staging_root / handle.sync_id, ignore_errors=True)
     return result
 

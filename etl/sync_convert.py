@@ -27,12 +27,15 @@ from ctmirror.schema.model_parameters import (
 )
 from ctmirror.schema.parquet import (
     CONVERTER_VERSION,
+    DATASETS_BY_NAME,
     RECONSTRUCTION_MARKERS,
     RECONSTRUCTION_NODES,
     SWEEPS,
+    TABLE_DATASETS,
     ParquetDataset,
 )
 from ctmirror.stages import DerivedStage, Failure, Plan, Tally, error_message
+from ctmirror.warehouse.dataset_rows import replace_dataset_rows
 from ctmirror.warehouse.mirror_files import record_conversion
 
 GLIF_TABLE = GlifNeuronConfig.__tablename__
@@ -124,9 +127,9 @@ class Convert(DerivedStage[ConversionTask, _Outcome | str, Any]):
 
     def withdraw(self, gone: Sequence[Any]) -> None:
         for row in gone:
-            _remove_outputs(self.engine, self.config.root, row.converted_to, row.specimen_id,
-                            int(row.source_id))
-            with self.engine.begin() as conn:
+            with self.transaction() as conn:
+                _remove_outputs(conn, self.config.root, row.converted_to, row.specimen_id,
+                                int(row.source_id))
                 record_conversion(conn, (FileSource.WELL_KNOWN_FILE.value, int(row.source_id)),
                                   converted_to=None, sha256=None, version=None, rows=None,
                                   error=None)
@@ -134,13 +137,13 @@ class Convert(DerivedStage[ConversionTask, _Outcome | str, Any]):
     def write(self, task: ConversionTask, outcome: _Outcome | str) -> Tally:
         key = (FileSource.WELL_KNOWN_FILE.value, task.well_known_file_id)
         if isinstance(outcome, str):
-            _remove_outputs(self.engine, self.config.root, task.target, task.specimen_id,
-                            task.well_known_file_id)
-            with self.engine.begin() as conn:
+            with self.transaction() as conn:
+                _remove_outputs(conn, self.config.root, task.target, task.specimen_id,
+                                task.well_known_file_id)
                 record_conversion(conn, key, converted_to=task.target, sha256=task.sha256,
                                   version=CONVERTER_VERSION, rows=None, error=outcome)
             return Tally(failures=(Failure(key[0], key[1], str(task.path), outcome),))
-        with self.engine.begin() as conn:
+        with self.transaction() as conn:
             _replace_table_rows(conn, task, outcome)
             record_conversion(conn, key, converted_to=outcome.target, sha256=task.sha256,
                               version=CONVERTER_VERSION, rows=outcome.rows,
@@ -206,6 +209,13 @@ _PARAMETER_TABLES = (mapped_table(GlifNeuronConfig), mapped_table(BiophysicalFit
 
 
 def _replace_table_rows(conn: sa.Connection, task: ConversionTask, outcome: _Outcome) -> None:
+    """The file's rows in the warehouse: parameter rows, or on PostgreSQL its dataset's rows
+    (read back from the Parquet file just written)."""
+    dataset = DATASETS_BY_NAME.get(outcome.target)
+    if dataset in TABLE_DATASETS and task.specimen_id is not None:
+        replace_dataset_rows(conn, dataset, {"well_known_file_id": task.well_known_file_id},
+                             dataset.file_path(task.root, task.specimen_id,
+                                               task.well_known_file_id))
     if not outcome.table_rows:
         return
     _delete_parameter_rows(conn, task.attachable_id)
@@ -228,23 +238,22 @@ def _table(name: str) -> sa.Table:
     raise KeyError(name)
 
 
-def _remove_outputs(engine: sa.Engine, root: Path, target: str, specimen_id: int | None,
-                    file_id: int, neuronal_model_id: int | None = None) -> None:
+def _remove_outputs(conn: sa.Connection, root: Path, target: str, specimen_id: int | None,
+                    file_id: int) -> None:
     """Take back what an earlier conversion of this file produced."""
-    from ctmirror.schema.parquet import DATASETS_BY_NAME
-
     dataset = DATASETS_BY_NAME.get(target)
     if dataset is not None:
         if specimen_id is not None:
             dataset.file_path(root, specimen_id, file_id).unlink(missing_ok=True)
+        if dataset in TABLE_DATASETS:
+            replace_dataset_rows(conn, dataset, {"well_known_file_id": file_id}, None)
         return
-    with engine.begin() as conn:
-        for table in _PARAMETER_TABLES:
-            if "well_known_file_id" in table.c:
-                ids = conn.execute(sa.select(table.c.neuronal_model_id)
-                                   .where(table.c.well_known_file_id == file_id)).scalars().all()
-                for model_id in ids:
-                    _delete_parameter_rows(conn, model_id)
+    for table in _PARAMETER_TABLES:
+        if "well_known_file_id" in table.c:
+            ids = conn.execute(sa.select(table.c.neuronal_model_id)
+                               .where(table.c.well_known_file_id == file_id)).scalars().all()
+            for model_id in ids:
+                _delete_parameter_rows(conn, model_id)
 
 
 def _skipped_note(skipped: tuple[tuple[int, str], ...]) -> str | None:

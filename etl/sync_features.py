@@ -32,6 +32,7 @@ from ctmirror.schema.ephys_recomputed import (
 from ctmirror.schema.mirror import FileSource
 from ctmirror.schema.parquet import EPHYS_SPIKES, SWEEPS
 from ctmirror.stages import DerivedStage, Failure, Plan, Tally
+from ctmirror.warehouse.dataset_rows import replace_dataset_rows
 
 #: Bumped whenever the feature code changes what it computes; older rows are recomputed.
 EPHYS_CODE_VERSION = 2
@@ -148,9 +149,11 @@ class EphysFeatures(DerivedStage[CellTask, CellOutcome | str, tuple[int, int]]):
         return Plan(tasks, orphans)
 
     def withdraw(self, gone: Sequence[tuple[int, int]]) -> None:
-        with self.engine.begin() as conn:
+        with self.transaction() as conn:
             for specimen_id, file_id in gone:
                 _delete_rows(conn, specimen_id, self.definitions)
+                replace_dataset_rows(conn, EPHYS_SPIKES, _cell(specimen_id, self.definitions),
+                                     None)
                 _spikes_path(self.config.root, specimen_id, file_id, self.definitions).unlink(
                     missing_ok=True)
 
@@ -161,11 +164,13 @@ class EphysFeatures(DerivedStage[CellTask, CellOutcome | str, tuple[int, int]]):
         write_parquet_atomic(_spikes_path(self.config.root, task.specimen_id,
                                           task.well_known_file_id, task.definitions),
                              EPHYS_SPIKES.schema, [outcome.spikes])
-        with self.engine.begin() as conn:
+        with self.transaction() as conn:
             _delete_rows(conn, task.specimen_id, task.definitions)
             if outcome.sweep_rows:
                 conn.execute(sa.insert(_sweep_table), outcome.sweep_rows)
             conn.execute(sa.insert(ephys_features_recomputed), [outcome.cell_row])
+            replace_dataset_rows(conn, EPHYS_SPIKES, _cell(task.specimen_id, task.definitions),
+                                 outcome.spikes)
         return Tally(done=1, counts={
             "spikes": outcome.spikes.num_rows,
             "sweeps_with_problems": sum(1 for row in outcome.sweep_rows if row["problem"])})
@@ -181,6 +186,11 @@ def _delete_rows(conn: sa.Connection, specimen_id: int, definitions: str) -> Non
     for table in (_sweep_table, ephys_features_recomputed):
         conn.execute(sa.delete(table).where(table.c.specimen_id == specimen_id,
                                             table.c.definitions == definitions))
+
+
+def _cell(specimen_id: int, definitions: str) -> dict[str, int | str]:
+    """A cell's rows of ``ephys_spikes`` for one definition set (one recording)."""
+    return {"specimen_id": specimen_id, "definitions": definitions}
 
 
 def _spikes_path(root: Path, specimen_id: int, file_id: int, definitions: str) -> Path:

@@ -43,6 +43,7 @@ from ctmirror.schema.model_metrics import ModelMetrics
 from ctmirror.schema.model_parameters import GlifNeuronConfig
 from ctmirror.schema.parquet import GLIF_SPIKES, GLIF_VOLTAGES, SWEEPS
 from ctmirror.stages import DerivedStage, Failure, Plan, Tally
+from ctmirror.warehouse.dataset_rows import replace_dataset_rows
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -413,12 +414,15 @@ class GlifMetrics(DerivedStage[CellTask | Unavailable, tuple[ModelOutcome, ...],
     def withdraw(self, gone: Sequence[tuple[int, int | None]]) -> None:
         """Withdraw the rows and files of models gone upstream; refresh the published values
         of rows that are otherwise current."""
-        _withdraw(self.engine, self.config.root, gone)
-        _refresh_published(self.engine, self._refresh)
+        with self.transaction() as conn:
+            _withdraw(conn, self.config.root, gone)
+            _refresh_published(conn, self._refresh)
 
     def write(self, task: CellTask | Unavailable, outcomes: tuple[ModelOutcome, ...]) -> Tally:
         results = [(self._inputs[outcome.neuronal_model_id], outcome) for outcome in outcomes]
-        _write(self.engine, self.config.root, results, self._previous)
+        if results:
+            with self.transaction() as conn:
+                _write(conn, self.config.root, results, self._previous)
         failures = tuple(
             Failure(FileSource.MODEL_PACKAGE.value, inputs.neuronal_model_id,
                     str(task.path) if isinstance(task, CellTask)
@@ -441,19 +445,20 @@ class GlifMetrics(DerivedStage[CellTask | Unavailable, tuple[ModelOutcome, ...],
 # -- write -----------------------------------------------------------------------------------
 
 
-def _write(engine: sa.Engine, root: Path, results: list[tuple[ModelInputs, ModelOutcome]],
+def _write(conn: sa.Connection, root: Path, results: list[tuple[ModelInputs, ModelOutcome]],
            previous: Mapping[int, Any]) -> None:
     """Replace the models' spike files (dropping what an earlier run left), then their rows in
-    one transaction."""
-    if not results:
-        return
+    ``conn``'s transaction (on PostgreSQL with their ``glif_spikes`` rows)."""
     for inputs, outcome in results:
         _write_files(root, inputs, outcome, previous.get(inputs.neuronal_model_id))
-    with engine.begin() as conn:
-        conn.execute(sa.delete(_model_metrics).where(_model_metrics.c.neuronal_model_id.in_(
-            [inputs.neuronal_model_id for inputs, _ in results])))
-        conn.execute(sa.insert(_model_metrics),
-                     [_row(inputs, outcome) for inputs, outcome in results])
+    conn.execute(sa.delete(_model_metrics).where(_model_metrics.c.neuronal_model_id.in_(
+        [inputs.neuronal_model_id for inputs, _ in results])))
+    conn.execute(sa.insert(_model_metrics),
+                 [_row(inputs, outcome) for inputs, outcome in results])
+    for inputs, outcome in results:
+        kept = outcome.spikes if inputs.specimen_id is not None else None
+        replace_dataset_rows(conn, GLIF_SPIKES, {"neuronal_model_id": inputs.neuronal_model_id},
+                             kept)
 
 
 def _write_files(root: Path, inputs: ModelInputs, outcome: ModelOutcome, previous: Any) -> None:
@@ -490,24 +495,22 @@ def _row(inputs: ModelInputs, outcome: ModelOutcome) -> dict[str, Any]:
     }
 
 
-def _refresh_published(engine: sa.Engine, refresh: list[ModelInputs]) -> None:
-    if not refresh:
-        return
-    with engine.begin() as conn:
-        for inputs in refresh:
-            conn.execute(sa.update(_model_metrics)
-                         .where(_model_metrics.c.neuronal_model_id == inputs.neuronal_model_id)
-                         .values(neuronal_model_run_id=inputs.run_id,
-                                 published_explained_variance_ratio=inputs.published))
+def _refresh_published(conn: sa.Connection, refresh: list[ModelInputs]) -> None:
+    for inputs in refresh:
+        conn.execute(sa.update(_model_metrics)
+                     .where(_model_metrics.c.neuronal_model_id == inputs.neuronal_model_id)
+                     .values(neuronal_model_run_id=inputs.run_id,
+                             published_explained_variance_ratio=inputs.published))
 
 
-def _withdraw(engine: sa.Engine, root: Path, orphans: Sequence[tuple[int, int | None]]) -> int:
-    with engine.begin() as conn:
-        for model_id, specimen_id in orphans:
-            conn.execute(sa.delete(_model_metrics).where(
-                _model_metrics.c.neuronal_model_id == model_id))
-            if specimen_id is not None:
-                _remove_files(root, specimen_id, model_id)
+def _withdraw(conn: sa.Connection, root: Path, orphans: Sequence[tuple[int, int | None]]
+              ) -> int:
+    for model_id, specimen_id in orphans:
+        conn.execute(sa.delete(_model_metrics).where(
+            _model_metrics.c.neuronal_model_id == model_id))
+        replace_dataset_rows(conn, GLIF_SPIKES, {"neuronal_model_id": model_id}, None)
+        if specimen_id is not None:
+            _remove_files(root, specimen_id, model_id)
     return len(orphans)
 
 

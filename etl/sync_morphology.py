@@ -121,7 +121,7 @@ class MorphologyFeatures(DerivedStage[ReconstructionTask, list[dict[str, Any]] |
                              and row.done_version == MORPHOLOGY_CODE_VERSION)], orphans)
 
     def withdraw(self, gone: Sequence[int]) -> None:
-        with self.engine.begin() as conn:
+        with self.transaction() as conn:
             for reconstruction in gone:
                 _delete_rows(conn, reconstruction)
 
@@ -129,7 +129,7 @@ class MorphologyFeatures(DerivedStage[ReconstructionTask, list[dict[str, Any]] |
         if isinstance(outcome, str):
             return Tally(failures=(Failure(FileSource.WELL_KNOWN_FILE.value,
                                            task.well_known_file_id, str(task.path), outcome),))
-        with self.engine.begin() as conn:
+        with self.transaction() as conn:
             _delete_rows(conn, task.neuron_reconstruction_id)
             conn.execute(sa.insert(_table), outcome)
         return Tally(done=1)

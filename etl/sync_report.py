@@ -4,7 +4,7 @@ and `ctmirror status`."""
 from __future__ import annotations
 
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from rich.console import Console
@@ -80,6 +80,7 @@ def print_sync_result(result: SyncResult, *, console: Console | None = None) -> 
     console.print(f"load: {result.load.summary()}", markup=False)
     for name, report in result.stages.items():
         console.print(f"{name}: {report.summary()}")
+    console.print(f"data tests: {result.data_tests.summary()}", markup=False)
     for error in result.extract.errors:
         console.print(f"[red]{EXTRACT} failed[/] {error.model}: {error.message} ({error.url})")
     for name, report in result.stages.items():
@@ -100,19 +101,22 @@ def print_status(engine: sa.Engine, *, runs: int, console: Console | None = None
     console = console or Console()
     run_table = Table(title="last sync runs", header_style="bold")
     for col in ("sync_id", "started (UTC)", "status", "requests", "inserted", "updated",
-                "unchanged", "removed", "held", "quarantined", "errors"):
+                "unchanged", "removed", "held", "quarantined", "errors", "data tests"):
         run_table.add_column(col, no_wrap=col in ("sync_id", "started (UTC)", "status"))
     latest = latest_runs(engine, runs)
     for run in latest:
         run_table.add_row(
             run.sync_id, _ts(run.started_at), run.status, str(run.requests), str(run.inserted),
             str(run.updated), str(run.unchanged), str(run.removed), str(run.held_removals),
-            str(run.quarantined), str(run.error_count),
+            str(run.quarantined), str(run.error_count), _data_tests(run.data_tests),
         )
     console.print(run_table)
     for run in latest:
         if run.reason:
             console.print(f"  {run.sync_id} {run.status}: {run.reason}")
+        for name, failures in (run.data_tests or {}).get("failed", {}).items():
+            console.print(f"  {run.sync_id} data test {name} failed: " + "; ".join(failures),
+                          markup=False)
         if run.held_removals:
             console.print(f"  {run.sync_id}: {run.held_removals} removals held back as a "
                           "suspicious drop; the next sync applies them if it confirms them")
@@ -140,6 +144,14 @@ def print_status(engine: sa.Engine, *, runs: int, console: Console | None = None
         console.print("[bold]recent errors[/]")
         for err in errors:
             console.print(f"  {err.sync_id} {err.stage} {err.model}: {err.message}")
+
+
+def _data_tests(outcome: dict[str, Any] | None) -> str:
+    """``6 passed`` or ``1 of 6 failed`` (empty for a run that recorded none)."""
+    if not outcome:
+        return ""
+    passed, failed = len(outcome.get("passed") or ()), len(outcome.get("failed") or ())
+    return f"{failed} of {passed + failed} failed" if failed else f"{passed} passed"
 
 
 def _ts(value: object) -> str:

@@ -39,6 +39,10 @@ class ParquetDataset:
     file_prefix: str
     partition_column: str = "specimen_id"
     description: str = ""
+    #: Columns that name one row (no two rows share them); empty when nothing does. Parquet
+    #: enforces no key, so the data tests check it; a PostgreSQL table of the dataset makes it
+    #: its primary key, whose index also serves the replacement of one item's rows.
+    row_key: tuple[str, ...] = ()
 
     def directory(self, root: Path) -> Path:
         return Path(root) / "parquet" / self.name
@@ -66,6 +70,7 @@ def _field(name: str, type_: pa.DataType, doc: str, *, nullable: bool = True) ->
 SWEEPS = ParquetDataset(
     name="sweeps",
     file_prefix="nwb",
+    row_key=("well_known_file_id", "sweep_number"),
     description="One row per sweep of each mirrored NWB recording, with its samples.",
     schema=pa.schema([
         _field("specimen_id", pa.int64(), "cell (Specimen.id)", nullable=False),
@@ -117,6 +122,7 @@ def _reconstruction_ids(file_kind: str) -> list[pa.Field]:
 RECONSTRUCTION_NODES = ParquetDataset(
     name="reconstruction_nodes",
     file_prefix="swc",
+    row_key=("well_known_file_id", "node_id"),
     description="One row per node of each mirrored SWC reconstruction, as in the file.",
     schema=pa.schema([
         *_reconstruction_ids("SWC"),
@@ -166,6 +172,8 @@ def _spike_point(name: str, what: str) -> list[pa.Field]:
 EPHYS_SPIKES = ParquetDataset(
     name="ephys_spikes",
     file_prefix="spikes",
+    # One recording per cell and definition set (``ephys_features_recomputed``'s key).
+    row_key=("specimen_id", "definitions", "sweep_number", "spike_number"),
     description="One row per action potential detected in a current-clamp sweep, per "
                 "definition set (file: spikes-<NWB file id>-<definitions>.parquet).",
     schema=pa.schema([
@@ -210,6 +218,7 @@ def _glif_ids() -> list[pa.Field]:
 GLIF_SPIKES = ParquetDataset(
     name="glif_spikes",
     file_prefix="glif",
+    row_key=("neuronal_model_id", "sweep_number", "spike_number"),
     description="One row per spike of a GLIF model simulated on a current-clamp sweep of its "
                 "cell (file: glif-<neuronal_model_id>.parquet).",
     schema=pa.schema([
@@ -227,6 +236,7 @@ GLIF_SPIKES = ParquetDataset(
 GLIF_VOLTAGES = ParquetDataset(
     name="glif_voltages",
     file_prefix="voltage",
+    row_key=("neuronal_model_id", "sweep_number"),
     description="Written only with features.glif_voltages: one row (and row group) per "
                 "simulated sweep with the model's membrane potential "
                 "(file: voltage-<neuronal_model_id>.parquet).",
@@ -243,6 +253,11 @@ GLIF_VOLTAGES = ParquetDataset(
 DATASETS: tuple[ParquetDataset, ...] = (SWEEPS, RECONSTRUCTION_NODES, RECONSTRUCTION_MARKERS,
                                         EPHYS_SPIKES, GLIF_SPIKES, GLIF_VOLTAGES)
 DATASETS_BY_NAME = {d.name: d for d in DATASETS}
+#: The datasets without sample arrays: on a PostgreSQL warehouse (which cannot read Parquet)
+#: their rows are also loaded into tables of the same names and columns
+#: (``ctmirror.schema.dataset_tables``); the traces stay in Parquet.
+TABLE_DATASETS: tuple[ParquetDataset, ...] = (RECONSTRUCTION_NODES, RECONSTRUCTION_MARKERS,
+                                              EPHYS_SPIKES, GLIF_SPIKES)
 
 __all__ = [
     "CONVERTER_VERSION",
@@ -254,5 +269,6 @@ __all__ = [
     "RECONSTRUCTION_MARKERS",
     "RECONSTRUCTION_NODES",
     "SWEEPS",
+    "TABLE_DATASETS",
     "ParquetDataset",
 ]

@@ -69,6 +69,9 @@ class SyncRun(Base):
     held_removals: Mapped[int | None]
     #: Why a run failed, in one line.
     reason: Mapped[str | None]
+    #: The data tests run at the end of the sync (``ctmirror.warehouse.data_tests``):
+    #: ``{"passed": [name, ...], "failed": {name: [failure, ...]}}``.
+    data_tests: Mapped[dict[str, Any] | None]
 
 
 class SyncRecordHistory(Base):

@@ -58,6 +58,10 @@ class ModelReport:
     complete: bool
     full_scope: bool
     consistent: bool = True
+    #: The rows the API says the model has (``total_rows`` summed over its batches), known
+    #: only when the crawl was complete, in full scope and consistent and every page of it
+    #: was fetched by this process (a page reused from an interrupted run kept no total).
+    api_total_rows: int | None = None
 
     @property
     def pages(self) -> int:
@@ -97,6 +101,8 @@ class _BatchResult:
     rows: int = 0
     #: Why the fetched pages contradict each other, if they do.
     inconsistency: str | None = None
+    #: The batch's ``total_rows`` when its pages were all fetched and agreed on one.
+    api_total_rows: int | None = None
 
 
 class _SerialSink:
@@ -153,6 +159,8 @@ class _Crawl:
             log.warning("%s - %s; no record of it will be marked removed", step.model, reason)
         self.complete[step.model] = complete
         self.full_scope[step.model] = full_scope
+        totals = [r.api_total_rows for r in results]
+        trusted = complete and full_scope and not inconsistent and None not in totals
         report = ModelReport(
             rows=len(keys),
             pages_fetched=sum(r.pages_fetched for r in results),
@@ -160,6 +168,7 @@ class _Crawl:
             complete=complete,
             full_scope=full_scope,
             consistent=not inconsistent,
+            api_total_rows=sum(t for t in totals if t is not None) if trusted else None,
         )
         self.sink(ModelDone(step.model, report.rows, report.pages, complete))
         return report, errors
@@ -216,6 +225,8 @@ class _Crawl:
                 if total != result.rows and not (capped and total > result.rows):
                     result.inconsistency = (f"the API counted {total} rows but sent "
                                             f"{result.rows} ({url})")
+            if len(totals) == 1 and not result.pages_reused:
+                result.api_total_rows = totals.pop()
         except CtMirrorError as exc:
             log.warning("%s - batch failed: %s", resource.name, exc)
             result.error = ExtractError(resource.model, getattr(exc, "url", None) or url, str(exc))
@@ -288,6 +299,7 @@ def extract(
                 "consistent": report.consistent,
                 "rows": report.rows,
                 "pages": report.pages,
+                "api_total_rows": report.api_total_rows,
             }
             manifest["errors"] = [_error_entry(e) for e in errors]
             manifest["requests"] = earlier_requests + client.requests - requests_before

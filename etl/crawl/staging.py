@@ -37,6 +37,8 @@ class ModelEntry(TypedDict):
     consistent: NotRequired[bool]
     rows: int
     pages: int
+    #: ``ModelReport.api_total_rows``; absent from packages staged before it was kept.
+    api_total_rows: NotRequired[int | None]
 
 
 class ErrorEntry(TypedDict):

@@ -65,3 +65,22 @@ def current(db: DbOpt = None, root: RootOpt = None) -> None:
     head = migrate.head_revision()
     state = "at head" if at == head else "run `ctmirror db upgrade`"
     typer.echo(f"{at or 'base'} (code expects {head}: {state})")
+
+
+@app.command("grant-reader")
+def grant_reader_command(
+    role: Annotated[str, typer.Argument(help="An existing PostgreSQL role")],
+    db: DbOpt = None,
+    root: RootOpt = None,
+) -> None:
+    """Grant a role read-only access to a PostgreSQL warehouse: its schema, every table and
+    view, and those created later."""
+    from ctmirror.warehouse.engine import create_warehouse_engine
+    from ctmirror.warehouse.grants import grant_reader
+
+    engine = create_warehouse_engine(_url(db, root))
+    try:
+        schema = grant_reader(engine, role)
+    finally:
+        engine.dispose()
+    typer.echo(f"{role} may read schema {schema}: every table and view, now and later")

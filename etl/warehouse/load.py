@@ -32,7 +32,7 @@ import json
 import logging
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeGuard
@@ -83,6 +83,8 @@ class ModelCounts:
     quarantined: int = 0
     #: Rows missing from the package but not marked removed: a suspicious drop to confirm.
     held: int = 0
+    #: The rows the API says the model has (from the crawl), when it can be trusted.
+    api_total_rows: int | None = None
 
 
 @dataclass(frozen=True)
@@ -195,7 +197,8 @@ def load_staged(engine: sa.Engine, staging_dir: Path, *,
                 and entry.get("consistent", True)))
             _quarantine_records(conn, staged, sync_id=sync_id, now=now)
             hold = _Hold(hold_share, hold_min_rows, confirmed=model in held_before)
-            counts[model] = _merge(conn, staged, sync_id=sync_id, now=now, hold=hold)
+            counts[model] = replace(_merge(conn, staged, sync_id=sync_id, now=now, hold=hold),
+                                    api_total_rows=entry.get("api_total_rows"))
             log.info("%s - %s", model, counts[model])
     return LoadReport(sync_id=sync_id, models=counts)
 

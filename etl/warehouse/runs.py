@@ -45,6 +45,8 @@ class SyncRunSummary:
     quarantined: int | None
     held_removals: int | None
     reason: str | None
+    #: ``DataTestResults.as_json()`` of the run, None before it finished.
+    data_tests: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -136,8 +138,10 @@ def begin_sync_run(engine: sa.Engine, *, sync_id: str, api_base: str, limit: int
 
 
 def finish_sync_run(engine: sa.Engine, sync_id: str, *, report: LoadReport, requests: int,
-                    status: SyncStatus | str) -> None:
-    """Record a sync's outcome: its status, requests, and what the load changed."""
+                    status: SyncStatus | str, data_tests: dict[str, Any] | None = None
+                    ) -> None:
+    """Record a sync's outcome: its status, requests, what the load changed and the outcome
+    of its data tests."""
     status = SyncStatus(status)
     with engine.begin() as conn:
         errors = conn.execute(
@@ -149,6 +153,7 @@ def finish_sync_run(engine: sa.Engine, sync_id: str, *, report: LoadReport, requ
             removed=report.removed, restored=report.restored, quarantined=report.quarantined,
             held_removals=report.held,
             model_counts={model: asdict(counts) for model, counts in report.models.items()},
+            data_tests=data_tests,
         ))
 
 

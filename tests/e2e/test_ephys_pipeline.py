@@ -14,6 +14,7 @@ from ctmirror.settings import Settings, SyncConfig
 from ctmirror.sync import run_sync_locally
 from ctmirror.sync_features import EPHYS_CODE_VERSION
 
+from .warehouse_sql import assert_dataset_tables_match_files
 from .warehouse_sql import query_rows as _rows
 
 
@@ -52,6 +53,8 @@ def test_sync_recomputes_ephys_features_once(
     sweeps = _rows(warehouse_url, "SELECT count(*), sum(spike_count) FROM ephys_sweep_features")
     assert sweeps[0][0] > 30
     assert sweeps[0][1] == first.stages["ephys-features"].counts["spikes"] > 0
+    tables = assert_dataset_tables_match_files(warehouse_url, root)
+    assert not tables or tables["ephys_spikes"] == sweeps[0][1]
     # Published values are paired where the published row has one (a short recording may not).
     comparison = _rows(warehouse_url, """
         SELECT count(*), count(c.published), count(c.recomputed),
@@ -69,6 +72,8 @@ def test_sync_recomputes_ephys_features_once(
     assert third.stages["ephys-features"].done == 3
     assert _rows(warehouse_url, "SELECT definitions, count(*) FROM ephys_features_recomputed "
                                 "GROUP BY 1 ORDER BY 1") == [("allen2016", 3), ("ipfx", 3)]
+    tables = assert_dataset_tables_match_files(warehouse_url, root)
+    assert not tables or tables["ephys_spikes"] > sweeps[0][1]
 
 
 def test_spikes_view_reads_the_spike_tables(replica: object, tmp_path: Path) -> None:

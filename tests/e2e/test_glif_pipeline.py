@@ -22,6 +22,7 @@ from ctmirror.settings import Settings, SyncConfig
 from ctmirror.sync import run_sync_locally
 from tests.faults.corpus import replace_file
 
+from .warehouse_sql import assert_dataset_tables_match_files
 from .warehouse_sql import query_rows as _rows
 
 
@@ -128,6 +129,8 @@ def test_sync_scores_every_glif_model_once(
             ORDER BY spike_number""").fetchnumpy()["spike_time_step"]
         assert np.array_equal(stored, steps)
     assert sum(counts.values()) == report.counts["spikes"] > 0
+    tables = assert_dataset_tables_match_files(warehouse_url, root)
+    assert not tables or tables["glif_spikes"] == report.counts["spikes"]
 
     second = run_sync_locally(_config(replica.base_url, root, warehouse_url))
     assert second.errors == ()

@@ -18,6 +18,7 @@ from ctmirror.schema.morphology_recomputed import CELL_LIST_FEATURES, RECONSTRUC
 from ctmirror.settings import Settings, SyncConfig
 from ctmirror.sync import run_sync_locally
 
+from .warehouse_sql import assert_dataset_tables_match_files
 from .warehouse_sql import query_rows as _rows
 
 FEATURES = (*RECONSTRUCTION_FEATURES, *CELL_LIST_FEATURES)
@@ -53,6 +54,8 @@ def test_sync_recomputes_morphology_features_once_and_withdraws_removed(
         assert first.errors == ()
         swc = _converted_swc(warehouse_url)
         assert len(swc) >= 4
+        tables = assert_dataset_tables_match_files(warehouse_url, root)
+        assert not tables or tables["reconstruction_nodes"] > 10 * len(swc)
         report = first.stages["morphology-features"]
         assert report.pending == report.done == len(swc)
 
@@ -131,3 +134,7 @@ def test_sync_recomputes_morphology_features_once_and_withdraws_removed(
     assert _rows(warehouse_url, f"""
         SELECT count(*) FROM morphology_features_comparison
         WHERE neuron_reconstruction_id = {reconstruction_id}""") == [(0,)]
+    # The withdrawn file's nodes left the table with its Parquet file.
+    after = assert_dataset_tables_match_files(warehouse_url, root)
+    assert not after or after["reconstruction_nodes"] == tables["reconstruction_nodes"] - (
+        morphology.n_nodes)

@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from ctmirror import schema
 from ctmirror.errors import SchemaError
+from ctmirror.schema.dataset_tables import DATASET_TABLES, postgres_only_metadata
 from ctmirror.warehouse import migrate
 from ctmirror.warehouse.engine import create_warehouse_engine
 
@@ -38,8 +39,31 @@ def test_upgrade_matches_schema(warehouse_url: str) -> None:
     assert migrate.current(warehouse_url) == migrate.head_revision()
     engine = create_warehouse_engine(warehouse_url)
     try:
+        # The dataset tables are PostgreSQL's alone: DuckDB has views of the same names.
+        targets = [schema.metadata] + ([] if engine.dialect.name == "duckdb"
+                                       else [postgres_only_metadata])
         with engine.connect() as conn:
-            assert compare_metadata(MigrationContext.configure(conn), schema.metadata) == []
+            assert compare_metadata(MigrationContext.configure(conn), targets) == []
+    finally:
+        engine.dispose()
+
+
+def test_dataset_tables_go_and_come_back_with_their_revision(warehouse_url: str) -> None:
+    engine = create_warehouse_engine(warehouse_url)
+    try:
+        migrate.upgrade(warehouse_url)
+        on_postgres = engine.dialect.name == "postgresql"
+        tables = set(sa.inspect(engine).get_table_names())
+        assert (set(DATASET_TABLES) <= tables) is on_postgres
+        assert not set(DATASET_TABLES) & tables or on_postgres
+        engine.dispose()
+        migrate.downgrade(warehouse_url, "8a4c6e2f1b57")
+        inspector = sa.inspect(engine)
+        assert not set(DATASET_TABLES) & set(inspector.get_table_names())
+        assert "data_tests" not in {c["name"] for c in inspector.get_columns("sync_runs")}
+        engine.dispose()
+        migrate.upgrade(warehouse_url)
+        assert (set(DATASET_TABLES) <= set(sa.inspect(engine).get_table_names())) is on_postgres
     finally:
         engine.dispose()
 

@@ -30,10 +30,12 @@ def test_a_run_from_begin_to_finish(engine: sa.Engine) -> None:
                       message="size mismatch")
     report = LoadReport("s1", {
         "Donor": ModelCounts(rows=3, inserted=2, unchanged=1),
-        "EphysSweep": ModelCounts(rows=5, updated=1, unchanged=3, removed=2, restored=1),
+        "EphysSweep": ModelCounts(rows=5, updated=1, unchanged=3, removed=2, restored=1,
+                                  api_total_rows=5),
     })
+    outcome = {"passed": ["keys_unique"], "failed": {"current_cells_in_cells": ["cell 7"]}}
     finish_sync_run(engine, "s1", report=report, requests=42,
-                    status=SyncStatus.COMPLETED_WITH_ERRORS)
+                    status=SyncStatus.COMPLETED_WITH_ERRORS, data_tests=outcome)
     assert unfinished_sync_run(engine, api_base=API, limit=None) is None
 
     (run,) = latest_runs(engine, 5)
@@ -44,7 +46,9 @@ def test_a_run_from_begin_to_finish(engine: sa.Engine) -> None:
     with engine.connect() as conn:
         per_model = conn.execute(sa.select(SyncRun.__table__.c.model_counts)).scalar_one()
     assert per_model["EphysSweep"] == {"rows": 5, "inserted": 0, "updated": 1, "unchanged": 3,
-                                       "removed": 2, "restored": 1, "quarantined": 0, "held": 0}
+                                       "removed": 2, "restored": 1, "quarantined": 0, "held": 0,
+                                       "api_total_rows": 5}
+    assert run.data_tests == outcome
     errors = recent_errors(engine, 10)
     assert [(e.model, e.record_id, e.message) for e in errors] == [
         ("WellKnownFile", 491459173, "size mismatch"),
