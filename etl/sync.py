@@ -20,7 +20,7 @@ import shutil
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -36,6 +36,7 @@ from ctmirror.sync_features import EphysFeatures
 from ctmirror.sync_glif import GlifMetrics
 from ctmirror.sync_morphology import MorphologyFeatures
 from ctmirror.warehouse.load import LoadReport
+from ctmirror.warehouse.published import PublishedCopy
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,8 @@ class SyncResult:
     #: The reports of the stages after the load, by name, in order.
     stages: Mapping[str, StageReport]
     seconds: float
+    #: The read-only copy readers open (DuckDB only).
+    published: PublishedCopy | None = None
 
     @property
     def requests(self) -> int:
@@ -85,7 +88,7 @@ class SyncResult:
 def _warehouse(config: SyncConfig) -> Iterator[sa.Engine]:
     from ctmirror.warehouse.engine import create_warehouse_engine
 
-    engine = create_warehouse_engine(config.warehouse_url)
+    engine = create_warehouse_engine(config.warehouse_url, mirror_root=config.root)
     try:
         yield engine
     finally:
@@ -260,7 +263,10 @@ _SOURCE_MODELS = {"well_known_file": "WellKnownFile", "model_package": "Neuronal
 
 def finish_run(config: SyncConfig, handle: RunHandle, reports: Mapping[str, Report]
                ) -> SyncResult:
-    """Record the run's outcome and drop its staging package (the warehouse keeps raw JSON)."""
+    """Record the run's outcome, then publish the DuckDB warehouse's read-only copy (the last
+    step: ``ctmirror.warehouse.published``), and drop the run's staging package (the warehouse
+    keeps raw JSON)."""
+    from ctmirror.warehouse.published import publish_copy
     from ctmirror.warehouse.runs import finish_sync_run, record_sync_error
 
     extracted, loaded = reports[EXTRACT], reports[LOAD]
@@ -283,8 +289,9 @@ def finish_run(config: SyncConfig, handle: RunHandle, reports: Mapping[str, Repo
         finish_sync_run(engine, handle.sync_id, report=loaded, requests=extracted.requests,
                         status="completed_with_errors" if result.errors or loaded.quarantined
                         else "succeeded")
+        published = publish_copy(engine, config.root)
     shutil.rmtree(config.staging_root / handle.sync_id, ignore_errors=True)
-    return result
+    return replace(result, published=published)
 
 
 def run_sync_locally(config: SyncConfig, *, progress: bool = False) -> SyncResult:

@@ -80,6 +80,8 @@ def print_sync_result(result: SyncResult, *, console: Console | None = None) -> 
     console.print(f"load: {result.load.summary()}", markup=False)
     for name, report in result.stages.items():
         console.print(f"{name}: {report.summary()}")
+    if result.published is not None:
+        console.print(f"published for readers: {result.published.summary()}")
     for error in result.extract.errors:
         console.print(f"[red]{EXTRACT} failed[/] {error.model}: {error.message} ({error.url})")
     for name, report in result.stages.items():
