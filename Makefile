@@ -13,7 +13,7 @@ BIN    := $(VENV)/bin
 # (unless CTMIRROR_TEST_BACKENDS says otherwise)
 FAST_TESTS := -m "not slow and not faults" --ignore=tests/e2e --ignore=tests/acceptance
 
-.PHONY: demo test check faults static lint typecheck contracts install
+.PHONY: demo test check faults compat static lint typecheck contracts install
 
 $(BIN)/ctmirror: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,10 @@ check: install
 # `-m ""` lifts the default `-m 'not faults'` (pyproject.toml), so every case of the folder runs
 faults: install
 	$(BIN)/python -m pytest -q -m "" tests/faults
+
+# DuckDB 1.1.3 in its own virtualenv (made once under .venv/compat) opens the published copy
+compat: install
+	$(BIN)/python -m pytest -q -m compat tests/compat
 
 static: install
 	PYTHON=$(BIN)/python scripts/check
