@@ -13,7 +13,7 @@ BIN    := $(VENV)/bin
 # (unless CTMIRROR_TEST_BACKENDS says otherwise)
 FAST_TESTS := -m "not slow and not faults" --ignore=tests/e2e --ignore=tests/acceptance
 
-.PHONY: demo test check faults static lint typecheck contracts install superset-check
+.PHONY: demo test check faults compat static lint typecheck contracts install superset-check
 
 $(BIN)/ctmirror: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +55,10 @@ SUPERSET_CHECK_OUT ?= build/superset-check
 SUPERSET_CHECK_POSTGRES ?= postgresql+psycopg://postgres@127.0.0.1:5432/postgres
 superset-check: install
 	$(BIN)/python bench/superset_check.py $(SUPERSET_CHECK_OUT) --postgres $(SUPERSET_CHECK_POSTGRES)
+
+# DuckDB 1.1.3 in its own virtualenv (made once under .venv/compat) opens the published copy
+compat: install
+	$(BIN)/python -m pytest -q -m compat tests/compat
 
 static: install
 	PYTHON=$(BIN)/python scripts/check

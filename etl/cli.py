@@ -181,7 +181,8 @@ def verify(
     from ctmirror.warehouse.engine import create_warehouse_engine
 
     settings = _settings(root, db)
-    engine = create_warehouse_engine(settings.warehouse_url(), read_only=not fix)
+    engine = create_warehouse_engine(settings.warehouse_url(), read_only=not fix,
+                                     mirror_root=settings.root)
     try:
         audit = audit_mirror(engine, Path(settings.root), content=content, fix=fix)
     finally:
@@ -198,11 +199,14 @@ def sql(
     db: DbOpt = None,
     fmt: Annotated[OutputFormat, typer.Option("--format", "-f")] = OutputFormat.table,
 ) -> None:
-    """Run one read-only query on the warehouse and print the result."""
+    """Run one read-only query on the warehouse (on DuckDB its published copy, the state after
+    the last successful sync) and print the result."""
+    from ctmirror.warehouse.published import reader_url
     from ctmirror.warehouse.user_sql import run_readonly
 
     settings = _settings(root, db)
-    result = run_readonly(settings.warehouse_url(), query, parquet_root=Path(settings.root))
+    result = run_readonly(reader_url(settings.warehouse_url()), query,
+                          parquet_root=Path(settings.root))
     write_rows(result.columns, result.rows, fmt)
 
 
@@ -212,12 +216,25 @@ def status(
     db: DbOpt = None,
     runs: Annotated[int, typer.Option("--runs", "-n", min=1, help="How many runs to show")] = 5,
 ) -> None:
-    """Show the last sync runs, row counts per table, and recent errors."""
+    """Show the last sync runs, row counts per table, and recent errors.
+
+    On DuckDB the working file is read, a running sync included; while a sync holds it, the
+    published copy (the state after the last successful sync) is read instead."""
     from ctmirror.sync_report import print_status
     from ctmirror.warehouse.engine import create_warehouse_engine
+    from ctmirror.warehouse.published import reader_url
 
     settings = _settings(root, db)
-    engine = create_warehouse_engine(settings.warehouse_url(), read_only=True)
+    url = settings.warehouse_url()
+    try:
+        engine = create_warehouse_engine(url, read_only=True, mirror_root=settings.root)
+    except ConfigError as exc:
+        if reader_url(url) == url:
+            raise
+        typer.secho(f"{exc}\nshowing the published copy: the state after the last successful "
+                    "sync", fg="yellow", err=True)
+        engine = create_warehouse_engine(reader_url(url), read_only=True,
+                                         mirror_root=settings.root)
     try:
         print_status(engine, runs=runs)
     finally:

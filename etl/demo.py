@@ -172,6 +172,7 @@ def run_demo(root: Path, *, cells: int, use_prefect: bool) -> None:
     from ctmirror.sync import run_sync_locally
     from ctmirror.sync_report import print_sync_result
     from ctmirror.warehouse.engine import create_warehouse_engine
+    from ctmirror.warehouse.published import reader_url
 
     console = Console()
     root = Path(root)
@@ -200,7 +201,8 @@ def run_demo(root: Path, *, cells: int, use_prefect: bool) -> None:
             result = run_sync_locally(config, progress=True)
         print_sync_result(result, console=console)
     console.print("[bold]4/4[/] the documentation's example queries, answered offline by SQL:")
-    engine = create_warehouse_engine(config.warehouse_url, read_only=True)
+    engine = create_warehouse_engine(reader_url(config.warehouse_url), read_only=True,
+                                     mirror_root=config.root)
     try:
         with engine.connect() as conn:
             for label, query in EXAMPLE_QUERIES.items():

@@ -37,6 +37,7 @@ from ctmirror.sync_glif import GlifMetrics
 from ctmirror.sync_morphology import MorphologyFeatures
 from ctmirror.warehouse.data_tests import DataTestContext, DataTestResults, run_data_tests
 from ctmirror.warehouse.load import LoadReport
+from ctmirror.warehouse.published import PublishedCopy
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +74,8 @@ class SyncResult:
     seconds: float
     #: The data tests run at the end of the sync (``ctmirror.warehouse.data_tests``).
     data_tests: DataTestResults = field(default_factory=DataTestResults)
+    #: The read-only copy readers open (DuckDB only).
+    published: PublishedCopy | None = None
 
     @property
     def requests(self) -> int:
@@ -88,7 +91,7 @@ class SyncResult:
 def _warehouse(config: SyncConfig) -> Iterator[sa.Engine]:
     from ctmirror.warehouse.engine import create_warehouse_engine
 
-    engine = create_warehouse_engine(config.warehouse_url)
+    engine = create_warehouse_engine(config.warehouse_url, mirror_root=config.root)
     try:
         yield engine
     finally:
@@ -264,9 +267,12 @@ _SOURCE_MODELS = {"well_known_file": "WellKnownFile", "model_package": "Neuronal
 def finish_run(config: SyncConfig, handle: RunHandle, reports: Mapping[str, Report]
                ) -> SyncResult:
     """Publish the analyst views (materialized views refreshed in one transaction on
-    PostgreSQL) with every description, record the run's outcome and drop its staging package
-    (the warehouse keeps raw JSON)."""
+    PostgreSQL) with every description, run the data tests, record the run's outcome, then
+    publish the DuckDB warehouse's read-only copy (the last step:
+    ``ctmirror.warehouse.published``), and drop the run's staging package (the warehouse
+    keeps raw JSON)."""
     from ctmirror.warehouse.analyst import publish_analyst_layer
+    from ctmirror.warehouse.published import publish_copy
     from ctmirror.warehouse.runs import finish_sync_run, record_sync_error
 
     extracted, loaded = reports[EXTRACT], reports[LOAD]
@@ -294,9 +300,10 @@ def finish_run(config: SyncConfig, handle: RunHandle, reports: Mapping[str, Repo
                         status="completed_with_errors"
                         if result.errors or loaded.quarantined or tests.failed else "succeeded",
                         data_tests=tests.as_json())
+        published = publish_copy(engine, config.root)
     result = replace(result, data_tests=tests)
     shutil.rmtree(config.staging_root / handle.sync_id, ignore_errors=True)
-    return result
+    return replace(result, published=published)
 
 
 def run_sync_locally(config: SyncConfig, *, progress: bool = False) -> SyncResult:

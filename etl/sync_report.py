@@ -81,6 +81,8 @@ def print_sync_result(result: SyncResult, *, console: Console | None = None) -> 
     for name, report in result.stages.items():
         console.print(f"{name}: {report.summary()}")
     console.print(f"data tests: {result.data_tests.summary()}", markup=False)
+    if result.published is not None:
+        console.print(f"published for readers: {result.published.summary()}")
     for error in result.extract.errors:
         console.print(f"[red]{EXTRACT} failed[/] {error.model}: {error.message} ({error.url})")
     for name, report in result.stages.items():

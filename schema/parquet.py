@@ -59,9 +59,6 @@ class ParquetDataset:
             f"{self.file_prefix}-{int(source_id)}{suffix}.parquet"
         )
 
-    def glob(self, root: Path) -> str:
-        return str(self.directory(root) / f"{self.partition_column}=*" / "*.parquet")
-
 
 def _field(name: str, type_: pa.DataType, doc: str, *, nullable: bool = True) -> pa.Field:
     return pa.field(name, type_, nullable=nullable, metadata={"doc": doc})

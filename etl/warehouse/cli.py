@@ -18,13 +18,13 @@ DbOpt = Annotated[
 RootOpt = Annotated[Path | None, typer.Option("--root", help="Mirror root [default: ./data]")]
 
 
-def _url(db: str | None, root: Path | None) -> str:
+def _settings(db: str | None, root: Path | None) -> Settings:
     settings = Settings()
     if root is not None:
         settings.root = root
     if db is not None:
         settings.warehouse.url = db
-    return settings.warehouse_url()
+    return settings
 
 
 @app.command()
@@ -36,8 +36,9 @@ def upgrade(
     """Migrate the warehouse up to a revision (creates it if it does not exist)."""
     from ctmirror.warehouse import migrate
 
-    url = _url(db, root)
-    migrate.upgrade(url, revision)
+    settings = _settings(db, root)
+    url = settings.warehouse_url()
+    migrate.upgrade(url, revision, mirror_root=settings.root)
     typer.echo(f"warehouse at {migrate.current(url)}")
 
 
@@ -51,8 +52,9 @@ def downgrade(
     """Migrate the warehouse down to a revision."""
     from ctmirror.warehouse import migrate
 
-    url = _url(db, root)
-    migrate.downgrade(url, revision)
+    settings = _settings(db, root)
+    url = settings.warehouse_url()
+    migrate.downgrade(url, revision, mirror_root=settings.root)
     typer.echo(f"warehouse at {migrate.current(url) or 'base'}")
 
 
@@ -61,7 +63,7 @@ def current(db: DbOpt = None, root: RootOpt = None) -> None:
     """Show the warehouse's revision and the one this ctmirror expects."""
     from ctmirror.warehouse import migrate
 
-    at = migrate.current(_url(db, root))
+    at = migrate.current(_settings(db, root).warehouse_url())
     head = migrate.head_revision()
     state = "at head" if at == head else "run `ctmirror db upgrade`"
     typer.echo(f"{at or 'base'} (code expects {head}: {state})")

@@ -18,18 +18,21 @@ _DUCKDB_CONFIG = {"autoinstall_known_extensions": False, "autoload_known_extensi
 _POSTGRES_CONNECT_TIMEOUT_S = 10
 
 
-def create_warehouse_engine(url: str, *, read_only: bool = False) -> sa.Engine:
+def create_warehouse_engine(url: str, *, read_only: bool = False,
+                            mirror_root: Path | None = None) -> sa.Engine:
     """An engine on the warehouse at ``url``, checked by opening one connection.
 
     ``postgresql://`` means psycopg 3. ``read_only`` opens a DuckDB file without taking the
     writer's lock (``ctmirror sql``/``status``), and makes every PostgreSQL transaction
-    read-only unless it says otherwise (user SQL runs through ``user_sql``). Raises
-    ``ConfigError`` when the database cannot be opened (a DuckDB file locked by another
-    process, an unreachable or refusing PostgreSQL, a malformed URL).
+    read-only unless it says otherwise (user SQL runs through ``user_sql``). On DuckDB the
+    views' relative Parquet paths resolve against ``mirror_root`` (by default the file's own
+    folder, where the default layout keeps it). Raises ``ConfigError`` when the database
+    cannot be opened (a DuckDB file locked by another process, an unreachable or refusing
+    PostgreSQL, a malformed URL).
     """
     parsed = _parse(url)
     if parsed.get_backend_name() == "duckdb":
-        engine = _duckdb_engine(parsed, read_only=read_only)
+        engine = _duckdb_engine(parsed, read_only=read_only, mirror_root=mirror_root)
     elif parsed.get_backend_name() == "postgresql":
         engine = _postgres_engine(parsed, read_only=read_only)
     else:
@@ -60,17 +63,21 @@ def _shown(url: sa.URL) -> str:
     return url.render_as_string(hide_password=True)
 
 
-def _duckdb_engine(url: sa.URL, *, read_only: bool) -> sa.Engine:
+def _duckdb_engine(url: sa.URL, *, read_only: bool, mirror_root: Path | None) -> sa.Engine:
     database = url.database or ":memory:"
+    config: dict[str, object] = dict(_DUCKDB_CONFIG)
     if database != ":memory:":
         path = Path(database)
         if read_only and not path.exists():
             raise ConfigError(f"no warehouse at {path}: run `ctmirror sync` or "
                               "`ctmirror db upgrade` first")
         path.parent.mkdir(parents=True, exist_ok=True)
+        mirror_root = mirror_root or path.parent
+    if mirror_root is not None:
+        config["file_search_path"] = str(Path(mirror_root).resolve())
     return sa.create_engine(
         url.set(drivername=f"duckdb+{duckdb_dialect.DRIVER}"),
-        connect_args={"read_only": read_only, "config": dict(_DUCKDB_CONFIG)}
+        connect_args={"read_only": read_only, "config": config}
     )
 
 

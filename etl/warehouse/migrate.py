@@ -49,9 +49,10 @@ def head_revision() -> str:
     return head
 
 
-def upgrade(url: str, revision: str = "head") -> None:
-    """Migrate the warehouse at ``url`` up to ``revision``, all in one transaction."""
-    engine = create_warehouse_engine(url)
+def upgrade(url: str, revision: str = "head", *, mirror_root: Path | None = None) -> None:
+    """Migrate the warehouse at ``url`` (of the mirror at ``mirror_root``, whose Parquet files
+    its views read) up to ``revision``, all in one transaction."""
+    engine = create_warehouse_engine(url, mirror_root=mirror_root)
     try:
         upgrade_engine(engine, revision)
     finally:
@@ -73,11 +74,11 @@ def upgrade_engine(engine: sa.Engine, revision: str = "head") -> None:
             apply_descriptions(conn)
 
 
-def downgrade(url: str, revision: str) -> None:
+def downgrade(url: str, revision: str, *, mirror_root: Path | None = None) -> None:
     """Migrate the warehouse at ``url`` down to ``revision`` (``base`` drops every table)."""
     from ctmirror.warehouse.analyst import drop_analyst_views
 
-    engine = create_warehouse_engine(url)
+    engine = create_warehouse_engine(url, mirror_root=mirror_root)
     try:
         with engine.begin() as conn:
             drop_analyst_views(conn)

@@ -10,7 +10,7 @@ Three independent layers, so that a hole in one is not a hole in the sandbox:
    the database. A query calling one of :data:`REFUSED_FUNCTIONS` (server files, large objects,
    other connections, settings, SQL run from a string) is refused too.
 2. **A session that cannot write.** DuckDB: the file opened read-only, external access off but
-   for the mirror's Parquet folder (the views read it), the configuration then locked.
+   for the mirror's Parquet folders (the views read them), the configuration then locked.
    PostgreSQL: ``default_transaction_read_only`` set at connection, the query run in a
    ``READ ONLY`` transaction that is always rolled back, sent with the extended protocol (the
    server refuses more than one command there, whatever a parser thought).
@@ -32,6 +32,8 @@ import sqlalchemy as sa
 
 from ctmirror.errors import UserSqlError
 from ctmirror.warehouse.engine import create_warehouse_engine, is_duckdb
+from ctmirror.warehouse.published import PUBLISHED_FOLDER
+from ctmirror.warehouse.views import PARQUET_FOLDER
 
 #: Functions a query may not call: they reach the server's files or other connections, change
 #: settings (``set_config('role', ...)``), or run SQL given as a string past layer 1.
@@ -65,7 +67,7 @@ def run_readonly(url: str, sql: str, *, parquet_root: Path | None = None) -> Que
     ``ConfigError`` when the warehouse cannot be opened.
     """
     check_query(sql)
-    engine = create_warehouse_engine(url, read_only=True)
+    engine = create_warehouse_engine(url, read_only=True, mirror_root=parquet_root)
     try:
         if is_duckdb(engine):
             return _run_duckdb(engine, sql, parquet_root)
@@ -119,8 +121,13 @@ def _run_duckdb(engine: sa.Engine, sql: str, parquet_root: Path | None) -> Query
     raw = engine.raw_connection()
     try:
         conn: Any = raw.driver_connection
-        # allowed_directories can only be set on a running database, before access is closed
-        allowed = [] if parquet_root is None else [f"{Path(parquet_root).resolve() / 'parquet'}/"]
+        # allowed_directories can only be set on a running database, before access is closed.
+        # The views name their files relative to the root: DuckDB checks that relative name
+        # and the file it resolves to against the list, and allows the pair only when both
+        # pass, so the relative entry opens nothing outside the root's parquet folder.
+        allowed = [] if parquet_root is None else [
+            f"{folder}/" for name in (PARQUET_FOLDER, PUBLISHED_FOLDER)
+            for folder in (Path(parquet_root).resolve() / name, name)]
         conn.execute("SET allowed_directories = ?", [allowed])
         conn.execute("SET enable_external_access = false")
         conn.execute("SET lock_configuration = true")

@@ -1,11 +1,16 @@
 """DuckDB views over the Parquet datasets, so SQL on the warehouse reaches the traces.
 
 ``sweeps``, ``reconstruction_nodes`` and ``reconstruction_markers`` are views over
-``<root>/parquet/<name>/specimen_id=*/*.parquet`` with Hive partitioning, so a filter on
+``parquet/<name>/specimen_id=*/*.parquet`` with Hive partitioning, so a filter on
 ``specimen_id`` opens one directory. A dataset with no file yet gets a view over a zero-row
 file of its schema, so queries and joins work (and return nothing) before the first
 conversion. Views live in the DuckDB file and read-only connections see them; a PostgreSQL
 warehouse cannot read Parquet, so there the datasets are read with DuckDB directly.
+
+The paths in the views are relative to the mirror root, so the mirror can be moved, copied or
+mounted elsewhere: DuckDB resolves them against its ``file_search_path``, which every
+connection ctmirror opens sets to the root (``create_warehouse_engine``), and a plain DuckDB
+client against its working folder or the ``file_search_path`` it is given.
 """
 
 from __future__ import annotations
@@ -20,18 +25,23 @@ from ctmirror.schema.morphology_recomputed import CELL_LIST_FEATURES, RECONSTRUC
 from ctmirror.schema.parquet import DATASETS, ParquetDataset
 from ctmirror.warehouse.engine import is_duckdb
 
+#: Where the live datasets are, under the mirror root.
+PARQUET_FOLDER = "parquet"
 COMPARISON_VIEW = "ephys_features_comparison"
 MORPHOLOGY_COMPARISON_VIEW = "morphology_features_comparison"
 GLIF_COMPARISON_VIEW = "glif_evr_comparison"
 
 
-def parquet_source(dataset: ParquetDataset, root: Path) -> str:
-    """The ``read_parquet(...)`` expression that reads ``dataset`` under ``root``."""
+def parquet_source(dataset: ParquetDataset, root: Path, folder: str = PARQUET_FOLDER) -> str:
+    """The ``read_parquet(...)`` expression that reads ``dataset`` from ``root/folder`` (the
+    live datasets, or a published snapshot of them), by a path relative to ``root``."""
     root = Path(root).resolve()
-    if any(dataset.directory(root).glob(f"{dataset.partition_column}=*/*.parquet")):
-        return (f"read_parquet({_literal(dataset.glob(root))}, hive_partitioning = true, "
+    directory = Path(folder) / dataset.name
+    if any((root / directory).glob(f"{dataset.partition_column}=*/*.parquet")):
+        pattern = directory / f"{dataset.partition_column}=*" / "*.parquet"
+        return (f"read_parquet({sql_literal(str(pattern))}, hive_partitioning = true, "
                 f"hive_types = {{'{dataset.partition_column}': BIGINT}})")
-    return f"read_parquet({_literal(str(_empty_file(dataset, root)))})"
+    return f"read_parquet({sql_literal(str(_empty_file(dataset, root, folder)))})"
 
 
 def publish_parquet_views(engine: sa.Engine, root: Path) -> list[str]:
@@ -160,18 +170,22 @@ def view_descriptions() -> list[tuple[str, str, tuple[tuple[str, str], ...]]]:
     return comparisons + datasets
 
 
-def _empty_file(dataset: ParquetDataset, root: Path) -> Path:
-    path = root / "parquet" / "_empty" / f"{dataset.name}.parquet"
-    if not path.is_file() or pq.read_schema(path) != dataset.schema:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        pq.write_table(dataset.schema.empty_table(), path)
+def _empty_file(dataset: ParquetDataset, root: Path, folder: str) -> Path:
+    """A zero-row file of ``dataset``'s schema under ``root/folder``, by its path relative to
+    ``root``."""
+    path = Path(folder) / "_empty" / f"{dataset.name}.parquet"
+    if not (root / path).is_file() or pq.read_schema(root / path) != dataset.schema:
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(dataset.schema.empty_table(), root / path)
     return path
 
 
-def _literal(text: str) -> str:
+def sql_literal(text: str) -> str:
+    """``text`` as an SQL string literal."""
     return "'" + text.replace("'", "''") + "'"
 
 
 __all__ = ["COMPARISON_VIEW", "GLIF_COMPARISON_VIEW", "MORPHOLOGY_COMPARISON_VIEW",
-           "parquet_source", "publish_comparison_view", "publish_glif_comparison_view",
-           "publish_morphology_comparison_view", "publish_parquet_views", "view_descriptions"]
+           "PARQUET_FOLDER", "parquet_source", "publish_comparison_view",
+           "publish_glif_comparison_view", "publish_morphology_comparison_view",
+           "publish_parquet_views", "sql_literal", "view_descriptions"]

@@ -57,6 +57,9 @@ REFUSED = [
     "COPY donors FROM PROGRAM 'touch {canary}.pwned'",
     "SELECT content FROM read_text('{canary}')",
     "SELECT * FROM read_csv('{canary}')",
+    # relative to the mirror root, as the views name their files, but leaving its folders
+    "SELECT * FROM read_csv('parquet/../../host/canary.txt')",
+    "SELECT * FROM read_csv('published/../../host/canary.txt')",
     "SELECT * FROM glob('{tmp}/*')",
     "SELECT pg_read_file('{canary}')",
     "SELECT pg_ls_dir('{tmp}')",
@@ -77,10 +80,12 @@ def _sql(query: str, url: str, root: Path) -> tuple[BaseException | None, str]:
     return result.exception, result.output
 
 
-def _warehouse_digest(url: str) -> dict[str, str]:
+def _warehouse_digest(url: str, root: Path) -> dict[str, str]:
     """Every table's and view's name with a hash of its rows (what a refused statement must not
     change)."""
-    engine = sa.create_engine(url)
+    from ctmirror.warehouse.engine import create_warehouse_engine
+
+    engine = create_warehouse_engine(url, mirror_root=root)
     try:
         inspector = sa.inspect(engine)
         names = sorted(inspector.get_table_names()) + sorted(inspector.get_view_names())
@@ -103,7 +108,7 @@ def warehouse(warehouse_url: str, tmp_path: Path) -> Iterator[tuple[str, Path]]:
     from ctmirror.warehouse.views import publish_parquet_views
 
     root = tmp_path / "root"
-    engine = create_warehouse_engine(warehouse_url)
+    engine = create_warehouse_engine(warehouse_url, mirror_root=root)
     upgrade_engine(engine)
     with engine.begin() as conn:
         for donor_id, name in ((1, "a"), (2, "b"), (3, "c")):
@@ -127,7 +132,7 @@ def test_sql_refuses_every_write_and_host_access(warehouse: tuple[str, Path],
     host.mkdir()
     canary = host / "canary.txt"
     canary.write_text(CANARY)
-    before = _warehouse_digest(url)
+    before = _warehouse_digest(url, root)
     assert before and "donors" in before and "sync_errors" in before
 
     accepted = []
@@ -142,7 +147,7 @@ def test_sql_refuses_every_write_and_host_access(warehouse: tuple[str, Path],
         assert "canary" not in output.replace(str(canary), ""), query
 
     assert accepted == [], "accepted:\n" + "\n".join(accepted)
-    assert _warehouse_digest(url) == before
+    assert _warehouse_digest(url, root) == before
     assert sorted(p.name for p in host.iterdir()) == ["canary.txt"]
     assert canary.read_text() == CANARY
 
@@ -192,7 +197,7 @@ def test_the_session_refuses_without_the_query_check(warehouse: tuple[str, Path]
     url, root = warehouse
     canary = tmp_path / "canary.txt"
     canary.write_text(CANARY)
-    before = _warehouse_digest(url)
+    before = _warehouse_digest(url, root)
     monkeypatch.setattr(user_sql, "check_query", lambda sql: None)
     accepted = []
     for template in REFUSED_BY_THE_SESSION:
@@ -204,7 +209,7 @@ def test_the_session_refuses_without_the_query_check(warehouse: tuple[str, Path]
         else:
             accepted.append(f"{query!r} -> {result}")
     assert accepted == []
-    assert _warehouse_digest(url) == before
+    assert _warehouse_digest(url, root) == before
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("canary")) == [
         "canary.txt"]
     assert canary.read_text() == CANARY
