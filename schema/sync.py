@@ -155,6 +155,8 @@ describe(SyncRun, {
                    "sync_quarantine)",
     "held_removals": "removals held back as a suspicious drop (count)",
     "reason": "why the run failed, in one line",
+    "data_tests": "the data tests run at the end of the sync: names passed, and each failed "
+                  "test's failures (JSON)",
 })
 
 describe(SyncRecordHistory, {

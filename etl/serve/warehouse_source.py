@@ -38,9 +38,12 @@ NO_SYNC = "no finished sync"
 
 
 def readable_warehouse_url(url: str) -> str:
-    """The warehouse a reader opens for ``url``: today the working database itself, opened
-    read-only. The one place to point readers at a published read-only copy instead."""
-    return url
+    """The warehouse a reader opens for ``url``: a DuckDB warehouse's published copy, swapped
+    in whole at the end of each successful sync (so a running sync's lock never stops serve),
+    else the database itself, opened read-only."""
+    from ctmirror.warehouse.published import reader_url
+
+    return reader_url(url)
 
 
 def open_for_reading(url: str) -> sa.Engine:

@@ -80,7 +80,7 @@ def grant_reader_command(
     from ctmirror.warehouse.engine import create_warehouse_engine
     from ctmirror.warehouse.grants import grant_reader
 
-    engine = create_warehouse_engine(_url(db, root))
+    engine = create_warehouse_engine(_settings(db, root).warehouse_url())
     try:
         schema = grant_reader(engine, role)
     finally:

@@ -30,7 +30,8 @@ READER_QUERY = """
            (SELECT count(*) FROM sweeps),
            (SELECT count(DISTINCT s.specimen_id) FROM sweeps s
             JOIN api_cell_types_specimen_details c ON c.specimen__id = s.specimen_id
-            WHERE c.removed_at IS NULL)"""
+            WHERE c.removed_at IS NULL),
+           (SELECT count(*) FROM cells WHERE has_nwb)"""
 
 
 def _config(base_url: str, root: Path) -> SyncConfig:
