@@ -45,7 +45,7 @@ def test_data_tests_pass_then_name_what_was_broken(
     root = tmp_path / "mirror"
     config = _config(replica.base_url, root, warehouse_url)
     first = run_sync_locally(config)
-    engine = create_warehouse_engine(warehouse_url)
+    engine = create_warehouse_engine(warehouse_url, mirror_root=root)
 
     def _rows(_: str, sql: str) -> list[tuple[object, ...]]:
         with engine.connect() as conn:

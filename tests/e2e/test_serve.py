@@ -151,6 +151,16 @@ def test_serve_picks_up_a_finished_sync_and_keeps_serving_while_locked(
                            "api_base) VALUES ('zz-later', now(), now(), 'succeeded', 'test')")
         finally:
             writer.close()
+        # the sync's last step: the published copy readers (and serve) open
+        from ctmirror.warehouse.engine import create_warehouse_engine
+        from ctmirror.warehouse.published import publish_copy
+
+        engine = create_warehouse_engine(f"duckdb:///{root / 'warehouse.duckdb'}",
+                                         mirror_root=root)
+        try:
+            publish_copy(engine, root)
+        finally:
+            engine.dispose()
         assert server.reload() is True
         assert server.catalog.version == "zz-later" != before
         assert http.get(server.base_url + query).json()["total_rows"] == donors - 1
