@@ -258,9 +258,8 @@ def canonical_json(record: Mapping[str, Any]) -> bytes:
 
 
 def as_sent_json(record: Mapping[str, Any]) -> bytes:
-    """The record as ``raw`` keeps it: its keys in the order the API sent them (so serve
-    answers with the API's order where the backend keeps it: DuckDB's JSON is text, while
-    PostgreSQL's jsonb orders keys its own way)."""
+    """The record as ``raw`` keeps it (as JSON text on both backends): its keys in the order
+    the API sent them, so serve answers with the API's order."""
     return orjson.dumps(record)
 
 
@@ -516,13 +515,12 @@ def _merge_from_stage(conn: sa.Connection, staged: _StagedModel, stage_name: str
         run(f"UPDATE {target} AS t SET last_seen = {now_value}, last_sync_id = {sync_id_value} "
             f"FROM {stage} s WHERE t.{pk} = s.{pk} AND t.removed_at IS NULL "
             f"AND t.content_hash = s.content_hash")
-        if conn.dialect.name == "duckdb":
-            # Same content, other key order (a row stored with sorted keys by an earlier
-            # version): keep the order the API sends, which DuckDB's JSON text preserves.
-            run(f"UPDATE {target} AS t SET raw = s.raw FROM {stage} s "
-                f"WHERE t.{pk} = s.{pk} AND t.removed_at IS NULL "
-                f"AND t.content_hash = s.content_hash "
-                f"AND CAST(t.raw AS TEXT) <> CAST(s.raw AS TEXT)")
+        # Same content, other key order (a row stored with sorted keys, or as jsonb, by an
+        # earlier version): keep the order the API sends now.
+        run(f"UPDATE {target} AS t SET raw = s.raw FROM {stage} s "
+            f"WHERE t.{pk} = s.{pk} AND t.removed_at IS NULL "
+            f"AND t.content_hash = s.content_hash "
+            f"AND CAST(t.raw AS TEXT) <> CAST(s.raw AS TEXT)")
     if inserted:
         columns = ", ".join(q(name) for name in staged.columns)
         selected = ", ".join(f"s.{q(name)}" for name in staged.columns)
