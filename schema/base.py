@@ -65,8 +65,9 @@ class MirroredRecord:
     """
 
     raw: Mapped[dict[str, Any]] = mapped_column(
-        TextJSON, sort_order=100, comment="the record exactly as the API returned it, without nested "
-                                "associations (JSON)")
+        TextJSON, sort_order=100,
+        comment="the record exactly as the API returned it, without nested associations (JSON, "
+                "keys in the API's order)")
     content_hash: Mapped[str] = mapped_column(
         sort_order=101, comment="sha256 of the record's canonical JSON (hex): a change means "
                                 "the record changed upstream")

@@ -3,9 +3,9 @@
 Models run one after another in dependency order; the batches of one model run concurrently on
 the client's worker count. Each batch is a flat query paged by primary key, or, when it includes
 join-table associations, one unpaged query whose pairs are staged beside its records. A page
-already in the package is reused, so re-running a sync id fetches only what is missing. A batch that still
-fails after the client's retries is recorded in the manifest, its model is marked incomplete,
-and the crawl goes on with the rest.
+already in the package is reused, so re-running a sync id fetches only what is missing. A batch
+that still fails after the client's retries is recorded in the manifest, its model is marked
+incomplete, and the crawl goes on with the rest.
 
 A model is also marked not ``consistent`` when the answers contradict each other: a page that
 starts at another row than asked, or a ``total_rows`` that disagrees with the rows the batch

@@ -21,18 +21,11 @@ def snapshot_records(root: Path) -> dict[str, dict[object, dict[str, Any]]]:
     files attached to them but those a join table the mirror keeps lists (the templates'
     mechanism files)."""
     snapshot = Snapshot(root)
-    records = {
-        model: {r[primary_key(model)]: r for r in snapshot.iter_records(model)}
+    return {
+        model: {r[primary_key(model)]: r for r in snapshot.mirrored_records(model)}
         for model in snapshot.models()
         if model not in REFERENCE_MODELS
     }
-    listed = {target for key, pairs in snapshot.links().items() if key in MIRRORED_LINKS
-              for _, target in pairs}
-    records["WellKnownFile"] = {
-        key: r for key, r in records["WellKnownFile"].items()
-        if r["attachable_type"] not in REFERENCE_MODELS or key in listed
-    }
-    return records
 
 
 def test_crawl_stages_every_record_of_the_snapshot_then_resumes_for_free(
