@@ -225,7 +225,7 @@ class _Crawl:
             self.sink(PageDone(resource.model, len(rows), reused))
             return rows
 
-        def pages() -> Iterator[list[Record]]:
+        def pages() -> Iterator[Sequence[Record]]:
             if resource.links:
                 yield fetch(None)
             else:
