@@ -126,12 +126,15 @@ def current_records(conn: sa.Connection, model: str) -> list[dict[str, Any]]:
 
 
 def current_links(conn: sa.Connection) -> dict[tuple[str, str], list[tuple[int, int]]]:
-    """The current pairs of every join table the mirror keeps, by (model, association)."""
+    """The current pairs of every join table the mirror keeps, by (model, association); none
+    from a warehouse older than the table (its published copy waits for the next sync)."""
     out: dict[tuple[str, str], list[tuple[int, int]]] = {}
     for key, assoc in MIRRORED_LINKS.items():
         link = assoc.link_table
         assert link is not None, "MIRRORED_LINKS holds associations with a link table"
         table = link.table
+        if not sa.inspect(conn).has_table(table.name):
+            continue
         rows = conn.execute(sa.select(table.c[link.source], table.c[link.target])
                             .where(table.c.removed_at.is_(None)))
         out[key] = [(int(a), int(b)) for a, b in rows]
