@@ -14,6 +14,11 @@ Each call runs twice, once per server, each with its own cache folder under OUT_
 are compared as JSON (DataFrames as their records, NWB sweeps as the sha256 of their arrays),
 then every file the two runs downloaded is compared by sha256. Prints one line per call and
 exits non-zero if any answer or file differs.
+
+The mirror may be on DuckDB or on PostgreSQL (``--db`` to both ``sync`` and ``serve``): its
+``raw`` records are JSON text in the API's key order on both, so AllenSDK's cache files
+(``cells.json``, the feature CSVs, whose columns follow the first record's keys) are
+byte-identical too.
 """
 
 from __future__ import annotations

@@ -26,7 +26,12 @@ from ctmirror.schema.model_parameters import (
 )
 from ctmirror.schema.morphology import NeuronReconstruction
 from ctmirror.schema.morphology_recomputed import morphology_features_recomputed
-from ctmirror.schema.neuronal_models import NeuronalModel, NeuronalModelRun, NeuronalModelTemplate
+from ctmirror.schema.neuronal_models import (
+    NeuronalModel,
+    NeuronalModelRun,
+    NeuronalModelTemplate,
+    NeuronalModelTemplateWellKnownFile,
+)
 from ctmirror.schema.records import (
     attribute_columns,
     coerce,
@@ -71,6 +76,7 @@ __all__ = [
     "NeuronalModel",
     "NeuronalModelRun",
     "NeuronalModelTemplate",
+    "NeuronalModelTemplateWellKnownFile",
     "ProjectionImage",
     "Specimen",
     "Structure",

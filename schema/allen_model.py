@@ -16,7 +16,9 @@ Association kinds (Rails ActiveRecord terms, as the RMA backend uses):
   and ``attachable_type`` = the source model name.
 - ``has_and_belongs_to_many``: a list of target records linked through a join table that no
   model exposes; ``source_key`` and ``target_key`` are the two sides' ids. The replica keeps the
-  pairs beside the records (``ctmirror.replica.snapshot``); the crawl never follows such a link.
+  pairs beside the records (``ctmirror.replica.snapshot``). The mirror holds the pairs of the
+  associations with a ``link_table`` (:data:`MIRRORED_LINKS`): the crawl reads them from the
+  source model's records with the association included, and serve answers with them.
 
 :data:`REFERENCE_MODELS` are models of the Allen API that the mirror does not hold (no warehouse
 table, never crawled) but that queries the mirror's users send name: AllenSDK's deprecated
@@ -40,12 +42,27 @@ from ctmirror.schema.ephys import EphysFeature, EphysResult, EphysSweep
 from ctmirror.schema.files import WellKnownFile, WellKnownFileType
 from ctmirror.schema.images import ImageSeries, ProjectionImage, SubImage
 from ctmirror.schema.morphology import NeuronReconstruction
-from ctmirror.schema.neuronal_models import NeuronalModel, NeuronalModelRun, NeuronalModelTemplate
+from ctmirror.schema.neuronal_models import (
+    NeuronalModel,
+    NeuronalModelRun,
+    NeuronalModelTemplate,
+    NeuronalModelTemplateWellKnownFile,
+)
 from ctmirror.schema.specimens import ApiCellTypesSpecimenDetail, Donor, Specimen, Structure
 
 AssociationKind = Literal[
     "belongs_to", "has_many", "has_one", "polymorphic", "has_and_belongs_to_many"
 ]
+
+
+@dataclass(frozen=True)
+class LinkTable:
+    """The warehouse table holding the pairs of a join-table association: ``source`` is the
+    column of the source record's id, ``target`` the column of the target record's id."""
+
+    table: Table
+    source: str
+    target: str
 
 
 @dataclass(frozen=True)
@@ -57,6 +74,8 @@ class Association:
     kind: AssociationKind
     source_key: str
     target_key: str
+    #: Where the mirror keeps the pairs of a join-table association; None if it keeps none.
+    link_table: LinkTable | None = None
 
     @property
     def many(self) -> bool:
@@ -100,8 +119,8 @@ def _files() -> Association:
     return Association("well_known_files", "WellKnownFile", "polymorphic", "id", "attachable_id")
 
 
-def _habtm(name: str, target: str) -> Association:
-    return Association(name, target, "has_and_belongs_to_many", "id", "id")
+def _habtm(name: str, target: str, link_table: LinkTable | None = None) -> Association:
+    return Association(name, target, "has_and_belongs_to_many", "id", "id", link_table)
 
 
 def _model(mapped: type[Base], *associations: Association) -> AllenModel:
@@ -225,7 +244,9 @@ MODELS: dict[str, AllenModel] = {
             _hm("neuronal_models", "NeuronalModel", "neuronal_model_template_id"),
             # The NEURON mechanism files of the biophysical templates: published as
             # WellKnownFiles attached to a Product, listed under the template.
-            _habtm("well_known_files", "WellKnownFile"),
+            _habtm("well_known_files", "WellKnownFile", LinkTable(
+                mapped_table(NeuronalModelTemplateWellKnownFile),
+                "neuronal_model_template_id", "well_known_file_id")),
         ),
         _model(
             NeuronalModel,
@@ -245,6 +266,14 @@ MODELS: dict[str, AllenModel] = {
 
 #: Every mirrored model's warehouse table, in the order of :data:`MODELS`.
 MODEL_TABLES: dict[str, Table] = {name: model.table for name, model in MODELS.items()}
+
+#: The join-table associations whose pairs the mirror holds, by (model, association name).
+MIRRORED_LINKS: dict[tuple[str, str], Association] = {
+    (model.name, assoc.name): assoc
+    for model in MODELS.values()
+    for assoc in model.associations.values()
+    if assoc.link_table is not None
+}
 
 #: Models of the Allen API the mirror does not hold (see the module doc).
 REFERENCE_MODELS: dict[str, AllenModel] = {
@@ -282,6 +311,7 @@ def association(model: str, name: str) -> Association:
 
 __all__ = [
     "API_MODELS",
+    "MIRRORED_LINKS",
     "MODELS",
     "MODEL_TABLES",
     "PRODUCT_TABLE",
@@ -289,6 +319,7 @@ __all__ = [
     "AllenModel",
     "Association",
     "AssociationKind",
+    "LinkTable",
     "allen_model",
     "association",
     "primary_key",

@@ -28,6 +28,10 @@ NAMING_CONVENTION = {
 #: A whole JSON document: DuckDB's JSON type, JSONB on PostgreSQL.
 RawJSON = JSON().with_variant(JSONB(), "postgresql")
 
+#: A JSON document kept as the text it was written with (DuckDB's JSON, PostgreSQL's json):
+#: an API record's keys stay in the order the API sent them, which jsonb would not keep.
+TextJSON = JSON()
+
 #: A stable, timezone-aware timestamp on both backends.
 Timestamp = DateTime(timezone=True)
 
@@ -61,8 +65,9 @@ class MirroredRecord:
     """
 
     raw: Mapped[dict[str, Any]] = mapped_column(
-        sort_order=100, comment="the record exactly as the API returned it, without nested "
-                                "associations (JSON)")
+        TextJSON, sort_order=100,
+        comment="the record exactly as the API returned it, without nested associations (JSON, "
+                "keys in the API's order)")
     content_hash: Mapped[str] = mapped_column(
         sort_order=101, comment="sha256 of the record's canonical JSON (hex): a change means "
                                 "the record changed upstream")
@@ -123,6 +128,7 @@ __all__ = [
     "MirroredRecord",
     "NAMING_CONVENTION",
     "RawJSON",
+    "TextJSON",
     "Timestamp",
     "allen_id",
     "describe",

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy.orm import Mapped
+from datetime import datetime
+
+from sqlalchemy import BigInteger
+from sqlalchemy.orm import Mapped, mapped_column
 
 from ctmirror.schema.base import Base, MirroredRecord, allen_id, describe
 
@@ -42,6 +45,25 @@ class NeuronalModelRun(MirroredRecord, Base):
     rheobase_feature_average: Mapped[float | None]
 
 
+class NeuronalModelTemplateWellKnownFile(Base):
+    """``NeuronalModelTemplate.well_known_files``: the NEURON mechanism files (``.mod``) a
+    biophysical template lists. The files are attached to a ``Product``, so only the template's
+    list links them to it (a join table the API does not expose as a model). A pair that
+    disappears upstream gets ``removed_at`` and stays."""
+
+    __tablename__ = "neuronal_model_template_well_known_files"
+
+    neuronal_model_template_id: Mapped[int] = mapped_column(
+        BigInteger, primary_key=True, autoincrement=False)
+    well_known_file_id: Mapped[int] = mapped_column(
+        BigInteger, primary_key=True, autoincrement=False)
+    first_seen: Mapped[datetime]
+    last_seen: Mapped[datetime]
+    removed_at: Mapped[datetime | None]
+    first_sync_id: Mapped[str]
+    last_sync_id: Mapped[str]
+
+
 describe(NeuronalModelTemplate, {
     "id": "Allen template id (key)",
     "name": "template name, e.g. '4 LIF-R + Afterspike Currents (LIF-R-ASC)', "
@@ -69,4 +91,20 @@ describe(NeuronalModelRun, {
 })
 
 
-__all__ = ["NeuronalModel", "NeuronalModelRun", "NeuronalModelTemplate"]
+describe(NeuronalModelTemplateWellKnownFile, {
+    "neuronal_model_template_id": "the template (NeuronalModelTemplate.id)",
+    "well_known_file_id": "a file the template lists (WellKnownFile.id)",
+    "first_seen": "when a sync first found the pair (UTC timestamp)",
+    "last_seen": "when a sync last found the pair upstream (UTC timestamp)",
+    "removed_at": "when the pair disappeared upstream (UTC timestamp); empty while current",
+    "first_sync_id": "the sync that first found the pair (sync_runs.sync_id)",
+    "last_sync_id": "the sync that last found the pair (sync_runs.sync_id)",
+})
+
+
+__all__ = [
+    "NeuronalModel",
+    "NeuronalModelRun",
+    "NeuronalModelTemplate",
+    "NeuronalModelTemplateWellKnownFile",
+]

@@ -45,7 +45,7 @@ def test_services_and_images(compose: dict) -> None:
     import prefect
 
     services = compose["services"]
-    assert set(services) == {"postgres", "prefect-server", "worker", "superset"}
+    assert set(services) == {"postgres", "prefect-server", "worker", "superset", "serve"}
     assert re.fullmatch(r"postgres:\d+", services["postgres"]["image"])
     # the server image runs the same Prefect version the worker's flow is written for
     server_image = services["prefect-server"]["image"]
@@ -212,3 +212,36 @@ def test_superset_start_imports_the_mounted_dashboard(compose: dict) -> None:
     for name in re.findall(r"\$(\w+)", script):
         assert name in env, name
     assert env["SUPERSET_ADMIN_USERNAME"] and env["SUPERSET_ADMIN_PASSWORD"]
+
+
+def test_serve_reads_the_mirror_read_only_on_loopback(compose: dict,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    services = compose["services"]
+    serve, worker = services["serve"], services["worker"]
+    # the worker's image and mirror volume, mounted read-only
+    assert (serve["build"], serve["image"]) == (worker["build"], worker["image"])
+    root = _env(serve)["CTMIRROR_ROOT"]
+    assert root == _env(worker)["CTMIRROR_ROOT"]
+    assert serve["volumes"] == [f"mirror-data:{root}:ro"]
+    # the warehouse the worker writes, as the read-only role
+    pg_env = _env(services["postgres"])
+    for key, value in _env(serve).items():
+        monkeypatch.setenv(key, value)
+    url = Settings().warehouse_url()
+    import sqlalchemy as sa
+
+    reader, written = sa.make_url(url), sa.make_url(_env(worker)["CTMIRROR_WAREHOUSE__URL"])
+    assert (reader.username, reader.password) == (
+        "ctmirror_reader", pg_env["CTMIRROR_READER_PASSWORD"])
+    assert (reader.host, reader.database) == (written.host, written.database)
+    # inside the container on every address, published on the host's loopback only
+    command = serve["command"]
+    assert command[:2] == ["ctmirror", "serve"]
+    port = command[command.index("--port") + 1]
+    assert command[command.index("--host") + 1] == "0.0.0.0"
+    assert serve["ports"] == [f"127.0.0.1:{port}:{port}"]
+    assert "/healthz" in " ".join(serve["healthcheck"]["test"])
+    assert f"localhost:{port}" in " ".join(serve["healthcheck"]["test"])
+    assert serve["depends_on"]["postgres"]["condition"] == "service_healthy"
+    result = CliRunner().invoke(app, [*command[1:], "--help"])
+    assert result.exit_code == 0, result.output

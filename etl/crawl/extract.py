@@ -1,10 +1,11 @@
 """The extract stage: run the crawl plan and write the staging package.
 
 Models run one after another in dependency order; the batches of one model run concurrently on
-the client's worker count. Each batch is a flat query paged by primary key. A page already in
-the package is reused, so re-running a sync id fetches only what is missing. A batch that still
-fails after the client's retries is recorded in the manifest, its model is marked incomplete,
-and the crawl goes on with the rest.
+the client's worker count. Each batch is a flat query paged by primary key, or, when it includes
+join-table associations, one unpaged query whose pairs are staged beside its records. A page
+already in the package is reused, so re-running a sync id fetches only what is missing. A batch
+that still fails after the client's retries is recorded in the manifest, its model is marked
+incomplete, and the crawl goes on with the rest.
 
 A model is also marked not ``consistent`` when the answers contradict each other: a page that
 starts at another row than asked, or a ``total_rows`` that disagrees with the rows the batch
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -33,12 +34,12 @@ from ctmirror.crawl.progress import (
     PageDone,
     ProgressSink,
 )
-from ctmirror.crawl.records import Record, flat_record, int_values
+from ctmirror.crawl.records import Record, flat_record, int_values, link_pairs
 from ctmirror.crawl.staging import ErrorEntry, Manifest, StagingPackage, page_key
 from ctmirror.errors import ConfigError, CtMirrorError, RmaError
 from ctmirror.rma.client import RmaClient
 from ctmirror.rma.paginator import OffsetPaginator, PageRequest, paged_query
-from ctmirror.rma.query import query_path
+from ctmirror.rma.query import model_stage, query_path
 
 log = logging.getLogger(__name__)
 
@@ -190,32 +191,48 @@ class _Crawl:
         url = ""
         totals: set[int] = set()
 
-        def fetch(request: PageRequest) -> list[Record]:
+        def fetch(request: PageRequest | None) -> list[Record]:
             nonlocal url
-            q = paged_query(resource.model, request, criteria=[criteria] if criteria else (),
-                            primary_key=resource.primary_key)
+            q = _batch_query(resource, request, criteria)
             url = self.client.url_for(q)
             key = page_key(query_path(q))
             rows = self.package.read_page(resource.model, key)
-            reused = rows is not None
-            if rows is None:
+            pairs = {name: self.package.read_links(resource.model, name, key)
+                     for name in resource.links}
+            reused = rows is not None and None not in pairs.values()
+            if not reused:
                 response = self.client.fetch(url)
-                if response.start_row is not None and response.start_row != request.start_row:
-                    result.inconsistency = (f"a page asked from row {request.start_row} "
+                started = 0 if request is None else request.start_row
+                if response.start_row is not None and response.start_row != started:
+                    result.inconsistency = (f"a page asked from row {started} "
                                             f"started at row {response.start_row}")
-                if response.total_rows is not None:
+                # With included associations the API counts joined rows: no evidence.
+                if response.total_rows is not None and not resource.links:
                     totals.add(response.total_rows)
+                for name in resource.links:
+                    pairs[name] = link_pairs(resource.model, response.rows, name)
+                    self.package.write_links(resource.model, name, key, pairs[name] or [])
                 rows = [flat_record(resource.model, r) for r in response.rows]
                 self._check_keys(resource, rows, url)
                 self.package.write_page(resource.model, key, rows)
                 result.pages_fetched += 1
             else:
                 result.pages_reused += 1
+            assert rows is not None
+            for name, listed in pairs.items():
+                if name in result.ids:
+                    result.ids[name].update(target for _, target in listed or ())
             self.sink(PageDone(resource.model, len(rows), reused))
             return rows
 
+        def pages() -> Iterator[Sequence[Record]]:
+            if resource.links:
+                yield fetch(None)
+            else:
+                yield from (rows for _, rows in paginator.walk(fetch))
+
         try:
-            for _, rows in paginator.walk(fetch):
+            for rows in pages():
                 result.rows += len(rows)
                 result.primary_keys.update(r[resource.primary_key] for r in rows)
                 for name, values in result.ids.items():
@@ -314,6 +331,16 @@ def extract(
         requests=client.requests - requests_before,
         errors=tuple(errors),
     )
+
+
+def _batch_query(resource: Resource, request: PageRequest | None, criteria: str) -> str:
+    """One page of a flat batch, or (``request`` None) the whole batch of a resource that
+    includes join-table associations: RMA would page its joined rows, not its records."""
+    if request is not None:
+        return paged_query(resource.model, request, criteria=[criteria] if criteria else (),
+                           primary_key=resource.primary_key)
+    return model_stage(resource.model, criteria=criteria or None, include=list(resource.links),
+                       num_rows="all", order=[f"'{resource.primary_key}'"], count=False)
 
 
 def _now() -> str:

@@ -3,7 +3,9 @@
 Like dlt's ``rest_api`` resources, each ``Resource`` names a model and how its query is scoped:
 either the whole model, or ``[<link>$in <ids>]`` where the ids are values of fields of records
 already fetched (``sources``). The plan is run model by model in dependency order; every query
-is flat (filters on the model's own attributes only) so it can be paged safely.
+is flat (filters on the model's own attributes only) so it can be paged safely, but one that
+includes join-table associations (``links``) to read their pairs: that query is sent unpaged,
+as AllenSDK sends it, since RMA pages would count the joined rows.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from dataclasses import dataclass
 
 from ctmirror.errors import ConfigError
 from ctmirror.rma.query import Scalar, eq, in_
-from ctmirror.schema.allen_model import association, primary_key
+from ctmirror.schema.allen_model import MIRRORED_LINKS, association, primary_key
 
 CELLS_MODEL = "ApiCellTypesSpecimenDetail"
 
@@ -37,6 +39,16 @@ class Resource:
     where: tuple[tuple[str, Scalar], ...] = ()
     # The root set of cells that ``limit`` cuts to its first N rows.
     cells: bool = False
+    # Join-table associations of ``model`` whose pairs the mirror keeps: included in the
+    # query, their pairs staged beside the records, their target ids a key field named after
+    # the association.
+    links: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        unknown = [name for name in self.links if (self.model, name) not in MIRRORED_LINKS]
+        if unknown:
+            raise ConfigError(f"plan resource {self.model}: {unknown} are no join-table "
+                              "associations the mirror keeps")
 
     @property
     def name(self) -> str:
@@ -88,9 +100,16 @@ def _files_of(model: str) -> Resource:
     return _follow(model, "well_known_files")
 
 
+def _listed(model: str, name: str) -> Resource:
+    """The records a join-table association of ``model`` lists, by the ids its pairs name
+    (the ``model`` resource must include the association in its ``links``)."""
+    link = association(model, name)
+    return Resource(link.target, link.target_key, (KeySource(model, name),))
+
+
 DEFAULT_PLAN: tuple[Resource, ...] = (
     Resource("WellKnownFileType"),
-    Resource("NeuronalModelTemplate"),
+    Resource("NeuronalModelTemplate", links=("well_known_files",)),
     Resource(CELLS_MODEL, cells=True),
     _follow(CELLS_MODEL, "specimen"),
     _follow("Specimen", "donor", KeySource(CELLS_MODEL, "donor__id")),
@@ -113,14 +132,16 @@ DEFAULT_PLAN: tuple[Resource, ...] = (
     _files_of("NeuronReconstruction"),
     _files_of("NeuronalModel"),
     _files_of("NeuronalModelRun"),
-    # Files attached to the templates themselves. The mechanism files a template lists are
-    # attached to a Product instead (a join the crawl does not follow).
+    # Files attached to the templates themselves.
     Resource(
         "WellKnownFile",
         "attachable_id",
         (KeySource("NeuronalModelTemplate", "id"),),
         where=(("attachable_type", "NeuronalModelTemplate"),),
     ),
+    # The NEURON mechanism files the biophysical templates list: attached to a Product, so
+    # only the templates' lists reach them.
+    _listed("NeuronalModelTemplate", "well_known_files"),
 )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from ctmirror.schema.allen_model import MODELS
+from ctmirror.schema.allen_model import MODELS, association
 
 Record = dict[str, Any]
 
@@ -32,6 +32,25 @@ def flat_record(model: str, record: Record) -> Record:
     }
 
 
+def link_pairs(model: str, records: Iterable[Record], name: str) -> list[tuple[int, int]]:
+    """The (source id, target id) pairs that the join-table association ``name`` lists in
+    ``model`` records fetched with it included, sorted; ids that are no usable integers are
+    skipped, as in :func:`int_values`."""
+    link = association(model, name)
+    pairs: set[tuple[int, int]] = set()
+    for record in records:
+        listed = record.get(name)
+        if not isinstance(listed, list):
+            continue
+        sources = int_values([record], link.source_key)
+        if not sources:
+            continue
+        source = sources.pop()
+        targets = int_values((t for t in listed if isinstance(t, dict)), link.target_key)
+        pairs.update((source, target) for target in targets)
+    return sorted(pairs)
+
+
 def int_values(records: Iterable[Record], field: str) -> set[int]:
     """The distinct integer values of ``field`` (nulls, non-integers and numbers past BIGINT are
     no ids: the load quarantines their records, and a query naming them would be refused)."""
@@ -43,4 +62,4 @@ def int_values(records: Iterable[Record], field: str) -> set[int]:
     return out
 
 
-__all__ = ["Record", "flat_record", "int_values"]
+__all__ = ["Record", "flat_record", "int_values", "link_pairs"]

@@ -5,6 +5,9 @@
     <staging_root>/<sync_id>/
       manifest.json             see ``Manifest``
       <Model>/<page_key>.jsonl  the records of one fetched page, one JSON object per line
+      links/<Model>.<association>/<page_key>.jsonl
+                                the join-table pairs the records of that page listed, one
+                                ``[source id, target id]`` per line (written before the page)
 
 Pages and the manifest are written atomically (temporary file, fsync, ``os.replace``), so a
 killed crawl leaves only whole pages and a resumed one can trust every page it finds.
@@ -28,6 +31,7 @@ from ctmirror.schema.allen_model import primary_key
 MANIFEST = "manifest.json"
 _SYNC_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 _MODEL = re.compile(r"[A-Z][A-Za-z0-9]*")
+_ASSOCIATION = re.compile(r"[a-z][a-z0-9_]*")
 
 
 class ModelEntry(TypedDict):
@@ -88,6 +92,18 @@ def _atomic_write(path: Path, text: str) -> None:
         raise
 
 
+def _pairs(text: str) -> list[tuple[int, int]]:
+    pairs = []
+    for line in text.splitlines():
+        if line:
+            pair = json.loads(line)
+            if (not isinstance(pair, list) or len(pair) != 2
+                    or not all(type(v) is int for v in pair)):
+                raise ValueError(f"not a pair of ids: {line[:80]!r}")
+            pairs.append((pair[0], pair[1]))
+    return pairs
+
+
 class StagingPackage:
     """One sync run's staging directory."""
 
@@ -123,6 +139,38 @@ class StagingPackage:
         except ValueError:
             # Only a hand-edited or disk-damaged file gets here (writes are atomic): refetch it.
             return None
+
+    def _links_dir(self, model: str, association: str) -> Path:
+        if not _ASSOCIATION.fullmatch(association):
+            raise ConfigError(f"{association!r} is not an association name")
+        return self.root / "links" / f"{self._model_dir(model).name}.{association}"
+
+    def write_links(self, model: str, association: str, key: str,
+                    pairs: list[tuple[int, int]]) -> None:
+        """The pairs of ``association`` that page ``key`` of ``model`` listed; written before
+        the page itself, so a staged page always has its pairs."""
+        folder = self._links_dir(model, association)
+        folder.mkdir(parents=True, exist_ok=True)
+        _atomic_write(folder / f"{key}.jsonl", "".join(f"[{a},{b}]\n" for a, b in pairs))
+
+    def read_links(self, model: str, association: str, key: str) -> list[tuple[int, int]] | None:
+        """The staged pairs of one page, or None when they are not (validly) on disk."""
+        path = self._links_dir(model, association) / f"{key}.jsonl"
+        try:
+            return _pairs(path.read_text(encoding="utf-8"))
+        except (FileNotFoundError, ValueError):
+            return None
+
+    def links(self, model: str, association: str) -> set[tuple[int, int]]:
+        """Every staged pair of ``association`` of ``model``, over all pages."""
+        out: set[tuple[int, int]] = set()
+        for path in sorted(self._links_dir(model, association).glob("*.jsonl")):
+            try:
+                out.update(_pairs(path.read_text(encoding="utf-8")))
+            except ValueError as exc:
+                raise InputError(f"{path} is damaged ({exc}); delete the package and sync "
+                                 "again") from exc
+        return out
 
     def pages(self, model: str) -> list[Path]:
         return sorted(self._model_dir(model).glob("*.jsonl"))

@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ctmirror.errors import SnapshotError
-from ctmirror.schema.allen_model import primary_key
+from ctmirror.schema.allen_model import MIRRORED_LINKS, MODELS, primary_key
 from ctmirror.serve.catalog import content_type
 from ctmirror.serve.engine import QueryEngine
 
@@ -189,6 +189,22 @@ class Snapshot:
             for line in fh:
                 if line.strip():
                     yield json.loads(line)
+
+    def mirrored_records(self, model: str) -> Iterator[dict[str, Any]]:
+        """The records of ``model`` that a mirror synced from this snapshot holds: none of a
+        model it does not mirror (``Product``, ...), nor files attached to such a model but
+        those a join table it keeps lists (the templates' mechanism files)."""
+        if model not in MODELS:
+            return
+        key = primary_key(model)
+        listed = {target for (source, name), pairs in self.links().items()
+                  if (source, name) in MIRRORED_LINKS
+                  and MIRRORED_LINKS[(source, name)].target == model
+                  for _, target in pairs}
+        for record in self.iter_records(model):
+            attached = "attachable_type" in record
+            if not attached or record["attachable_type"] in MODELS or record[key] in listed:
+                yield record
 
     def query_engine(self) -> QueryEngine:
         """The query engine over every model's records and the join-table links."""

@@ -1,5 +1,6 @@
-"""A synced mirror as a record source: the current ``raw`` records of every mirrored model and
-the verified files of ``mirror_files`` (I/O edge, read-only).
+"""A synced mirror as a record source: the current ``raw`` records of every mirrored model, the
+current pairs of its join tables and the verified files of ``mirror_files`` (I/O edge,
+read-only).
 
 A state is named by the newest finished sync (``sync_runs``). While a sync runs, nothing new
 is loaded: on DuckDB the sync holds the file's lock (opening fails and the server keeps the
@@ -17,7 +18,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from ctmirror.schema.allen_model import MODELS
+from ctmirror.schema.allen_model import MIRRORED_LINKS, MODELS
 from ctmirror.schema.mirror import FileSource, MirrorFile
 from ctmirror.schema.sync import SyncRun, SyncStatus
 from ctmirror.serve.catalog import Catalog, FileEndpoint, FileKey, ServedFile
@@ -90,10 +91,11 @@ class WarehouseSource:
                         "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"))
                 version = _newest_finished_sync(conn)
                 records = {model: current_records(conn, model) for model in MODELS}
+                links = current_links(conn)
                 files = verified_files(conn)
         finally:
             engine.dispose()
-        return Catalog(version, QueryEngine.from_records(records), self.root, files)
+        return Catalog(version, QueryEngine.from_records(records, links), self.root, files)
 
 
 def _sync_running(conn: sa.Connection) -> bool:
@@ -123,6 +125,22 @@ def current_records(conn: sa.Connection, model: str) -> list[dict[str, Any]]:
     return [raw for (raw,) in rows]
 
 
+def current_links(conn: sa.Connection) -> dict[tuple[str, str], list[tuple[int, int]]]:
+    """The current pairs of every join table the mirror keeps, by (model, association); none
+    from a warehouse older than the table (its published copy waits for the next sync)."""
+    out: dict[tuple[str, str], list[tuple[int, int]]] = {}
+    for key, assoc in MIRRORED_LINKS.items():
+        link = assoc.link_table
+        assert link is not None, "MIRRORED_LINKS holds associations with a link table"
+        table = link.table
+        if not sa.inspect(conn).has_table(table.name):
+            continue
+        rows = conn.execute(sa.select(table.c[link.source], table.c[link.target])
+                            .where(table.c.removed_at.is_(None)))
+        out[key] = [(int(a), int(b)) for a, b in rows]
+    return out
+
+
 def verified_files(conn: sa.Connection) -> dict[FileKey, ServedFile]:
     """Every verified file whose record is current, by the endpoint and id that serve it."""
     files = MirrorFile.__table__
@@ -146,5 +164,5 @@ def _http_date(when: datetime) -> str:
     return format_datetime(aware.astimezone(UTC), usegmt=True)
 
 
-__all__ = ["NO_SYNC", "WarehouseSource", "current_records", "open_for_reading",
+__all__ = ["NO_SYNC", "WarehouseSource", "current_links", "current_records", "open_for_reading",
            "readable_warehouse_url", "verified_files"]

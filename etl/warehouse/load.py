@@ -21,6 +21,10 @@ with set-based SQL:
 Duplicates: copies of one key with the same content collapse into one record; copies that
 disagree are all quarantined ("conflicting duplicate"), since no copy is more trustworthy.
 
+The pairs of the join-table associations the mirror keeps (``MIRRORED_LINKS``) merge the same
+way into their link tables: new pairs inserted, pairs back restored, pairs missing marked
+removed when their source model was crawled complete, in full scope and consistent.
+
 The whole package commits or nothing does, so loading it again after a crash is safe, and
 loading the same package twice changes nothing the second time.
 """
@@ -41,7 +45,7 @@ import orjson
 import pyarrow as pa
 import sqlalchemy as sa
 
-from ctmirror.crawl.staging import StagingPackage
+from ctmirror.crawl.staging import ModelEntry, StagingPackage
 from ctmirror.errors import InputError
 from ctmirror.schema import (
     MODEL_TABLES,
@@ -51,6 +55,7 @@ from ctmirror.schema import (
     attribute_columns,
     primary_key_column,
 )
+from ctmirror.schema.allen_model import MIRRORED_LINKS, LinkTable
 from ctmirror.schema.base import mapped_table
 from ctmirror.schema.contract import BIGINT_MAX, BIGINT_MIN, Contract
 from ctmirror.settings import REMOVAL_HOLD_MIN_ROWS, REMOVAL_HOLD_SHARE
@@ -93,6 +98,8 @@ class LoadReport:
 
     sync_id: str
     models: Mapping[str, ModelCounts] = field(default_factory=dict)
+    #: The join-table pairs, by link table name.
+    links: Mapping[str, ModelCounts] = field(default_factory=dict)
 
     def _total(self, name: str) -> int:
         return sum(getattr(counts, name) for counts in self.models.values())
@@ -131,7 +138,8 @@ class LoadReport:
 
     @property
     def changed(self) -> bool:
-        return any((self.inserted, self.updated, self.removed, self.restored))
+        return any((self.inserted, self.updated, self.removed, self.restored)) or any(
+            c.inserted or c.removed or c.restored for c in self.links.values())
 
     def summary(self) -> str:
         text = (f"{self.rows} rows: {self.inserted} inserted, {self.updated} updated, "
@@ -185,28 +193,74 @@ def load_staged(engine: sa.Engine, staging_dir: Path, *,
     sync_id = manifest["sync_id"]
     now = datetime.now(UTC)
     counts: dict[str, ModelCounts] = {}
+    links: dict[str, ModelCounts] = {}
     with engine.begin() as conn:
         held_before = _held_by_previous_run(conn, sync_id)
         for model in MODEL_TABLES:
             if model not in entries:
                 continue
             entry = entries[model]
-            # "consistent" is absent from packages staged before the crawl checked it.
-            staged = _stage_model(package, model, may_remove=bool(
-                entry.get("complete") and entry.get("full_scope")
-                and entry.get("consistent", True)))
+            staged = _stage_model(package, model, may_remove=_may_remove(entry))
             _quarantine_records(conn, staged, sync_id=sync_id, now=now)
             hold = _Hold(hold_share, hold_min_rows, confirmed=model in held_before)
             counts[model] = replace(_merge(conn, staged, sync_id=sync_id, now=now, hold=hold),
                                     api_total_rows=entry.get("api_total_rows"))
             log.info("%s - %s", model, counts[model])
-    return LoadReport(sync_id=sync_id, models=counts)
+        for (model, name), assoc in MIRRORED_LINKS.items():
+            if model in entries and assoc.link_table is not None:
+                table = assoc.link_table.table.name
+                links[table] = _merge_links(
+                    conn, assoc.link_table, package.links(model, name),
+                    may_remove=_may_remove(entries[model]), sync_id=sync_id, now=now)
+                log.info("%s - %s", table, links[table])
+    return LoadReport(sync_id=sync_id, models=counts, links=links)
+
+
+def _may_remove(entry: ModelEntry) -> bool:
+    """Whether the crawl of a model is evidence that what it did not find is gone upstream
+    ("consistent" is absent from packages staged before the crawl checked it)."""
+    return bool(entry.get("complete") and entry.get("full_scope")
+                and entry.get("consistent", True))
+
+
+def _merge_links(conn: sa.Connection, link: LinkTable, pairs: set[tuple[int, int]], *,
+                 may_remove: bool, sync_id: str, now: datetime) -> ModelCounts:
+    """Merge the staged pairs of one join table (a few hundred at most: row by row)."""
+    table = link.table
+    source, target = table.c[link.source], table.c[link.target]
+    known = {(a, b): removed_at for a, b, removed_at
+             in conn.execute(sa.select(source, target, table.c.removed_at))}
+    new = sorted(pairs - known.keys())
+    restored = sorted(p for p in pairs & known.keys() if known[p] is not None)
+    seen = sorted(p for p in pairs & known.keys() if known[p] is None)
+    gone = sorted(p for p, removed_at in known.items()
+                  if removed_at is None and p not in pairs) if may_remove else []
+    if new:
+        conn.execute(sa.insert(table), [
+            {link.source: a, link.target: b, "first_seen": now, "last_seen": now,
+             "first_sync_id": sync_id, "last_sync_id": sync_id} for a, b in new])
+    where = (source == sa.bindparam("a"), target == sa.bindparam("b"))
+    if seen or restored:
+        conn.execute(sa.update(table).where(*where).values(
+            last_seen=now, last_sync_id=sync_id, removed_at=None),
+            [{"a": a, "b": b} for a, b in seen + restored])
+    if gone:
+        conn.execute(sa.update(table).where(*where).values(removed_at=now),
+                     [{"a": a, "b": b} for a, b in gone])
+    return ModelCounts(rows=len(pairs), inserted=len(new), unchanged=len(seen),
+                       removed=len(gone), restored=len(restored))
 
 
 def canonical_json(record: Mapping[str, Any]) -> bytes:
     """One spelling per record content (sorted keys, no whitespace, UTF-8), so a record that
     comes back with its keys in another order is unchanged."""
     return orjson.dumps(record, option=orjson.OPT_SORT_KEYS)
+
+
+def as_sent_json(record: Mapping[str, Any]) -> bytes:
+    """The record as ``raw`` keeps it (as JSON text on both backends): its keys in the order
+    the API sent them, so serve answers with the API's order."""
+    return orjson.dumps(record)
 
 
 def content_hash(canonical: bytes) -> str:
@@ -216,7 +270,8 @@ def content_hash(canonical: bytes) -> str:
 def _stage_model(package: StagingPackage, model: str, *, may_remove: bool) -> _StagedModel:
     table = MODEL_TABLES[model]
     contract = Contract(table)
-    # key -> content -> (typed row, canonical JSON): more than one content is a conflict
+    # key -> content (canonical JSON) -> (typed row, the first copy's JSON as sent): more
+    # than one content is a conflict
     copies: dict[int, dict[bytes, tuple[tuple[Any, ...], bytes]]] = {}
     quarantined: list[_Quarantined] = []
     kept_keys: set[int] = set()
@@ -228,20 +283,20 @@ def _stage_model(package: StagingPackage, model: str, *, may_remove: bool) -> _S
             if _usable_key(record_id):
                 kept_keys.add(record_id)
             continue
-        canonical = canonical_json(record)
         # typed[0] is the checked key (attribute_columns puts the primary key first)
-        copies.setdefault(typed[0], {}).setdefault(canonical, (typed, canonical))
+        copies.setdefault(typed[0], {}).setdefault(canonical_json(record),
+                                                   (typed, as_sent_json(record)))
     rows = []
     for record_id, versions in copies.items():
         if len(versions) > 1:
             kept_keys.add(record_id)
-            for _, canonical in versions.values():
+            for canonical in versions:
                 quarantined.append(_Quarantined(
                     str(record_id), f"conflicting duplicate: {len(versions)} different "
                     f"records with {contract.key} {record_id} in one crawl", _escaped(canonical)))
             continue
-        ((typed, canonical),) = versions.values()
-        rows.append((*typed, canonical.decode("utf-8"), content_hash(canonical)))
+        ((canonical, (typed, as_sent)),) = versions.items()
+        rows.append((*typed, as_sent.decode("utf-8"), content_hash(canonical)))
     columns = [c.name for c in attribute_columns(table)] + ["raw", "content_hash"]
     return _StagedModel(model, table, columns, rows, may_remove, quarantined, kept_keys)
 
@@ -460,6 +515,12 @@ def _merge_from_stage(conn: sa.Connection, staged: _StagedModel, stage_name: str
         run(f"UPDATE {target} AS t SET last_seen = {now_value}, last_sync_id = {sync_id_value} "
             f"FROM {stage} s WHERE t.{pk} = s.{pk} AND t.removed_at IS NULL "
             f"AND t.content_hash = s.content_hash")
+        # Same content, other key order (a row stored with sorted keys, or as jsonb, by an
+        # earlier version): keep the order the API sends now.
+        run(f"UPDATE {target} AS t SET raw = s.raw FROM {stage} s "
+            f"WHERE t.{pk} = s.{pk} AND t.removed_at IS NULL "
+            f"AND t.content_hash = s.content_hash "
+            f"AND CAST(t.raw AS TEXT) <> CAST(s.raw AS TEXT)")
     if inserted:
         columns = ", ".join(q(name) for name in staged.columns)
         selected = ", ".join(f"s.{q(name)}" for name in staged.columns)
@@ -482,4 +543,5 @@ def _quote(conn: sa.Connection, name: str) -> str:
     return conn.dialect.identifier_preparer.quote(name)
 
 
-__all__ = ["LoadReport", "ModelCounts", "canonical_json", "content_hash", "load_staged"]
+__all__ = ["LoadReport", "ModelCounts", "as_sent_json", "canonical_json", "content_hash",
+           "load_staged"]

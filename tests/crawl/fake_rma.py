@@ -1,8 +1,9 @@
 """A tiny in-memory RMA server for crawl tests, on httpx.MockTransport.
 
 It understands only what the crawler sends (flat criteria with $eq/$in, num_rows, start_row,
-order by the primary key) and fails loudly on anything else, so a crawler that starts sending
-other queries breaks these tests rather than passing them by accident.
+order by the primary key; or one join-table association included, unpaged) and fails loudly on
+anything else, so a crawler that starts sending other queries breaks these tests rather than
+passing them by accident.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from ctmirror.schema.allen_model import primary_key
+from ctmirror.schema.allen_model import association, primary_key
 
 Record = dict[str, Any]
 
@@ -24,7 +25,14 @@ _QUERY = re.compile(
     r"\[num_rows\$eq(?P<num_rows>\d+)\]\[start_row\$eq(?P<start_row>\d+)\]"
     r"\[order\$eq'(?P<order>\w+)'\]\[count\$eqfalse\]$"
 )
+_INCLUDING = re.compile(
+    r"model::(?P<model>\w+)(?:,rma::criteria,(?P<criteria>.*?))?,rma::include,(?P<include>\w+),"
+    r"rma::options\[num_rows\$eq'all'\]\[order\$eq'(?P<order>\w+)'\]\[count\$eqfalse\]$"
+)
 _FILTER = re.compile(r"\[(\w+)\$(eq|in)([^\]]*)\]")
+
+#: The corpus's join-table pairs: two templates list the mechanism files 20 and 21.
+CORPUS_LINKS = {("NeuronalModelTemplate", "well_known_files"): [(900, 20), (900, 21), (901, 21)]}
 
 
 def _value(text: str) -> object:
@@ -35,9 +43,11 @@ def _value(text: str) -> object:
 
 class FakeRma:
     def __init__(self, records: dict[str, list[Record]], *,
-                 nested: dict[str, Callable[[Record], dict[str, Any]]] | None = None) -> None:
+                 nested: dict[str, Callable[[Record], dict[str, Any]]] | None = None,
+                 links: dict[tuple[str, str], list[tuple[int, int]]] | None = None) -> None:
         self.records = records
         self.nested = nested or {}
+        self.links = CORPUS_LINKS if links is None else links
         self.queries: list[tuple[str, str]] = []  # (model, criteria)
         # A request whose decoded query contains one of these substrings gets HTTP 503.
         self.failing: set[str] = set()
@@ -52,7 +62,7 @@ class FakeRma:
         q = urllib.parse.unquote(request.url.query.decode()).removeprefix("q=")
         if any(marker in q for marker in self.failing):
             return httpx.Response(503, text="busy")
-        match = _QUERY.fullmatch(q)
+        match = _QUERY.fullmatch(q) or _INCLUDING.fullmatch(q)
         assert match, f"unexpected query {q}"
         model = match["model"]
         key = primary_key(model)
@@ -65,16 +75,30 @@ class FakeRma:
             rows = [r for r in rows if r.get(attr) in wanted]
         assert "".join(m.group(0) for m in _FILTER.finditer(criteria)) == criteria
         rows = sorted(rows, key=lambda r: r[key])
-        start, size = int(match["start_row"]), int(match["num_rows"])
-        page = [{**r, **self.nested[model](r)} if model in self.nested else dict(r)
-                for r in rows[start:start + size]]
+        if "include" in match.groupdict():
+            page = [self._including(model, match["include"], r) for r in rows]
+            # As the real API does, total_rows counts the joined rows.
+            total = sum(max(1, len(r[match["include"]])) for r in page)
+            start = 0
+        else:
+            start, size = int(match["start_row"]), int(match["num_rows"])
+            page = [{**r, **self.nested[model](r)} if model in self.nested else dict(r)
+                    for r in rows[start:start + size]]
+            # Flat queries join nothing, so total_rows counts the matches.
+            total = len(rows)
         if any(marker in q for marker in self.empty):
             page = []
-        # Flat queries join nothing, so total_rows counts the matches.
         body = {"success": True, "id": 0, "start_row": start, "num_rows": len(page),
-                "total_rows": len(rows), "msg": page}
+                "total_rows": total, "msg": page}
         return httpx.Response(200, content=json.dumps(body),
                               headers={"content-type": "application/json"})
+
+
+    def _including(self, model: str, name: str, record: Record) -> Record:
+        target = association(model, name).target
+        listed = {t for s, t in self.links.get((model, name), []) if s == record["id"]}
+        return {**record, name: [dict(r) for r in self.records.get(target, [])
+                                 if r["id"] in listed]}
 
 
 def corpus(cells: int = 5) -> dict[str, list[Record]]:
@@ -104,6 +128,11 @@ def corpus(cells: int = 5) -> dict[str, list[Record]]:
 
     for t in r["NeuronalModelTemplate"]:
         attach("NeuronalModelTemplate", t["id"], 3)
+    # Mechanism files: attached to a Product, reached only through the templates' lists.
+    r["WellKnownFile"] += [{"id": i, "attachable_type": "Product", "attachable_id": 305,
+                            "well_known_file_type_id": 3, "path": f"/m/{i}.mod",
+                            "download_link": f"/api/v2/well_known_file_download/{i}"}
+                           for i in (20, 21)]
     for c in range(cells):
         sid, did, erid = 100 + c, 200 + c % 3, 300 + c
         structure = 11 + c % 2

@@ -74,7 +74,9 @@ def test_queries_are_batched_not_one_per_cell(tmp_path: Path) -> None:
     assert sweeps == ["[specimen_id$in100,101]", "[specimen_id$in102,103]", "[specimen_id$in104]"]
     files = [c for m, c in server.queries if m == "WellKnownFile"]
     assert "[attachable_type$eq'EphysResult'][attachable_id$in300,301]" in files
-    assert all(c.startswith("[attachable_type$eq'") for c in files)
+    # by owner, but the mechanism files: by the ids the templates list
+    assert [c for c in files if not c.startswith("[attachable_type$eq'")] == ["[id$in20,21]"]
+    assert server.queries[1] == ("NeuronalModelTemplate", "")
     # With pages of 100, every model costs ceil(ids / 2) requests, or one when fetched whole.
     assert len([m for m, _ in server.queries if m == "Specimen"]) == math.ceil(5 / 2)
     assert [c for m, c in server.queries if m == "ApiCellTypesSpecimenDetail"] == [""]
@@ -114,6 +116,25 @@ def test_a_killed_crawl_resumes_with_only_the_missing_pages(tmp_path: Path) -> N
     assert {m for m, _ in server.queries} == {"EphysSweep", "WellKnownFile"}
     assert staged(tmp_path, "s1") == expected_records(records)
     assert not list((tmp_path / "s1").rglob("*.tmp"))
+
+
+def test_join_table_pairs_are_staged_and_resumed(tmp_path: Path) -> None:
+    server = FakeRma(corpus(cells=2))
+    first = extract(client_for(server), tmp_path, sync_id="s1", page_size=3, in_batch=2)
+    package = StagingPackage(tmp_path, "s1")
+    assert package.links("NeuronalModelTemplate", "well_known_files") == {
+        (900, 20), (900, 21), (901, 21)}
+    # the joined total_rows of the including query is no evidence, but no contradiction
+    template = first.models["NeuronalModelTemplate"]
+    assert template.consistent and template.complete and template.api_total_rows is None
+    # a page whose pairs were lost is fetched again, the files it lists still known
+    (pairs,) = (tmp_path / "s1" / "links" / "NeuronalModelTemplate.well_known_files").iterdir()
+    pairs.unlink()
+    server.queries.clear()
+    again = extract(client_for(server), tmp_path, sync_id="s1", page_size=3, in_batch=2)
+    assert server.queries == [("NeuronalModelTemplate", "")]
+    assert again.models["WellKnownFile"].rows == first.models["WellKnownFile"].rows
+    assert {20, 21} <= set(package.unique_records("WellKnownFile"))
 
 
 def test_a_failing_batch_is_recorded_and_the_crawl_goes_on(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ import pytest
 from ctmirror.crawl import StagingPackage, extract
 from ctmirror.replica.snapshot import Snapshot
 from ctmirror.rma.client import RmaClient
-from ctmirror.schema.allen_model import REFERENCE_MODELS, primary_key
+from ctmirror.schema.allen_model import MIRRORED_LINKS, REFERENCE_MODELS, primary_key
 
 pytest.importorskip("ctmirror.replica.server")
 pytest.importorskip("ctmirror.replica.corpus.synth")
@@ -18,18 +18,14 @@ pytest.importorskip("ctmirror.replica.corpus.synth")
 
 def snapshot_records(root: Path) -> dict[str, dict[object, dict[str, Any]]]:
     """The snapshot's records the mirror holds: not the reference models (``Product``), nor the
-    files attached to them (the templates' mechanism files, listed through a join table)."""
+    files attached to them but those a join table the mirror keeps lists (the templates'
+    mechanism files)."""
     snapshot = Snapshot(root)
-    records = {
-        model: {r[primary_key(model)]: r for r in snapshot.iter_records(model)}
+    return {
+        model: {r[primary_key(model)]: r for r in snapshot.mirrored_records(model)}
         for model in snapshot.models()
         if model not in REFERENCE_MODELS
     }
-    records["WellKnownFile"] = {
-        key: r for key, r in records["WellKnownFile"].items()
-        if r["attachable_type"] not in REFERENCE_MODELS
-    }
-    return records
 
 
 def test_crawl_stages_every_record_of_the_snapshot_then_resumes_for_free(
@@ -46,6 +42,11 @@ def test_crawl_stages_every_record_of_the_snapshot_then_resumes_for_free(
         assert package.unique_records(model) == records, model
         assert first.models[model].rows == len(records), model
     assert any(m.pages_fetched > 1 for m in first.models.values())
+    links = Snapshot(synth_snapshot).links()
+    for model, name in MIRRORED_LINKS:
+        assert package.links(model, name) == set(links[(model, name)])
+    # 16 mechanism files, listed by both biophysical templates
+    assert len(links[("NeuronalModelTemplate", "well_known_files")]) == 32
 
     with RmaClient(replica.base_url) as client:
         second = extract(client, tmp_path, sync_id="replica-1", page_size=7, in_batch=5)

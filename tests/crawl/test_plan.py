@@ -12,10 +12,10 @@ from ctmirror.crawl.plan import (
     execution_order,
     key_fields,
 )
-from ctmirror.crawl.records import flat_record, int_values
+from ctmirror.crawl.records import flat_record, int_values, link_pairs
 from ctmirror.crawl.staging import StagingPackage, page_key
 from ctmirror.errors import ConfigError, InputError
-from ctmirror.schema.allen_model import MODELS
+from ctmirror.schema.allen_model import MIRRORED_LINKS, MODELS
 
 
 def test_default_plan_covers_every_catalog_model_after_its_sources() -> None:
@@ -29,19 +29,28 @@ def test_default_plan_covers_every_catalog_model_after_its_sources() -> None:
 
 
 def test_plan_links_and_sources_are_fields_of_the_data_model() -> None:
+    # a join-table association's target ids are a key field named after it
+    included = {(r.model, name) for r in DEFAULT_PLAN for name in r.links}
+    assert included == set(MIRRORED_LINKS) == {("NeuronalModelTemplate", "well_known_files")}
     for resource in DEFAULT_PLAN:
         fields = MODELS[resource.model].fields
         assert resource.link is None or resource.link in fields, resource.name
         assert {attr for attr, _ in resource.where} <= set(fields), resource.name
         for source in resource.sources:
-            assert source.field in MODELS[source.model].fields, (resource.name, source)
+            assert (source.field in MODELS[source.model].fields
+                    or (source.model, source.field) in included), (resource.name, source)
     files = [r for r in DEFAULT_PLAN if r.model == "WellKnownFile"]
     assert {r.where for r in files} == {
         (("attachable_type", model),) for model, spec in MODELS.items()
         if "well_known_files" in spec.associations and spec.associations[
             "well_known_files"].kind == "polymorphic"} | {
-        # files attached to a template itself; its mechanism files are a join-table list
-        (("attachable_type", "NeuronalModelTemplate"),)}
+        # files attached to a template itself, and the mechanism files it lists
+        (("attachable_type", "NeuronalModelTemplate"),), ()}
+    listed = next(r for r in files if not r.where)
+    assert (listed.link, listed.sources) == (
+        "id", (KeySource("NeuronalModelTemplate", "well_known_files"),))
+    with pytest.raises(ConfigError, match="no join-table associations"):
+        Resource("Specimen", links=("donor",))
     donors = next(r for r in DEFAULT_PLAN if r.model == "Donor")
     assert (donors.link, donors.sources) == (
         "id", (KeySource(CELLS_MODEL, "donor__id"), KeySource("Specimen", "donor_id")))
@@ -91,6 +100,28 @@ def test_flat_record_drops_associations_only() -> None:
 def test_int_values_skip_nulls_and_non_ids() -> None:
     rows = [{"x": 1}, {"x": None}, {"x": True}, {"x": "7"}, {"x": 1}, {}, {"x": 3}]
     assert int_values(rows, "x") == {1, 3}
+
+
+def test_link_pairs_are_the_listed_ids() -> None:
+    records = [
+        {"id": 1, "well_known_files": [{"id": 7}, {"id": 5}, {"id": None}]},
+        {"id": 2, "well_known_files": []},
+        {"id": 3},  # not included: no pairs
+        {"id": "x", "well_known_files": [{"id": 9}]},
+    ]
+    assert link_pairs("NeuronalModelTemplate", records, "well_known_files") == [(1, 5), (1, 7)]
+
+
+def test_link_pages_round_trip(tmp_path: Path) -> None:
+    package = StagingPackage(tmp_path, "sync-1")
+    package.write_links("NeuronalModelTemplate", "well_known_files", "k1", [(1, 5), (1, 7)])
+    package.write_links("NeuronalModelTemplate", "well_known_files", "k2", [(1, 5), (2, 5)])
+    assert package.read_links("NeuronalModelTemplate", "well_known_files", "k1") == [
+        (1, 5), (1, 7)]
+    assert package.read_links("NeuronalModelTemplate", "well_known_files", "k3") is None
+    assert package.links("NeuronalModelTemplate", "well_known_files") == {(1, 5), (1, 7), (2, 5)}
+    with pytest.raises(ConfigError):
+        package.write_links("NeuronalModelTemplate", "../x", "k1", [])
 
 
 def test_page_key_is_a_stable_hash_of_the_request_path() -> None:

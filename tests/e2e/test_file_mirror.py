@@ -40,13 +40,12 @@ def _config(base_url: str, root: Path, warehouse_url: str, **files: object) -> S
 
 
 def _stored(snapshot: Path) -> dict[tuple[str, int], StoredFile]:
-    """The snapshot's files the mirror holds: all but the NEURON mechanism files, which are
-    attached to a Product (a model the crawl does not follow)."""
+    """The snapshot's files the mirror holds: those of the records it holds (the NEURON
+    mechanism files too, through the templates' lists), and every model package."""
     source = {"well_known_file": "well_known_file", "model_zip": "model_package"}
-    on_products = {int(r["id"]) for r in Snapshot(snapshot).iter_records("WellKnownFile")
-                   if r.get("attachable_type") == "Product"}
+    held = {int(r["id"]) for r in Snapshot(snapshot).mirrored_records("WellKnownFile")}
     return {(source[f.kind], f.id): f for f in Snapshot(snapshot).files()
-            if not (f.kind == "well_known_file" and f.id in on_products)}
+            if f.kind != "well_known_file" or f.id in held}
 
 
 def _sha256(path: Path) -> str:

@@ -3,6 +3,7 @@ another mirror, and picks up a finished sync without a restart."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -101,6 +102,7 @@ def test_serve_answers_queries_and_files_as_the_replica_does(
     from ctmirror.replica.snapshot import Snapshot
 
     swc = next(f for f in Snapshot(synth_snapshot).files() if f.relpath.endswith(".swc"))
+    mod = next(f for f in Snapshot(synth_snapshot).files() if f.relpath.endswith(".mod"))
     paths = [
         "/api/v2/data/query.json?q=model::ApiCellTypesSpecimenDetail,"
         "rma::options[num_rows$eq'all']",
@@ -110,6 +112,11 @@ def test_serve_answers_queries_and_files_as_the_replica_does(
         "rma::options[num_rows$eq'all']",
         "/api/v2/data/query.json?q=model::NeuronalModel,rma::include,well_known_files,"
         "rma::options[num_rows$eq5][order$eq'id$desc']",
+        # BiophysicalApi.cache_data: the models whose template lists its mechanism files
+        "/api/v2/data/query.json?q=model::NeuronalModel,rma::criteria,"
+        "neuronal_model_template(well_known_files(well_known_file_type)),rma::include,"
+        "neuronal_model_template(well_known_files(well_known_file_type)),"
+        "rma::options[num_rows$eq'all']",
     ]
     with serve_in_thread(synth_snapshot) as replica, _serving(synced_mirror) as served, \
             httpx.Client() as http:
@@ -118,9 +125,12 @@ def test_serve_answers_queries_and_files_as_the_replica_does(
             got = http.get(served.base_url + path).json()
             assert want["total_rows"] > 0, path
             assert got == want, path
+        for stored in (swc, mod):
+            url = f"/api/v2/well_known_file_download/{stored.id}"
+            body = http.get(served.base_url + url).content
+            assert body == http.get(replica.base_url + url).content
+            assert hashlib.sha256(body).hexdigest() == stored.sha256
         url = f"/api/v2/well_known_file_download/{swc.id}"
-        assert http.get(served.base_url + url).content == \
-            http.get(replica.base_url + url).content
         ranged = http.get(served.base_url + url, headers={"Range": "bytes=10-19"})
         assert ranged.status_code == 206
         assert ranged.headers["ETag"] == f'"{swc.sha256}"'

@@ -40,13 +40,10 @@ def _config(base_url: str, root: Path, warehouse_url: str, limit: int | None = N
 
 
 def _snapshot_counts(snapshot: Path) -> dict[str, int]:
-    """Records the mirror holds: not the reference models (``Product``) nor their files."""
+    """Records the mirror holds (``Snapshot.mirrored_records``)."""
     snap = Snapshot(snapshot)
-    return {
-        model: sum(1 for r in snap.iter_records(model)
-                   if r.get("attachable_type") not in REFERENCE_MODELS)
-        for model in snap.models() if model not in REFERENCE_MODELS
-    }
+    return {model: sum(1 for _ in snap.mirrored_records(model))
+            for model in snap.models() if model not in REFERENCE_MODELS}
 
 
 def _warehouse_counts(url: str) -> dict[str, int]:

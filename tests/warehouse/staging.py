@@ -18,13 +18,19 @@ def write_package(
     complete: bool = True,
     full_scope: bool = True,
     model_flags: Mapping[str, tuple[bool, bool]] | None = None,
+    links: Mapping[tuple[str, str], Sequence[tuple[int, int]]] | None = None,
 ) -> Path:
-    """``<root>/staging/<sync_id>`` with one page file per inner list of ``pages[model]``.
+    """``<root>/staging/<sync_id>`` with one page file per inner list of ``pages[model]``, and
+    the join-table pairs ``links[(model, association)]`` in one links page each.
 
     ``model_flags`` overrides ``(complete, full_scope)`` per model.
     """
     package = root / "staging" / sync_id
     package.mkdir(parents=True)
+    for (model, association), pairs in (links or {}).items():
+        folder = package / "links" / f"{model}.{association}"
+        folder.mkdir(parents=True)
+        (folder / "page0000.jsonl").write_text("".join(f"[{a},{b}]\n" for a, b in pairs))
     models = {}
     for model, model_pages in pages.items():
         folder = package / model

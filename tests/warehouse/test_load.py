@@ -83,8 +83,14 @@ def test_update_keeps_the_old_record_in_history(engine: sa.Engine, tmp_path: Pat
 
 def test_key_order_is_not_a_change(engine: sa.Engine, tmp_path: Path) -> None:
     _load(engine, tmp_path, "s1", {"Donor": [[{"id": 1, "name": "a", "sex": "F"}]]})
+    ((raw,),) = _rows(engine, donors, "raw")
+    order = list(raw)
     report = _load(engine, tmp_path, "s2", {"Donor": [[{"sex": "F", "name": "a", "id": 1}]]})
     assert report.models["Donor"] == ModelCounts(rows=1, unchanged=1)
+    ((raw,),) = _rows(engine, donors, "raw")
+    assert raw == {"id": 1, "name": "a", "sex": "F"}
+    # raw is JSON text on both backends: the keys in the order the API sent them last
+    assert (order, list(raw)) == (["id", "name", "sex"], ["sex", "name", "id"])
 
 
 def test_removed_records_are_marked_then_restored(engine: sa.Engine, tmp_path: Path) -> None:
@@ -263,3 +269,33 @@ def test_the_hold_share_is_a_setting(engine: sa.Engine, tmp_path: Path,
     report = load_staged(engine, write_package(tmp_path, "s2", {"EphysSweep": [sweeps[:10]]}),
                          hold_share=config.removal_hold_share)
     assert report.models["EphysSweep"] == ModelCounts(rows=10, unchanged=10, removed=30)
+
+
+def test_join_table_pairs_merge_with_their_source_model(engine: sa.Engine,
+                                                         tmp_path: Path) -> None:
+    from ctmirror.schema import NeuronalModelTemplateWellKnownFile
+
+    pairs = NeuronalModelTemplateWellKnownFile.__table__
+    key = ("NeuronalModelTemplate", "well_known_files")
+    templates = [[{"id": 1, "name": "perisomatic"}, {"id": 2, "name": "all active"}]]
+
+    def load_pairs(sync_id: str, listed: list[tuple[int, int]], **flags: Any) -> ModelCounts:
+        report = load_staged(engine, write_package(
+            tmp_path, sync_id, {"NeuronalModelTemplate": templates}, links={key: listed},
+            **flags))
+        return report.links[pairs.name]
+
+    assert load_pairs("s1", [(1, 10), (1, 11), (2, 11)]) == ModelCounts(rows=3, inserted=3)
+    assert load_pairs("s2", [(1, 10), (1, 11), (2, 11)]) == ModelCounts(rows=3, unchanged=3)
+    # a crawl that is no evidence removes nothing
+    assert load_pairs("s3", [(1, 10)], complete=False) == ModelCounts(rows=1, unchanged=1)
+    assert load_pairs("s4", [(1, 10)]) == ModelCounts(rows=1, unchanged=1, removed=2)
+    assert load_pairs("s5", [(1, 10), (2, 11)]) == ModelCounts(rows=2, unchanged=1,
+                                                              restored=1)
+    assert _rows(engine, pairs, "neuronal_model_template_id", "well_known_file_id",
+                 "first_sync_id", "last_sync_id") == [
+        (1, 10, "s1", "s5"), (1, 11, "s1", "s2"), (2, 11, "s1", "s5")]
+    with engine.connect() as conn:
+        removed = conn.execute(sa.select(pairs.c.well_known_file_id)
+                               .where(pairs.c.removed_at.is_not(None))).scalars().all()
+    assert removed == [11]
