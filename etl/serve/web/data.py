@@ -1,0 +1,232 @@
+"""What the pages show, read from the warehouse's analyst views and one Parquet row group (I/O
+edge, read-only).
+
+Every query names one cell (or one model) by its key, so a page costs about its own rows on a
+mirror of any size; the cell list behind the search page is read once per synced state (2,333
+rows of short columns) and filtered in memory.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow.parquet as pq
+import sqlalchemy as sa
+
+from ctmirror.schema.analyst import PREFERRED_DEFINITIONS
+from ctmirror.schema.parquet import GLIF_VOLTAGES, SWEEPS
+
+Row = dict[str, Any]
+
+#: The columns of ``cells`` the search page filters, counts and lists.
+SEARCH_COLUMNS: tuple[str, ...] = (
+    "specimen_id", "specimen_name", "species", "donor_name", "transgenic_line",
+    "reporter_status", "disease_state", "structure_acronym", "area_acronym", "layer",
+    "dendrite_type", "has_nwb", "has_reconstruction", "glif_model_count",
+    "biophysical_model_count",
+)
+
+
+@dataclass(frozen=True)
+class Trace:
+    """One sweep's samples in physical units: response in mV, stimulus in pA."""
+
+    rate_hz: float
+    response_mv: npt.NDArray[np.float32]
+    stimulus_pa: npt.NDArray[np.float32]
+
+
+class WebData:
+    """The warehouse at ``url`` (its reader copy) and the Parquet datasets under ``root``.
+
+    One engine per synced state: ``at(version)`` opens a new one when the served state changed
+    (the published DuckDB copy is swapped by rename, so an open handle keeps the old one)."""
+
+    def __init__(self, url: str, root: Path) -> None:
+        self.url = url
+        self.root = Path(root)
+        self._lock = threading.Lock()
+        self._version: str | None = None
+        self._engine: sa.Engine | None = None
+        self._cells: list[Row] | None = None
+        self._traces: OrderedDict[tuple[str, int, int], Trace] = OrderedDict()
+
+    def at(self, version: str) -> sa.Engine:
+        from ctmirror.serve.warehouse_source import open_for_reading
+
+        with self._lock:
+            if self._engine is None or version != self._version:
+                if self._engine is not None:
+                    self._engine.dispose()
+                self._engine = open_for_reading(self.url)
+                self._version = version
+                self._cells = None
+                self._traces.clear()
+            return self._engine
+
+    def close(self) -> None:
+        with self._lock:
+            if self._engine is not None:
+                self._engine.dispose()
+            self._engine = None
+
+    def rows(self, version: str, sql: str, **params: Any) -> list[Row]:
+        with self.at(version).connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(sa.text(sql), params)]
+
+    # -- search ---------------------------------------------------------------------------------
+
+    def cell_list(self, version: str) -> list[Row]:
+        engine = self.at(version)
+        cells = self._cells
+        if cells is None:
+            with engine.connect() as conn:
+                cells = [dict(r._mapping) for r in conn.execute(sa.text(
+                    f"SELECT {', '.join(SEARCH_COLUMNS)} FROM cells ORDER BY specimen_id"))]
+            self._cells = cells
+        return cells
+
+    # -- one cell -------------------------------------------------------------------------------
+
+    def cell(self, version: str, specimen_id: int) -> Row | None:
+        found = self.rows(version, "SELECT * FROM cells WHERE specimen_id = :s", s=specimen_id)
+        return found[0] if found else None
+
+    def sweeps(self, version: str, specimen_id: int) -> list[Row]:
+        return self.rows(version, """
+            SELECT sweep_number, stimulus_name, stimulus_units, stimulus_amplitude_pa,
+                   num_spikes, num_spikes_recomputed, stimulus_start_time_s,
+                   stimulus_duration_s
+            FROM sweep_summary WHERE specimen_id = :s ORDER BY sweep_number""", s=specimen_id)
+
+    def fi_curve(self, version: str, specimen_id: int) -> list[Row]:
+        return self.rows(version, """
+            SELECT stimulus_amplitude_pa, spike_rate_hz, spike_rate_hz_recomputed, sweep_count
+            FROM fi_curves WHERE specimen_id = :s ORDER BY stimulus_amplitude_pa""",
+                         s=specimen_id)
+
+    def glif_models(self, version: str, specimen_id: int) -> list[Row]:
+        return self.rows(version, """
+            SELECT neuronal_model_id, model_name, level, level_name, published_evr,
+                   recomputed_evr, evr_difference, recomputed_problem
+            FROM glif_models WHERE specimen_id = :s ORDER BY level, neuronal_model_id""",
+                         s=specimen_id)
+
+    def files(self, version: str, specimen_id: int) -> list[Row]:
+        return self.rows(version, """
+            SELECT source, source_id, kind, relpath, size FROM mirror_files
+            WHERE specimen_id = :s AND removed_at IS NULL ORDER BY kind, source_id""",
+                         s=specimen_id)
+
+    def spikes(self, version: str, specimen_id: int, sweep_number: int,
+               definitions: str | None) -> list[Row]:
+        return self.rows(version, """
+            SELECT spike_number, threshold_t, threshold_v, peak_index, peak_t, peak_v,
+                   trough_index, trough_t, trough_v
+            FROM ephys_spikes WHERE specimen_id = :s AND sweep_number = :n
+              AND definitions = :d ORDER BY spike_number""",
+                         s=specimen_id, n=sweep_number, d=definitions or PREFERRED_DEFINITIONS)
+
+    def morphology(self, version: str, reconstruction_id: int) -> list[Row]:
+        return self.rows(version, """
+            SELECT node_id, type, x, y, z, parent_id FROM reconstruction_nodes
+            WHERE neuron_reconstruction_id = :r ORDER BY node_id""", r=reconstruction_id)
+
+    def glif_model(self, version: str, model_id: int) -> Row | None:
+        found = self.rows(version, """
+            SELECT g.neuronal_model_id, g.specimen_id, g.level_name, g.published_evr,
+                   g.recomputed_evr, c.el_reference
+            FROM glif_models g
+            LEFT JOIN glif_neuron_configs c ON c.neuronal_model_id = g.neuronal_model_id
+            WHERE g.neuronal_model_id = :m""", m=model_id)
+        return found[0] if found else None
+
+    # -- samples --------------------------------------------------------------------------------
+
+    def trace(self, version: str, specimen_id: int, sweep_number: int) -> Trace | None:
+        """One sweep's samples from its row group; the last few are kept (a zoom asks again)."""
+        key = (version, specimen_id, sweep_number)
+        with self._lock:
+            if key in self._traces:
+                self._traces.move_to_end(key)
+                return self._traces[key]
+        found = _row_group(SWEEPS.partition_directory(self.root, specimen_id), "nwb-",
+                           sweep_number, ("sampling_rate_hz", "stimulus_conversion",
+                                          "response_conversion", "stimulus", "response"))
+        if found is None:
+            return None
+        table = found
+        response = _samples(table, "response") * np.float32(
+            1e3 * _scalar(table, "response_conversion", 1.0))
+        stimulus = _samples(table, "stimulus") * np.float32(
+            1e12 * _scalar(table, "stimulus_conversion", 1.0))
+        trace = Trace(float(_scalar(table, "sampling_rate_hz", 0.0)), response, stimulus)
+        with self._lock:
+            self._traces[key] = trace
+            while len(self._traces) > 4:
+                self._traces.popitem(last=False)
+        return trace
+
+    def glif_voltage(self, specimen_id: int, model_id: int
+                     ) -> tuple[int, float, npt.NDArray[np.float32]] | None:
+        """(sweep number, rate, voltage relative to rest in V) of the model's first simulated
+        sweep, when the sync kept the voltages."""
+        path = GLIF_VOLTAGES.file_path(self.root, specimen_id, model_id)
+        if not path.is_file():
+            return None
+        parquet = pq.ParquetFile(path)
+        if parquet.metadata.num_row_groups == 0:
+            return None
+        table = parquet.read_row_group(0, columns=["sweep_number", "sampling_rate_hz",
+                                                   "voltage"])
+        return (int(_scalar(table, "sweep_number", -1)),
+                float(_scalar(table, "sampling_rate_hz", 0.0)), _samples(table, "voltage"))
+
+
+def _row_group(directory: Path, prefix: str, sweep_number: int,
+               columns: Sequence[str]) -> Any:
+    """The columns of the row group holding ``sweep_number``, found by the row groups'
+    statistics (one sweep each), so no other sweep's samples are read."""
+    for path in sorted(directory.glob(f"{prefix}*.parquet")):
+        parquet = pq.ParquetFile(path)
+        meta = parquet.metadata
+        column = parquet.schema_arrow.get_field_index("sweep_number")
+        for group in range(meta.num_row_groups):
+            stats = meta.row_group(group).column(column).statistics
+            if stats is not None and stats.has_min_max and not (
+                    stats.min <= sweep_number <= stats.max):
+                continue
+            table = parquet.read_row_group(group, columns=["sweep_number", *columns])
+            numbers = table.column("sweep_number").to_pylist()
+            if sweep_number in numbers:
+                return table.slice(numbers.index(sweep_number), 1)
+    return None
+
+
+def _samples(table: Any, column: str) -> npt.NDArray[np.float32]:
+    values = table.column(column).combine_chunks()
+    return np.asarray(values.values.to_numpy(zero_copy_only=False), dtype=np.float32)
+
+
+def _scalar(table: Any, column: str, default: float) -> float:
+    value = table.column(column)[0].as_py()
+    return default if value is None else value
+
+
+def counts(rows: Sequence[Mapping[str, Any]], key: str) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for row in rows:
+        value = row.get(key)
+        label = "" if value is None else str(value)
+        out[label] = out.get(label, 0) + 1
+    return out
+
+
+__all__ = ["SEARCH_COLUMNS", "Trace", "WebData", "counts"]
