@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -157,7 +157,8 @@ class WebData:
             if key in self._traces:
                 self._traces.move_to_end(key)
                 return self._traces[key]
-        found = _row_group(SWEEPS.partition_directory(self.root, specimen_id), "nwb-",
+        directory = SWEEPS.partition_directory(self.root, specimen_id)
+        found = _row_group(sorted(directory.glob(f"{SWEEPS.file_prefix}-*.parquet")),
                            sweep_number, ("sampling_rate_hz", "stimulus_conversion",
                                           "response_conversion", "stimulus", "response"))
         if found is None:
@@ -174,27 +175,25 @@ class WebData:
                 self._traces.popitem(last=False)
         return trace
 
-    def glif_voltage(self, specimen_id: int, model_id: int
+    def glif_voltage(self, specimen_id: int, model_id: int, sweep_numbers: Sequence[int]
                      ) -> tuple[int, float, npt.NDArray[np.float32]] | None:
-        """(sweep number, rate, voltage relative to rest in V) of the model's first simulated
-        sweep, when the sync kept the voltages."""
+        """(sweep number, rate, voltage relative to rest in V) of the model simulated on the
+        first of ``sweep_numbers`` the sync kept its voltages of (``--glif-voltages``)."""
         path = GLIF_VOLTAGES.file_path(self.root, specimen_id, model_id)
         if not path.is_file():
             return None
-        parquet = pq.ParquetFile(path)
-        if parquet.metadata.num_row_groups == 0:
-            return None
-        table = parquet.read_row_group(0, columns=["sweep_number", "sampling_rate_hz",
-                                                   "voltage"])
-        return (int(_scalar(table, "sweep_number", -1)),
-                float(_scalar(table, "sampling_rate_hz", 0.0)), _samples(table, "voltage"))
+        for number in sweep_numbers:
+            table = _row_group([path], number, ("sampling_rate_hz", "voltage"))
+            if table is not None:
+                return (number, float(_scalar(table, "sampling_rate_hz", 0.0)),
+                        _samples(table, "voltage"))
+        return None
 
 
-def _row_group(directory: Path, prefix: str, sweep_number: int,
-               columns: Sequence[str]) -> Any:
+def _row_group(paths: Sequence[Path], sweep_number: int, columns: Sequence[str]) -> Any:
     """The columns of the row group holding ``sweep_number``, found by the row groups'
     statistics (one sweep each), so no other sweep's samples are read."""
-    for path in sorted(directory.glob(f"{prefix}*.parquet")):
+    for path in paths:
         parquet = pq.ParquetFile(path)
         meta = parquet.metadata
         column = parquet.schema_arrow.get_field_index("sweep_number")
@@ -220,13 +219,4 @@ def _scalar(table: Any, column: str, default: float) -> float:
     return default if value is None else value
 
 
-def counts(rows: Sequence[Mapping[str, Any]], key: str) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for row in rows:
-        value = row.get(key)
-        label = "" if value is None else str(value)
-        out[label] = out.get(label, 0) + 1
-    return out
-
-
-__all__ = ["SEARCH_COLUMNS", "Trace", "WebData", "counts"]
+__all__ = ["SEARCH_COLUMNS", "Trace", "WebData"]

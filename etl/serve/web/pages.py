@@ -231,7 +231,12 @@ class WebPages:
         if model is None:
             return None
         specimen_id = int(model["specimen_id"])
-        simulated = self.data.glif_voltage(specimen_id, model_id)
+        # the model's voltage over a recorded Noise sweep (what its EVR is scored on), else
+        # over any sweep it was run on
+        sweeps = self.data.sweeps(version, specimen_id)
+        order = sorted(sweeps, key=lambda s: not str(s["stimulus_name"] or "").startswith("Noise"))
+        simulated = self.data.glif_voltage(specimen_id, model_id,
+                                           [int(s["sweep_number"]) for s in order])
         if simulated is None:
             return {"model": model, "problem": "the sync kept no voltages of this model "
                                                "(sync with --glif-voltages)"}
