@@ -13,37 +13,33 @@ import numpy.typing as npt
 
 def minmax_indices(values: npt.NDArray[np.floating], buckets: int,
                    keep: npt.ArrayLike = ()) -> npt.NDArray[np.int64]:
-    """Sorted indices of the samples to draw: each bucket's first minimum and maximum (at most
-    ``2 * buckets`` of them) and every index of ``keep`` inside the trace. A trace of at most
-    ``2 * buckets`` samples is kept whole. NaN samples are never a bucket's extreme."""
+    """Sorted indices of the samples to draw: the first minimum and maximum of each of at most
+    ``buckets`` equal runs of samples, and every index of ``keep`` inside the trace. A trace
+    of at most ``2 * buckets`` samples is kept whole. NaN samples are never an extreme."""
     n = int(values.shape[0])
     if buckets < 1:
         raise ValueError("buckets must be at least 1")
-    if n <= 2 * buckets:
-        return np.arange(n, dtype=np.int64)
-    edges = np.linspace(0, n, buckets + 1).astype(np.int64)
-    starts = edges[:-1]
-    # reduceat over equal-ish slices: the extreme of each bucket, then its first position
-    lows = np.fmin.reduceat(values, starts)
-    highs = np.fmax.reduceat(values, starts)
-    bucket_of = np.repeat(np.arange(buckets), np.diff(edges))
-    is_low = values == lows[bucket_of]
-    is_high = values == highs[bucket_of]
-    chosen = np.concatenate([_first_per_bucket(is_low, bucket_of, buckets),
-                             _first_per_bucket(is_high, bucket_of, buckets)])
     extra = np.asarray(keep, dtype=np.int64).ravel()
     extra = extra[(extra >= 0) & (extra < n)]
-    return np.unique(np.concatenate([chosen[chosen >= 0], extra]))
-
-
-def _first_per_bucket(mask: npt.NDArray[np.bool_], bucket_of: npt.NDArray[np.int64],
-                      buckets: int) -> npt.NDArray[np.int64]:
-    """The first index where ``mask`` holds in each bucket (-1: nowhere, an all-NaN bucket)."""
-    hits = np.flatnonzero(mask)
-    first = np.full(buckets, -1, dtype=np.int64)
-    # reversed assignment: the earliest hit of a bucket is written last and wins
-    first[bucket_of[hits[::-1]]] = hits[::-1]
-    return first
+    if n <= 2 * buckets:
+        return np.arange(n, dtype=np.int64)
+    size = -(-n // buckets)
+    rows = -(-n // size)
+    starts = np.arange(rows, dtype=np.int64) * size
+    # one reshaped pass per extreme: the trace padded with its last sample, which can never be
+    # a bucket's *first* extreme before a real sample of the same value
+    padded = np.empty(rows * size, dtype=values.dtype)
+    padded[:n] = values
+    padded[n:] = values[-1]
+    nan = np.isnan(padded)
+    if nan.any():
+        lows = np.where(nan, np.inf, padded).reshape(rows, size).argmin(axis=1)
+        highs = np.where(nan, -np.inf, padded).reshape(rows, size).argmax(axis=1)
+    else:
+        grid = padded.reshape(rows, size)
+        lows, highs = grid.argmin(axis=1), grid.argmax(axis=1)
+    chosen = np.concatenate([starts + lows, starts + highs, extra])
+    return np.unique(np.minimum(chosen, n - 1))
 
 
 __all__ = ["minmax_indices"]

@@ -51,9 +51,11 @@
   function watchZoom() {
     const div = document.getElementById('sweep');
     div.on('plotly_relayout', ev => {
-      if (ev['xaxis.range[0]'] !== undefined) {
+      // a drag sends range[0] and range[1], a call of Plotly.relayout may send the pair
+      const range = ev['xaxis.range'] || [ev['xaxis.range[0]'], ev['xaxis.range[1]']];
+      if (range[0] !== undefined) {
         ctm.zoomed = true;
-        loadSweep(ctm.sweep, ev['xaxis.range[0]'], ev['xaxis.range[1]']);
+        loadSweep(ctm.sweep, range[0], range[1]);
       } else if (ev['xaxis.autorange']) {
         ctm.zoomed = false;
         loadSweep(ctm.sweep);
