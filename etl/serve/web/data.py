@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 import sqlalchemy as sa
 
 from ctmirror.schema.analyst import PREFERRED_DEFINITIONS
-from ctmirror.schema.parquet import GLIF_VOLTAGES, SWEEPS
+from ctmirror.schema.parquet import EPHYS_SPIKES, GLIF_VOLTAGES, SWEEPS
 
 Row = dict[str, Any]
 
@@ -32,6 +32,11 @@ SEARCH_COLUMNS: tuple[str, ...] = (
     "dendrite_type", "has_nwb", "has_reconstruction", "glif_model_count",
     "biophysical_model_count",
 )
+
+#: The columns of ``ephys_spikes`` the sweep viewer marks.
+SPIKE_COLUMNS: tuple[str, ...] = ("sweep_number", "spike_number", "threshold_t", "threshold_v",
+                                  "peak_index", "peak_t", "peak_v", "trough_index", "trough_t",
+                                  "trough_v")
 
 
 @dataclass(frozen=True)
@@ -55,7 +60,7 @@ class WebData:
         self._lock = threading.Lock()
         self._version: str | None = None
         self._engine: sa.Engine | None = None
-        self._cells: list[Row] | None = None
+        self._cells: dict[int, Row] | None = None
         self._traces: OrderedDict[tuple[str, int, int], Trace] = OrderedDict()
 
     def at(self, version: str) -> sa.Engine:
@@ -84,20 +89,25 @@ class WebData:
     # -- search ---------------------------------------------------------------------------------
 
     def cell_list(self, version: str) -> list[Row]:
+        return list(self._cell_rows(version).values())
+
+    def cell(self, version: str, specimen_id: int) -> Row | None:
+        return self._cell_rows(version).get(specimen_id)
+
+    def _cell_rows(self, version: str) -> dict[int, Row]:
+        """Every row of ``cells`` by specimen, read once per synced state: on DuckDB the view
+        is computed (its window functions keep a filter from reaching the tables), so one
+        cell costs about as much as all 2,333 of them."""
         engine = self.at(version)
         cells = self._cells
         if cells is None:
             with engine.connect() as conn:
-                cells = [dict(r._mapping) for r in conn.execute(sa.text(
-                    f"SELECT {', '.join(SEARCH_COLUMNS)} FROM cells ORDER BY specimen_id"))]
-            self._cells = cells
+                cells = {int(r.specimen_id): dict(r._mapping) for r in conn.execute(
+                    sa.text("SELECT * FROM cells ORDER BY specimen_id"))}
+            with self._lock:
+                if version == self._version:
+                    self._cells = cells
         return cells
-
-    # -- one cell -------------------------------------------------------------------------------
-
-    def cell(self, version: str, specimen_id: int) -> Row | None:
-        found = self.rows(version, "SELECT * FROM cells WHERE specimen_id = :s", s=specimen_id)
-        return found[0] if found else None
 
     def sweeps(self, version: str, specimen_id: int) -> list[Row]:
         return self.rows(version, """
@@ -125,14 +135,17 @@ class WebData:
             WHERE specimen_id = :s AND removed_at IS NULL ORDER BY kind, source_id""",
                          s=specimen_id)
 
-    def spikes(self, version: str, specimen_id: int, sweep_number: int,
-               definitions: str | None) -> list[Row]:
-        return self.rows(version, """
-            SELECT spike_number, threshold_t, threshold_v, peak_index, peak_t, peak_v,
-                   trough_index, trough_t, trough_v
-            FROM ephys_spikes WHERE specimen_id = :s AND sweep_number = :n
-              AND definitions = :d ORDER BY spike_number""",
-                         s=specimen_id, n=sweep_number, d=definitions or PREFERRED_DEFINITIONS)
+    def spikes(self, specimen_id: int, sweep_number: int, definitions: str | None
+               ) -> list[Row]:
+        """The sweep's rows of ``ephys_spikes``, from the cell's Parquet file (written on
+        either backend; filtered by the row groups' statistics)."""
+        directory = EPHYS_SPIKES.partition_directory(self.root, specimen_id)
+        wanted = definitions or PREFERRED_DEFINITIONS
+        for path in sorted(directory.glob(f"{EPHYS_SPIKES.file_prefix}-*-{wanted}.parquet")):
+            table = pq.read_table(path, columns=list(SPIKE_COLUMNS),
+                                  filters=[("sweep_number", "=", sweep_number)])
+            return sorted(table.to_pylist(), key=lambda r: r["spike_number"])
+        return []
 
     def morphology(self, version: str, reconstruction_id: int) -> list[Row]:
         return self.rows(version, """

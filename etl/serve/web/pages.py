@@ -200,8 +200,7 @@ class WebPages:
         if trace is None or trace.rate_hz <= 0:
             return None
         cell = self.data.cell(version, specimen_id) or {}
-        spikes = self.data.spikes(version, specimen_id, sweep_number,
-                                  cell.get("ephys_definitions"))
+        spikes = self.data.spikes(specimen_id, sweep_number, cell.get("ephys_definitions"))
         keep = [s[k] for s in spikes for k in ("peak_index", "trough_index")
                 if s[k] is not None and s[k] >= 0]
         points = _window(trace.rate_hz, trace.response_mv.shape[0], params)
