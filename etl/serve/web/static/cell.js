@@ -101,7 +101,7 @@
     views.forEach(([h, v, axis], index) => traces.push({
       x: [d.soma[h]], y: [d.soma[v]], mode: 'markers', name: 'soma', legendgroup: 'soma marker',
       showlegend: index === 0, marker: {size: 10, color: '#000'}, xaxis: 'x' + axis, yaxis: 'y' + axis}));
-    const layout = {height: 460, margin: {t: 30, r: 10}, legend: {orientation: 'h', y: -0.1}};
+    const layout = {height: 480, margin: {t: 30, r: 10, b: 90}, legend: {orientation: 'h', y: -0.22}};
     views.forEach(([h, v, axis], index) => {
       layout['xaxis' + axis] = {domain: [index / 3 + 0.02, (index + 1) / 3 - 0.02], title: {text: h + ' (µm)'}, anchor: 'y' + axis};
       layout['yaxis' + axis] = {title: {text: v + ' (µm)'}, anchor: 'x' + axis, scaleanchor: 'x' + axis,
