@@ -72,9 +72,14 @@ _MAX_ID = 2**63 - 1
 
 
 class PageAnswer(Protocol):
-    status: int
-    headers: list[tuple[str, str]]
-    body: bytes
+    @property
+    def status(self) -> int: ...
+
+    @property
+    def headers(self) -> list[tuple[str, str]]: ...
+
+    @property
+    def body(self) -> bytes: ...
 
 
 class Pages(Protocol):

@@ -29,7 +29,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from http import HTTPStatus
-from importlib import resources
+from importlib import metadata, resources
 from pathlib import Path
 from typing import Any
 
@@ -255,21 +255,15 @@ class WebPages:
     # -- files ----------------------------------------------------------------------------------
 
     @cached_property
-    def _plotly_path(self) -> Path:
-        import plotly
-
-        return Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
-
-    @cached_property
     def _plotly_name(self) -> str:
-        import plotly
-
-        return f"plotly-{plotly.__version__}.min.js"
+        return f"plotly-{metadata.version('plotly')}.min.js"
 
     @cached_property
     def _static_files(self) -> dict[str, tuple[bytes, bytes]]:
         """name → (bytes, gzipped bytes), compressed once."""
-        files = {self._plotly_name: self._plotly_path.read_bytes()}
+        # plotly.js as the Python wheel ships it: the whole library, minified
+        plotly_js = resources.files("plotly") / "package_data" / "plotly.min.js"
+        files = {self._plotly_name: plotly_js.read_bytes()}
         folder = resources.files("ctmirror.serve.web") / "static"
         for item in folder.iterdir():
             if item.is_file():
