@@ -64,8 +64,11 @@ SECTION_IMAGE = re.compile(
     r"/api/v2/(?:section_image_download|image_download|projection_image_download)/(\d+)"
 )
 HEALTH = "/healthz"
-#: The cookie a browser sends the bearer token in.
+#: The cookie a browser sends the bearer token in, and the page that sets it.
 TOKEN_COOKIE = "ctmirror_token"
+LOGIN = "/login"
+#: Pages answered without a token: the form that stores it and the scripts and styles it needs.
+PUBLIC_PAGES = (LOGIN, "/web/static/")
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)")
 # Ids beyond 2**63 name no Allen record; refused before they reach an index.
 _MAX_ID = 2**63 - 1
@@ -307,16 +310,18 @@ class ApiHandler(BaseHTTPRequestHandler):
         raw_path, _, raw_query = self.path.partition("?")
         path = urllib.parse.unquote(raw_path)
         params = query_params(raw_query)
-        self._raw_query = raw_query
+        self._raw_query = raw_query if path != LOGIN else ""
         try:
             if path == HEALTH:
                 self._send_json(HTTPStatus.OK, self.server.health())
+            elif path.startswith(PUBLIC_PAGES) and self._page(path):
+                pass  # the token form and the package's scripts: nothing of the mirror
             elif not self._authorized():
                 self.server.counters.add("unauthorized")
                 self._send(HTTPStatus.UNAUTHORIZED,
                            [("WWW-Authenticate", 'Bearer realm="ctmirror"'),
                             ("Content-Type", "text/plain; charset=utf-8")],
-                           b"a bearer token is required\n")
+                           b"a bearer token is required (in a browser: /login)\n")
             elif not self.server.begin_request():
                 self.server.counters.add("refused_busy")
                 self._busy(path)
@@ -542,7 +547,8 @@ def _cookie(header: str | None, name: str) -> str | None:
     except http.cookies.CookieError:
         return None
     morsel = jar.get(name)
-    return None if morsel is None else morsel.value
+    # the login page stores the token percent-encoded
+    return None if morsel is None else urllib.parse.unquote(morsel.value)
 
 
 def _quoted(value: str | None) -> str:

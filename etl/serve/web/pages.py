@@ -6,6 +6,7 @@ Routes (everything else falls through to the RMA API)::
     GET /cells.csv                          the search's cells as CSV
     GET /cells/<specimen_id>                a cell's page; plots load from the API below
     GET /overview                           counts, distributions, state of the mirror
+    GET /login                              stores a token in the browser (cookie ctmirror_token)
     GET /web/static/<name>                  scripts and styles (Plotly from its wheel)
     GET /web/api/sweep/<specimen_id>/<n>?t0=&t1=&points=   decimated samples, spikes
     GET /web/api/fi/<specimen_id>           F-I points, published and recomputed
@@ -84,6 +85,9 @@ class WebPages:
         params = urllib.parse.parse_qs(raw_query, keep_blank_values=False)
         if path == "/":
             return self._html(self._search_page(version, params), accept_gzip)
+        if path == "/login":
+            return self._html(self.env.get_template("login.html").render(version=version),
+                              accept_gzip)
         if path == "/cells.csv":
             return self._csv(version, params)
         if path == "/overview":
