@@ -3,6 +3,7 @@
 // sample indices and values; times are index / rate.
 (function () {
   const ctm = window.ctm;
+  ctm.scriptsReady = performance.now();  // Plotly parsed and run
   const config = {displaylogo: false, responsive: true};
   const times = (part, rate) => part.i.map(i => i / rate);
   ctm.draws = 0;
