@@ -266,15 +266,19 @@ def serve(
     access_log: Annotated[bool, typer.Option(help="Log each request (Combined Log Format) "
                                                   "to stdout")] = True,
 ) -> None:
-    """Answer the Allen RMA API and its file downloads from the synced mirror (read-only)."""
+    """Answer the Allen RMA API and its file downloads from the synced mirror (read-only), and
+    the web pages at / (cell search, cell pages, overview)."""
     from ctmirror.serve.cli import bind, read_tokens, serve_until_stopped
     from ctmirror.serve.server import Limits
     from ctmirror.serve.warehouse_source import WarehouseSource
 
     settings = _settings(root, db)
+    from ctmirror.serve.web import web_pages
+
     source = WarehouseSource(settings.warehouse_url(), Path(settings.root))
     server = bind(source, host, port, limits=Limits(max_rows=max_rows, max_active=max_active),
-                  tokens=read_tokens(token or [], tokens_file))
+                  tokens=read_tokens(token or [], tokens_file),
+                  pages=web_pages(settings.warehouse_url(), Path(settings.root)))
     serve_until_stopped(server, poll_s=poll or None, access_log=access_log, echo=typer.echo)
 
 

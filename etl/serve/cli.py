@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from ctmirror.errors import ConfigError
-from ctmirror.serve.server import ApiServer, Limits, RecordSource, Reloader
+from ctmirror.serve.server import ApiServer, Limits, Pages, RecordSource, Reloader
 
 
 def read_tokens(tokens: Sequence[str], tokens_file: Path | None) -> frozenset[str]:
@@ -41,9 +41,9 @@ def is_loopback(host: str) -> bool:
 
 
 def bind(source: RecordSource, host: str, port: int, *, limits: Limits,
-         tokens: frozenset[str]) -> ApiServer:
+         tokens: frozenset[str], pages: Pages | None = None) -> ApiServer:
     try:
-        return ApiServer(source, (host, port), limits=limits, tokens=tokens)
+        return ApiServer(source, (host, port), limits=limits, tokens=tokens, pages=pages)
     except OSError as exc:
         raise ConfigError(f"cannot listen on {host}:{port} ({exc.strerror}); "
                           "pick another --port") from None
@@ -66,6 +66,8 @@ def serve_until_stopped(server: ApiServer, *, poll_s: float | None, access_log: 
     where = "" if is_loopback(str(host)) else " (reachable from other machines)"
     echo(f"serving {server.source.description}, state {server.catalog.version}, "
          f"on {server.base_url}{where}")
+    if server.pages is not None:
+        echo(f"web pages: {server.base_url}/")
     if server.tokens:
         echo(f"{len(server.tokens)} bearer token(s) accepted; other requests get 401")
     elif where:

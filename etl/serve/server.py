@@ -8,6 +8,7 @@ Routes::
     GET /neuronal_model/download/<id>                       the model's zip
     GET /api/v2/section_image_download/<id>                 the mirrored image
     GET /healthz                                            the loaded state, as JSON
+    GET /, /cells/<id>, /overview, /web/...                 the web pages (``Pages``), if any
 
 ``http.server`` rather than a framework because the replica's fault injection needs control of
 every byte on the wire (``ctmirror.replica.server`` overrides the hooks marked below). Files
@@ -23,6 +24,7 @@ connections, so a burst of clients slows the server down instead of taking it do
 from __future__ import annotations
 
 import hmac
+import http.cookies
 import json
 import logging
 import re
@@ -62,9 +64,37 @@ SECTION_IMAGE = re.compile(
     r"/api/v2/(?:section_image_download|image_download|projection_image_download)/(\d+)"
 )
 HEALTH = "/healthz"
+#: The cookie a browser sends the bearer token in, and the page that sets it.
+TOKEN_COOKIE = "ctmirror_token"
+LOGIN = "/login"
+#: Pages answered without a token: the form that stores it and the scripts and styles it needs.
+PUBLIC_PAGES = (LOGIN, "/web/static/")
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)")
 # Ids beyond 2**63 name no Allen record; refused before they reach an index.
 _MAX_ID = 2**63 - 1
+
+
+class PageAnswer(Protocol):
+    @property
+    def status(self) -> int: ...
+
+    @property
+    def headers(self) -> list[tuple[str, str]]: ...
+
+    @property
+    def body(self) -> bytes: ...
+
+
+class Pages(Protocol):
+    """Web pages served beside the API (``ctmirror.serve.web``)."""
+
+    def answer(self, path: str, raw_query: str, version: str,
+               accept_gzip: bool) -> PageAnswer | None:
+        """The answer to a GET of ``path``; None when it is no page's path."""
+        ...
+
+    def close(self) -> None:
+        ...
 
 
 class RecordSource(Protocol):
@@ -132,8 +162,10 @@ class ApiServer(ThreadingHTTPServer):
         limits: Limits | None = None,
         tokens: frozenset[str] = frozenset(),
         handler: type[BaseHTTPRequestHandler] | None = None,
+        pages: Pages | None = None,
     ) -> None:
         self.source = source
+        self.pages = pages
         self.limits = limits or Limits()
         self.tokens = tokens
         self.counters = ServeCounters()
@@ -149,6 +181,11 @@ class ApiServer(ThreadingHTTPServer):
         host, port = self.server_address[:2]
         host = host.decode() if isinstance(host, bytes) else host
         return f"http://{f'[{host}]' if ':' in host else host}:{port}"
+
+    def server_close(self) -> None:
+        super().server_close()
+        if self.pages is not None:
+            self.pages.close()
 
     # -- state ------------------------------------------------------------------------------
 
@@ -273,15 +310,18 @@ class ApiHandler(BaseHTTPRequestHandler):
         raw_path, _, raw_query = self.path.partition("?")
         path = urllib.parse.unquote(raw_path)
         params = query_params(raw_query)
+        self._raw_query = raw_query if path != LOGIN else ""
         try:
             if path == HEALTH:
                 self._send_json(HTTPStatus.OK, self.server.health())
+            elif path.startswith(PUBLIC_PAGES) and self._page(path):
+                pass  # the token form and the package's scripts: nothing of the mirror
             elif not self._authorized():
                 self.server.counters.add("unauthorized")
                 self._send(HTTPStatus.UNAUTHORIZED,
                            [("WWW-Authenticate", 'Bearer realm="ctmirror"'),
                             ("Content-Type", "text/plain; charset=utf-8")],
-                           b"a bearer token is required\n")
+                           b"a bearer token is required (in a browser: /login)\n")
             elif not self.server.begin_request():
                 self.server.counters.add("refused_busy")
                 self._busy(path)
@@ -307,7 +347,11 @@ class ApiHandler(BaseHTTPRequestHandler):
             return True
         scheme, _, given = (self.headers.get("Authorization") or "").partition(" ")
         if scheme.lower() != "bearer":
-            return False
+            # a browser cannot send a header with a plain link: the web pages' token comes
+            # as the cookie ctmirror_token
+            given = _cookie(self.headers.get("Cookie"), TOKEN_COOKIE) or ""
+            if not given:
+                return False
         given = given.strip()
         # Compare with every token in constant time, so timing tells nothing of a prefix.
         return any(hmac.compare_digest(given.encode(), t.encode()) for t in tokens)
@@ -336,8 +380,20 @@ class ApiHandler(BaseHTTPRequestHandler):
             self._file("model_zip", match.group(1))
         elif match := SECTION_IMAGE.fullmatch(path):
             self._section_image(match.group(1), params)
-        else:
+        elif not self._page(path):
             self._not_found("no such resource")
+
+    def _page(self, path: str) -> bool:
+        pages = self.server.pages
+        if pages is None:
+            return False
+        accept = self.headers.get("Accept-Encoding") or ""
+        answer = pages.answer(path, self._raw_query, self.server.catalog.version,
+                              "gzip" in accept)
+        if answer is None:
+            return False
+        self._send(answer.status, answer.headers, answer.body)
+        return True
 
     # -- queries ----------------------------------------------------------------------------
 
@@ -482,6 +538,19 @@ class ApiHandler(BaseHTTPRequestHandler):
                         _quoted(self.headers.get("User-Agent") if self.headers else None))
 
 
+def _cookie(header: str | None, name: str) -> str | None:
+    if not header:
+        return None
+    jar = http.cookies.SimpleCookie()
+    try:
+        jar.load(header)
+    except http.cookies.CookieError:
+        return None
+    morsel = jar.get(name)
+    # the login page stores the token percent-encoded
+    return None if morsel is None else urllib.parse.unquote(morsel.value)
+
+
 def _quoted(value: str | None) -> str:
     return "-" if not value else value.replace('"', "%22")[:500]
 
@@ -590,10 +659,13 @@ __all__ = [
     "ApiHandler",
     "ApiServer",
     "Body",
+    "PageAnswer",
+    "Pages",
     "ClientGone",
     "FileSlice",
     "Limits",
     "RecordSource",
+    "TOKEN_COOKIE",
     "Reloader",
     "ServeCounters",
     "body_pieces",
