@@ -298,11 +298,8 @@ def serve_in_thread(
 ) -> Iterator[RunningReplica]:
     """Serve ``snapshot`` on ``host:port`` (0: any free port) while the block runs."""
     server = make_server(snapshot, host=host, port=port, faults=faults)
-    stop = run_in_thread(server, "replica")
-    try:
+    with run_in_thread(server, "replica"):
         yield RunningReplica(server)
-    finally:
-        stop()
 
 
 __all__ = ["ReplicaServer", "RunningReplica", "make_server", "serve_in_thread"]

@@ -33,7 +33,8 @@ import threading
 import time
 import urllib.parse
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http import HTTPStatus
@@ -641,18 +642,18 @@ class Reloader:
             self._server.reload()
 
 
-def run_in_thread(server: ApiServer, name: str) -> Callable[[], None]:
-    """Serve ``server`` in a daemon thread; returns the function that stops it."""
+@contextmanager
+def run_in_thread(server: ApiServer, name: str) -> Iterator[ApiServer]:
+    """Serve ``server`` in a daemon thread while the block runs; stopped and closed after it."""
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
                               name=f"{name}-{server.server_address[1]}", daemon=True)
     thread.start()
-
-    def stop() -> None:
+    try:
+        yield server
+    finally:
         server.shutdown()
         server.server_close()
         thread.join()
-
-    return stop
 
 
 __all__ = [

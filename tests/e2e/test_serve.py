@@ -42,11 +42,8 @@ def _url(root: Path) -> str:
 def _serving(root: Path, **limits: object) -> Iterator[ApiServer]:
     server = ApiServer(WarehouseSource(_url(root), root), ("127.0.0.1", 0),
                        limits=Limits(**limits))  # type: ignore[arg-type]
-    stop = run_in_thread(server, "serve")
-    try:
+    with run_in_thread(server, "serve"):
         yield server
-    finally:
-        stop()
 
 
 @pytest.fixture(scope="module")

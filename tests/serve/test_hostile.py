@@ -59,11 +59,8 @@ def _catalog(tmp_path: Path) -> Catalog:
 def served(tmp_path: Path) -> Iterator[ApiServer]:
     server = ApiServer(StaticSource(_catalog(tmp_path)), ("127.0.0.1", 0),
                        limits=Limits(max_rows=20))
-    stop = run_in_thread(server, "hostile")
-    try:
+    with run_in_thread(server, "hostile"):
         yield server
-    finally:
-        stop()
 
 
 def _get(server: ApiServer, path: str, **headers: str) -> httpx.Response:
@@ -188,9 +185,8 @@ def test_a_thousand_concurrent_connections_are_all_answered(served: ApiServer) -
 def test_beyond_the_limits_clients_get_429_with_retry_after(tmp_path: Path) -> None:
     server = ApiServer(StaticSource(_catalog(tmp_path)), ("127.0.0.1", 0),
                        limits=Limits(max_connections=5, max_active=2, queue_wait_s=0.2))
-    stop = run_in_thread(server, "limited")
-    host, port = server.server_address[:2]
-    try:
+    with run_in_thread(server, "limited"):
+        host, port = server.server_address[:2]
         idle = [socket.create_connection((str(host), port)) for _ in range(20)]
         answer = httpx.get(server.base_url + "/api/v2/data/query.json?q=model::Donor")
         assert answer.status_code == 429 and answer.headers["Retry-After"] == "5"
@@ -201,16 +197,13 @@ def test_beyond_the_limits_clients_get_429_with_retry_after(tmp_path: Path) -> N
                 break
         assert httpx.get(server.base_url + "/api/v2/data/query.json?q=model::Donor"
                          ).status_code == 200
-    finally:
-        stop()
 
 
 def test_tokens_guard_everything_but_healthz(tmp_path: Path) -> None:
     server = ApiServer(StaticSource(_catalog(tmp_path)), ("127.0.0.1", 0),
                        tokens=frozenset({"s3cret-token"}))
-    stop = run_in_thread(server, "tokens")
-    path = server.base_url + "/api/v2/well_known_file_download/1"
-    try:
+    with run_in_thread(server, "tokens"):
+        path = server.base_url + "/api/v2/well_known_file_download/1"
         assert httpx.get(path).status_code == 401
         assert httpx.get(path, headers={"Authorization": "Bearer wrong"}).status_code == 401
         assert httpx.get(path, headers={"Authorization": "Basic s3cret-token"}
@@ -219,5 +212,3 @@ def test_tokens_guard_everything_but_healthz(tmp_path: Path) -> None:
         assert ok.status_code == 200 and ok.content == CONTENT
         health = httpx.get(server.base_url + "/healthz")
         assert health.status_code == 200 and json.loads(health.content)["unauthorized"] == 3
-    finally:
-        stop()

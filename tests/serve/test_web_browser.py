@@ -52,11 +52,8 @@ def mirror(synth_snapshot: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
 def server(mirror: Path) -> Iterator[ApiServer]:
     served = ApiServer(WarehouseSource(_url(mirror), mirror), ("127.0.0.1", 0),
                        pages=web_pages(_url(mirror), mirror))
-    stop = run_in_thread(served, "web")
-    try:
+    with run_in_thread(served, "web"):
         yield served
-    finally:
-        stop()
 
 
 @pytest.fixture(scope="module")

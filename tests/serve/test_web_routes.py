@@ -26,11 +26,8 @@ def server(tmp_path: Path) -> Iterator[ApiServer]:
     pages = web_pages(f"duckdb:///{tmp_path / 'absent.duckdb'}", tmp_path)
     served = ApiServer(StaticSource(catalog), ("127.0.0.1", 0), tokens=frozenset({TOKEN}),
                        pages=pages)
-    stop = run_in_thread(served, "web-routes")
-    try:
+    with run_in_thread(served, "web-routes"):
         yield served
-    finally:
-        stop()
 
 
 def test_pages_take_the_token_as_bearer_or_cookie(server: ApiServer) -> None:
