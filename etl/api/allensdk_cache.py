@@ -40,7 +40,9 @@ MANIFEST_PATHS: tuple[tuple[str, str], ...] = (
 _CELLS = "model::ApiCellTypesSpecimenDetail"
 _NOT_FAILED = "rma::criteria,specimen(ephys_result[failed$eqfalse])"
 _EPHYS_FEATURES = f"model::EphysFeature,{_NOT_FAILED}"
-_MORPHOLOGY_FEATURES = f"model::NeuronReconstruction,{_NOT_FAILED},rma::options[except$eqtags]"
+# AllenSDK passes excpt="tags" where it takes a list and joins its letters: "t,a,g,s" are
+# no fields, so the real API (and serve) keep ``tags``; the cache's CSV has the column.
+_MORPHOLOGY_FEATURES = f"model::NeuronReconstruction,{_NOT_FAILED},rma::options[except$eqt,a,g,s]"
 _SWEEPS = "model::EphysSweep,rma::criteria,[specimen_id$eq{id}]"
 _NWB = ("model::Specimen,rma::criteria,[id$eq{id}],ephys_result(well_known_files("
         "well_known_file_type[name$eqNWBDownload])),rma::include,ephys_result(well_known_files("

@@ -236,8 +236,6 @@ class Mirror:
 
     def sweep(self, specimen_id: int, sweep_number: int) -> Sweep:
         """One sweep's stimulus and response (one Parquet row group of the cell's file)."""
-        from ctmirror.readers.hdf5_chunks import scaled_float64
-
         directory = SWEEPS.partition_directory(self._parquet_root(), int(specimen_id))
         table = sweep_row(sorted(directory.glob(f"{SWEEPS.file_prefix}-*.parquet")),
                           int(sweep_number), _SWEEP_COLUMNS)
@@ -252,11 +250,9 @@ class Mirror:
             stimulus_name=scalar(table, "stimulus_name", None),
             stimulus_amplitude_pa=scalar(table, "stimulus_amplitude_pa", None),
             sampling_rate_hz=float(scalar(table, "sampling_rate_hz", 0.0)),
-            stimulus=scaled_float64(_values(table, "stimulus"),
-                                    scalar(table, "stimulus_conversion", 1.0)),
+            stimulus=_scaled(table, "stimulus"),
             stimulus_unit=scalar(table, "stimulus_unit", None),
-            response=scaled_float64(_values(table, "response"),
-                                    scalar(table, "response_conversion", 1.0)),
+            response=_scaled(table, "response"),
             response_unit=scalar(table, "response_unit", None),
             index_range=None if start is None or count is None
             else (int(start), int(start + count - 1)),
@@ -310,12 +306,15 @@ class Mirror:
         return self.root
 
 
-def _values(table: pa.Table, column: str) -> NDArray[Any]:
+def _scaled(table: pa.Table, column: str) -> NDArray[np.float64]:
+    """The stored samples x conversion in float64: numpy's widening copy, then the product in
+    place (the bits AllenSDK's ``value * conversion`` and the feature readers give)."""
     values = table.column(column).combine_chunks().values
     if values is None:
         raise InputError(f"the sweep has no {column} series")
-    array: NDArray[Any] = values.to_numpy(zero_copy_only=False)
-    return array
+    out = values.to_numpy(zero_copy_only=False).astype(np.float64)
+    out *= float(scalar(table, f"{column}_conversion", 1.0))
+    return out
 
 
 def _optional(module: str, method: str) -> Any:

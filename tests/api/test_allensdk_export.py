@@ -68,7 +68,9 @@ def test_cached_records_are_the_mirrors(exported: Path, warehouse_sql: Sql) -> N
     assert list(written[0]) == list(features[0])
     assert written == [{k: _as_csv(v) for k, v in f.items()} for f in features]
     shapes = _csv(exported / "morphology_features.csv")
-    assert shapes and "tags" not in shapes[0]
+    # AllenSDK 2.16 asks to leave out the fields t, a, g and s (its excpt="tags" split into
+    # letters), so tags stays in its cache
+    assert shapes and "tags" in shapes[0]
     specimen = int(written[0]["specimen_id"])
     sweeps = _raw(warehouse_sql("SELECT raw FROM ephys_sweeps WHERE specimen_id = :s AND "
                                 "removed_at IS NULL ORDER BY sweep_number", s=specimen))
