@@ -57,7 +57,7 @@ def test_manifest_is_the_cell_types_caches(exported: Path) -> None:
 
 def test_cached_records_are_the_mirrors(exported: Path, warehouse_sql: Sql) -> None:
     cells = _raw(warehouse_sql("SELECT raw FROM api_cell_types_specimen_details "
-                               "WHERE removed_at IS NULL ORDER BY id"))
+                               "WHERE removed_at IS NULL ORDER BY specimen__id"))
     assert json.loads((exported / "cells.json").read_text()) == cells
     features = _raw(warehouse_sql(
         "SELECT f.raw FROM ephys_features f JOIN specimens s ON s.id = f.specimen_id "
@@ -103,7 +103,7 @@ def test_some_cells_copied_by_the_command(synced_mirror: Path, warehouse_sql: Sq
                                       str(cell["specimen_id"]), "--copy", "--root",
                                       str(synced_mirror)])
     assert result.exit_code == 0, result.output
-    assert "1 cells, 1 recordings" in result.output and "1 copied" in result.output
+    assert "1 cells, 1 recordings" in result.output and "3 copied" in result.output
     cells = json.loads((out / "cells.json").read_text())
     assert [c["specimen__id"] for c in cells] == [cell["specimen_id"]]
     nwb = out / f"specimen_{cell['specimen_id']}" / "ephys.nwb"

@@ -219,3 +219,7 @@ def test_sql_runs_in_the_sandbox(mirror: Mirror, warehouse_sql: Sql) -> None:
     assert mirror.sql("SELECT 1 AS one WHERE false").column_names == ["one"]
     with pytest.raises(UserSqlError, match="only queries"):
         mirror.sql("DELETE FROM cells")
+    # a later query in the same process (DuckDB keeps one locked database) stays sandboxed
+    with pytest.raises(UserSqlError, match="Permission Error"):
+        mirror.sql("SELECT * FROM read_csv('/etc/passwd')")
+    assert mirror.cells().num_rows == len(warehouse_sql("SELECT specimen_id FROM cells"))
