@@ -312,7 +312,7 @@ def _scaled(table: pa.Table, column: str) -> NDArray[np.float64]:
     values = table.column(column).combine_chunks().values
     if values is None:
         raise InputError(f"the sweep has no {column} series")
-    out = values.to_numpy(zero_copy_only=False).astype(np.float64)
+    out: NDArray[np.float64] = values.to_numpy(zero_copy_only=False).astype(np.float64)
     out *= float(scalar(table, f"{column}_conversion", 1.0))
     return out
 
