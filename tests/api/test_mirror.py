@@ -185,8 +185,21 @@ def test_reconstruction_converts_to_neurom_when_installed(mirror: Mirror, wareho
     morphology = shape.to_neurom()
     nodes = shape.nodes.to_pandas()
     assert neurom.features.get("total_length", morphology) > 0
-    assert np.asarray(morphology.soma.center) == pytest.approx(
-        nodes[nodes["type"] == 1][["x", "y", "z"]].mean().to_numpy(), abs=5)
+    soma = nodes[nodes["type"] == 1][["x", "y", "z"]].mean().to_numpy()
+    assert np.asarray(morphology.soma.center) == pytest.approx(soma, abs=5)
+    # MorphIO comes with NeuroM: the same points, the soma apart
+    points = np.unique(np.asarray(shape.to_morphio().points, dtype=np.float32), axis=0)
+    expected = np.unique(nodes[nodes["type"] != 1][["x", "y", "z"]].to_numpy(np.float32), axis=0)
+    np.testing.assert_array_equal(points, expected)  # MorphIO keeps float32
+
+
+def test_reconstruction_converts_to_navis_when_installed(mirror: Mirror, warehouse_sql: Sql
+                                                         ) -> None:
+    pytest.importorskip("navis")
+    cell = warehouse_sql("SELECT specimen_id FROM cells WHERE neuron_reconstruction_id IS NOT "
+                         "NULL ORDER BY specimen_id")[0]["specimen_id"]
+    shape = mirror.reconstruction(cell)
+    assert shape.to_navis().n_nodes == shape.nodes.num_rows
 
 
 def test_simulate_glif_is_the_syncs_simulation(mirror: Mirror, warehouse_sql: Sql) -> None:
