@@ -24,6 +24,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import logging
 import re
 import threading
 import urllib.parse
@@ -64,6 +65,7 @@ _TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=ut
 COMPARTMENTS = {1: "soma", 2: "axon", 3: "basal dendrite", 4: "apical dendrite"}
 HTML = "text/html; charset=utf-8"
 JSON = "application/json"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,16 @@ class WebPages:
         # compress the static files (Plotly: 1.2 MB) now rather than in the first page's request
         threading.Thread(target=lambda: self._static_files, name="ctmirror-web-static",
                          daemon=True).start()
+
+    def prepare(self, version: str) -> None:
+        """Read the cell list behind the search and every cell page (0.2-0.7 s on DuckDB)."""
+        def read() -> None:
+            try:
+                self.data.cell_list(version)
+            except Exception as exc:  # the first page that needs it reads it again and says why
+                log.debug("could not read the cell list of %s ahead: %s", version, exc)
+
+        threading.Thread(target=read, name="ctmirror-web-cells", daemon=True).start()
 
     def close(self) -> None:
         self.data.close()
