@@ -147,8 +147,10 @@ def sync(
     if images is not None:
         settings.files.categories = _file_categories(settings.files.categories, images)
     config = settings.sync_config()
+    # one-line errors here, not tracebacks from inside a flow run; and a root this check
+    # creates is removed again when it fails (the sync lock would be left in it otherwise)
+    preflight(config)
     if prefect:
-        preflight(config)  # one-line errors here, not tracebacks from inside a flow run
         from ctmirror.prefect_env import configure_prefect
 
         configure_prefect(config.root, verbose=verbose)

@@ -92,7 +92,7 @@ def write_rows(
         if hidden:
             note += (f", {len(shown):,} shown ({hidden:,} more: --max-rows to show more, "
                      "--format csv or json for all)")
-        out.write(note + "\n")
+        out.write(_wrap(note, width))
 
 
 def _json_object(columns: Sequence[str], row: Sequence[Any]) -> str:

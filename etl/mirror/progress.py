@@ -135,7 +135,7 @@ class RichProgressSink:
             BarColumn(),
             DownloadColumn(),
             TransferSpeedColumn(),
-            TimeRemainingColumn(),
+            TimeRemainingColumn(elapsed_when_finished=True),
             console=console,
             transient=False,
         )
