@@ -355,10 +355,12 @@ def describe(
 def schedule_serve(
     cron: Annotated[str, typer.Option("--cron", help="Cron expression, e.g. '0 3 * * 0'")],
     name: Annotated[str, typer.Option("--name", help="Deployment name")] = "ctmirror-sync",
-    api_base: Annotated[str | None, typer.Option("--api-base")] = None,
+    api_base: Annotated[str | None, typer.Option(
+        "--api-base", help=f"RMA API root [default: {DEFAULT_API_BASE}]")] = None,
     root: RootOpt = None,
     db: DbOpt = None,
-    limit: Annotated[int | None, typer.Option("--limit", min=1)] = None,
+    limit: Annotated[int | None, typer.Option("--limit", min=1,
+                                              help="Mirror only the first N cells")] = None,
 ) -> None:
     """Serve the sync flow on a cron schedule against a Prefect server (PREFECT_API_URL)."""
     import os

@@ -25,7 +25,8 @@ def features() -> None:
 def morphology(
     swc: Annotated[list[Path], typer.Option("--swc", help="SWC file; more may follow it")],
     more: Annotated[
-        list[Path] | None, typer.Argument(help="Further SWC files (--swc a.swc b.swc ...)")
+        list[Path] | None, typer.Argument(help="Further SWC files (--swc a.swc b.swc ...)",
+                                          metavar="SWC")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table")] = False,
     compartment: Annotated[

@@ -76,7 +76,7 @@ def current(db: DbOpt = None, root: RootOpt = None) -> None:
 
 @app.command("grant-reader")
 def grant_reader_command(
-    role: Annotated[str, typer.Argument(help="An existing PostgreSQL role")],
+    role: Annotated[str, typer.Argument(help="An existing PostgreSQL role", metavar="ROLE")],
     db: DbOpt = None,
     root: RootOpt = None,
 ) -> None:
