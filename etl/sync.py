@@ -243,7 +243,7 @@ def _download(config: SyncConfig, sync_id: str, progress: bool) -> StageReport:
             return download_files(engine, config, sync_id)
         from ctmirror.mirror import RichProgressSink, Throttled
 
-        with RichProgressSink(description="download, bytes of all files:") as bar:
+        with RichProgressSink(description="download (bytes of all files)") as bar:
             return download_files(engine, config, sync_id, progress=Throttled(bar, 0.25))
 
 

@@ -33,7 +33,7 @@ class RichCrawlProgress:
     def __init__(self, console: Console | None = None) -> None:
         self._progress = Progress(
             TextColumn("[bold]{task.description:<28}"),
-            BarColumn(),
+            BarColumn(bar_width=12),  # room for the counts at 80 columns
             TextColumn("{task.completed}/{task.total} models"),
             TextColumn("{task.fields[rows]:>9,} rows  {task.fields[pages]:>5} pages"),
             TimeElapsedColumn(),

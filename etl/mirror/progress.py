@@ -132,7 +132,7 @@ class RichProgressSink:
                  description: str = "files") -> None:
         self._progress = Progress(
             TextColumn("[bold]{task.description}"),
-            BarColumn(),
+            BarColumn(bar_width=20),
             DownloadColumn(),
             TransferSpeedColumn(),
             TimeRemainingColumn(elapsed_when_finished=True),
