@@ -156,9 +156,9 @@ def _filtered_derivatives(times: List[NDArray[np.float64]], traces: List[NDArray
     # (_lfilter4_rows). Column l holds trace l with filtfilt's odd extension in its first
     # sizes[l] rows. The work goes a block of rows at a time so that a block is copied,
     # filtered and differentiated while it is in the cache. Forwards, every column starts at
-    # row 0 (what a shorter column filters after its end is never read). Backwards, a
-    # column's pass starts at its own last row, from the steady state of its last forward
-    # output, so the blocks are also cut where a column ends.
+    # row 0 (what a shorter column filters after its end, its last sample repeated, is never
+    # read). Backwards, a column's pass starts at its own last row, from the steady state of
+    # its last forward output, so the blocks are also cut where a column ends.
     lanes = len(traces)
     sizes = np.empty(lanes, dtype=np.int64)
     for lane in range(lanes):
@@ -181,7 +181,9 @@ def _filtered_derivatives(times: List[NDArray[np.float64]], traces: List[NDArray
                 elif row < n + 2 * pad:
                     y[row, lane] = 2.0 * x[n - 1] - x[n - 2 - (row - n - pad)]
                 else:
-                    y[row, lane] = 0.0
+                    # Not zeros: a filter fed zeros decays into subnormal numbers, whose
+                    # arithmetic is many times slower, and may stay there (rounding cycles).
+                    y[row, lane] = x[n - 1]
         if start == 0:
             for lane in range(lanes):
                 for j in range(4):
@@ -274,6 +276,8 @@ def filtered_dvdts(traces: Sequence[tuple[NDArray[np.floating], NDArray[np.float
     for fraction, members in batched.items():
         b, a, zi = _bessel(fraction)
         pad = 3 * len(a)
+        # Traces of about the same length side by side: a shorter one's lane idles to the end.
+        members.sort(key=lambda k: np.size(traces[k][1]))
         groups = [members[k:k + LANES] for k in range(0, len(members), LANES)]
         scratch = np.empty(max(len(g) * max(np.size(traces[k][1]) + 2 * pad for k in g)
                                for g in groups))
