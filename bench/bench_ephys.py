@@ -24,7 +24,9 @@ Each file's *floor* is also timed: what no implementation of the definitions can
 core, inflating the gzip chunks of the cell-level sweeps (response and stimulus, with zlib-ng)
 and one exact pass of the zero-phase 10 kHz filter over every response sample (both references
 filter the whole trace before looking for spikes). The reference's time over the floor bounds
-any single-core speed-up.
+any single-core speed-up. The filter is timed twice: one sweep after another (``filtered_dvdt``:
+the latency of one filter chain) and the sweeps side by side (``filtered_dvdts``: the
+processor's throughput); both are printed in ns per sample.
 """
 
 from __future__ import annotations
@@ -182,16 +184,18 @@ def ours(path: Path, definitions: str, scope: str = "cell"
             cell.hero_sweep_number)
 
 
-def floor(path: Path) -> float:
-    """Seconds to inflate the cell-level sweeps' chunks and filter every response sample once
-    (see the module doc)."""
+def floor(path: Path) -> tuple[float, float, float, int]:
+    """Seconds to inflate the cell-level sweeps' chunks, to filter every response sample once
+    one sweep after another (the latency of one filter chain) and side by side
+    (``filtered_dvdts``: the processor's throughput), and the number of samples (see the
+    module doc)."""
     import h5py
     import numpy as np
     from zlib_ng import zlib_ng
 
     from ctmirror.features.ephys import IPFX
     from ctmirror.features.ephys.cell import CELL_STIMULI
-    from ctmirror.features.ephys.dvdt import filtered_dvdt
+    from ctmirror.features.ephys.dvdt import filtered_dvdt, filtered_dvdts
     from ctmirror.readers.ephys import recordings_from_nwb
     from ctmirror.readers.hdf5_chunks import deflate_chunks, raw_chunks
 
@@ -208,10 +212,16 @@ def floor(path: Path) -> float:
     started = time.perf_counter()
     for raw in compressed:
         zlib_ng.decompress(raw)
-    for recording in recordings:
-        filtered_dvdt(np.arange(recording.v.size) / recording.sampling_rate, recording.v,
-                      IPFX.spikes.filter_hz)
-    return time.perf_counter() - started
+    inflate = time.perf_counter() - started
+    traces = [(np.arange(r.v.size) / r.sampling_rate, r.v) for r in recordings]
+    started = time.perf_counter()
+    for t, v in traces:
+        filtered_dvdt(t, v, IPFX.spikes.filter_hz)
+    one_lane = time.perf_counter() - started
+    started = time.perf_counter()
+    filtered_dvdts(traces, IPFX.spikes.filter_hz)
+    lanes = time.perf_counter() - started
+    return inflate, one_lane, lanes, sum(v.size for _, v in traces)
 
 
 #: reference -> (this project's definition set, worker flag)
@@ -229,6 +239,7 @@ def compare(files: list[Path], reference: str, python: Path, scope: str = "cell"
     """Run ``reference`` (in ``python``) and this project on every file; print and return the
     per-cell rows and the summary."""
     from ctmirror.features.ephys.cell import CELL_FEATURES
+    from ctmirror.features.ephys.dvdt import LANES
 
     definitions, flag = REFERENCES[reference]
     rows = []
@@ -244,7 +255,8 @@ def compare(files: list[Path], reference: str, python: Path, scope: str = "cell"
         result = json.loads(done.stdout.strip().splitlines()[-1])
         record = result["record"]
         seconds, values, rheobase, hero = ours(path, definitions, scope)
-        least = floor(path)
+        inflate, one_lane, lanes, samples = floor(path)
+        least = inflate + one_lane
         if "error" in record:
             print(f"{path.name[:26]:<26} {reference} failed: {record['error']}")
             rows.append({"file": path.name, "reference_error": record["error"]})
@@ -257,7 +269,9 @@ def compare(files: list[Path], reference: str, python: Path, scope: str = "cell"
             if not same:
                 disagreements.append((path.name, name, values.get(name), record.get(name)))
         rows.append({"file": path.name, "reference_s": result["seconds"], "ours_s": seconds,
-                     "floor_s": least,
+                     "floor_s": least, "throughput_floor_s": inflate + lanes,
+                     "filter_ns_per_sample": 1e9 * one_lane / samples,
+                     "batched_filter_ns_per_sample": 1e9 * lanes / samples,
                      "agree": sum(agree), "pairs": len(agree),
                      "rheobase_same": rheobase == record.get("rheobase_sweep_num"),
                      "hero_same": hero == record.get("thumbnail_sweep_num")})
@@ -281,6 +295,12 @@ def compare(files: list[Path], reference: str, python: Path, scope: str = "cell"
                           / sum(r["ours_s"] for r in done_rows)) if done_rows else None,
         "median_bound": statistics.median(r["reference_s"] / r["floor_s"] for r in done_rows)
         if done_rows else None,
+        "median_throughput_bound": statistics.median(
+            r["reference_s"] / r["throughput_floor_s"] for r in done_rows) if done_rows else None,
+        "filter_ns_per_sample": statistics.median(
+            r["filter_ns_per_sample"] for r in done_rows) if done_rows else None,
+        "batched_filter_ns_per_sample": statistics.median(
+            r["batched_filter_ns_per_sample"] for r in done_rows) if done_rows else None,
         "rheobase_same": sum(r["rheobase_same"] for r in done_rows),
         "hero_same": sum(r["hero_same"] for r in done_rows),
         "features_below_95pct": {name: f"{sum(v)}/{len(v)}" for name, v in per_feature.items()
@@ -293,6 +313,11 @@ def compare(files: list[Path], reference: str, python: Path, scope: str = "cell"
               f"speed-up median {summary['median_speedup']:.1f}x, "
               f"total {summary['total_speedup']:.1f}x; single-core bound (reference over "
               f"floor) median {summary['median_bound']:.1f}x")
+        print(f"filter, one sweep after another: {summary['filter_ns_per_sample']:.2f} ns per "
+              f"sample (latency bound); {LANES} sweeps side by side: "
+              f"{summary['batched_filter_ns_per_sample']:.2f} ns per sample (throughput "
+              f"bound); reference over inflate + batched filter: median "
+              f"{summary['median_throughput_bound']:.1f}x")
     for row in disagreements:
         print("  differs:", *row)
     if summary["features_below_95pct"]:

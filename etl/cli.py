@@ -5,22 +5,27 @@ from __future__ import annotations
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from ctmirror.commands.features import app as features_app
 from ctmirror.commands.glif import app as glif_app
+from ctmirror.defaults import DEFAULT_API_BASE
 from ctmirror.errors import ConfigError, CtMirrorError
-from ctmirror.query_output import OutputFormat, write_rows
+from ctmirror.query_output import DEFAULT_MAX_ROWS, OutputFormat, write_rows
 from ctmirror.replica.cli import app as replica_app
 from ctmirror.replica.corpus.cli import app as corpus_app
-from ctmirror.settings import DEFAULT_API_BASE, Settings
 from ctmirror.warehouse.cli import app as db_app
 
+if TYPE_CHECKING:
+    from ctmirror.settings import Settings
+
+# plain help (no rich panels): flags without a `<bool>` placeholder, defaults in brackets
 app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
+    rich_markup_mode=None,
     help="A verified offline mirror of the Allen Cell Types Database, in a SQL warehouse.",
 )
 app.add_typer(replica_app, name="replica", help="Serve a snapshot with the Allen RMA API.")
@@ -28,7 +33,7 @@ app.add_typer(corpus_app, name="corpus", help="Build replica snapshots (real and
 app.add_typer(db_app, name="db", help="Warehouse schema migrations.")
 app.add_typer(features_app, name="features", help="Recompute published features from local files.")
 app.add_typer(glif_app, name="glif", help="Run GLIF models and score them (EVR).")
-schedule_app = typer.Typer(no_args_is_help=True)
+schedule_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(schedule_app, name="schedule", help="Run the sync flow on a schedule (Prefect).")
 export_app = typer.Typer(no_args_is_help=True)
 app.add_typer(export_app, name="export", help="Write the mirror in other tools' layouts.")
@@ -43,8 +48,22 @@ DbOpt = Annotated[
 def _settings(root: Path | None = None, db: str | None = None, api_base: str | None = None,
               **given: Any) -> Settings:
     """Settings from the environment and defaults, with the flags that were given on top."""
+    from ctmirror.settings import Settings
+
     given |= {"root": root, "warehouse": {"url": db}, "api": {"base_url": api_base}}
     return Settings(**_without_none(given))
+
+
+def _given(root: Path | None, db: str | None) -> str:
+    """The ``--root``/``--db`` options the user gave, to repeat in a suggested command."""
+    import shlex
+
+    if db is not None and "@" in db:
+        from sqlalchemy.engine import make_url
+
+        db = make_url(db).render_as_string(hide_password=True)  # never echo a password
+    return "".join(f" {flag} {shlex.quote(str(value))}"
+                   for flag, value in (("--root", root), ("--db", db)) if value is not None)
 
 
 def _without_none(values: dict[str, Any]) -> dict[str, Any]:
@@ -130,8 +149,10 @@ def sync(
     if images is not None:
         settings.files.categories = _file_categories(settings.files.categories, images)
     config = settings.sync_config()
+    # one-line errors here, not tracebacks from inside a flow run; and a root this check
+    # creates is removed again when it fails (the sync lock would be left in it otherwise)
+    preflight(config)
     if prefect:
-        preflight(config)  # one-line errors here, not tracebacks from inside a flow run
         from ctmirror.prefect_env import configure_prefect
 
         configure_prefect(config.root, verbose=verbose)
@@ -170,15 +191,17 @@ def verify(
     root: RootOpt = None,
     db: DbOpt = None,
     content: Annotated[
-        bool, typer.Option("--content", help="Also re-run the content checks (HDF5 opens, "
-                                             "SWC and JSON parse, zip members are safe)")
+        bool, typer.Option("--content", help="Also re-run the content checks of a download "
+                                             "(HDF5 opens, SWC and JSON parse, zip members "
+                                             "are safe, image dimensions)")
     ] = False,
     fix: Annotated[
         bool, typer.Option("--fix", help="Delete files that differ, so the next sync "
                                          "downloads them again")
     ] = False,
 ) -> None:
-    """Re-hash every mirrored file and report any that differs from the warehouse."""
+    """Check every mirrored file against the warehouse: present, with its recorded size and
+    sha256 (re-hashed); with --content also its content checks. Exit 1 on any difference."""
     from ctmirror.mirror.audit import audit_mirror, print_audit
     from ctmirror.warehouse.engine import create_warehouse_engine
 
@@ -189,17 +212,27 @@ def verify(
         audit = audit_mirror(engine, Path(settings.root), content=content, fix=fix)
     finally:
         engine.dispose()
-    print_audit(audit)
+    print_audit(audit, options=_given(root, db))
     if audit.problems:
         raise typer.Exit(code=1)
 
 
+FormatOpt = Annotated[OutputFormat, typer.Option(
+    "--format", "-f", help="table: for reading (fits the terminal, arrays summarised, at most "
+                           "--max-rows rows); csv, json (one array of objects) or jsonl (one "
+                           "object a line): every row and value")]
+MaxRowsOpt = Annotated[int, typer.Option("--max-rows", min=1,
+                                         help="Rows the table shows; the rest are counted")]
+
+
 @app.command()
 def sql(
-    query: Annotated[str, typer.Argument(help="One query (SELECT) to run on the warehouse")],
+    query: Annotated[str, typer.Argument(help="One query (SELECT) to run on the warehouse",
+                                         metavar="QUERY")],
     root: RootOpt = None,
     db: DbOpt = None,
-    fmt: Annotated[OutputFormat, typer.Option("--format", "-f")] = OutputFormat.table,
+    fmt: FormatOpt = OutputFormat.table,
+    max_rows: MaxRowsOpt = DEFAULT_MAX_ROWS,
 ) -> None:
     """Run one read-only query on the warehouse (on DuckDB its published copy, the state after
     the last successful sync) and print the result."""
@@ -208,8 +241,10 @@ def sql(
 
     settings = _settings(root, db)
     result = run_readonly(reader_url(settings.warehouse_url()), query,
-                          parquet_root=Path(settings.root))
-    write_rows(result.columns, result.rows, fmt)
+                          parquet_root=Path(settings.root),
+                          max_rows=max_rows if fmt is OutputFormat.table else None)
+    write_rows(result.columns, result.rows, fmt, types=result.types, max_rows=max_rows,
+               more_rows=result.more_rows)
 
 
 @app.command()
@@ -308,10 +343,11 @@ def serve(
 
 @app.command()
 def describe(
-    table: Annotated[str | None, typer.Argument(help="A table or view: list its columns")] = None,
+    table: Annotated[str | None, typer.Argument(help="A table or view: list its columns",
+                                                metavar="TABLE")] = None,
     root: RootOpt = None,
     db: DbOpt = None,
-    fmt: Annotated[OutputFormat, typer.Option("--format", "-f")] = OutputFormat.table,
+    fmt: FormatOpt = OutputFormat.table,
 ) -> None:
     """List the warehouse's tables and views with their descriptions, or one table's columns
     with type and description."""
@@ -325,7 +361,8 @@ def describe(
             if table is None:
                 objects = described_objects(conn)
                 write_rows(["name", "kind", "description"],
-                           [(o.name, o.kind.lower(), o.description or "") for o in objects], fmt)
+                           [(o.name, o.kind.lower(), o.description or "") for o in objects], fmt,
+                           max_rows=len(objects), wrap_last=True)
                 return
             columns = described_columns(conn, table)
     finally:
@@ -334,17 +371,20 @@ def describe(
         raise ConfigError(f"no table or view {table!r} in the warehouse: `ctmirror describe` "
                           "lists them")
     write_rows(["column", "type", "description"],
-               [(c.name, c.type, c.description or "") for c in columns], fmt)
+               [(c.name, c.type, c.description or "") for c in columns], fmt,
+               max_rows=len(columns), wrap_last=True)
 
 
 @schedule_app.command("serve")
 def schedule_serve(
     cron: Annotated[str, typer.Option("--cron", help="Cron expression, e.g. '0 3 * * 0'")],
     name: Annotated[str, typer.Option("--name", help="Deployment name")] = "ctmirror-sync",
-    api_base: Annotated[str | None, typer.Option("--api-base")] = None,
+    api_base: Annotated[str | None, typer.Option(
+        "--api-base", help=f"RMA API root [default: {DEFAULT_API_BASE}]")] = None,
     root: RootOpt = None,
     db: DbOpt = None,
-    limit: Annotated[int | None, typer.Option("--limit", min=1)] = None,
+    limit: Annotated[int | None, typer.Option("--limit", min=1,
+                                              help="Mirror only the first N cells")] = None,
 ) -> None:
     """Serve the sync flow on a cron schedule against a Prefect server (PREFECT_API_URL)."""
     import os

@@ -189,7 +189,8 @@ def run_demo(root: Path, *, cells: int, use_prefect: bool) -> None:
         api = settings.api.model_copy(update={"base_url": replica.base_url})
         config = settings.model_copy(update={"api": api}).sync_config()
         console.print(f"[bold]3/4[/] ctmirror sync --api-base {replica.base_url} "
-                      f"--root {config.root}" + ("" if use_prefect else " --no-prefect"))
+                      f"--root {config.root}" + ("" if use_prefect else " --no-prefect"),
+                      soft_wrap=True)
         if use_prefect:
             from ctmirror.prefect_env import configure_prefect
 
@@ -228,5 +229,12 @@ def run_demo(root: Path, *, cells: int, use_prefect: bool) -> None:
             print_comparisons(conn, console)
     finally:
         engine.dispose()
-    console.print(f"\nTry: ctmirror sql --root {config.root} "
-                  "\"SELECT sweep_number, stimulus_name, num_samples FROM sweeps LIMIT 5\"")
+    import shlex
+    import shutil
+
+    # `make demo` runs the tool from .venv: say how to get `ctmirror` on the PATH when it is not
+    activate = "" if shutil.which("ctmirror") else "source .venv/bin/activate, then "
+    console.print(f"\nTry ({activate}from this folder): ctmirror sql --root "
+                  f"{shlex.quote(str(root / 'mirror'))} "
+                  "\"SELECT sweep_number, stimulus_name, num_samples FROM sweeps LIMIT 5\"",
+                  soft_wrap=True, markup=False, highlight=False)

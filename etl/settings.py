@@ -21,10 +21,11 @@ import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ctmirror.defaults import DEFAULT_API_BASE as DEFAULT_API_BASE
+
 if TYPE_CHECKING:
     from ctmirror.mirror.plan import FileCategory
 
-DEFAULT_API_BASE = "http://api.brain-map.org"
 
 
 class ApiSettings(BaseModel):

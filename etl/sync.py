@@ -108,6 +108,25 @@ def preflight(config: SyncConfig) -> None:
     Without this an unreachable API would cost every request its full retry budget (minutes)
     before the run ended with nothing but errors.
     """
+    from ctmirror.warehouse.published import duckdb_file
+
+    database = duckdb_file(config.warehouse_url)
+    # what this check creates, so that a failed one leaves nothing behind
+    created = [path for path in (config.root, database) if path is not None and
+               not path.exists()]
+    try:
+        _preflight(config)
+    except BaseException:
+        for path in created:
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                for leftover in (path, path.with_name(path.name + ".wal")):
+                    leftover.unlink(missing_ok=True)
+        raise
+
+
+def _preflight(config: SyncConfig) -> None:
     from ctmirror.warehouse.migrate import prepare_warehouse
 
     config.root.mkdir(parents=True, exist_ok=True)
@@ -224,7 +243,7 @@ def _download(config: SyncConfig, sync_id: str, progress: bool) -> StageReport:
             return download_files(engine, config, sync_id)
         from ctmirror.mirror import RichProgressSink, Throttled
 
-        with RichProgressSink(description="files") as bar:
+        with RichProgressSink(description="download (bytes of all files)") as bar:
             return download_files(engine, config, sync_id, progress=Throttled(bar, 0.25))
 
 

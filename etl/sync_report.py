@@ -3,12 +3,14 @@ and `ctmirror status`."""
 
 from __future__ import annotations
 
+import textwrap
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
+from rich import box
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from ctmirror.crawl import (
@@ -31,8 +33,8 @@ class RichCrawlProgress:
     def __init__(self, console: Console | None = None) -> None:
         self._progress = Progress(
             TextColumn("[bold]{task.description:<28}"),
-            BarColumn(),
-            MofNCompleteColumn(),
+            BarColumn(bar_width=12),  # room for the counts at 80 columns
+            TextColumn("{task.completed}/{task.total} models"),
             TextColumn("{task.fields[rows]:>9,} rows  {task.fields[pages]:>5} pages"),
             TimeElapsedColumn(),
             console=console,
@@ -67,20 +69,24 @@ class RichCrawlProgress:
 def print_sync_result(result: SyncResult, *, console: Console | None = None) -> None:
     from ctmirror.sync import EXTRACT, summary
 
-    console = console or Console()
+    # a line is never broken mid-sentence (an error, a path): the terminal wraps it, if at all
+    console = console or Console(soft_wrap=True)
     table = Table(title=f"sync {result.sync_id}" + (" (resumed)" if result.resumed else ""),
-                  header_style="bold")
-    for col in ("model", "rows", "inserted", "updated", "unchanged", "removed", "restored"):
-        table.add_column(col, justify="left" if col == "model" else "right", no_wrap=True)
+                  header_style="bold", box=box.SIMPLE_HEAD)
+    # counts are never cut: a narrow terminal folds the model names instead
+    table.add_column("model", overflow="fold")
+    for col in ("rows", "inserted", "updated", "unchanged", "removed", "restored"):
+        table.add_column(col, justify="right", no_wrap=True, min_width=len(col))
     for model, counts in sorted(result.load.models.items()):
         table.add_row(model, str(counts.rows), str(counts.inserted), str(counts.updated),
                       str(counts.unchanged), str(counts.removed), str(counts.restored))
     console.print(table)
-    console.print(f"{summary(result.extract)} in {result.seconds:.1f} s from {result.api_base}")
+    console.print(f"extract: {summary(result.extract)} from {result.api_base}")
     console.print(f"load: {result.load.summary()}", markup=False)
     for name, report in result.stages.items():
         console.print(f"{name}: {report.summary()}")
     console.print(f"data tests: {result.data_tests.summary()}", markup=False)
+    console.print(f"the sync took {result.seconds:.1f} s")
     if result.published is not None:
         console.print(f"published for readers: {result.published.summary()}")
     for error in result.extract.errors:
@@ -100,19 +106,21 @@ def print_status(engine: sa.Engine, *, runs: int, console: Console | None = None
         table_counts,
     )
 
-    console = console or Console()
-    run_table = Table(title="last sync runs", header_style="bold")
-    for col in ("sync_id", "started (UTC)", "status", "requests", "inserted", "updated",
-                "unchanged", "removed", "held", "quarantined", "errors", "data tests"):
-        run_table.add_column(col, no_wrap=col in ("sync_id", "started (UTC)", "status"))
+    console = console or Console(soft_wrap=True)
+    # one line per run and one of its counts, each named: fits any terminal, never cut
+    console.print("[bold]last sync runs[/]")
     latest = latest_runs(engine, runs)
     for run in latest:
-        run_table.add_row(
-            run.sync_id, _ts(run.started_at), run.status, str(run.requests), str(run.inserted),
-            str(run.updated), str(run.unchanged), str(run.removed), str(run.held_removals),
-            str(run.quarantined), str(run.error_count), _data_tests(run.data_tests),
-        )
-    console.print(run_table)
+        console.print(f"  {run.sync_id}  {_ts(run.started_at)} UTC  {run.status}",
+                      highlight=False)
+        tests = _data_tests(run.data_tests)
+        console.print(textwrap.fill(
+            f"{_n(run.requests)} requests; records: {_n(run.inserted)} inserted, "
+            f"{_n(run.updated)} updated, {_n(run.unchanged)} unchanged, {_n(run.removed)} "
+            f"removed, {_n(run.held_removals)} held, {_n(run.quarantined)} quarantined; "
+            f"{_n(run.error_count)} errors" + (f"; data tests {tests}" if tests else ""),
+            width=console.width, initial_indent="    ", subsequent_indent="    "),
+            highlight=False)
     for run in latest:
         if run.reason:
             console.print(f"  {run.sync_id} {run.status}: {run.reason}")
@@ -122,7 +130,7 @@ def print_status(engine: sa.Engine, *, runs: int, console: Console | None = None
         if run.held_removals:
             console.print(f"  {run.sync_id}: {run.held_removals} removals held back as a "
                           "suspicious drop; the next sync applies them if it confirms them")
-    counts = Table(title="rows per table", header_style="bold")
+    counts = Table(title="rows per table", header_style="bold", box=box.SIMPLE_HEAD)
     counts.add_column("table")
     counts.add_column("current", justify="right")
     counts.add_column("removed upstream", justify="right")
@@ -154,6 +162,10 @@ def _data_tests(outcome: dict[str, Any] | None) -> str:
         return ""
     passed, failed = len(outcome.get("passed") or ()), len(outcome.get("failed") or ())
     return f"{failed} of {passed + failed} failed" if failed else f"{passed} passed"
+
+
+def _n(count: int | None) -> str:
+    return "-" if count is None else f"{count:,}"
 
 
 def _ts(value: object) -> str:

@@ -35,8 +35,11 @@ def test_every_package_folder_is_listed_and_every_listed_package_exists() -> Non
     package_dir: dict[str, str] = config["package-dir"]  # type: ignore[assignment]
     listed = set(config["packages"])  # type: ignore[call-overload]
     folders = {_folder_of(package, package_dir) for package in listed}
-    assert all((folder / "__init__.py").is_file() for folder in folders), sorted(
-        str(f) for f in folders if not (f / "__init__.py").is_file())
+    # a listed folder is a package, or a data folder (templates, .mod files) with no Python
+    assert all((folder / "__init__.py").is_file() or not any(folder.glob("*.py"))
+               for folder in folders if folder.is_dir()), "a listed folder lacks __init__.py"
+    assert all(folder.is_dir() for folder in folders), sorted(
+        str(f) for f in folders if not f.is_dir())
     on_disk = {init.parent for top in set(package_dir.values())
                for init in (REPO / top).rglob("__init__.py")
                if "__pycache__" not in init.parts}

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from ctmirror.errors import SwcError
-from ctmirror.features.morphology import Compartment, compute_morphology_features
-from ctmirror.readers.swc import read_swc
+from ctmirror.features.compartments import Compartment
 
-app = typer.Typer(no_args_is_help=True, add_completion=False)
+if TYPE_CHECKING:
+    from rich.table import Table
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, rich_markup_mode=None)
 
 
 @app.callback()
@@ -26,7 +25,8 @@ def features() -> None:
 def morphology(
     swc: Annotated[list[Path], typer.Option("--swc", help="SWC file; more may follow it")],
     more: Annotated[
-        list[Path] | None, typer.Argument(help="Further SWC files (--swc a.swc b.swc ...)")
+        list[Path] | None, typer.Argument(help="Further SWC files (--swc a.swc b.swc ...)",
+                                          metavar="SWC")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table")] = False,
     compartment: Annotated[
@@ -38,6 +38,13 @@ def morphology(
     A file that cannot be read prints one error line; the others still run, and the exit code
     is 1 if any file failed.
     """
+    # numba compiles the features on first use: loaded here, not for every command's start-up
+    from rich.console import Console
+
+    from ctmirror.errors import SwcError
+    from ctmirror.features.morphology import compute_morphology_features
+    from ctmirror.readers.swc import read_swc
+
     out = Console(soft_wrap=True)
     err = Console(stderr=True)
     results: dict[str, dict[str, int | float | None]] = {}
@@ -61,6 +68,8 @@ def morphology(
 
 
 def _table(results: dict[str, dict[str, int | float | None]], compartment: Compartment) -> Table:
+    from rich.table import Table
+
     table = Table(title=f"Morphology features ({compartment.value})")
     table.add_column("feature")
     for path in results:
@@ -97,6 +106,8 @@ def ephys(
     count. Spike times are seconds from the start of their sweep, voltages mV, currents pA.
     """
     import pyarrow.parquet as pq
+    from rich.console import Console
+    from rich.table import Table
 
     from ctmirror.convert.spike_table import spikes_table
     from ctmirror.errors import ConfigError, InputError

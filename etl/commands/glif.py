@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import numpy as np
 import typer
-from numpy.typing import NDArray
 
 from ctmirror.errors import ConfigError, InputError
 
-app = typer.Typer(no_args_is_help=True)
+if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
+
+app = typer.Typer(no_args_is_help=True, rich_markup_mode=None)
 
 ConfigOpt = Annotated[Path, typer.Option("--config", help="neuron_config.json of the model")]
 StimulusOpt = Annotated[
@@ -43,6 +45,8 @@ def run(
     model = read_glif_config(config)
     result = simulate(model, _load_stimulus(stimulus), dt)
     if voltage is not None:
+        import numpy as np
+
         np.save(voltage, result.voltage)
     if as_json:
         typer.echo(json.dumps({
@@ -111,7 +115,7 @@ def evr(
         if samples is None:
             raise ConfigError("--model-steps needs --samples (the sweep length)")
         n_samples = samples
-        steps = _load_numbers(model_steps).astype(np.int64)
+        steps = _load_numbers(model_steps).astype("int64")
     else:
         if config is None or stimulus is None:
             raise ConfigError("--config needs --stimulus")
@@ -147,6 +151,8 @@ def _load_stimulus(path: Path) -> NDArray[np.float64]:
 
 def _load_numbers(path: Path) -> NDArray[np.float64]:
     """A 1-D array from .npy, or from text with numbers separated by whitespace or commas."""
+    import numpy as np
+
     try:
         if path.suffix == ".npy":
             values = np.load(path, allow_pickle=False)

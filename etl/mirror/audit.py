@@ -40,6 +40,7 @@ class MirrorAudit:
     untracked: tuple[str, ...]
     partials: tuple[str, ...]
     fixed: int = 0
+    content: bool = False  # whether the content checks ran too
 
 
 def audit_mirror(engine: sa.Engine, root: Path, *, content: bool = False, fix: bool = False,
@@ -62,7 +63,7 @@ def audit_mirror(engine: sa.Engine, root: Path, *, content: bool = False, fix: b
     return MirrorAudit(
         checked=len(rows), bytes_hashed=sum(size for _, size in outcomes),
         seconds=time.perf_counter() - started, problems=problems, untracked=untracked,
-        partials=partials, fixed=fixed,
+        partials=partials, fixed=fixed, content=content,
     )
 
 
@@ -105,8 +106,10 @@ def _walk(root: Path, tracked: set[str]) -> tuple[tuple[str, ...], tuple[str, ..
     return tuple(untracked), tuple(partials)
 
 
-def print_audit(audit: MirrorAudit, *, console: Console | None = None) -> None:
-    console = console or Console()
+def print_audit(audit: MirrorAudit, *, console: Console | None = None, options: str = "") -> None:
+    """Print the audit; ``options`` (``--root DIR``, ``--db URL``) are repeated in the commands
+    it suggests."""
+    console = console or Console(soft_wrap=True)
     rate = audit.bytes_hashed / audit.seconds / 1e6 if audit.seconds > 0 else 0.0
     console.print(f"checked {audit.checked} files, {audit.bytes_hashed:,} bytes re-hashed in "
                   f"{audit.seconds:.1f} s ({rate:.0f} MB/s)")
@@ -120,9 +123,14 @@ def print_audit(audit: MirrorAudit, *, console: Console | None = None) -> None:
             console.print(f"deleted {audit.fixed} differing file(s); the next sync downloads "
                           "them again")
         else:
-            console.print("run `ctmirror verify --fix` then `ctmirror sync` to fetch them again")
+            console.print(f"run `ctmirror verify{options} --fix` then `ctmirror sync{options}` "
+                          "to fetch them again", markup=False, highlight=False)
+    elif audit.content:
+        console.print("[green]every file matches its recorded size and sha256 and passes its "
+                      "content check[/]")
     else:
-        console.print("[green]every file matches its recorded size and sha256[/]")
+        console.print("[green]every file matches its recorded size and sha256[/] (content "
+                      "checks: --content)")
     if audit.untracked:
         # Not a failure (the exit status stays 0): ctmirror never reads a file the warehouse
         # does not list, so it cannot change what the mirror serves. A sync leaves such files

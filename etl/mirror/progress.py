@@ -132,10 +132,10 @@ class RichProgressSink:
                  description: str = "files") -> None:
         self._progress = Progress(
             TextColumn("[bold]{task.description}"),
-            BarColumn(),
+            BarColumn(bar_width=20),
             DownloadColumn(),
             TransferSpeedColumn(),
-            TimeRemainingColumn(),
+            TimeRemainingColumn(elapsed_when_finished=True),
             console=console,
             transient=False,
         )

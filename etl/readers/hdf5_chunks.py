@@ -93,6 +93,12 @@ def _scale_into(out: NDArray[np.float64], start: int, values: NDArray[Any],
     # float64(value) * scale[0] * scale[1] ..., left to right, as the numpy steps round; the
     # last chunk is padded beyond the dataset's end and is cut at ``out``'s end.
     stop = min(values.size, out.size - start)
+    if scale.size == 2:
+        # The readers' case (conversion, unit): a loop without an inner one is vectorised.
+        first, second = scale[0], scale[1]
+        for k in range(stop):
+            out[start + k] = np.float64(values[k]) * first * second
+        return
     for k in range(stop):
         value = np.float64(values[k])
         for factor in scale:

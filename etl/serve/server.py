@@ -94,6 +94,11 @@ class Pages(Protocol):
         """The answer to a GET of ``path``; None when it is no page's path."""
         ...
 
+    def prepare(self, version: str) -> None:
+        """Start reading what the pages of ``version`` share (in the background), so that the
+        first page after a start or a sync does not wait for it."""
+        ...
+
     def close(self) -> None:
         ...
 
@@ -172,6 +177,8 @@ class ApiServer(ThreadingHTTPServer):
         self.counters = ServeCounters()
         self.catalog = source.load()
         self.loaded_at = datetime.now(UTC)
+        if pages is not None:
+            pages.prepare(self.catalog.version)
         self._active = threading.BoundedSemaphore(self.limits.max_active)
         self._connections = threading.BoundedSemaphore(self.limits.max_connections)
         self._reload_lock = threading.Lock()
@@ -208,6 +215,8 @@ class ApiServer(ThreadingHTTPServer):
                 return False
             self.catalog = catalog
             self.loaded_at = datetime.now(UTC)
+            if self.pages is not None:
+                self.pages.prepare(catalog.version)
             log.info("serving %s (loaded in %.1f s)", catalog.version,
                      time.perf_counter() - started)
             return True

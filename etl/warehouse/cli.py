@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ctmirror.settings import Settings
+if TYPE_CHECKING:
+    from ctmirror.settings import Settings
 
-app = typer.Typer(no_args_is_help=True)
+app = typer.Typer(no_args_is_help=True, rich_markup_mode=None)
 
 DbOpt = Annotated[
     str | None,
@@ -19,6 +20,8 @@ RootOpt = Annotated[Path | None, typer.Option("--root", help="Mirror root [defau
 
 
 def _settings(db: str | None, root: Path | None) -> Settings:
+    from ctmirror.settings import Settings
+
     settings = Settings()
     if root is not None:
         settings.root = root
@@ -62,16 +65,18 @@ def downgrade(
 def current(db: DbOpt = None, root: RootOpt = None) -> None:
     """Show the warehouse's revision and the one this ctmirror expects."""
     from ctmirror.warehouse import migrate
+    from ctmirror.warehouse.engine import warehouse_options
 
-    at = migrate.current(_settings(db, root).warehouse_url())
+    url = _settings(db, root).warehouse_url()
+    at = migrate.current(url)
     head = migrate.head_revision()
-    state = "at head" if at == head else "run `ctmirror db upgrade`"
+    state = "at head" if at == head else f"run `ctmirror db upgrade{warehouse_options(url)}`"
     typer.echo(f"{at or 'base'} (code expects {head}: {state})")
 
 
 @app.command("grant-reader")
 def grant_reader_command(
-    role: Annotated[str, typer.Argument(help="An existing PostgreSQL role")],
+    role: Annotated[str, typer.Argument(help="An existing PostgreSQL role", metavar="ROLE")],
     db: DbOpt = None,
     root: RootOpt = None,
 ) -> None:

@@ -63,14 +63,29 @@ def _shown(url: sa.URL) -> str:
     return url.render_as_string(hide_password=True)
 
 
+def warehouse_options(url: str | sa.URL) -> str:
+    """The command-line options that name this warehouse, for a command a message suggests:
+    ``--root DIR`` for a mirror's own DuckDB file (working or published), ``--db URL`` (no
+    password) otherwise."""
+    import shlex
+
+    parsed = _parse(url) if isinstance(url, str) else url
+    database = Path(parsed.database or "")
+    if parsed.get_backend_name() == "duckdb" and database.name in ("warehouse.duckdb",
+                                                                   "warehouse.published.duckdb"):
+        return f" --root {shlex.quote(str(database.parent))}"
+    return f" --db {shlex.quote(_shown(parsed))}"
+
+
 def _duckdb_engine(url: sa.URL, *, read_only: bool, mirror_root: Path | None) -> sa.Engine:
     database = url.database or ":memory:"
     config: dict[str, object] = dict(_DUCKDB_CONFIG)
     if database != ":memory:":
         path = Path(database)
         if read_only and not path.exists():
-            raise ConfigError(f"no warehouse at {path}: run `ctmirror sync` or "
-                              "`ctmirror db upgrade` first")
+            where = warehouse_options(url)
+            raise ConfigError(f"no warehouse at {path}: run `ctmirror sync{where}` or "
+                              f"`ctmirror db upgrade{where}` first")
         path.parent.mkdir(parents=True, exist_ok=True)
         mirror_root = mirror_root or path.parent
     if mirror_root is not None:

@@ -16,7 +16,7 @@ from alembic.util import CommandError
 import ctmirror.migrations.dialects  # noqa: F401  (registers Alembic's DuckDB implementation)
 from ctmirror import migrations
 from ctmirror.errors import SchemaError
-from ctmirror.warehouse.engine import create_warehouse_engine
+from ctmirror.warehouse.engine import create_warehouse_engine, warehouse_options
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +111,7 @@ def ensure_at_head(engine: sa.Engine) -> None:
         raise SchemaError(f"warehouse at {at}, which this ctmirror does not know (a newer "
                           "version migrated it): upgrade ctmirror")
     raise SchemaError(f"warehouse at {at or 'no revision'}, code expects {expected}: "
-                      "run `ctmirror db upgrade`")
+                      f"run `ctmirror db upgrade{warehouse_options(engine.url)}`")
 
 
 def prepare_warehouse(engine: sa.Engine) -> None:

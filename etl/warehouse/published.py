@@ -33,7 +33,6 @@ from typing import Any
 import duckdb
 import sqlalchemy as sa
 
-from ctmirror.schema.parquet import DATASETS
 from ctmirror.warehouse.engine import is_duckdb
 from ctmirror.warehouse.views import PARQUET_FOLDER, parquet_source, sql_literal
 
@@ -121,6 +120,8 @@ def publish_copy(engine: sa.Engine, root: Path) -> PublishedCopy | None:
 def _copy_database(engine: sa.Engine, path: Path, root: Path, folder: str) -> None:
     """Copy every table, view and comment into a new DuckDB file at ``path``, its Parquet views
     reading ``root/folder``."""
+    from ctmirror.schema.parquet import DATASETS
+
     raw = engine.raw_connection()
     try:
         conn: Any = raw.driver_connection

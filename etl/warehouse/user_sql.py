@@ -22,8 +22,9 @@ Three independent layers, so that a hole in one is not a hole in the sandbox:
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -56,12 +57,18 @@ _READER_ROLE = "pg_read_all_data"
 class QueryResult:
     columns: list[str]
     rows: list[tuple[Any, ...]]
+    #: The columns' SQL types as the database names them (``FLOAT[]``, ``int8``, ...).
+    types: list[str] = field(default_factory=list)
+    #: Rows of the result past ``max_rows``: counted, not fetched.
+    more_rows: int = 0
 
 
-def run_readonly(url: str, sql: str, *, parquet_root: Path | None = None) -> QueryResult:
+def run_readonly(url: str, sql: str, *, parquet_root: Path | None = None,
+                 max_rows: int | None = None) -> QueryResult:
     """Run the one query ``sql`` on the warehouse at ``url`` without any way to write it or
     reach the host. ``parquet_root`` is the mirror folder the DuckDB views read (its
-    ``parquet`` folder is the only one the query may read files from).
+    ``parquet`` folder is the only one the query may read files from). With ``max_rows``,
+    only that many rows are fetched as Python values and the rest are counted.
 
     Raises ``UserSqlError`` (one line) for a refused statement or one the database rejects,
     ``ConfigError`` when the warehouse cannot be opened.
@@ -70,8 +77,8 @@ def run_readonly(url: str, sql: str, *, parquet_root: Path | None = None) -> Que
     engine = create_warehouse_engine(url, read_only=True, mirror_root=parquet_root)
     try:
         if is_duckdb(engine):
-            return _run_duckdb(engine, sql, parquet_root)
-        return _run_postgres(engine, sql)
+            return _run_duckdb(engine, sql, parquet_root, max_rows)
+        return _run_postgres(engine, sql, max_rows)
     finally:
         engine.dispose()
 
@@ -85,8 +92,11 @@ def check_query(sql: str) -> None:
             statements = parser.extract_statements(sql)
         except duckdb.Error as exc:
             raise UserSqlError(f"SQL failed: {_first_line(exc)}") from None
+        if not statements:
+            raise UserSqlError("SQL refused: the query is empty")
         if len(statements) != 1:
-            raise UserSqlError(f"SQL refused: one statement at a time ({len(statements)} given)")
+            raise UserSqlError(f"SQL refused: {len(statements)} statements given; run one at a "
+                               "time")
         kind = statements[0].type
         if kind != duckdb.StatementType.SELECT:
             raise UserSqlError(f"SQL refused: only queries are run ({kind.name} given); "
@@ -117,7 +127,8 @@ def _is_refused(name: str) -> bool:
     return name in REFUSED_FUNCTIONS or name.startswith(_REFUSED_PREFIXES)
 
 
-def _run_duckdb(engine: sa.Engine, sql: str, parquet_root: Path | None) -> QueryResult:
+def _run_duckdb(engine: sa.Engine, sql: str, parquet_root: Path | None,
+                max_rows: int | None) -> QueryResult:
     raw = engine.raw_connection()
     try:
         conn: Any = raw.driver_connection
@@ -138,8 +149,21 @@ def _run_duckdb(engine: sa.Engine, sql: str, parquet_root: Path | None) -> Query
             conn.execute("SET lock_configuration = true")
         try:
             cursor = conn.execute(sql)
-            return QueryResult([d[0] for d in cursor.description or []],
-                               [tuple(r) for r in cursor.fetchall()])
+            description = cursor.description or []
+            if max_rows is None:
+                return QueryResult([d[0] for d in description],
+                                   [tuple(r) for r in cursor.fetchall()],
+                                   [str(d[1]) for d in description])
+            rows = [tuple(r) for r in cursor.fetchmany(max_rows)]
+            if len(rows) < max_rows:
+                return QueryResult([d[0] for d in description], rows,
+                                   [str(d[1]) for d in description])
+            with warnings.catch_warnings():
+                # the rest is only counted, in Arrow batches: no Python object per value
+                warnings.simplefilter("ignore", UserWarning)
+                more = sum(batch.num_rows for batch in cursor.to_arrow_reader(65536))
+            return QueryResult([d[0] for d in description], rows,
+                               [str(d[1]) for d in description], more)
         except duckdb.Error as exc:
             raise UserSqlError(f"SQL failed: {_first_line(exc)}") from None
     finally:
@@ -163,7 +187,7 @@ def _check_sandbox(conn: Any, allowed: list[str]) -> None:
                            "this process; run the query in a new one")
 
 
-def _run_postgres(engine: sa.Engine, sql: str) -> QueryResult:
+def _run_postgres(engine: sa.Engine, sql: str, max_rows: int | None) -> QueryResult:
     import psycopg
 
     raw = engine.raw_connection()
@@ -179,8 +203,16 @@ def _run_postgres(engine: sa.Engine, sql: str) -> QueryResult:
             try:
                 # prepare=True: the extended protocol, where the server runs one command only
                 cursor.execute(sql, prepare=True)
-                return QueryResult([d.name for d in cursor.description or []],
-                                   [tuple(r) for r in cursor.fetchall()])
+                description = cursor.description or []
+                types = [_postgres_type(conn, d.type_code) for d in description]
+                if max_rows is None:
+                    return QueryResult([d.name for d in description],
+                                       [tuple(r) for r in cursor.fetchall()], types)
+                rows = [tuple(r) for r in cursor.fetchmany(max_rows)]
+                more = 0
+                while batch := cursor.fetchmany(10_000):
+                    more += len(batch)
+                return QueryResult([d.name for d in description], rows, types, more)
             except psycopg.Error as exc:
                 raise UserSqlError(f"SQL failed: {_first_line(exc)}") from None
     finally:
@@ -188,6 +220,14 @@ def _run_postgres(engine: sa.Engine, sql: str) -> QueryResult:
             raw.driver_connection.rollback()  # type: ignore[union-attr]
         finally:
             raw.invalidate()
+
+
+def _postgres_type(conn: Any, oid: int) -> str:
+    """A PostgreSQL type's name, arrays as ``<element>[]`` (as DuckDB names them)."""
+    info = conn.adapters.types.get(oid)  # an array's oid finds its element's TypeInfo
+    if info is None:
+        return ""
+    return f"{info.name}[]" if info.oid != oid else str(info.name)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -16,14 +16,12 @@ client against its working folder or the ``file_search_path`` it is given.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pyarrow.parquet as pq
-import sqlalchemy as sa
+if TYPE_CHECKING:
+    import sqlalchemy as sa
 
-from ctmirror.schema.ephys_recomputed import RECOMPUTED_FEATURES
-from ctmirror.schema.morphology_recomputed import CELL_LIST_FEATURES, RECONSTRUCTION_FEATURES
-from ctmirror.schema.parquet import DATASETS, ParquetDataset
-from ctmirror.warehouse.engine import is_duckdb
+    from ctmirror.schema.parquet import ParquetDataset
 
 #: Where the live datasets are, under the mirror root.
 PARQUET_FOLDER = "parquet"
@@ -46,6 +44,9 @@ def parquet_source(dataset: ParquetDataset, root: Path, folder: str = PARQUET_FO
 
 def publish_parquet_views(engine: sa.Engine, root: Path) -> list[str]:
     """Create or replace one view per dataset; return their names (none on PostgreSQL)."""
+    from ctmirror.schema.parquet import DATASETS
+    from ctmirror.warehouse.engine import is_duckdb
+
     if not is_duckdb(engine):
         return []
     with engine.begin() as conn:
@@ -61,6 +62,8 @@ def publish_comparison_view(engine: sa.Engine) -> str:
     """Create or replace ``ephys_features_comparison``: one row per cell, definition set and
     feature, with the published and the recomputed value and their difference. Plain SQL,
     the same on DuckDB and PostgreSQL."""
+    from ctmirror.schema.ephys_recomputed import RECOMPUTED_FEATURES
+
     columns = ", ".join(f"p.{n} AS p_{n}, r.{n} AS r_{n}" for n in RECOMPUTED_FEATURES)
     return _publish_long_comparison(engine, COMPARISON_VIEW, "specimen_id, definitions", f"""
             SELECT r.specimen_id, r.definitions, {columns}
@@ -78,6 +81,8 @@ def publish_morphology_comparison_view(engine: sa.Engine) -> str:
     ``nr__`` values with the cell list's row of its specimen when that row names the same SWC
     file (``nrwkf__id``): the cell list describes only the current reconstruction. Values are
     compared as doubles. Plain SQL, the same on DuckDB and PostgreSQL."""
+    from ctmirror.schema.morphology_recomputed import CELL_LIST_FEATURES, RECONSTRUCTION_FEATURES
+
     sources = {**{name: f"p.{name}" for name in RECONSTRUCTION_FEATURES},
                **{name: f"c.{name}" for name in CELL_LIST_FEATURES}}
     columns = ", ".join(f"CAST({source} AS DOUBLE PRECISION) AS p_{name}, "
@@ -161,6 +166,8 @@ _COMPARED = (
 def view_descriptions() -> list[tuple[str, str, tuple[tuple[str, str], ...]]]:
     """(view, description, ((column, description), ...)) of every view published here: the
     comparison views, and the Parquet views with their Arrow field docs."""
+    from ctmirror.schema.parquet import DATASETS
+
     comparisons = [(view, text, (*keys, *_COMPARED))
                    for view, (text, keys) in _COMPARISONS.items()]
     datasets = [(dataset.name, dataset.description,
@@ -173,6 +180,8 @@ def view_descriptions() -> list[tuple[str, str, tuple[tuple[str, str], ...]]]:
 def _empty_file(dataset: ParquetDataset, root: Path, folder: str) -> Path:
     """A zero-row file of ``dataset``'s schema under ``root/folder``, by its path relative to
     ``root``."""
+    import pyarrow.parquet as pq
+
     path = Path(folder) / "_empty" / f"{dataset.name}.parquet"
     if not (root / path).is_file() or pq.read_schema(root / path) != dataset.schema:
         (root / path).parent.mkdir(parents=True, exist_ok=True)

@@ -55,7 +55,7 @@ def _counts_by_cli(root: Path, views: list[str]) -> dict[str, int]:
     """``count(*)`` of every view through ``ctmirror sql`` (the project's read path)."""
     counts = {}
     for view in views:
-        result = CliRunner().invoke(app, ["sql", "--root", str(root), "--format", "json",
+        result = CliRunner().invoke(app, ["sql", "--root", str(root), "--format", "jsonl",
                                           f'SELECT count(*) AS n FROM "{view}"'])
         assert result.exit_code == 0, (view, result.output)
         counts[view] = json.loads(result.stdout)["n"]
@@ -118,7 +118,7 @@ def test_readers_go_on_while_a_sync_holds_the_working_file(synced_root: Path) ->
         stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
-        result = CliRunner().invoke(app, ["sql", "--root", str(synced_root), "--format", "json",
+        result = CliRunner().invoke(app, ["sql", "--root", str(synced_root), "--format", "jsonl",
                                           "SELECT count(*) AS n FROM sweeps"])
         assert result.exit_code == 0, result.output
         assert json.loads(result.stdout)["n"] > 0

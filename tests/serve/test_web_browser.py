@@ -211,6 +211,18 @@ def test_morphology_and_overview(browser: Any, server: ApiServer,
     assert "soma" in names and len(names) >= 6  # xy, xz, zy of each compartment
     image = browser.find_element("css selector", "#morphology .main-svg")
     assert image.size["width"] > 300 and image.size["height"] > 300
+    # the cell's mirrored projection images, each decoded by the browser (they load lazily)
+    (images,) = sql("""SELECT count(*) AS n FROM mirror_files WHERE specimen_id = :s
+                       AND source = 'projection_image' AND removed_at IS NULL""",
+                    s=cell["specimen_id"])
+    assert images["n"] > 0
+    browser.execute_script("document.querySelector('.images').scrollIntoView();")
+    sizes = _wait(lambda: browser.execute_script("""
+        const shown = [...document.querySelectorAll('.images img')];
+        return shown.every(i => i.complete && i.naturalWidth > 0)
+            && shown.map(i => [i.naturalWidth, i.naturalHeight]);"""))
+    assert len(sizes) == images["n"]
+    assert all(width > 0 and height > 0 for width, height in sizes)
     browser.get(f"{server.base_url}/overview")
     _wait(lambda: browser.execute_script(
         "return document.querySelectorAll('#histograms .main-svg').length > 0"))

@@ -4,7 +4,9 @@ bearer header or a cookie, and the API's paths untouched."""
 from __future__ import annotations
 
 import gzip
+import hashlib
 from collections.abc import Iterator
+from importlib import resources
 from pathlib import Path
 
 import httpx
@@ -14,6 +16,7 @@ from ctmirror.serve.catalog import Catalog
 from ctmirror.serve.engine import QueryEngine
 from ctmirror.serve.server import TOKEN_COOKIE, ApiServer, run_in_thread
 from ctmirror.serve.web import web_pages
+from ctmirror.serve.web.pages import PLOTLY_JS, histograms_of
 from tests.serve.test_hostile import StaticSource
 
 TOKEN = "s3cret-token"
@@ -42,10 +45,11 @@ def test_pages_take_the_token_as_bearer_or_cookie(server: ApiServer) -> None:
 
 
 def test_plotly_is_served_compressed_and_cached_for_a_year(server: ApiServer) -> None:
-    from importlib import metadata, resources
-
-    name = f"plotly-{metadata.version('plotly')}.min.js"
-    whole = (resources.files("plotly") / "package_data" / "plotly.min.js").read_bytes()
+    name = PLOTLY_JS
+    whole = (resources.files("ctmirror.serve.web") / "static" / name).read_bytes()
+    # the bundle PLOTLY.md names, unchanged
+    assert hashlib.sha256(whole).hexdigest() in \
+        (resources.files("ctmirror.serve.web") / "static" / "PLOTLY.md").read_text()
     with httpx.Client() as client:
         answer = client.get(f"{server.base_url}/web/static/{name}",
                             headers={"Accept-Encoding": "gzip"})
@@ -67,3 +71,12 @@ def test_unknown_paths_and_api_paths_keep_their_answers(server: ApiServer) -> No
     answer = httpx.get(server.base_url + "/api/v2/data/query.json?q=model::Specimen",
                        headers=headers)
     assert answer.json()["success"] is True
+
+
+def test_histograms_share_their_bins_and_count_every_finite_value() -> None:
+    bins = histograms_of([1.0, 2.0, None, 3.0], [2.0, float("nan"), 11.0], bins=10)
+    assert bins["width"] == 1.0  # 1 to 11 in ten bins
+    assert bins["x"][0] == 1.5 and bins["x"][-1] == 10.5
+    assert bins["published"] == [1, 1, 1, 0, 0, 0, 0, 0, 0, 0]
+    assert bins["recomputed"] == [0, 1, 0, 0, 0, 0, 0, 0, 0, 1]
+    assert histograms_of([None], [])["published"] == []

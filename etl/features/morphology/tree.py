@@ -14,26 +14,17 @@ named by its *head* (first node after the start) and its *end* (the branch node 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 from functools import cached_property
 from typing import Protocol
 
 import numpy as np
 from numpy.typing import NDArray
 
+from ctmirror.features.compartments import Compartment
+
 __all__ = ["Compartment", "NeuronTree", "NodeArrays", "COMPARTMENT_TYPES"]
 
 SOMA, AXON, BASAL_DENDRITE, APICAL_DENDRITE = 1, 2, 3, 4
-
-
-class Compartment(StrEnum):
-    """Which nodes a feature is computed over (the soma root is always kept)."""
-
-    ALL = "all"
-    AXON = "axon"
-    BASAL_DENDRITE = "basal_dendrite"
-    APICAL_DENDRITE = "apical_dendrite"
-    DENDRITE = "dendrite"
 
 
 #: SWC types kept by each compartment (``None``: every node, unknown types included).

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-app = typer.Typer(no_args_is_help=True)
+app = typer.Typer(no_args_is_help=True, rich_markup_mode=None)
 
 OutOpt = Annotated[Path, typer.Option("--out", help="Snapshot directory to write")]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Seed of every synthetic value")]

@@ -59,6 +59,8 @@ class WebData:
         self.url = url
         self.root = Path(root)
         self._lock = threading.Lock()
+        # held while the cell list is read: a page asking meanwhile waits for that read
+        self._cells_lock = threading.Lock()
         self._version: str | None = None
         self._engine: sa.Engine | None = None
         self._cells: dict[int, Row] | None = None
@@ -99,16 +101,17 @@ class WebData:
         """Every row of ``cells`` by specimen, read once per synced state: on DuckDB the view
         is computed (its window functions keep a filter from reaching the tables), so one
         cell costs about as much as all 2,333 of them."""
-        engine = self.at(version)
-        cells = self._cells
-        if cells is None:
-            with engine.connect() as conn:
-                cells = {int(r.specimen_id): dict(r._mapping) for r in conn.execute(
-                    sa.text("SELECT * FROM cells ORDER BY specimen_id"))}
-            with self._lock:
-                if version == self._version:
-                    self._cells = cells
-        return cells
+        with self._cells_lock:
+            engine = self.at(version)
+            cells = self._cells
+            if cells is None:
+                with engine.connect() as conn:
+                    cells = {int(r.specimen_id): dict(r._mapping) for r in conn.execute(
+                        sa.text("SELECT * FROM cells ORDER BY specimen_id"))}
+                with self._lock:
+                    if version == self._version:
+                        self._cells = cells
+            return cells
 
     def sweeps(self, version: str, specimen_id: int) -> list[Row]:
         return self.rows(version, """

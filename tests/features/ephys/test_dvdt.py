@@ -6,7 +6,12 @@ import numpy as np
 import pytest
 from scipy import signal
 
-from ctmirror.features.ephys.dvdt import filtered_dvdt, has_uniform_dt, zero_phase_filter
+from ctmirror.features.ephys.dvdt import (
+    filtered_dvdt,
+    filtered_dvdts,
+    has_uniform_dt,
+    zero_phase_filter,
+)
 
 RNG = np.random.default_rng(11)
 
@@ -30,6 +35,26 @@ def test_filtered_dvdt_is_the_numpy_expression() -> None:
     dt = np.diff(t)
     keep = np.fabs(dt) > np.finfo(np.float64).eps
     assert np.array_equal(filtered_dvdt(t, v, 10_000.0), 1e-3 * np.diff(v)[keep] / dt[keep])
+
+
+@pytest.mark.parametrize("count", [1, 3, 4, 9])
+def test_batched_dvdts_are_the_single_lane_ones(count: int) -> None:
+    # Lanes of unequal lengths (a lane switches buffers and directions mid-batch), one trace
+    # at another rate (another filter), a short one and one with a
+    # zero time step (not filtered) among them.
+    traces = []
+    for k in range(count):
+        rate = 50_000.0 if k == 2 else 200_000.0
+        size = 20 if k == 5 else 3_000 + 1_777 * k
+        t = np.arange(size) / rate
+        if k == 7:
+            t[10] = t[9]
+        traces.append((t, np.cumsum(RNG.normal(size=size)) - 65.0))
+    for filter_hz in (10_000.0, 1_000.0, None):
+        batched = filtered_dvdts(traces, filter_hz)
+        assert len(batched) == count
+        for (t, v), dvdt in zip(traces, batched, strict=True):
+            assert np.array_equal(dvdt, filtered_dvdt(t, v, filter_hz))
 
 
 @pytest.mark.parametrize("t", [

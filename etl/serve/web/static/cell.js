@@ -129,10 +129,10 @@
     });
   }
 
-  const jobs = [];
-  if (ctm.pending.sweep) jobs.push(ctm.pending.sweep.then(drawSweep).then(watchZoom));
-  jobs.push(ctm.pending.fi.then(drawFi));
-  Promise.all(jobs).then(() => {
+  // the sweep first: the F-I plot draws once the sweep is on screen, not in its way
+  const sweepDrawn = ctm.pending.sweep ? ctm.pending.sweep.then(drawSweep).then(watchZoom)
+    : Promise.resolve();
+  sweepDrawn.then(() => ctm.pending.fi).then(drawFi).then(() => {
     const morphology = document.getElementById('morphology');
     const later = [];
     if (morphology) later.push(fetch(`/web/api/morphology/${ctm.specimen}`).then(asJson).then(drawMorphology));
