@@ -35,6 +35,8 @@ app.add_typer(features_app, name="features", help="Recompute published features 
 app.add_typer(glif_app, name="glif", help="Run GLIF models and score them (EVR).")
 schedule_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(schedule_app, name="schedule", help="Run the sync flow on a schedule (Prefect).")
+export_app = typer.Typer(no_args_is_help=True)
+app.add_typer(export_app, name="export", help="Write the mirror in other tools' layouts.")
 
 RootOpt = Annotated[Path | None, typer.Option("--root", help="Mirror root [default: ./data]")]
 DbOpt = Annotated[
@@ -274,6 +276,28 @@ def status(
         print_status(engine, runs=runs)
     finally:
         engine.dispose()
+
+
+@export_app.command("allensdk-cache")
+def export_allensdk_cache(
+    out: Annotated[Path, typer.Argument(help="Folder to write (empty, or an earlier export)")],
+    cells: Annotated[list[int] | None, typer.Option(
+        "--cells", help="Only this specimen id (repeatable) [default: every cell]")] = None,
+    copy: Annotated[bool, typer.Option(
+        "--copy", help="Copy the NWB and SWC files instead of hard-linking them")] = False,
+    root: RootOpt = None,
+    db: DbOpt = None,
+) -> None:
+    """Write the mirror as an AllenSDK CellTypesCache folder: unmodified
+    CellTypesCache(manifest_file=OUT/manifest.json) then works with no network."""
+    from ctmirror.api.allensdk_cache import export_allensdk_cache as export
+
+    settings = _settings(root, db)
+    summary = export(settings.warehouse_url(), Path(settings.root), out, cells=cells or None,
+                     copy=copy)
+    typer.echo(f"{summary.cells} cells, {summary.recordings} recordings, "
+               f"{summary.reconstructions} reconstructions, {summary.markers} marker files "
+               f"({summary.linked} hard-linked, {summary.copied} copied) in {out}")
 
 
 @app.command()

@@ -139,9 +139,14 @@ def _run_duckdb(engine: sa.Engine, sql: str, parquet_root: Path | None,
         allowed = [] if parquet_root is None else [
             f"{folder}/" for name in (PARQUET_FOLDER, PUBLISHED_FOLDER)
             for folder in (Path(parquet_root).resolve() / name, name)]
-        conn.execute("SET allowed_directories = ?", [allowed])
-        conn.execute("SET enable_external_access = false")
-        conn.execute("SET lock_configuration = true")
+        if _locked(conn):
+            # DuckDB keeps one database per file in a process: an earlier query locked it,
+            # so it runs sandboxed only if the lock holds exactly this sandbox
+            _check_sandbox(conn, allowed)
+        else:
+            conn.execute("SET allowed_directories = ?", [allowed])
+            conn.execute("SET enable_external_access = false")
+            conn.execute("SET lock_configuration = true")
         try:
             cursor = conn.execute(sql)
             description = cursor.description or []
@@ -163,6 +168,23 @@ def _run_duckdb(engine: sa.Engine, sql: str, parquet_root: Path | None,
             raise UserSqlError(f"SQL failed: {_first_line(exc)}") from None
     finally:
         raw.invalidate()  # a locked, sandboxed connection never goes back to the pool
+
+
+def _locked(conn: Any) -> bool:
+    row = conn.execute("SELECT current_setting('lock_configuration')").fetchone()
+    return bool(row and row[0])
+
+
+def _check_sandbox(conn: Any, allowed: list[str]) -> None:
+    """Raise unless the locked settings are this sandbox's: no external access but the
+    ``allowed`` folders (DuckDB stores them absolute, and adds its own temporary folder)."""
+    row = conn.execute("SELECT current_setting('enable_external_access'), "
+                       "current_setting('allowed_directories')").fetchone()
+    wanted = {f"{Path(entry).resolve()}/" for entry in allowed}
+    held = {entry for entry in (row[1] or []) if not entry.endswith(".tmp/")} if row else None
+    if row is None or row[0] or held != wanted:
+        raise UserSqlError("SQL refused: the warehouse's settings were locked otherwise in "
+                           "this process; run the query in a new one")
 
 
 def _run_postgres(engine: sa.Engine, sql: str, max_rows: int | None) -> QueryResult:

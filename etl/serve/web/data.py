@@ -22,6 +22,7 @@ import sqlalchemy as sa
 
 from ctmirror.schema.analyst import PREFERRED_DEFINITIONS
 from ctmirror.schema.parquet import EPHYS_SPIKES, GLIF_VOLTAGES, SWEEPS
+from ctmirror.warehouse.row_groups import samples, scalar, sweep_row
 
 Row = dict[str, Any]
 
@@ -174,17 +175,17 @@ class WebData:
                 self._traces.move_to_end(key)
                 return self._traces[key]
         directory = SWEEPS.partition_directory(self.root, specimen_id)
-        found = _row_group(sorted(directory.glob(f"{SWEEPS.file_prefix}-*.parquet")),
+        found = sweep_row(sorted(directory.glob(f"{SWEEPS.file_prefix}-*.parquet")),
                            sweep_number, ("sampling_rate_hz", "stimulus_conversion",
                                           "response_conversion", "stimulus", "response"))
         if found is None:
             return None
         table = found
-        response = _samples(table, "response") * np.float32(
-            1e3 * _scalar(table, "response_conversion", 1.0))
-        stimulus = _samples(table, "stimulus") * np.float32(
-            1e12 * _scalar(table, "stimulus_conversion", 1.0))
-        trace = Trace(float(_scalar(table, "sampling_rate_hz", 0.0)), response, stimulus)
+        response = samples(table, "response") * np.float32(
+            1e3 * scalar(table, "response_conversion", 1.0))
+        stimulus = samples(table, "stimulus") * np.float32(
+            1e12 * scalar(table, "stimulus_conversion", 1.0))
+        trace = Trace(float(scalar(table, "sampling_rate_hz", 0.0)), response, stimulus)
         with self._lock:
             self._traces[key] = trace
             while len(self._traces) > 4:
@@ -199,40 +200,11 @@ class WebData:
         if not path.is_file():
             return None
         for number in sweep_numbers:
-            table = _row_group([path], number, ("sampling_rate_hz", "voltage"))
+            table = sweep_row([path], number, ("sampling_rate_hz", "voltage"))
             if table is not None:
-                return (number, float(_scalar(table, "sampling_rate_hz", 0.0)),
-                        _samples(table, "voltage"))
+                return (number, float(scalar(table, "sampling_rate_hz", 0.0)),
+                        samples(table, "voltage"))
         return None
-
-
-def _row_group(paths: Sequence[Path], sweep_number: int, columns: Sequence[str]) -> Any:
-    """The columns of the row group holding ``sweep_number``, found by the row groups'
-    statistics (one sweep each), so no other sweep's samples are read."""
-    for path in paths:
-        parquet = pq.ParquetFile(path)
-        meta = parquet.metadata
-        column = parquet.schema_arrow.get_field_index("sweep_number")
-        for group in range(meta.num_row_groups):
-            stats = meta.row_group(group).column(column).statistics
-            if stats is not None and stats.has_min_max and not (
-                    stats.min <= sweep_number <= stats.max):
-                continue
-            table = parquet.read_row_group(group, columns=["sweep_number", *columns])
-            numbers = table.column("sweep_number").to_pylist()
-            if sweep_number in numbers:
-                return table.slice(numbers.index(sweep_number), 1)
-    return None
-
-
-def _samples(table: Any, column: str) -> npt.NDArray[np.float32]:
-    values = table.column(column).combine_chunks()
-    return np.asarray(values.values.to_numpy(zero_copy_only=False), dtype=np.float32)
-
-
-def _scalar(table: Any, column: str, default: float) -> float:
-    value = table.column(column)[0].as_py()
-    return default if value is None else value
 
 
 __all__ = ["SEARCH_COLUMNS", "Trace", "WebData"]
