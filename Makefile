@@ -15,10 +15,10 @@ FAST_TESTS := -m "not slow and not faults" --ignore=tests/e2e --ignore=tests/acc
 
 .PHONY: demo test check faults compat static lint typecheck contracts install superset-check
 
-$(BIN)/ctmirror: pyproject.toml
+$(BIN)/ctmirror: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[test]'
 	touch $@
 
 install: $(BIN)/ctmirror

@@ -129,7 +129,12 @@ def sync(
         settings.files.categories = _file_categories(settings.files.categories, images)
     config = settings.sync_config()
     if prefect:
-        preflight(config)  # one-line errors here, not tracebacks from inside a flow run
+        from ctmirror.sync import run_lock
+
+        # one-line errors here, not tracebacks from inside a flow run; the lock first, so a
+        # second sync of this mirror is told so before it touches the warehouse
+        with run_lock(config):
+            preflight(config)
         from ctmirror.prefect_env import configure_prefect
 
         configure_prefect(config.root, verbose=verbose)
@@ -315,39 +320,47 @@ def describe(
 
 @schedule_app.command("serve")
 def schedule_serve(
-    cron: Annotated[str, typer.Option("--cron", help="Cron expression, e.g. '0 3 * * 0'")],
+    cron: Annotated[str | None, typer.Option("--cron", help="Cron expression, e.g. '0 3 * * 0'")
+                    ] = None,
+    interval: Annotated[float | None, typer.Option(
+        "--interval", min=1, help="Seconds between runs, instead of --cron")] = None,
     name: Annotated[str, typer.Option("--name", help="Deployment name")] = "ctmirror-sync",
     api_base: Annotated[str | None, typer.Option("--api-base")] = None,
     root: RootOpt = None,
     db: DbOpt = None,
     limit: Annotated[int | None, typer.Option("--limit", min=1)] = None,
 ) -> None:
-    """Serve the sync flow on a cron schedule against a Prefect server (PREFECT_API_URL)."""
+    """Serve the sync flow on a schedule against a Prefect server (PREFECT_API_URL); one run at
+    a time (a run due while another runs waits)."""
     import os
 
     if not os.environ.get("PREFECT_API_URL"):
         raise ConfigError(
             "schedules need a Prefect server: set PREFECT_API_URL (docker-compose.yml starts one)"
         )
-    _check_cron(cron)
+    if (cron is None) == (interval is None):
+        raise ConfigError("give one schedule: --cron EXPRESSION or --interval SECONDS")
     config = _settings(root, db, api_base, limit=limit).sync_config()
     from ctmirror.prefect_env import configure_prefect
 
     configure_prefect()
+    if cron is not None:
+        _check_cron(cron)
     from ctmirror.flows.sync import serve_on_schedule
 
-    serve_on_schedule(config, name=name, cron=cron)
+    serve_on_schedule(config, name=name, cron=cron, interval=interval)
 
 
 def _check_cron(cron: str) -> None:
-    from datetime import datetime
-
-    from cronsim import CronSim, CronSimError
+    """Prefect's own cron parsing, so what is accepted here is what the server schedules."""
+    from prefect.client.schemas.schedules import CronSchedule
+    from pydantic import ValidationError
 
     try:
-        CronSim(cron, datetime(2024, 1, 1))
-    except CronSimError as exc:
-        raise ConfigError(f"invalid --cron {cron!r}: {exc}") from None
+        CronSchedule(cron=cron)
+    except ValidationError as exc:
+        reason = exc.errors()[0]["msg"].removeprefix("Value error, ")
+        raise ConfigError(f"invalid --cron {cron!r}: {reason}") from None
 
 
 @app.command()
@@ -372,7 +385,11 @@ def main() -> None:
     os.umask(os.umask(0o027) | 0o027)
 
     # errors reach the user as exceptions rendered in one line; the log says only what is odd
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    # (at the handler too: a Prefect flow run raises ctmirror's loggers to INFO for its run log)
+    console = logging.StreamHandler()
+    console.setLevel(logging.WARNING)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s",
+                        handlers=[console])
     try:
         app()  # standalone: usage errors print themselves and exit 2
     except CtMirrorError as exc:

@@ -27,7 +27,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from ctmirror.crawl import CrawlEvent, ExtractReport, ModelDone, ProgressSink, extract
-from ctmirror.errors import ApiError, CtMirrorError
+from ctmirror.errors import ApiDownError, ApiError, CtMirrorError
 from ctmirror.rma import RmaClient
 from ctmirror.settings import SyncConfig
 from ctmirror.stages import DerivedStage, StageReport, run_stage
@@ -76,6 +76,8 @@ class SyncResult:
     data_tests: DataTestResults = field(default_factory=DataTestResults)
     #: The read-only copy readers open (DuckDB only).
     published: PublishedCopy | None = None
+    #: Wall-clock seconds of each stage, retries included, by name, in order.
+    stage_seconds: Mapping[str, float] = field(default_factory=dict)
 
     @property
     def requests(self) -> int:
@@ -169,7 +171,7 @@ def close_out(config: SyncConfig, handle: RunHandle) -> Iterator[None]:
     except Exception as exc:
         from ctmirror.warehouse.runs import fail_sync_run
 
-        reason = str(exc) if isinstance(exc, CtMirrorError) else f"{type(exc).__name__}: {exc}"
+        reason = failure_reason(exc)
         try:
             with _warehouse(config) as engine:
                 fail_sync_run(engine, handle.sync_id, reason=reason)
@@ -179,7 +181,53 @@ def close_out(config: SyncConfig, handle: RunHandle) -> Iterator[None]:
         raise
 
 
+def failure_reason(exc: BaseException) -> str:
+    """What a failed run records and reports: the message of an error raised on purpose, else
+    the exception's type and message."""
+    return str(exc) if isinstance(exc, CtMirrorError) else f"{type(exc).__name__}: {exc}"
+
+
+@dataclass
+class RunTrace:
+    """The run a ``notify_on_failure`` block is about, once it is opened."""
+
+    sync_id: str | None = None
+
+
+@contextmanager
+def notify_on_failure(config: SyncConfig) -> Iterator[RunTrace]:
+    """POST one failure notification (``ctmirror.notify``) if the block raises, then re-raise.
+
+    Held inside the run lock: a sync refused because another one runs is no failure."""
+    trace = RunTrace()
+    try:
+        yield trace
+    except Exception as exc:
+        from ctmirror.notify import notify_failure
+
+        notify_failure(config, trace.sync_id, failure_reason(exc))
+        raise
+
+
+def api_down(config: SyncConfig, report: ExtractReport) -> ApiDownError | None:
+    """The error to end the crawl with when not one of its queries got an answer."""
+    if not report.errors or report.pages_fetched or report.pages_reused:
+        return None
+    first = report.errors[0]
+    return ApiDownError(f"the API at {config.api_base} answered none of the sync's "
+                        f"{len(report.errors)} queries ({config.api.max_attempts} attempts "
+                        f"each); first error: {first.message}", url=first.url)
+
+
 def _extract(config: SyncConfig, sync_id: str, progress: bool) -> ExtractReport:
+    report = _crawl(config, sync_id, progress)
+    down = api_down(config, report)
+    if down is not None:
+        raise down
+    return report
+
+
+def _crawl(config: SyncConfig, sync_id: str, progress: bool) -> ExtractReport:
     def log_model(event: CrawlEvent) -> None:
         if isinstance(event, ModelDone):
             log.info("%s: %d rows in %d pages%s", event.model, event.rows, event.pages,
@@ -264,8 +312,20 @@ _SOURCE_MODELS = {"well_known_file": "WellKnownFile", "model_package": "Neuronal
                   "projection_image": "ProjectionImage", "sub_image": "SubImage"}
 
 
-def finish_run(config: SyncConfig, handle: RunHandle, reports: Mapping[str, Report]
-               ) -> SyncResult:
+def run_steps(run: Callable[[Step], Report]
+              ) -> tuple[dict[str, Report], dict[str, float]]:
+    """Every stage in order through ``run``: their reports and wall-clock seconds by name."""
+    reports: dict[str, Report] = {}
+    seconds: dict[str, float] = {}
+    for step in STEPS:
+        started = time.monotonic()
+        reports[step.name] = run(step)
+        seconds[step.name] = time.monotonic() - started
+    return reports, seconds
+
+
+def finish_run(config: SyncConfig, handle: RunHandle, reports: Mapping[str, Report],
+               stage_seconds: Mapping[str, float] | None = None) -> SyncResult:
     """Publish the analyst views (materialized views refreshed in one transaction on
     PostgreSQL) with every description, run the data tests, record the run's outcome, then
     publish the DuckDB warehouse's read-only copy (the last step:
@@ -281,7 +341,8 @@ def finish_run(config: SyncConfig, handle: RunHandle, reports: Mapping[str, Repo
               if isinstance(report, StageReport)}
     result = SyncResult(sync_id=handle.sync_id, resumed=handle.resumed,
                         api_base=config.api_base, extract=extracted, load=loaded,
-                        stages=stages, seconds=time.monotonic() - handle.started)
+                        stages=stages, seconds=time.monotonic() - handle.started,
+                        stage_seconds=dict(stage_seconds or {}))
     with _warehouse(config) as engine:
         publish_analyst_layer(engine)
         for error in extracted.errors:
@@ -299,7 +360,7 @@ def finish_run(config: SyncConfig, handle: RunHandle, reports: Mapping[str, Repo
         finish_sync_run(engine, handle.sync_id, report=loaded, requests=extracted.requests,
                         status="completed_with_errors"
                         if result.errors or loaded.quarantined or tests.failed else "succeeded",
-                        data_tests=tests.as_json())
+                        data_tests=tests.as_json(), stage_seconds=result.stage_seconds)
         published = publish_copy(engine, config.root)
     result = replace(result, data_tests=tests)
     shutil.rmtree(config.staging_root / handle.sync_id, ignore_errors=True)
@@ -307,10 +368,12 @@ def finish_run(config: SyncConfig, handle: RunHandle, reports: Mapping[str, Repo
 
 
 def run_sync_locally(config: SyncConfig, *, progress: bool = False) -> SyncResult:
-    """The sync's stages in order, without Prefect."""
-    with run_lock(config):
+    """The sync's stages in order, without Prefect (and so without its retries and timeouts:
+    each request's own attempts still apply)."""
+    with run_lock(config), notify_on_failure(config) as trace:
         handle = open_run(config)
+        trace.sync_id = handle.sync_id
         with close_out(config, handle):
-            return finish_run(config, handle, {step.name: step.run(config, handle.sync_id,
-                                                                   progress)
-                                               for step in STEPS})
+            reports, seconds = run_steps(lambda step: step.run(config, handle.sync_id,
+                                                               progress))
+            return finish_run(config, handle, reports, seconds)
