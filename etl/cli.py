@@ -131,16 +131,17 @@ def sync(
     if prefect:
         from ctmirror.sync import run_lock
 
-        # one-line errors here, not tracebacks from inside a flow run; the lock first, so a
-        # second sync of this mirror is told so before it touches the warehouse
+        # the lock first, so a second sync of this mirror is told so in one line before it
+        # touches the warehouse, and held through the flow (which takes it again); the checks
+        # here, so that their errors are one line too, not tracebacks from inside a flow run
         with run_lock(config):
             preflight(config)
-        from ctmirror.prefect_env import configure_prefect
+            from ctmirror.prefect_env import configure_prefect
 
-        configure_prefect(config.root, verbose=verbose)
-        from ctmirror.flows.sync import run_sync_flow
+            configure_prefect(config.root, verbose=verbose)
+            from ctmirror.flows.sync import run_sync_flow
 
-        result = run_sync_flow(config, show_progress=True)
+            result = run_sync_flow(config, show_progress=True)
     else:
         result = run_sync_locally(config, progress=True)
     print_sync_result(result)

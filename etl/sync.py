@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import secrets
 import shutil
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -150,13 +151,29 @@ def open_run(config: SyncConfig) -> RunHandle:
         return RunHandle(sync_id, resumed=False)
 
 
+#: The warehouses whose sync lock this thread holds.
+_held = threading.local()
+
+
 @contextmanager
 def run_lock(config: SyncConfig) -> Iterator[None]:
-    """Hold the warehouse's sync lock for as long as the block runs (one sync at a time)."""
+    """Hold the warehouse's sync lock for as long as the block runs (one sync at a time).
+
+    Re-entrant in one thread: the CLI takes the lock before its checks and holds it through
+    the flow it then runs (in the same thread), which takes it again; a sync in another thread
+    or process is refused."""
     from ctmirror.warehouse.runs import run_lock as warehouse_lock
 
-    with warehouse_lock(config.warehouse_url):
+    held: frozenset[str] = getattr(_held, "urls", frozenset())
+    if config.warehouse in held:
         yield
+        return
+    with warehouse_lock(config.warehouse_url):
+        _held.urls = held | {config.warehouse}
+        try:
+            yield
+        finally:
+            _held.urls = held
 
 
 @contextmanager

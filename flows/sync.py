@@ -13,8 +13,8 @@ log (ctmirror's own INFO lines included), a task run per stage with its state, a
 markdown artifact ``ctmirror-sync-summary`` with the run's counts and seconds per stage.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: Prefect validates a deployed run's parameters
+# against the flow's signature, and a string annotation ("SyncConfig") does not resolve there.
 import logging
 import os
 from collections.abc import Iterator
