@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -128,6 +129,9 @@ def sync(
     if images is not None:
         settings.files.categories = _file_categories(settings.files.categories, images)
     config = settings.sync_config()
+    if verbose:
+        for handler in logging.getLogger().handlers:
+            handler.removeFilter(_not_prefect)
     if prefect:
         from ctmirror.sync import run_lock
 
@@ -376,8 +380,13 @@ def demo(
     run_demo(root, cells=cells, use_prefect=prefect)
 
 
+def _not_prefect(record: logging.LogRecord) -> bool:
+    """Prefect's lines stay in its run log (``sync -v`` shows them): a failed flow reaches the
+    terminal as the one-line error, not as Prefect's tracebacks of it."""
+    return not record.name.startswith("prefect")
+
+
 def main() -> None:
-    import logging
     import os
 
     # nothing the tool writes is world-readable (Prefect's database keeps flow-run parameters and
@@ -389,6 +398,7 @@ def main() -> None:
     # (at the handler too: a Prefect flow run raises ctmirror's loggers to INFO for its run log)
     console = logging.StreamHandler()
     console.setLevel(logging.WARNING)
+    console.addFilter(_not_prefect)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s",
                         handlers=[console])
     try:
