@@ -3,6 +3,7 @@
 #   make test    install, run the static checks, then the whole test suite (CI runs exactly this)
 #   make check   install, run the static checks, then the fast tests (a couple of minutes)
 #   make faults  install, then the whole fault and fuzz suite, tests/faults (docs/faults.md)
+#   make schedule-check  scheduled syncs on a Prefect server of its own (docs/operations.md)
 # Static checks on their own: make static (all three), make lint, make typecheck, make contracts.
 # A target with several steps runs them all and fails if any failed.
 PYTHON ?= python3
@@ -13,12 +14,12 @@ BIN    := $(VENV)/bin
 # (unless CTMIRROR_TEST_BACKENDS says otherwise)
 FAST_TESTS := -m "not slow and not faults" --ignore=tests/e2e --ignore=tests/acceptance
 
-.PHONY: demo test check faults compat static lint typecheck contracts install superset-check
+.PHONY: demo test check faults compat schedule-check static lint typecheck contracts install superset-check
 
-$(BIN)/ctmirror: pyproject.toml
+$(BIN)/ctmirror: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[test]'
 	touch $@
 
 install: $(BIN)/ctmirror
@@ -55,6 +56,12 @@ SUPERSET_CHECK_OUT ?= build/superset-check
 SUPERSET_CHECK_POSTGRES ?= postgresql+psycopg://postgres@127.0.0.1:5432/postgres
 superset-check: install
 	$(BIN)/python bench/superset_check.py $(SUPERSET_CHECK_OUT) --postgres $(SUPERSET_CHECK_POSTGRES)
+
+# scheduled syncs through `ctmirror schedule serve` on a Prefect server of its own virtualenv
+# (made once under .venv/prefect-server, a few minutes): run logs, the summary artifact, task
+# runs, two syncs at once, a failure past the retries and its webhook (docs/operations.md)
+schedule-check: install
+	$(BIN)/python -m pytest -q -m scheduled tests/e2e/test_scheduled_sync.py
 
 # DuckDB 1.1.3 in its own virtualenv (made once under .venv/compat) opens the published copy
 compat: install

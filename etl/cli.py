@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -133,7 +134,7 @@ def sync(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's logs")] = False,
 ) -> None:
     """Mirror every cell, linked record and file into the warehouse (idempotent, resumable)."""
-    from ctmirror.sync import preflight, run_sync_locally
+    from ctmirror.sync import locked_and_checked, run_sync_locally
     from ctmirror.sync_report import print_sync_result
 
     if definitions is not None:
@@ -149,18 +150,23 @@ def sync(
     if images is not None:
         settings.files.categories = _file_categories(settings.files.categories, images)
     config = settings.sync_config()
-    # one-line errors here, not tracebacks from inside a flow run; and a root this check
-    # creates is removed again when it fails (the sync lock would be left in it otherwise)
-    preflight(config)
-    if prefect:
-        from ctmirror.prefect_env import configure_prefect
+    if verbose:
+        for handler in logging.getLogger().handlers:
+            handler.removeFilter(_not_prefect)
+    # the lock first, so that a second sync of this mirror is told so in one line before it
+    # touches the warehouse; then the checks, whose errors are one line too (not tracebacks
+    # from inside a flow run), and which remove a root they created when they fail; the lock
+    # is held through the run, which takes it again
+    with locked_and_checked(config):
+        if prefect:
+            from ctmirror.prefect_env import configure_prefect
 
-        configure_prefect(config.root, verbose=verbose)
-        from ctmirror.flows.sync import run_sync_flow
+            configure_prefect(config.root, verbose=verbose)
+            from ctmirror.flows.sync import run_sync_flow
 
-        result = run_sync_flow(config, show_progress=True)
-    else:
-        result = run_sync_locally(config, progress=True)
+            result = run_sync_flow(config, show_progress=True)
+        else:
+            result = run_sync_locally(config, progress=True)
     print_sync_result(result)
     if result.errors or result.load.quarantined:
         raise typer.Exit(code=2)
@@ -377,7 +383,10 @@ def describe(
 
 @schedule_app.command("serve")
 def schedule_serve(
-    cron: Annotated[str, typer.Option("--cron", help="Cron expression, e.g. '0 3 * * 0'")],
+    cron: Annotated[str | None, typer.Option("--cron", help="Cron expression, e.g. '0 3 * * 0'")
+                    ] = None,
+    interval: Annotated[float | None, typer.Option(
+        "--interval", min=1, help="Seconds between runs, instead of --cron")] = None,
     name: Annotated[str, typer.Option("--name", help="Deployment name")] = "ctmirror-sync",
     api_base: Annotated[str | None, typer.Option(
         "--api-base", help=f"RMA API root [default: {DEFAULT_API_BASE}]")] = None,
@@ -386,32 +395,37 @@ def schedule_serve(
     limit: Annotated[int | None, typer.Option("--limit", min=1,
                                               help="Mirror only the first N cells")] = None,
 ) -> None:
-    """Serve the sync flow on a cron schedule against a Prefect server (PREFECT_API_URL)."""
+    """Serve the sync flow on a schedule against a Prefect server (PREFECT_API_URL); one run at
+    a time (a run due while another runs waits)."""
     import os
 
     if not os.environ.get("PREFECT_API_URL"):
         raise ConfigError(
             "schedules need a Prefect server: set PREFECT_API_URL (docker-compose.yml starts one)"
         )
-    _check_cron(cron)
+    if (cron is None) == (interval is None):
+        raise ConfigError("give one schedule: --cron EXPRESSION or --interval SECONDS")
     config = _settings(root, db, api_base, limit=limit).sync_config()
     from ctmirror.prefect_env import configure_prefect
 
     configure_prefect()
+    if cron is not None:
+        _check_cron(cron)
     from ctmirror.flows.sync import serve_on_schedule
 
-    serve_on_schedule(config, name=name, cron=cron)
+    serve_on_schedule(config, name=name, cron=cron, interval=interval)
 
 
 def _check_cron(cron: str) -> None:
-    from datetime import datetime
-
-    from cronsim import CronSim, CronSimError
+    """Prefect's own cron parsing, so what is accepted here is what the server schedules."""
+    from prefect.client.schemas.schedules import CronSchedule
+    from pydantic import ValidationError
 
     try:
-        CronSim(cron, datetime(2024, 1, 1))
-    except CronSimError as exc:
-        raise ConfigError(f"invalid --cron {cron!r}: {exc}") from None
+        CronSchedule(cron=cron)
+    except ValidationError as exc:
+        reason = exc.errors()[0]["msg"].removeprefix("Value error, ")
+        raise ConfigError(f"invalid --cron {cron!r}: {reason}") from None
 
 
 @app.command()
@@ -426,8 +440,13 @@ def demo(
     run_demo(root, cells=cells, use_prefect=prefect)
 
 
+def _not_prefect(record: logging.LogRecord) -> bool:
+    """Prefect's lines stay in its run log (``sync -v`` shows them): a failed flow reaches the
+    terminal as the one-line error, not as Prefect's tracebacks of it."""
+    return not record.name.startswith("prefect")
+
+
 def main() -> None:
-    import logging
     import os
 
     # nothing the tool writes is world-readable (Prefect's database keeps flow-run parameters and
@@ -436,7 +455,12 @@ def main() -> None:
     os.umask(os.umask(0o027) | 0o027)
 
     # errors reach the user as exceptions rendered in one line; the log says only what is odd
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    # (at the handler too: a Prefect flow run raises ctmirror's loggers to INFO for its run log)
+    console = logging.StreamHandler()
+    console.setLevel(logging.WARNING)
+    console.addFilter(_not_prefect)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s",
+                        handlers=[console])
     try:
         app()  # standalone: usage errors print themselves and exit 2
     except CtMirrorError as exc:

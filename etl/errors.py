@@ -5,6 +5,7 @@
     ├── ApiError               talking to the RMA API (the real one or a replica) failed
     │   ├── ApiTransportError    no usable response: refused, dropped, timed out    [transient]
     │   │   └── ApiUnreachableError  no connection at all (refused, unknown host)
+    │   ├── ApiDownError         a sync's crawl got no answer at all past every retry  [transient]
     │   ├── ApiStatusError       an HTTP error status (429, 5xx transient; 4xx terminal)
     │   ├── ApiOutageError       HTTP 200 with an HTML "site unavailable" page      [transient]
     │   └── RmaError             HTTP 200 but not an RMA answer: success:false, wrong
@@ -56,6 +57,11 @@ class ApiTransportError(ApiError, TransientError):
 class ApiUnreachableError(ApiTransportError):
     """No connection at all (refused, unknown host): at the start of a run, more often a wrong
     URL or no network than a blip."""
+
+
+class ApiDownError(ApiError, TransientError):
+    """Every query of a sync's crawl failed past its attempts: nothing can be mirrored. The
+    stage is retried whole (the crawl resumes); after the stage's retries the sync fails."""
 
 
 class ApiStatusError(ApiError):

@@ -12,8 +12,12 @@ from pathlib import Path
 _QUIET = {
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",  # else "Failed to send telemetry" offline
     "DO_NOT_TRACK": "1",
-    "PREFECT_LOGGING_LEVEL": "WARNING",
+    # The terminal shows warnings only; the run logs on the Prefect server keep every INFO line
+    # (PREFECT_LOGGING_LEVEL stays Prefect's INFO, else nothing reaches the server).
+    "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL": "WARNING",
     "PREFECT_SERVER_LOGGING_LEVEL": "ERROR",
+    # ctmirror's logs from threads outside a task (the crawl's request pool) stay local
+    "PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW": "ignore",
     # the temporary server needs 7-20 s to start on a 2-core machine; Prefect's default is 20 s
     "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
 }
@@ -28,7 +32,7 @@ def configure_prefect(root: Path | None = None, *, verbose: bool = False) -> Non
     may open it.
     """
     for key, value in _QUIET.items():
-        if verbose and "LOGGING_LEVEL" in key:
+        if verbose and "LOGGING" in key and "LEVEL" in key:
             continue
         os.environ.setdefault(key, value)
     if root is not None and "PREFECT_API_URL" not in os.environ:

@@ -83,6 +83,24 @@ class FeaturesSettings(BaseModel):
                            "(Parquet dataset glif_voltages; large: 4 bytes per sample)")
 
 
+class RunSettings(BaseModel):
+    """How a sync as a whole is bounded and reported (the Prefect flow and ``--no-prefect``)."""
+
+    stage_timeout_s: float | None = Field(
+        None, gt=0, description="Fail a stage that runs longer than this many seconds (Prefect "
+                                "task timeout; empty: no limit)")
+    retries: int = Field(
+        3, ge=0, description="Retries of a stage that failed on a transient error (the API or "
+                             "the warehouse unreachable, 429/5xx past the per-request attempts)")
+    retry_delay_s: float = Field(
+        10.0, ge=0, description="Wait before the first retry of a stage; doubled for each "
+                                "further retry")
+    #: A secret: webhook URLs carry their token in the path.
+    notify_url: SecretStr | None = Field(
+        None, description="POST a JSON message about every failed sync to this URL (a "
+                          "webhook: Slack, Teams, ntfy, a lab's own endpoint)")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CTMIRROR_", env_nested_delimiter="__")
 
@@ -92,6 +110,7 @@ class Settings(BaseSettings):
     warehouse: WarehouseSettings = WarehouseSettings()
     files: FilesSettings = FilesSettings()
     features: FeaturesSettings = FeaturesSettings()
+    run: RunSettings = RunSettings()
 
     def warehouse_url(self) -> str:
         return self.warehouse.url or default_warehouse_url(self.root)
@@ -102,7 +121,7 @@ class Settings(BaseSettings):
         return SyncConfig(root=self.root, warehouse=warehouse,
                           warehouse_password=None if password is None else SecretStr(password),
                           limit=self.limit, api=self.api, files=self.files,
-                          features=self.features,
+                          features=self.features, run=self.run,
                           removal_hold_share=self.warehouse.removal_hold_share,
                           removal_hold_min_rows=self.warehouse.removal_hold_min_rows)
 
@@ -129,6 +148,7 @@ class SyncConfig(BaseModel):
     api_credentials: SecretStr | None = None
     files: FilesSettings
     features: FeaturesSettings
+    run: RunSettings = RunSettings()
 
     @model_validator(mode="before")
     @classmethod

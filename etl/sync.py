@@ -17,9 +17,10 @@ from __future__ import annotations
 import logging
 import secrets
 import shutil
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -27,7 +28,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from ctmirror.crawl import CrawlEvent, ExtractReport, ModelDone, ProgressSink, extract
-from ctmirror.errors import ApiError, CtMirrorError
+from ctmirror.errors import ApiDownError, ApiError, CtMirrorError
 from ctmirror.rma import RmaClient
 from ctmirror.settings import SyncConfig
 from ctmirror.stages import DerivedStage, StageReport, run_stage
@@ -76,6 +77,8 @@ class SyncResult:
     data_tests: DataTestResults = field(default_factory=DataTestResults)
     #: The read-only copy readers open (DuckDB only).
     published: PublishedCopy | None = None
+    #: Wall-clock seconds of each stage, retries included, by name, in order.
+    stage_seconds: Mapping[str, float] = field(default_factory=dict)
 
     @property
     def requests(self) -> int:
@@ -108,21 +111,42 @@ def preflight(config: SyncConfig) -> None:
     Without this an unreachable API would cost every request its full retry budget (minutes)
     before the run ended with nothing but errors.
     """
+    with _removed_on_failure(config):
+        _preflight(config)
+
+
+@contextmanager
+def locked_and_checked(config: SyncConfig) -> Iterator[None]:
+    """Take the sync lock, run ``preflight``, and hold the lock for the block.
+
+    A second sync of the mirror is refused before it touches the warehouse; a failed check
+    leaves nothing behind in a root it created (the lock file included)."""
+    with ExitStack() as held:
+        with _removed_on_failure(config):
+            held.enter_context(run_lock(config))
+            _preflight(config)
+        yield
+
+
+@contextmanager
+def _removed_on_failure(config: SyncConfig) -> Iterator[None]:
+    """Remove the mirror root and DuckDB files the block created if it raises."""
     from ctmirror.warehouse.published import duckdb_file
 
     database = duckdb_file(config.warehouse_url)
-    # what this check creates, so that a failed one leaves nothing behind
-    created = [path for path in (config.root, database) if path is not None and
-               not path.exists()]
+    candidates = [config.root]
+    if database is not None:
+        candidates += [database.with_name(database.name + suffix)
+                       for suffix in ("", ".wal", ".sync-lock")]
+    created = [path for path in candidates if not path.exists()]
     try:
-        _preflight(config)
+        yield
     except BaseException:
         for path in created:
             if path.is_dir():
                 shutil.rmtree(path, ignore_errors=True)
             else:
-                for leftover in (path, path.with_name(path.name + ".wal")):
-                    leftover.unlink(missing_ok=True)
+                path.unlink(missing_ok=True)
         raise
 
 
@@ -167,13 +191,29 @@ def open_run(config: SyncConfig) -> RunHandle:
         return RunHandle(sync_id, resumed=False)
 
 
+#: The warehouses whose sync lock this thread holds.
+_held = threading.local()
+
+
 @contextmanager
 def run_lock(config: SyncConfig) -> Iterator[None]:
-    """Hold the warehouse's sync lock for as long as the block runs (one sync at a time)."""
+    """Hold the warehouse's sync lock for as long as the block runs (one sync at a time).
+
+    Re-entrant in one thread: the CLI takes the lock before its checks and holds it through
+    the flow it then runs (in the same thread), which takes it again; a sync in another thread
+    or process is refused."""
     from ctmirror.warehouse.runs import run_lock as warehouse_lock
 
-    with warehouse_lock(config.warehouse_url):
+    held: frozenset[str] = getattr(_held, "urls", frozenset())
+    if config.warehouse in held:
         yield
+        return
+    with warehouse_lock(config.warehouse_url):
+        _held.urls = held | {config.warehouse}
+        try:
+            yield
+        finally:
+            _held.urls = held
 
 
 @contextmanager
@@ -188,7 +228,7 @@ def close_out(config: SyncConfig, handle: RunHandle) -> Iterator[None]:
     except Exception as exc:
         from ctmirror.warehouse.runs import fail_sync_run
 
-        reason = str(exc) if isinstance(exc, CtMirrorError) else f"{type(exc).__name__}: {exc}"
+        reason = failure_reason(exc)
         try:
             with _warehouse(config) as engine:
                 fail_sync_run(engine, handle.sync_id, reason=reason)
@@ -198,7 +238,53 @@ def close_out(config: SyncConfig, handle: RunHandle) -> Iterator[None]:
         raise
 
 
+def failure_reason(exc: BaseException) -> str:
+    """What a failed run records and reports: the message of an error raised on purpose, else
+    the exception's type and message."""
+    return str(exc) if isinstance(exc, CtMirrorError) else f"{type(exc).__name__}: {exc}"
+
+
+@dataclass
+class RunTrace:
+    """The run a ``notify_on_failure`` block is about, once it is opened."""
+
+    sync_id: str | None = None
+
+
+@contextmanager
+def notify_on_failure(config: SyncConfig) -> Iterator[RunTrace]:
+    """POST one failure notification (``ctmirror.notify``) if the block raises, then re-raise.
+
+    Held inside the run lock: a sync refused because another one runs is no failure."""
+    trace = RunTrace()
+    try:
+        yield trace
+    except Exception as exc:
+        from ctmirror.notify import notify_failure
+
+        notify_failure(config, trace.sync_id, failure_reason(exc))
+        raise
+
+
+def api_down(config: SyncConfig, report: ExtractReport) -> ApiDownError | None:
+    """The error to end the crawl with when not one of its queries got an answer."""
+    if not report.errors or report.pages_fetched or report.pages_reused:
+        return None
+    first = report.errors[0]
+    return ApiDownError(f"the API at {config.api_base} answered none of the sync's "
+                        f"{len(report.errors)} queries ({config.api.max_attempts} attempts "
+                        f"each); first error: {first.message}", url=first.url)
+
+
 def _extract(config: SyncConfig, sync_id: str, progress: bool) -> ExtractReport:
+    report = _crawl(config, sync_id, progress)
+    down = api_down(config, report)
+    if down is not None:
+        raise down
+    return report
+
+
+def _crawl(config: SyncConfig, sync_id: str, progress: bool) -> ExtractReport:
     def log_model(event: CrawlEvent) -> None:
         if isinstance(event, ModelDone):
             log.info("%s: %d rows in %d pages%s", event.model, event.rows, event.pages,
@@ -283,8 +369,20 @@ _SOURCE_MODELS = {"well_known_file": "WellKnownFile", "model_package": "Neuronal
                   "projection_image": "ProjectionImage", "sub_image": "SubImage"}
 
 
-def finish_run(config: SyncConfig, handle: RunHandle, reports: Mapping[str, Report]
-               ) -> SyncResult:
+def run_steps(run: Callable[[Step], Report]
+              ) -> tuple[dict[str, Report], dict[str, float]]:
+    """Every stage in order through ``run``: their reports and wall-clock seconds by name."""
+    reports: dict[str, Report] = {}
+    seconds: dict[str, float] = {}
+    for step in STEPS:
+        started = time.monotonic()
+        reports[step.name] = run(step)
+        seconds[step.name] = time.monotonic() - started
+    return reports, seconds
+
+
+def finish_run(config: SyncConfig, handle: RunHandle, reports: Mapping[str, Report],
+               stage_seconds: Mapping[str, float] | None = None) -> SyncResult:
     """Publish the analyst views (materialized views refreshed in one transaction on
     PostgreSQL) with every description, run the data tests, record the run's outcome, then
     publish the DuckDB warehouse's read-only copy (the last step:
@@ -300,7 +398,8 @@ def finish_run(config: SyncConfig, handle: RunHandle, reports: Mapping[str, Repo
               if isinstance(report, StageReport)}
     result = SyncResult(sync_id=handle.sync_id, resumed=handle.resumed,
                         api_base=config.api_base, extract=extracted, load=loaded,
-                        stages=stages, seconds=time.monotonic() - handle.started)
+                        stages=stages, seconds=time.monotonic() - handle.started,
+                        stage_seconds=dict(stage_seconds or {}))
     with _warehouse(config) as engine:
         publish_analyst_layer(engine)
         for error in extracted.errors:
@@ -318,7 +417,7 @@ def finish_run(config: SyncConfig, handle: RunHandle, reports: Mapping[str, Repo
         finish_sync_run(engine, handle.sync_id, report=loaded, requests=extracted.requests,
                         status="completed_with_errors"
                         if result.errors or loaded.quarantined or tests.failed else "succeeded",
-                        data_tests=tests.as_json())
+                        data_tests=tests.as_json(), stage_seconds=result.stage_seconds)
         published = publish_copy(engine, config.root)
     result = replace(result, data_tests=tests)
     shutil.rmtree(config.staging_root / handle.sync_id, ignore_errors=True)
@@ -326,10 +425,12 @@ def finish_run(config: SyncConfig, handle: RunHandle, reports: Mapping[str, Repo
 
 
 def run_sync_locally(config: SyncConfig, *, progress: bool = False) -> SyncResult:
-    """The sync's stages in order, without Prefect."""
-    with run_lock(config):
+    """The sync's stages in order, without Prefect (and so without its retries and timeouts:
+    each request's own attempts still apply)."""
+    with run_lock(config), notify_on_failure(config) as trace:
         handle = open_run(config)
+        trace.sync_id = handle.sync_id
         with close_out(config, handle):
-            return finish_run(config, handle, {step.name: step.run(config, handle.sync_id,
-                                                                   progress)
-                                               for step in STEPS})
+            reports, seconds = run_steps(lambda step: step.run(config, handle.sync_id,
+                                                               progress))
+            return finish_run(config, handle, reports, seconds)

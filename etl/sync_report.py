@@ -97,6 +97,51 @@ def print_sync_result(result: SyncResult, *, console: Console | None = None) -> 
                           f"{failure.message}")
 
 
+def summary_markdown(result: SyncResult) -> str:
+    """The run summary a sync leaves in Prefect (a markdown artifact): the run's totals, then a
+    table per model of what the load did, then a table per stage of what it did and its
+    seconds. The same numbers are in ``sync_runs`` (``model_counts``, ``stage_seconds``)."""
+    from ctmirror.sync import EXTRACT, LOAD
+
+    errors = len(result.errors)
+    lines = [
+        f"# ctmirror sync {result.sync_id}" + (" (resumed)" if result.resumed else ""),
+        "",
+        f"- API: {result.api_base}",
+        f"- requests: {result.requests:,} ({result.extract.pages_fetched:,} pages fetched, "
+        f"{result.extract.pages_reused:,} reused)",
+        f"- errors: {errors:,}; quarantined records: {result.load.quarantined:,}",
+        f"- data tests: {result.data_tests.summary()}",
+        f"- seconds: {result.seconds:,.1f}",
+        "",
+        "| model | rows | inserted | updated | unchanged | removed | restored |",
+        "|---|--:|--:|--:|--:|--:|--:|",
+    ]
+    for model, counts in sorted(result.load.models.items()):
+        lines.append(f"| {model} | {counts.rows:,} | {counts.inserted:,} | {counts.updated:,} | "
+                     f"{counts.unchanged:,} | {counts.removed:,} | {counts.restored:,} |")
+    lines += ["", "| stage | done | failed | withdrawn | counts | seconds |",
+              "|---|--:|--:|--:|---|--:|"]
+
+    def seconds(name: str) -> str:
+        value = result.stage_seconds.get(name)
+        return "" if value is None else f"{value:,.1f}"
+
+    lines.append(f"| {EXTRACT} | {result.extract.pages_fetched:,} pages | "
+                 f"{len(result.extract.errors):,} | 0 | {result.requests:,} requests | "
+                 f"{seconds(EXTRACT)} |")
+    lines.append(f"| {LOAD} | {result.load.rows:,} rows | 0 | {result.load.removed:,} | "
+                 f"{result.load.inserted:,} inserted, {result.load.updated:,} updated | "
+                 f"{seconds(LOAD)} |")
+    for name, report in result.stages.items():
+        own = ", ".join(f"{value:,.{0 if float(value).is_integer() else 1}f} "
+                        f"{key.replace('_', ' ')}" for key, value in report.counts.items())
+        lines.append(f"| {name} | {report.done:,} of {report.pending:,} | "
+                     f"{len(report.failures):,} | {report.withdrawn:,} | {own} | "
+                     f"{seconds(name)} |")
+    return "\n".join(lines) + "\n"
+
+
 def print_status(engine: sa.Engine, *, runs: int, console: Console | None = None) -> None:
     from ctmirror.warehouse.mirror_files import unserved_files
     from ctmirror.warehouse.runs import (

@@ -72,6 +72,8 @@ class SyncRun(Base):
     #: The data tests run at the end of the sync (``ctmirror.warehouse.data_tests``):
     #: ``{"passed": [name, ...], "failed": {name: [failure, ...]}}``.
     data_tests: Mapped[dict[str, Any] | None]
+    #: Wall-clock seconds of each stage that ran, retries included: ``{"extract": 1.2, ...}``.
+    stage_seconds: Mapped[dict[str, Any] | None]
 
 
 class SyncRecordHistory(Base):
@@ -157,6 +159,8 @@ describe(SyncRun, {
     "reason": "why the run failed, in one line",
     "data_tests": "the data tests run at the end of the sync: names passed, and each failed "
                   "test's failures (JSON)",
+    "stage_seconds": "wall-clock seconds of each stage that ran, retries included, by stage "
+                     "name (JSON)",
 })
 
 describe(SyncRecordHistory, {

@@ -15,6 +15,14 @@ from ctmirror.settings import DEFAULT_API_BASE, Settings
 
 REPO = Path(__file__).resolve().parents[1]
 _DEFAULTED = re.compile(r"\$\{(\w+):-([^}]*)\}")
+#: ${NAME}, or ${NAME:?message}: a value compose takes from .env (refusing to start without it)
+_FROM_DOTENV = re.compile(r"\$\{(\w+)(?::\?[^}]*)?\}")
+
+
+def _dotenv() -> dict[str, str]:
+    """.env.example's values: what `cp .env.example .env` gives compose."""
+    lines = (REPO / ".env.example").read_text().splitlines()
+    return dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
 
 
 @pytest.fixture(scope="module")
@@ -23,12 +31,34 @@ def compose() -> dict:
 
 
 def _env(service: dict) -> dict[str, str]:
-    """A service's environment as `docker compose up` gives it with nothing set on the host:
-    each ${NAME:-default} replaced by its default."""
+    """A service's environment as `docker compose up` gives it with .env copied from
+    .env.example: each ${NAME:-default} replaced by .env's value or its default, each ${NAME}
+    and ${NAME:?message} by .env's value."""
     env = service.get("environment", {})
     if isinstance(env, list):
         env = dict(item.split("=", 1) for item in env)
-    return {k: _DEFAULTED.sub(lambda m: m.group(2), str(v)) for k, v in env.items()}
+    dotenv = _dotenv()
+
+    def value(text: str) -> str:
+        text = _DEFAULTED.sub(lambda m: dotenv.get(m.group(1)) or m.group(2), text)
+        return _FROM_DOTENV.sub(lambda m: dotenv[m.group(1)], text)
+
+    return {k: value(str(v)) for k, v in env.items()}
+
+
+def test_secrets_come_from_dotenv_only(compose: dict) -> None:
+    """No password or key is written into the compose file: each one is required from .env,
+    whose example sets every variable the file reads, and .env is never committed."""
+    text = (REPO / "docker-compose.yml").read_text()
+    dotenv = _dotenv()
+    for name in ("POSTGRES_PASSWORD", "CTMIRROR_READER_PASSWORD", "SUPERSET_SECRET_KEY",
+                 "SUPERSET_ADMIN_PASSWORD"):
+        assert f"${{{name}:?" in text, name
+        assert not re.search(rf"\$\{{{name}:-", text), name
+    for name in set(re.findall(r"\$\{(\w+)", text)):
+        assert name in dotenv, name
+    assert ":ctmirror@" not in text and "PASSWORD:-" not in text
+    assert ".env" in (REPO / ".gitignore").read_text().splitlines()
 
 
 def _mounts(service: dict) -> dict[str, Path]:
@@ -68,6 +98,10 @@ def test_health_checks_gate_startup(compose: dict) -> None:
     assert services["prefect-server"]["depends_on"]["postgres"]["condition"] == "service_healthy"
     assert "/health" in " ".join(services["superset"]["healthcheck"]["test"])
     assert services["superset"]["depends_on"]["postgres"]["condition"] == "service_healthy"
+    worker = services["worker"]
+    port = _env(worker)["PREFECT_RUNNER_SERVER_PORT"]
+    assert _env(worker)["PREFECT_RUNNER_SERVER_ENABLE"] == "true"
+    assert f"localhost:{port}/health" in " ".join(worker["healthcheck"]["test"])
     worker_deps = services["worker"]["depends_on"]
     assert {name: d["condition"] for name, d in worker_deps.items()} == {
         "postgres": "service_healthy",
@@ -132,11 +166,14 @@ def test_worker_command_runs_real_cli_commands(compose: dict) -> None:
 def test_worker_cron_is_valid(compose: dict) -> None:
     from datetime import datetime
 
-    from cronsim import CronSim
+    from prefect._vendor.croniter import croniter
+
+    from ctmirror.cli import _check_cron
 
     cron = _env(compose["services"]["worker"])["CTMIRROR_CRON"]
-    first = next(CronSim(cron, datetime(2026, 1, 1)))
-    assert first > datetime(2026, 1, 1)
+    _check_cron(cron)  # Prefect's own validation, as `ctmirror schedule serve` runs it
+    first = croniter(cron, datetime(2026, 1, 1)).get_next(datetime)
+    assert (first.weekday(), first.hour, first.minute) == (6, 3, 0)  # Sunday 03:00
 
 
 def test_ports_are_published(compose: dict) -> None:

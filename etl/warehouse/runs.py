@@ -6,7 +6,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -47,6 +47,8 @@ class SyncRunSummary:
     reason: str | None
     #: ``DataTestResults.as_json()`` of the run, None before it finished.
     data_tests: dict[str, Any] | None = None
+    #: Seconds per stage, by stage name, None before it finished.
+    stage_seconds: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -138,10 +140,10 @@ def begin_sync_run(engine: sa.Engine, *, sync_id: str, api_base: str, limit: int
 
 
 def finish_sync_run(engine: sa.Engine, sync_id: str, *, report: LoadReport, requests: int,
-                    status: SyncStatus | str, data_tests: dict[str, Any] | None = None
-                    ) -> None:
-    """Record a sync's outcome: its status, requests, what the load changed and the outcome
-    of its data tests."""
+                    status: SyncStatus | str, data_tests: dict[str, Any] | None = None,
+                    stage_seconds: Mapping[str, float] | None = None) -> None:
+    """Record a sync's outcome: its status, requests, what the load changed, the outcome
+    of its data tests and the seconds each stage took."""
     status = SyncStatus(status)
     with engine.begin() as conn:
         errors = conn.execute(
@@ -154,6 +156,8 @@ def finish_sync_run(engine: sa.Engine, sync_id: str, *, report: LoadReport, requ
             held_removals=report.held,
             model_counts={model: asdict(counts) for model, counts in report.models.items()},
             data_tests=data_tests,
+            stage_seconds=None if stage_seconds is None else {
+                name: round(seconds, 3) for name, seconds in stage_seconds.items()},
         ))
 
 
