@@ -4,6 +4,8 @@ so the package imports without it; :func:`require_neuron` turns its absence into
 
 from __future__ import annotations
 
+import os
+
 from ctmirror.errors import ConfigError
 
 INSTALL_HINT = "NEURON is not installed: install ctmirror[neuron] (pip install 'ctmirror[neuron]')"
@@ -11,6 +13,7 @@ INSTALL_HINT = "NEURON is not installed: install ctmirror[neuron] (pip install '
 
 def require_neuron() -> None:
     """Raise a one-line :class:`ConfigError` when the ``neuron`` extra is missing."""
+    os.environ.setdefault("NEURON_MODULE_OPTIONS", "-nogui")  # no X display warning
     try:
         import neuron  # noqa: F401
     except ImportError:

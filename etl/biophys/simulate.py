@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from ctmirror.biophys import require_neuron
 from ctmirror.errors import InputError
 
 FloatArray = NDArray[np.float64]
@@ -135,9 +136,7 @@ def run(model: PerisomaticModel, library: Path, stimulus_a: FloatArray, dt: floa
 
 
 def _neuron(library: Path) -> Any:
-    import os
-
-    os.environ.setdefault("NEURON_MODULE_OPTIONS", "-nogui")
+    require_neuron()
     from neuron import h
 
     loaded = getattr(_neuron, "loaded", None)
