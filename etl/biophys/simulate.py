@@ -118,7 +118,9 @@ def run(model: PerisomaticModel, library: Path, stimulus_a: FloatArray, dt: floa
         # every solver step is recorded (a record interval would stop cvode at each sample)
         t_rec = h.Vector().record(h._ref_t)
         v_rec = h.Vector().record(h.soma[0](0.5)._ref_v)
-    h.tstop = tstop_ms
+    # half a step past the last sample: the fixed-step loop would otherwise lose the last one
+    # to rounding of t (69999 samples recorded for 70000)
+    h.tstop = tstop_ms + 0.5 * dt_ms
     began = time.perf_counter()
     h.finitialize(h.v_init)
     h.continuerun(h.tstop)
@@ -128,6 +130,8 @@ def run(model: PerisomaticModel, library: Path, stimulus_a: FloatArray, dt: floa
     grid = np.arange(current.size) * dt_ms
     if t_rec is not None:
         v = np.interp(grid, np.array(t_rec.as_numpy(), dtype=np.float64), v)
+    elif v.size < current.size:
+        raise InputError(f"NEURON recorded {v.size} samples of {current.size}")
     else:
         v = v[:current.size]
     segments = sum(int(sec.nseg) for sec in h.allsec())

@@ -16,6 +16,11 @@ from ctmirror.errors import InputError
 app = typer.Typer(no_args_is_help=True)
 
 
+@app.callback()
+def biophys() -> None:
+    """Run biophysical models with NEURON (the neuron extra)."""  # keeps `run` a subcommand
+
+
 def _default_cache() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base) / "ctmirror" / "nrnmech"
