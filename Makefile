@@ -3,6 +3,7 @@
 #   make test    install, run the static checks, then the whole test suite (CI runs exactly this)
 #   make check   install, run the static checks, then the fast tests (a couple of minutes)
 #   make faults  install, then the whole fault and fuzz suite, tests/faults (docs/faults.md)
+#   make neuron  install with the neuron extra, then the biophysical model tests (tests/biophys)
 # Static checks on their own: make static (all three), make lint, make typecheck, make contracts.
 # A target with several steps runs them all and fails if any failed.
 PYTHON ?= python3
@@ -13,7 +14,7 @@ BIN    := $(VENV)/bin
 # (unless CTMIRROR_TEST_BACKENDS says otherwise)
 FAST_TESTS := -m "not slow and not faults" --ignore=tests/e2e --ignore=tests/acceptance
 
-.PHONY: demo test check faults compat static lint typecheck contracts install superset-check
+.PHONY: demo test check faults neuron compat static lint typecheck contracts install superset-check
 
 $(BIN)/ctmirror: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +48,11 @@ check: install
 # `-m ""` lifts the default `-m 'not faults'` (pyproject.toml), so every case of the folder runs
 faults: install
 	$(BIN)/python -m pytest -q -m "" tests/faults
+
+# the biophysical tests with NEURON installed (without it, `make test` skips them with a reason)
+neuron: install
+	$(BIN)/pip install --quiet -e '.[test,neuron]'
+	$(BIN)/python -m pytest -q -rs tests/biophys
 
 # the Superset dashboard end to end (docs/superset.md): Superset in its own cached virtualenv,
 # a corpus synced into a throwaway database on PostgreSQL (SUPERSET_CHECK_POSTGRES), every chart
