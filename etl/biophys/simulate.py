@@ -29,10 +29,12 @@ PERISOMATIC_TEMPLATE_ID = 329230710
 
 
 class Solver(StrEnum):
-    #: variable step, with biophys_optimize's tolerances (about 30x faster than fixed)
-    CVODE = "cvode"
-    #: fixed step at the stimulus' sampling interval, as AllenSDK's runner integrates
+    #: fixed step at the stimulus' sampling interval, as AllenSDK's runner integrates (the
+    #: published runs' spikes)
     FIXED = "fixed"
+    #: variable step with biophys_optimize's tolerances: 15-60x faster, but its spike times
+    #: drift from the fixed step's by up to 8 ms over a 1 s train (docs/biophysical.md)
+    CVODE = "cvode"
 
 
 @dataclass(frozen=True)
@@ -77,7 +79,7 @@ class RunResult:
 
 
 def run(model: PerisomaticModel, library: Path, stimulus_a: FloatArray, dt: float,
-        solver: Solver = Solver.CVODE) -> RunResult:
+        solver: Solver = Solver.FIXED) -> RunResult:
     """Inject ``stimulus_a`` (A, one value per ``dt`` seconds) at the soma and record the soma
     voltage on the same grid."""
     current = np.ascontiguousarray(stimulus_a, dtype=np.float64)

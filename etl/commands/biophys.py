@@ -43,9 +43,10 @@ def run(
                                         "modfiles/, else the template's mirrored files]"),
     ] = None,
     solver: Annotated[
-        str, typer.Option("--solver", help="cvode (variable step) or fixed (one step per "
-                                            "sample, as AllenSDK's runner)")
-    ] = "cvode",
+        str, typer.Option("--solver", help="fixed (one step per sample, as AllenSDK's "
+                                            "runner) or cvode (variable step: faster, spike "
+                                            "times drift by up to ms)")
+    ] = "fixed",
     cache: Annotated[
         Path | None, typer.Option("--cache", help="Compiled mechanisms, one folder per .mod "
                                                   "set [default: ~/.cache/ctmirror/nrnmech]")

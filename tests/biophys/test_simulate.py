@@ -4,7 +4,8 @@ perisomatic mechanisms the corpus bundles, run under the fixed step and cvode.
 The expected spike times were measured with NEURON 9.0.2 on this stimulus (0.35 s at 200 kHz,
 100 pA from 0.05 s to 0.30 s): 15 spikes in both solvers, cvode within 0.040 ms of the fixed
 step. Tolerances: the fixed step within 2 samples (10 µs) of its measured times, cvode within
-0.1 ms of the measured fixed-step times and of this run's fixed step (the issue's tolerance)."""
+0.1 ms of the measured fixed-step times and of this run's fixed step (the issue's tolerance;
+on 1 s trains cvode drifts further, see docs/biophysical.md)."""
 
 from __future__ import annotations
 
@@ -83,7 +84,7 @@ def test_cvode_agrees_with_the_fixed_step(library: Path):
 
 
 def test_no_stimulus_no_spikes(library: Path):
-    result = run(PerisomaticModel.from_dir(MODEL), library, np.zeros(20_000), DT)
+    result = run(PerisomaticModel.from_dir(MODEL), library, np.zeros(20_000), DT, Solver.CVODE)
     response = analyse(result.v, np.zeros(20_000), DT)
     assert response.spike_times.size == 0 and response.window is None
     assert float(result.v.max()) < -75.0
@@ -110,7 +111,7 @@ def test_cli_uses_the_package_modfiles(cache: Path, library: Path, tmp_path: Pat
                                       "--voltage", str(voltage), "--json"])
     assert result.exit_code == 0, result.output
     printed = json.loads(result.output)
-    assert printed["solver"] == "cvode" and printed["segments"] == 86
-    np.testing.assert_allclose(printed["spike_times"], FIXED_TIMES, atol=1e-4, rtol=0)
+    assert printed["solver"] == "fixed" and printed["segments"] == 86
+    np.testing.assert_allclose(printed["spike_times"], FIXED_TIMES, atol=2 * DT, rtol=0)
     assert printed["features"]["spike_count"] == 15
     assert np.load(voltage).shape == (70_000,)
