@@ -48,6 +48,9 @@ class PerisomaticModel:
     def from_dir(cls, model_dir: Path) -> PerisomaticModel:
         fits = sorted(model_dir.glob("*_fit.json"))
         swcs = [p for p in sorted(model_dir.glob("*.swc")) if "marker" not in p.name]
+        if not fits and (model_dir / "fit_parameters.json").is_file():
+            raise InputError(f"{model_dir}: an all-active model package (fit_parameters.json); "
+                             f"only perisomatic models are run")
         if len(fits) != 1:
             raise InputError(f"{model_dir}: expected one *_fit.json, found {len(fits)}")
         if len(swcs) != 1:
@@ -145,18 +148,22 @@ def _neuron(library: Path) -> Any:
     require_neuron()
     from neuron import h
 
-    loaded = getattr(_neuron, "loaded", None)
-    if loaded is None:
+    global _loaded
+    if _loaded is None:
         if h.nrn_load_dll(str(library)) != 1:
             raise InputError(f"NEURON could not load {library}")
         h.load_file("stdrun.hoc")
         h.load_file("import3d.hoc")
-        _neuron.loaded = library  # type: ignore[attr-defined]
-    elif Path(loaded) != library:
+        _loaded = library
+    elif _loaded != library:
         # NEURON cannot unload a mechanism library or load a second one with the same names
-        raise InputError(f"this process already loaded the mechanisms of {loaded}; "
+        raise InputError(f"this process already loaded the mechanisms of {_loaded}; "
                          f"run models of another mechanism set in another process")
     return h
+
+
+#: The mechanism library this process loaded (NEURON holds one for the process' life).
+_loaded: Path | None = None
 
 
 def _mechanism_names(h: Any) -> set[str]:

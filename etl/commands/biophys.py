@@ -63,8 +63,8 @@ def run(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table")] = False,
 ) -> None:
-    """Simulate one perisomatic model on a current-clamp stimulus; print its spike times and
-    its features (the project's ephys feature code)."""
+    """Simulate one perisomatic model on a current-clamp stimulus: its spike times and
+    features."""
     from ctmirror.biophys import require_neuron
     from ctmirror.biophys.simulate import Solver
 

@@ -115,3 +115,10 @@ def test_cli_uses_the_package_modfiles(cache: Path, library: Path, tmp_path: Pat
     np.testing.assert_allclose(printed["spike_times"], FIXED_TIMES, atol=2 * DT, rtol=0)
     assert printed["features"]["spike_count"] == 15
     assert np.load(voltage).shape == (70_000,)
+
+
+def test_a_second_mechanism_set_is_refused(library: Path, tmp_path: Path):
+    run(PerisomaticModel.from_dir(MODEL), library, np.zeros(100), DT)  # loads `library`
+    other = tmp_path / "x86_64" / "libnrnmech.so"
+    with pytest.raises(InputError, match="already loaded the mechanisms"):
+        run(PerisomaticModel.from_dir(MODEL), other, np.zeros(100), DT)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
 from pathlib import Path
 
@@ -10,11 +11,13 @@ import pytest
 from typer.testing import CliRunner
 
 from ctmirror.biophys.mechanisms import mechanisms_hash, mod_files_in
+from ctmirror.biophys.simulate import PerisomaticModel
 from ctmirror.commands.biophys import app
 from ctmirror.errors import ConfigError, InputError
 
-MODEL = (Path(__file__).parents[1] / "data" / "realdata_mini" / "biophysical_models"
-         / "osb_AllenInstituteNeuroML" / "neuronal_model_472450023")
+DATA = Path(__file__).parents[1] / "data"
+MODEL = (DATA / "realdata_mini" / "biophysical_models" / "osb_AllenInstituteNeuroML"
+         / "neuronal_model_472450023")
 
 
 def _mods(folder: Path, files: dict[str, bytes]) -> list[Path]:
@@ -47,3 +50,21 @@ def test_run_without_the_extra_is_one_line(tmp_path: Path, monkeypatch: pytest.M
     assert isinstance(result.exception, ConfigError)
     message = str(result.exception)
     assert "install ctmirror[neuron]" in message and "\n" not in message
+
+
+def test_package_read_and_checked(tmp_path: Path):
+    model = PerisomaticModel.from_dir(MODEL)
+    assert model.swc.name.endswith("_491119181_m.swc")  # not the marker file
+    assert model.mechanisms == {"Ih", "NaTs", "Nap", "K_P", "K_T", "Kv3_1", "SK", "Ca_HVA",
+                                "Ca_LVA", "CaDynamics", "Im"}
+    all_active = tmp_path / "all_active"
+    all_active.mkdir()
+    shutil.copyfile(DATA / "biophysical" / "all_active_497232925_fit_parameters.json",
+                    all_active / "fit_parameters.json")
+    with pytest.raises(InputError, match="all-active model package"):
+        PerisomaticModel.from_dir(all_active)
+    broken = tmp_path / "broken"
+    shutil.copytree(MODEL, broken)
+    next(broken.glob("*_fit.json")).write_text('{"passive": {}}')
+    with pytest.raises(InputError, match="not a perisomatic fit"):
+        PerisomaticModel.from_dir(broken)
