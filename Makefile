@@ -4,6 +4,7 @@
 #   make check   install, run the static checks, then the fast tests (a couple of minutes)
 #   make faults  install, then the whole fault and fuzz suite, tests/faults (docs/faults.md)
 #   make schedule-check  scheduled syncs on a Prefect server of its own (docs/operations.md)
+#   make neuron  install with the neuron extra, then the biophysical model tests (tests/biophys)
 # Static checks on their own: make static (all three), make lint, make typecheck, make contracts.
 # A target with several steps runs them all and fails if any failed.
 PYTHON ?= python3
@@ -14,7 +15,7 @@ BIN    := $(VENV)/bin
 # (unless CTMIRROR_TEST_BACKENDS says otherwise)
 FAST_TESTS := -m "not slow and not faults" --ignore=tests/e2e --ignore=tests/acceptance
 
-.PHONY: demo test check faults compat schedule-check static lint typecheck contracts install superset-check
+.PHONY: demo test check faults neuron compat schedule-check static lint typecheck contracts install superset-check
 
 $(BIN)/ctmirror: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +49,11 @@ check: install
 # `-m ""` lifts the default `-m 'not faults'` (pyproject.toml), so every case of the folder runs
 faults: install
 	$(BIN)/python -m pytest -q -m "" tests/faults
+
+# the biophysical tests with NEURON installed (without it, `make test` skips them with a reason)
+neuron: install
+	$(BIN)/pip install --quiet -e '.[test,neuron]'
+	$(BIN)/python -m pytest -q -rs tests/biophys
 
 # the Superset dashboard end to end (docs/superset.md): Superset in its own cached virtualenv,
 # a corpus synced into a throwaway database on PostgreSQL (SUPERSET_CHECK_POSTGRES), every chart

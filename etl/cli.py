@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from ctmirror.commands.biophys import app as biophys_app
 from ctmirror.commands.features import app as features_app
 from ctmirror.commands.glif import app as glif_app
 from ctmirror.defaults import DEFAULT_API_BASE
@@ -34,9 +35,11 @@ app.add_typer(corpus_app, name="corpus", help="Build replica snapshots (real and
 app.add_typer(db_app, name="db", help="Warehouse schema migrations.")
 app.add_typer(features_app, name="features", help="Recompute published features from local files.")
 app.add_typer(glif_app, name="glif", help="Run GLIF models and score them (EVR).")
+app.add_typer(biophys_app, name="biophys",
+              help="Run biophysical models with NEURON (the neuron extra).")
 schedule_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(schedule_app, name="schedule", help="Run the sync flow on a schedule (Prefect).")
-export_app = typer.Typer(no_args_is_help=True)
+export_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(export_app, name="export", help="Write the mirror in other tools' layouts.")
 
 RootOpt = Annotated[Path | None, typer.Option("--root", help="Mirror root [default: ./data]")]

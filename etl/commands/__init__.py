@@ -1,1 +1,2 @@
-"""The `ctmirror features` and `ctmirror glif` commands: file readers around the numeric cores."""
+"""The `ctmirror features`, `ctmirror glif` and `ctmirror biophys` commands: file readers
+around the numeric cores and the simulators."""

@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ctmirror.errors import ConfigError, InputError
+from ctmirror.commands.inputs import load_numbers, load_stimulus, require_positive
+from ctmirror.errors import ConfigError
 
 if TYPE_CHECKING:
-    import numpy as np
-    from numpy.typing import NDArray
+    pass
 
 app = typer.Typer(no_args_is_help=True, rich_markup_mode=None)
 
@@ -41,9 +41,9 @@ def run(
     from ctmirror.glif.simulate import simulate
     from ctmirror.readers.glif_config import read_glif_config
 
-    _require_positive("--dt", dt)
+    require_positive("--dt", dt)
     model = read_glif_config(config)
-    result = simulate(model, _load_stimulus(stimulus), dt)
+    result = simulate(model, load_stimulus(stimulus), dt)
     if voltage is not None:
         import numpy as np
 
@@ -107,25 +107,25 @@ def evr(
     """Explained variance ratio of a model's spikes against recorded repeats (published method)."""
     from ctmirror.metrics.evr import explained_variance_ratio, spike_times_to_indices
 
-    _require_positive("--dt", dt)
-    _require_positive("--sigma", sigma)
+    require_positive("--dt", dt)
+    require_positive("--sigma", sigma)
     if (model_steps is None) == (config is None):
         raise ConfigError("give either --model-steps with --samples, or --config with --stimulus")
     if model_steps is not None:
         if samples is None:
             raise ConfigError("--model-steps needs --samples (the sweep length)")
         n_samples = samples
-        steps = _load_numbers(model_steps).astype("int64")
+        steps = load_numbers(model_steps).astype("int64")
     else:
         if config is None or stimulus is None:
             raise ConfigError("--config needs --stimulus")
         from ctmirror.glif.simulate import simulate
         from ctmirror.readers.glif_config import read_glif_config
 
-        current = _load_stimulus(stimulus)
+        current = load_stimulus(stimulus)
         n_samples = current.size
         steps = simulate(read_glif_config(config), current, dt).spike_time_steps
-    data = [spike_times_to_indices(_load_numbers(path), dt) for path in data_spikes]
+    data = [spike_times_to_indices(load_numbers(path), dt) for path in data_spikes]
     result = explained_variance_ratio(data, steps, n_samples, dt, sigma)
     if as_json:
         typer.echo(json.dumps({"explained_variance_ratio": result.ratio,
@@ -135,34 +135,3 @@ def evr(
     else:
         typer.echo(f"explained_variance_ratio {result.ratio:.12g}  (model {result.ev_model:.6g}, "
                    f"data {result.ev_data:.6g}, {len(data)} repeats)")
-
-
-def _require_positive(option: str, value: float) -> None:
-    if not value > 0:
-        raise ConfigError(f"{option} must be positive, got {value}")
-
-
-def _load_stimulus(path: Path) -> NDArray[np.float64]:
-    stimulus = _load_numbers(path)
-    if stimulus.size == 0:
-        raise InputError(f"{path}: the stimulus is empty")
-    return stimulus
-
-
-def _load_numbers(path: Path) -> NDArray[np.float64]:
-    """A 1-D array from .npy, or from text with numbers separated by whitespace or commas."""
-    import numpy as np
-
-    try:
-        if path.suffix == ".npy":
-            values = np.load(path, allow_pickle=False)
-        else:
-            values = np.array(path.read_text().replace(",", " ").split(), dtype=np.float64)
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read ({exc.strerror or exc}); check the path") from None
-    except ValueError as exc:
-        raise InputError(f"{path}: not a list of numbers ({exc})") from None
-    values = np.asarray(values, dtype=np.float64)
-    if values.ndim != 1:
-        raise InputError(f"{path}: expected one number per sample, got shape {values.shape}")
-    return values
