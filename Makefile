@@ -52,7 +52,7 @@ faults: install
 
 # the biophysical tests with NEURON installed (without it, `make test` skips them with a reason)
 neuron: install
-	$(BIN)/pip install --quiet -e '.[test,neuron]'
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[test,neuron]'
 	$(BIN)/python -m pytest -q -rs tests/biophys
 
 # the Superset dashboard end to end (docs/superset.md): Superset in its own cached virtualenv,
