@@ -32,8 +32,9 @@ class Solver(StrEnum):
     #: fixed step at the stimulus' sampling interval, as AllenSDK's runner integrates (the
     #: published runs' spikes)
     FIXED = "fixed"
-    #: variable step with biophys_optimize's tolerances: 15-60x faster, but its spike times
-    #: drift from the fixed step's by up to 8 ms over a 1 s train (docs/biophysical.md)
+    #: variable step with biophys_optimize's tolerances: 15-60x faster on steps but slower on a
+    #: ramp (it stops at every changed sample), and its spike times drift from the fixed step's
+    #: by up to 37 ms over a 1 s train (docs/biophysical.md)
     CVODE = "cvode"
 
 
