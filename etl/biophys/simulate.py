@@ -32,8 +32,9 @@ class Solver(StrEnum):
     #: fixed step at the stimulus' sampling interval, as AllenSDK's runner integrates (the
     #: published runs' spikes)
     FIXED = "fixed"
-    #: variable step with biophys_optimize's tolerances: 15-60x faster, but its spike times
-    #: drift from the fixed step's by up to 8 ms over a 1 s train (docs/biophysical.md)
+    #: variable step with biophys_optimize's tolerances: 15-60x faster on steps but slower on a
+    #: ramp (it stops at every changed sample), and its spike times drift from the fixed step's
+    #: by up to 37 ms over a 1 s train (docs/biophysical.md)
     CVODE = "cvode"
 
 
@@ -209,19 +210,27 @@ def _build(h: Any, model: PerisomaticModel) -> None:
 
     for entry in passive["cm"]:
         for sec in sections(entry["section"]):
-            sec.cm = entry["cm"]
+            sec.cm = _as_hoc(entry["cm"])
     for gene in fit["genome"]:
         for sec in sections(gene["section"]):
             if gene["mechanism"]:
                 sec.insert(gene["mechanism"])
             for seg in sec:
-                setattr(seg, gene["name"], gene["value"])
+                setattr(seg, gene["name"], _as_hoc(gene["value"]))
     conditions = fit["conditions"][0]
     for erev in conditions["erev"]:
         for sec in sections(erev["section"]):
-            sec.ek, sec.ena = erev["ek"], erev["ena"]
+            sec.ek, sec.ena = _as_hoc(erev["ek"]), _as_hoc(erev["ena"])
     h.celsius = conditions["celsius"]
     h.v_init = conditions["v_init"]
+
+
+def _as_hoc(value: float) -> float:
+    """``value`` to 6 significant digits: AllenSDK's Utils sets cm, the genome and ek/ena through
+    hoc statements formatted with ``%g``, so the published runs used these values (with the full
+    doubles the soma voltage drifts up to 1.8 mV from AllenSDK's at spike edges over a 1 s
+    train; rounded, it is the same to 1e-14 mV)."""
+    return float(f"{value:g}")
 
 
 __all__ = ["PERISOMATIC_TEMPLATE_ID", "PerisomaticModel", "RunResult", "Solver", "run"]
