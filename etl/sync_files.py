@@ -53,7 +53,7 @@ def download_files(engine: sa.Engine, config: SyncConfig, sync_id: str,
         known = mirrored_files(conn)
         live = live_file_keys(conn)
     with engine.begin() as conn:
-        unlinked = mark_unlinked(conn, live)
+        unlinked = mark_unlinked(conn, known.values(), live)
 
     current, jobs = _split(planned, known, root)
     with engine.begin() as conn:

@@ -17,12 +17,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import NotRequired, TypedDict, cast
+
+import orjson
 
 from ctmirror.crawl.records import Record
 from ctmirror.errors import ConfigError, InputError
@@ -92,6 +95,26 @@ def _atomic_write(path: Path, text: str) -> None:
         raise
 
 
+def _line(record: Record) -> str:
+    """One staged record: orjson's UTF-8 where it writes what the load reads back (several times
+    faster than the standard writer); else ASCII with escapes: a string the API sent with a lone
+    surrogate has no UTF-8 spelling (orjson refuses it), and the load must see it to quarantine
+    its record; NaN and infinities (orjson writes null) and nested values (not checked for
+    them) are written as the standard writer spells them, for the load to refuse."""
+    if all(map(_plain, record.values())):
+        try:
+            return orjson.dumps(record).decode() + "\n"
+        except orjson.JSONEncodeError:  # a lone surrogate, an integer past 64 bits
+            pass
+    return json.dumps(record, separators=(",", ":")) + "\n"
+
+
+def _plain(value: object) -> bool:
+    if type(value) is float:
+        return math.isfinite(value)
+    return type(value) not in (dict, list)
+
+
 def _pairs(text: str) -> list[tuple[int, int]]:
     pairs = []
     for line in text.splitlines():
@@ -122,10 +145,7 @@ class StagingPackage:
     def write_page(self, model: str, key: str, records: list[Record]) -> None:
         folder = self._model_dir(model)
         folder.mkdir(parents=True, exist_ok=True)
-        # ASCII with escapes: a string the API sent with a lone surrogate has no UTF-8 spelling,
-        # and the load must see it to quarantine its record.
-        text = "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in records)
-        _atomic_write(folder / f"{key}.jsonl", text)
+        _atomic_write(folder / f"{key}.jsonl", "".join(map(_line, records)))
 
     def read_page(self, model: str, key: str) -> list[Record] | None:
         """The records of a staged page, or None when the page is not (validly) on disk."""

@@ -9,8 +9,11 @@ checks none of this and hands an error string on as if it were data.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
+
+import orjson
 
 from ctmirror.errors import (
     ApiOutageError,
@@ -99,7 +102,7 @@ def check_response(
             url=url,
         )
     try:
-        doc = json.loads(body)
+        doc = _loads(body)
     except ValueError as exc:  # JSONDecodeError, or UnicodeDecodeError for a cut character
         raise ApiTransportError(
             f"the API's JSON answer is cut short or garbled ({_short(str(exc), 80)}); try again",
@@ -119,6 +122,22 @@ def check_response(
         start_row=_int_or_none(doc.get("start_row")),
         total_rows=_int_or_none(doc.get("total_rows")),
     )
+
+
+_LONG_NUMBER = re.compile(rb"\d{19}")
+
+
+def _loads(body: bytes) -> Any:
+    """``json.loads(body)``, through orjson where it reads the same values (several times
+    faster, and a no-op sync parses every page): not for integers past 64 bits (orjson makes
+    them floats), nor what orjson refuses and the standard parser reads (NaN, lone
+    surrogates)."""
+    if not _LONG_NUMBER.search(body):
+        try:
+            return orjson.loads(body)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(body)
 
 
 def _int_or_none(value: object) -> int | None:

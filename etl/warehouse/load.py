@@ -36,7 +36,7 @@ import json
 import logging
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeGuard
@@ -45,6 +45,7 @@ import orjson
 import pyarrow as pa
 import sqlalchemy as sa
 
+from ctmirror import __version__
 from ctmirror.crawl.staging import ModelEntry, StagingPackage
 from ctmirror.errors import InputError
 from ctmirror.schema import (
@@ -90,6 +91,9 @@ class ModelCounts:
     held: int = 0
     #: The rows the API says the model has (from the crawl), when it can be trusted.
     api_total_rows: int | None = None
+    #: What the model's staged pages hashed to (``package_digest``): the next load of the same
+    #: pages only marks the rows seen.
+    package_digest: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -196,15 +200,21 @@ def load_staged(engine: sa.Engine, staging_dir: Path, *,
     links: dict[str, ModelCounts] = {}
     with engine.begin() as conn:
         held_before = _held_by_previous_run(conn, sync_id)
+        last_sync_id, last_counts = _last_load(conn)
         for model in MODEL_TABLES:
             if model not in entries:
                 continue
             entry = entries[model]
-            staged = _stage_model(package, model, may_remove=_may_remove(entry))
-            _quarantine_records(conn, staged, sync_id=sync_id, now=now)
-            hold = _Hold(hold_share, hold_min_rows, confirmed=model in held_before)
-            counts[model] = replace(_merge(conn, staged, sync_id=sync_id, now=now, hold=hold),
-                                    api_total_rows=entry.get("api_total_rows"))
+            digest = package_digest(package, model, entry)
+            seen = _same_as_last_load(conn, MODEL_TABLES[model], last_sync_id,
+                                      last_counts.get(model), digest, sync_id=sync_id, now=now)
+            if seen is None:
+                staged = _stage_model(package, model, may_remove=_may_remove(entry))
+                _quarantine_records(conn, staged, sync_id=sync_id, now=now)
+                hold = _Hold(hold_share, hold_min_rows, confirmed=model in held_before)
+                seen = _merge(conn, staged, sync_id=sync_id, now=now, hold=hold)
+            counts[model] = replace(seen, api_total_rows=entry.get("api_total_rows"),
+                                    package_digest=digest)
             log.info("%s - %s", model, counts[model])
         for (model, name), assoc in MIRRORED_LINKS.items():
             if model in entries and assoc.link_table is not None:
@@ -213,7 +223,62 @@ def load_staged(engine: sa.Engine, staging_dir: Path, *,
                     conn, assoc.link_table, package.links(model, name),
                     may_remove=_may_remove(entries[model]), sync_id=sync_id, now=now)
                 log.info("%s - %s", table, links[table])
+        # In the load's transaction, so the latest run with counts is the latest load committed.
+        conn.execute(sa.update(_runs).where(_runs.c.sync_id == sync_id).values(
+            model_counts={model: asdict(c) for model, c in counts.items()}))
     return LoadReport(sync_id=sync_id, models=counts, links=links)
+
+
+def package_digest(package: StagingPackage, model: str, entry: ModelEntry) -> str:
+    """A hash of everything the load of ``model`` reads: its staged pages (names and bytes), its
+    crawl's manifest entry, the table's columns and the ctmirror version (an upgrade loads once
+    in full, which also rewrites ``raw`` in the order the API sends)."""
+    digest = hashlib.sha256(orjson.dumps(
+        [__version__, [c.name for c in MODEL_TABLES[model].columns], dict(entry)],
+        option=orjson.OPT_SORT_KEYS))
+    for path in package.pages(model):
+        digest.update(path.name.encode())
+        try:
+            digest.update(path.read_bytes())
+        except OSError as exc:
+            raise InputError(f"{path} is unreadable ({exc}); delete the package and sync again"
+                             ) from exc
+    return digest.hexdigest()
+
+
+def _last_load(conn: sa.Connection) -> tuple[str | None, dict[str, Any]]:
+    """The run whose load committed last (this one too, when resumed) and its model counts."""
+    row = conn.execute(
+        sa.select(_runs.c.sync_id, _runs.c.model_counts)
+        .where(_runs.c.model_counts.is_not(None))
+        .order_by(_runs.c.started_at.desc()).limit(1)
+    ).one_or_none()
+    if row is None:
+        return None, {}
+    counts = json.loads(row.model_counts) if isinstance(row.model_counts, str) \
+        else row.model_counts
+    return row.sync_id, counts or {}
+
+
+def _same_as_last_load(conn: sa.Connection, table: sa.Table, last_sync_id: str | None,
+                       last: Mapping[str, Any] | None, digest: str, *, sync_id: str,
+                       now: datetime) -> ModelCounts | None:
+    """When the last load merged exactly these pages (same digest), nothing quarantined and no
+    removal held, the live rows it marked are these records, unchanged: mark them seen by this
+    sync without parsing a page. None when the pages must be merged."""
+    if (last_sync_id is None or last is None or last.get("package_digest") != digest
+            or last.get("quarantined") or last.get("held")):
+        return None
+    target = _quote(conn, table.name)
+    marked = "WHERE last_sync_id = CAST(:last AS TEXT) AND removed_at IS NULL"
+    params = {"last": last_sync_id, "sync_id": sync_id, "now": now}
+    found = conn.execute(sa.text(f"SELECT count(*) FROM {target} {marked}"), params).scalar_one()
+    if found != last.get("rows"):
+        return None  # the table changed since: merge in full
+    conn.execute(sa.text(
+        f"UPDATE {target} SET last_seen = CAST(:now AS TIMESTAMP WITH TIME ZONE), "
+        f"last_sync_id = CAST(:sync_id AS TEXT) {marked}"), params)
+    return ModelCounts(rows=found, unchanged=found)
 
 
 def _may_remove(entry: ModelEntry) -> bool:

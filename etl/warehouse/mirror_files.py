@@ -115,12 +115,13 @@ def touch_mirrored(conn: sa.Connection, keys: Iterable[tuple[str, int]], sync_id
                          .values(last_sync_id=sync_id, removed_at=None))
 
 
-def mark_unlinked(conn: sa.Connection, live_keys: set[tuple[str, int]]) -> list[MirroredFile]:
-    """Set ``removed_at`` on files no current record links to; return them. The files stay on
-    disk: a mirror keeps what was published."""
+def mark_unlinked(conn: sa.Connection, files: Iterable[MirroredFile],
+                  live_keys: set[tuple[str, int]]) -> list[MirroredFile]:
+    """Set ``removed_at`` on the ``files`` (``mirrored_files``, as the caller read them) no
+    current record links to; return them. The files stay on disk: a mirror keeps what was
+    published."""
     now = datetime.now(UTC)
-    gone = [f for f in mirrored_files(conn, include_removed=False).values()
-            if f.key not in live_keys]
+    gone = [f for f in files if f.removed_at is None and f.key not in live_keys]
     for chunk in _chunks(gone, 500):
         for source in {f.source for f in chunk}:
             ids = [f.source_id for f in chunk if f.source == source]

@@ -299,3 +299,50 @@ def test_join_table_pairs_merge_with_their_source_model(engine: sa.Engine,
         removed = conn.execute(sa.select(pairs.c.well_known_file_id)
                                .where(pairs.c.removed_at.is_not(None))).scalars().all()
     assert removed == [11]
+
+
+def _load_in_run(engine: sa.Engine, tmp_path: Path, sync_id: str, pages: dict[str, Any],
+                 monkeypatch: pytest.MonkeyPatch) -> tuple[LoadReport, int]:
+    """Load ``pages`` as run ``sync_id``; also how many records were parsed and checked."""
+    from ctmirror.warehouse.runs import begin_sync_run
+
+    begin_sync_run(engine, sync_id=sync_id, api_base="http://api", limit=None)
+    staged: list[str] = []
+    real = load._stage_model
+
+    def counted(package: Any, model: str, **kwargs: Any) -> Any:
+        staged.append(model)
+        return real(package, model, **kwargs)
+
+    monkeypatch.setattr(load, "_stage_model", counted)
+    report = _load(engine, tmp_path, sync_id, pages)
+    return report, len(staged)
+
+
+def test_pages_as_last_loaded_are_marked_seen_without_parsing(
+        engine: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pages = {"Donor": [[_donor(1), _donor(2)], [_donor(3)]]}
+    first, parsed = _load_in_run(engine, tmp_path, "s1", pages, monkeypatch)
+    assert (first.models["Donor"], parsed) == (ModelCounts(rows=3, inserted=3), 1)
+    second, parsed = _load_in_run(engine, tmp_path, "s2", pages, monkeypatch)
+    assert (second.models["Donor"], parsed) == (ModelCounts(rows=3, unchanged=3), 0)
+    assert second.models["Donor"].package_digest == first.models["Donor"].package_digest
+    assert _rows(engine, donors, "id", "first_sync_id", "last_sync_id", "removed_at") == [
+        (1, "s1", "s2", None), (2, "s1", "s2", None), (3, "s1", "s2", None)]
+    # One record gone: the pages differ, so they are merged and the removal is seen.
+    third, parsed = _load_in_run(engine, tmp_path, "s3", {"Donor": [[_donor(1), _donor(2)]]},
+                                 monkeypatch)
+    assert (third.models["Donor"], parsed) == (ModelCounts(rows=2, unchanged=2, removed=1), 1)
+    # The same pages as s2 again: compared with the last load (s3), not an older one.
+    fourth, parsed = _load_in_run(engine, tmp_path, "s4", pages, monkeypatch)
+    assert (fourth.models["Donor"], parsed) == (ModelCounts(rows=3, unchanged=2, restored=1), 1)
+
+
+def test_a_table_changed_since_the_last_load_is_merged_in_full(
+        engine: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pages = {"Donor": [[_donor(1), _donor(2)]]}
+    _load_in_run(engine, tmp_path, "s1", pages, monkeypatch)
+    with engine.begin() as conn:
+        conn.execute(sa.delete(donors).where(donors.c.id == 2))
+    report, parsed = _load_in_run(engine, tmp_path, "s2", pages, monkeypatch)
+    assert (report.models["Donor"], parsed) == (ModelCounts(rows=2, inserted=1, unchanged=1), 1)

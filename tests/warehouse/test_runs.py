@@ -47,7 +47,7 @@ def test_a_run_from_begin_to_finish(engine: sa.Engine) -> None:
         per_model = conn.execute(sa.select(SyncRun.__table__.c.model_counts)).scalar_one()
     assert per_model["EphysSweep"] == {"rows": 5, "inserted": 0, "updated": 1, "unchanged": 3,
                                        "removed": 2, "restored": 1, "quarantined": 0, "held": 0,
-                                       "api_total_rows": 5}
+                                       "api_total_rows": 5, "package_digest": None}
     assert run.data_tests == outcome
     errors = recent_errors(engine, 10)
     assert [(e.model, e.record_id, e.message) for e in errors] == [
