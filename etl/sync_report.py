@@ -32,10 +32,10 @@ class RichCrawlProgress:
 
     def __init__(self, console: Console | None = None) -> None:
         self._progress = Progress(
-            TextColumn("[bold]{task.description:<28}"),
-            BarColumn(bar_width=12),  # room for the counts at 80 columns
+            TextColumn("[bold]{task.description:<26}"),
+            BarColumn(bar_width=8),  # room for the counts and the time at 80 columns
             TextColumn("{task.completed}/{task.total} models"),
-            TextColumn("{task.fields[rows]:>9,} rows  {task.fields[pages]:>5} pages"),
+            TextColumn("{task.fields[rows]:>7,} rows {task.fields[pages]:>4} pages"),
             TimeElapsedColumn(),
             console=console,
             transient=False,
