@@ -107,6 +107,32 @@ def synth_snapshot(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+def duckdb_url(root: Path) -> str:
+    """The warehouse URL of a mirror root synced with the default DuckDB warehouse."""
+    return f"duckdb:///{root / 'warehouse.duckdb'}"
+
+
+@pytest.fixture(scope="session")
+def synced_mirror(synth_snapshot: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A mirror synced from the synthetic corpus with every derived stage (GLIF voltages too),
+    shared by the tests that only read it (the Python API, the export, the notebook, the web
+    pages)."""
+    from ctmirror.replica.server import serve_in_thread
+    from ctmirror.settings import Settings
+    from ctmirror.sync import run_sync_locally
+
+    root = tmp_path_factory.mktemp("synced") / "mirror"
+    settings = Settings()
+    settings.root = root
+    settings.warehouse.url = duckdb_url(root)
+    settings.features.glif_voltages = True
+    with serve_in_thread(synth_snapshot) as replica:
+        settings.api.base_url = replica.base_url
+        result = run_sync_locally(settings.sync_config())
+    assert not result.errors
+    return root
+
+
 REALDATA = Path(
     os.environ.get("CTMIRROR_TEST_REALDATA")
     or Path(__file__).resolve().parents[2] / "shared" / "realdata"

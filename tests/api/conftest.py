@@ -1,5 +1,4 @@
-"""A mirror synced from the synthetic corpus with every derived stage (GLIF voltages too),
-shared by the API, export and notebook tests."""
+"""SQL on the warehouse of the shared synced mirror (tests/conftest.py), apart from the API."""
 
 from __future__ import annotations
 
@@ -11,28 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from ctmirror.serve.warehouse_source import open_for_reading
-from ctmirror.settings import Settings
-from ctmirror.sync import run_sync_locally
-
-
-def warehouse_url(root: Path) -> str:
-    return f"duckdb:///{root / 'warehouse.duckdb'}"
-
-
-@pytest.fixture(scope="session")
-def synced_mirror(synth_snapshot: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from ctmirror.replica.server import serve_in_thread
-
-    root = tmp_path_factory.mktemp("api") / "mirror"
-    settings = Settings()
-    settings.root = root
-    settings.warehouse.url = warehouse_url(root)
-    settings.features.glif_voltages = True
-    with serve_in_thread(synth_snapshot) as replica:
-        settings.api.base_url = replica.base_url
-        result = run_sync_locally(settings.sync_config())
-    assert not result.errors
-    return root
+from tests.conftest import duckdb_url as warehouse_url
 
 
 @pytest.fixture(scope="session")

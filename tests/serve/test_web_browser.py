@@ -17,8 +17,7 @@ import sqlalchemy as sa
 from ctmirror.serve.server import ApiServer, run_in_thread
 from ctmirror.serve.warehouse_source import WarehouseSource, open_for_reading
 from ctmirror.serve.web import web_pages
-from ctmirror.settings import Settings
-from ctmirror.sync import run_sync_locally
+from tests.conftest import duckdb_url
 
 pytestmark = pytest.mark.slow
 
@@ -28,37 +27,22 @@ FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-ne
          "--disable-component-update", "--no-first-run", "--window-size=1400,1000")
 
 
-def _url(root: Path) -> str:
-    return f"duckdb:///{root / 'warehouse.duckdb'}"
-
-
 @pytest.fixture(scope="module")
-def mirror(synth_snapshot: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from ctmirror.replica.server import serve_in_thread
-
-    root = tmp_path_factory.mktemp("web") / "mirror"
-    settings = Settings()
-    settings.root = root
-    settings.warehouse.url = _url(root)
-    settings.features.glif_voltages = True
-    with serve_in_thread(synth_snapshot) as replica:
-        settings.api.base_url = replica.base_url
-        result = run_sync_locally(settings.sync_config())
-    assert not result.errors
-    return root
+def mirror(synced_mirror: Path) -> Path:
+    return synced_mirror
 
 
 @pytest.fixture(scope="module")
 def server(mirror: Path) -> Iterator[ApiServer]:
-    served = ApiServer(WarehouseSource(_url(mirror), mirror), ("127.0.0.1", 0),
-                       pages=web_pages(_url(mirror), mirror))
+    served = ApiServer(WarehouseSource(duckdb_url(mirror), mirror), ("127.0.0.1", 0),
+                       pages=web_pages(duckdb_url(mirror), mirror))
     with run_in_thread(served, "web"):
         yield served
 
 
 @pytest.fixture(scope="module")
 def sql(mirror: Path) -> Iterator[Callable[..., list[dict[str, Any]]]]:
-    engine = open_for_reading(_url(mirror))
+    engine = open_for_reading(duckdb_url(mirror))
 
     def run(query: str, **params: Any) -> list[dict[str, Any]]:
         with engine.connect() as conn:
