@@ -18,10 +18,14 @@ nothing is a mistake, never a pass.
 
 from __future__ import annotations
 
+import json
 import os
+import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -133,6 +137,23 @@ def synced_mirror(synth_snapshot: Path, tmp_path_factory: pytest.TempPathFactory
     return root
 
 
+@pytest.fixture(scope="session")
+def warehouse_sql(synced_mirror: Path) -> Iterator[Callable[..., list[dict[str, Any]]]]:
+    """SQL on the shared mirror's warehouse: what the API and the web pages are compared with."""
+    import sqlalchemy as sa
+
+    from ctmirror.serve.warehouse_source import open_for_reading
+
+    engine = open_for_reading(duckdb_url(synced_mirror))
+
+    def run(query: str, **params: Any) -> list[dict[str, Any]]:
+        with engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(sa.text(query), params)]
+
+    yield run
+    engine.dispose()
+
+
 REALDATA = Path(
     os.environ.get("CTMIRROR_TEST_REALDATA")
     or Path(__file__).resolve().parents[2] / "shared" / "realdata"
@@ -201,3 +222,29 @@ def warehouse_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[st
         yield from _postgres_database(request.getfixturevalue("postgres_url"))
     else:
         raise ValueError(f"unknown backend {request.param!r} in CTMIRROR_TEST_BACKENDS")
+
+
+@pytest.fixture
+def webhook_listener() -> Iterator[tuple[str, list[tuple[str, dict[str, Any]]]]]:
+    """A local HTTP listener for webhooks: its base URL and the (content type, JSON body) of
+    each POST; it answers 200 at `/ok` and 500 anywhere else."""
+    received: list[tuple[str, dict[str, Any]]] = []
+
+    class Hook(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - the http.server API
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            received.append((self.headers["Content-Type"], json.loads(body)))
+            self.send_response(200 if self.path == "/ok" else 500)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Hook)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", received
+    finally:
+        server.shutdown()
+        server.server_close()

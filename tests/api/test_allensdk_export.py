@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from ctmirror.api.allensdk_cache import export_allensdk_cache
 from ctmirror.cli import app
 from ctmirror.errors import ConfigError, InputError
-from tests.api.conftest import warehouse_url
+from tests.conftest import duckdb_url as warehouse_url
 
 Sql = Callable[..., list[dict[str, Any]]]
 

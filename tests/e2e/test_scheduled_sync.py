@@ -10,10 +10,8 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -250,44 +248,17 @@ def test_two_syncs_of_one_mirror_at_once_one_runs(
     assert [r["status"] for r in _runs(url)] == ["succeeded"]
 
 
-class _Hook(BaseHTTPRequestHandler):
-    received: list[dict[str, Any]]
-
-    def do_POST(self) -> None:  # noqa: N802 - the http.server API
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        self.received.append(json.loads(body))
-        self.send_response(204)
-        self.end_headers()
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
-@pytest.fixture
-def webhook() -> Iterator[tuple[str, list[dict[str, Any]]]]:
-    """A local HTTP listener: its URL and the JSON bodies POSTed to it."""
-    received: list[dict[str, Any]] = []
-    handler = type("Hook", (_Hook,), {"received": received})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/hook", received
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 def test_an_api_failing_past_the_retries_fails_the_run_once(
     prefect_server: dict[str, str], replica: Any, tmp_path: Path,
-    webhook: tuple[str, list[dict[str, Any]]],
+    webhook_listener: tuple[str, list[tuple[str, dict[str, Any]]]],
 ) -> None:
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
     from prefect.client.schemas.sorting import FlowRunSort
 
     from ctmirror.replica.faults import FaultConfig
 
-    hook_url, received = webhook
+    base, posts = webhook_listener
+    hook_url = f"{base}/ok"
     root = tmp_path / "mirror"
     env = prefect_server | {
         "CTMIRROR_FILES__CATEGORIES": "none",
@@ -317,6 +288,7 @@ def test_an_api_failing_past_the_retries_fails_the_run_once(
     assert run["status"] == "failed"
     assert run["reason"].startswith(f"the API at {replica.base_url} answered none of")
     # one notification, about this run
+    received = [body for _, body in posts]
     assert len(received) == 1, received
     [message] = received
     assert (message["sync_id"], message["status"], message["reason"]) == (

@@ -12,10 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 
 from ctmirror.serve.server import ApiServer, run_in_thread
-from ctmirror.serve.warehouse_source import WarehouseSource, open_for_reading
+from ctmirror.serve.warehouse_source import WarehouseSource
 from ctmirror.serve.web import web_pages
 from tests.conftest import duckdb_url
 
@@ -41,15 +40,8 @@ def server(mirror: Path) -> Iterator[ApiServer]:
 
 
 @pytest.fixture(scope="module")
-def sql(mirror: Path) -> Iterator[Callable[..., list[dict[str, Any]]]]:
-    engine = open_for_reading(duckdb_url(mirror))
-
-    def run(query: str, **params: Any) -> list[dict[str, Any]]:
-        with engine.connect() as conn:
-            return [dict(r._mapping) for r in conn.execute(sa.text(query), params)]
-
-    yield run
-    engine.dispose()
+def sql(warehouse_sql: Callable[..., list[dict[str, Any]]]) -> Callable[..., list[dict[str, Any]]]:
+    return warehouse_sql
 
 
 @pytest.fixture(scope="module")
