@@ -386,8 +386,8 @@ def _take_back_conflicts(conn: sa.Connection, stage: sa.Table, staged: _StagedMo
     if not staged.conflicts:
         return
     pk = stage.c[staged.columns[0]]
-    first = dict(conn.execute(sa.select(pk, sa.cast(stage.c.raw, sa.Text))
-                              .where(pk.in_(staged.conflicts))).all())
+    first: dict[int, str] = dict(conn.execute(
+        sa.select(pk, sa.cast(stage.c.raw, sa.Text)).where(pk.in_(staged.conflicts))).all())
     conn.execute(sa.delete(stage).where(pk.in_(staged.conflicts)))
     key_name = staged.columns[0]
     for record_id, versions in staged.conflicts.items():
@@ -550,8 +550,8 @@ def _bulk_copy(conn: sa.Connection, stage: sa.Table, columns: list[str],
 
 
 def _arrow_table(stage: sa.Table, columns: list[str], rows: list[tuple[Any, ...]]) -> pa.Table:
-    arrays = [pa.array([row[index] for row in rows],
-                       type=pa.string() if name == "raw" else _ARROW_TYPES[type(stage.c[name].type)])
+    arrays = [pa.array([row[index] for row in rows], type=pa.string() if name == "raw"
+                       else _ARROW_TYPES[type(stage.c[name].type)])
               for index, name in enumerate(columns)]
     return pa.Table.from_arrays(arrays, names=columns)
 

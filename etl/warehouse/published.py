@@ -117,6 +117,27 @@ def publish_copy(engine: sa.Engine, root: Path) -> PublishedCopy | None:
     return PublishedCopy(target, target.stat().st_size, time.monotonic() - started)
 
 
+def published_sync_id(engine: sa.Engine) -> str | None:
+    """The run whose state the published copy of ``engine``'s DuckDB file holds (its latest
+    finished run); None when there is no readable copy (or on PostgreSQL)."""
+    database = duckdb_file(engine.url)
+    if database is None:
+        return None
+    copy = published_path(database.resolve())
+    if not copy.is_file():
+        return None
+    try:
+        conn = duckdb.connect(str(copy), read_only=True)
+        try:
+            row = conn.execute("SELECT sync_id FROM sync_runs WHERE finished_at IS NOT NULL "
+                               "ORDER BY started_at DESC LIMIT 1").fetchone()
+        finally:
+            conn.close()
+    except duckdb.Error:
+        return None
+    return None if row is None else str(row[0])
+
+
 def _copy_database(engine: sa.Engine, path: Path, root: Path, folder: str) -> None:
     """Copy every table, view and comment into a new DuckDB file at ``path``, its Parquet views
     reading ``root/folder``."""
@@ -178,4 +199,4 @@ def _fsync(path: Path) -> None:
 
 
 __all__ = ["PUBLISHED_FOLDER", "PUBLISHED_STORAGE_VERSION", "PublishedCopy", "duckdb_file",
-           "publish_copy", "published_path", "reader_url"]
+           "publish_copy", "published_path", "published_sync_id", "reader_url"]
