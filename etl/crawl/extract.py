@@ -17,6 +17,7 @@ of such a model.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
@@ -256,7 +257,7 @@ class _Crawl:
                 yield from (rows for _, rows in paginator.walk_ahead(
                     fetch, take, lambda call: self.pages.submit(call),
                     self.client.concurrency,
-                    guess_after=lambda fetched: fetched.response is not None))
+                    guess_rows=_guess_rows))
 
         try:
             for rows in pages():
@@ -360,6 +361,16 @@ def extract(
         requests=client.requests - requests_before,
         errors=tuple(errors),
     )
+
+
+def _guess_rows(fetched: _Fetched) -> float:
+    """How far pages may be requested ahead after ``fetched``: up to the rows the API counted
+    (a short last page then costs no request past it), not at all after a page a resumed run
+    kept."""
+    if fetched.response is None:
+        return 0
+    total = fetched.response.total_rows
+    return math.inf if total is None else total
 
 
 def _batch_query(resource: Resource, request: PageRequest | None, criteria: str) -> str:

@@ -9,6 +9,7 @@ crawl only compares it with the rows received, as evidence for removals).
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, wait
@@ -79,7 +80,7 @@ class OffsetPaginator:
     def walk_ahead(self, fetch: Callable[[PageRequest], F],
                    take: Callable[[PageRequest, F], Sequence[T]],
                    submit: Callable[[Callable[[], F]], Future[F]], depth: int,
-                   guess_after: Callable[[F], bool] = lambda fetched: True,
+                   guess_rows: Callable[[F], float] = lambda fetched: math.inf,
                    ) -> Iterator[tuple[PageRequest, Sequence[T]]]:
         """``walk`` with up to ``depth`` pages requested ahead of the one being taken.
 
@@ -104,14 +105,13 @@ class OffsetPaginator:
                 request = self.next(request, len(rows))
                 if request is None:
                     break
-                if not guess_after(fetched):
-                    continue
+                bound = guess_rows(fetched)
                 last = ahead[-1][0] if ahead else request
-                if not ahead:
+                if not ahead and request.start_row <= bound:
                     ahead.append((request, submit(partial(fetch, request))))
-                while len(ahead) < depth:
+                while ahead and len(ahead) < depth:
                     guess = self._request(last.start_row + last.num_rows)
-                    if guess is None:
+                    if guess is None or guess.start_row > bound:
                         break
                     ahead.append((guess, submit(partial(fetch, guess))))
                     last = guess

@@ -142,3 +142,22 @@ def test_walk_ahead_takes_the_pages_walk_takes_in_order(n_rows: int, max_rows: i
     assert len(asked) <= len(taken) + (2 if len(taken) > 1 else 0)
     if len(expected) == 1:
         assert asked == [0]
+
+
+@pytest.mark.parametrize("n_rows", [3, 10, 23])
+def test_walk_ahead_guesses_no_page_past_the_rows_the_api_counted(n_rows: int) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    rows = list(range(n_rows))
+    paginator = OffsetPaginator(5)
+    asked: list[int] = []
+
+    def fetch(request: PageRequest) -> list[int]:
+        asked.append(request.start_row)
+        return rows[request.start_row:request.start_row + request.num_rows]
+
+    with ThreadPoolExecutor(3) as pool:
+        got = list(paginator.walk_ahead(fetch, lambda _, page: page, pool.submit, 4,
+                                        guess_rows=lambda _: n_rows))
+    assert sorted(asked) == [request.start_row for request, _ in got]
+    assert [row for _, page in got for row in page] == rows
