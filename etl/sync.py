@@ -381,9 +381,9 @@ def run_steps(run: Callable[[Step], Report]
     return reports, seconds
 
 
-#: In ``sync_runs.data_tests`` of a sync that changed nothing: the run whose data tests it
-#: carried over and whose state the analyst views and the published copy still hold.
-CARRIED_FROM = "carried_from"
+#: In ``sync_runs.data_tests`` of a sync that changed nothing: the run whose state the analyst
+#: views and the published copy still hold.
+UNCHANGED_SINCE = "unchanged_since"
 
 
 def finish_run(config: SyncConfig, handle: RunHandle, reports: Mapping[str, Report],
@@ -394,8 +394,9 @@ def finish_run(config: SyncConfig, handle: RunHandle, reports: Mapping[str, Repo
     ``ctmirror.warehouse.published``), and drop the run's staging package (the warehouse
     keeps raw JSON).
 
-    A sync that provably changed nothing (``unchanged_since``) keeps the views, the data tests'
-    outcome and the published copy of the run it matches: they would come out the same."""
+    A sync that provably changed nothing (``unchanged_since``) keeps the views and the published
+    copy of the run it matches: they would come out the same. The data tests still run: they
+    also catch damage done behind the sync's back (a file edited in the mirror)."""
     from ctmirror.warehouse.analyst import publish_analyst_layer
     from ctmirror.warehouse.published import publish_copy
     from ctmirror.warehouse.runs import finish_sync_run, record_sync_error
@@ -422,15 +423,13 @@ def finish_run(config: SyncConfig, handle: RunHandle, reports: Mapping[str, Repo
                                   model=_SOURCE_MODELS.get(failure.source, failure.source),
                                   record_id=failure.source_id, url=failure.url,
                                   message=failure.message, stage=report.name)
-        if same_as is None:
-            # After the derived stages and the views they read, before the run is recorded.
-            tests = run_data_tests(DataTestContext(engine, config.root, loaded.models))
-            outcome = tests.as_json()
-        else:
-            tests, outcome = same_as.tests, {**same_as.tests.as_json(),
-                                             CARRIED_FROM: same_as.sync_id}
-            log.info("nothing changed since sync %s: its analyst views, data tests and "
-                     "published copy stand", same_as.sync_id)
+        # After the derived stages and the views they read, before the run is recorded.
+        tests = run_data_tests(DataTestContext(engine, config.root, loaded.models))
+        outcome = tests.as_json()
+        if same_as is not None:
+            outcome[UNCHANGED_SINCE] = same_as
+            log.info("nothing changed since sync %s: its analyst views and published copy "
+                     "stand", same_as)
         log.info("data tests: %s", tests.summary())
         finish_sync_run(engine, handle.sync_id, report=loaded, requests=extracted.requests,
                         status="completed_with_errors"
@@ -443,16 +442,8 @@ def finish_run(config: SyncConfig, handle: RunHandle, reports: Mapping[str, Repo
     return replace(result, published=published)
 
 
-@dataclass(frozen=True)
-class SameAs:
-    """The run a sync that changed nothing matches, and its data tests' outcome."""
-
-    sync_id: str
-    tests: DataTestResults
-
-
 def unchanged_since(engine: sa.Engine, sync_id: str, extracted: ExtractReport,
-                    loaded: LoadReport, stages: Mapping[str, StageReport]) -> SameAs | None:
+                    loaded: LoadReport, stages: Mapping[str, StageReport]) -> str | None:
     """The run whose published state this sync would reproduce, or None when that is not
     proven. Proof: no crawl error; the load inserted, updated, removed, restored, quarantined
     and held nothing; no later stage did, withdrew or failed anything; the previous finished
@@ -475,13 +466,10 @@ def unchanged_since(engine: sa.Engine, sync_id: str, extracted: ExtractReport,
             model: counts.get("package_digest")
             for model, counts in previous.model_counts.items()}:
         return None
-    published = str(previous.data_tests.get(CARRIED_FROM, previous.sync_id))
+    published = str(previous.data_tests.get(UNCHANGED_SINCE, previous.sync_id))
     if is_duckdb(engine) and published_sync_id(engine) != published:
         return None
-    tests = previous.data_tests
-    return SameAs(published, DataTestResults(
-        tuple(tests.get("passed") or ()),
-        {name: tuple(lines) for name, lines in (tests.get("failed") or {}).items()}))
+    return published
 
 
 def run_sync_locally(config: SyncConfig, *, progress: bool = False) -> SyncResult:

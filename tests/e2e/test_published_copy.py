@@ -189,8 +189,8 @@ def test_a_reader_sees_the_state_before_or_after_a_sync(
 def test_a_sync_that_changes_nothing_keeps_views_tests_and_copy(
     synth_snapshot: Path, tmp_path: Path
 ) -> None:
-    """A re-sync that provably changed nothing carries the data tests over and publishes
-    nothing; the first sync that changes something publishes again."""
+    """A re-sync that provably changed nothing runs its data tests but rebuilds no view and
+    publishes nothing; the first sync that changes something publishes again."""
     snapshot = tmp_path / "snapshot"
     shutil.copytree(synth_snapshot, snapshot)
     root = tmp_path / "mirror"
@@ -209,8 +209,8 @@ def test_a_sync_that_changes_nothing_keeps_views_tests_and_copy(
         runs = query_rows(f"duckdb:///{root / 'warehouse.duckdb'}",
                           "SELECT sync_id, status, data_tests FROM sync_runs "
                           "ORDER BY started_at")
-        carried = [json.loads(tests).get("carried_from") if isinstance(tests, str)
-                   else tests.get("carried_from") for _, _, tests in runs]
+        carried = [json.loads(tests).get("unchanged_since") if isinstance(tests, str)
+                   else tests.get("unchanged_since") for _, _, tests in runs]
         assert carried == [None, first.sync_id, first.sync_id]
         assert [status for _, status, _ in runs] == ["succeeded"] * 3
 
