@@ -9,7 +9,8 @@ one with the stages of ``ctmirror.sync.STEPS`` (as ``--no-prefect`` runs them) a
 empty mirror root. For each sync it prints every stage's wall seconds and peak RSS (this
 process's high-water mark, reset before each stage through ``/proc/self/clear_refs``, and
 the largest worker process so far), the closing steps (analyst views, data tests, published
-copy), the total, and the no-op re-sync's share of the first sync.
+copy; "skipped" where a sync that changed nothing did not run them), the total, and the
+no-op re-sync's share of the first sync.
 """
 
 from __future__ import annotations

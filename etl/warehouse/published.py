@@ -2,7 +2,8 @@
 
 DuckDB lets the process that writes a file be the only one to open it ("Conflicting lock is
 held"), and DuckDB 2 writes a storage format that DuckDB 1.x, bundled by BI drivers and desktop
-SQL clients, refuses. So at the end of each successful sync the writer copies the whole
+SQL clients, refuses. So at the end of each successful sync that changed something (a sync
+that provably did not keeps the copy: ``ctmirror.sync.unchanged_since``) the writer copies the whole
 warehouse (tables, views, comments) into ``<name>.published.duckdb`` beside it, in the storage
 format of DuckDB 1.1 (``PUBLISHED_STORAGE_VERSION``): under a temporary name in the same
 folder, flushed to disk, then renamed over the previous copy. A reader opening the copy gets
