@@ -9,7 +9,8 @@ one with the stages of ``ctmirror.sync.STEPS`` (as ``--no-prefect`` runs them) a
 empty mirror root. For each sync it prints every stage's wall seconds and peak RSS (this
 process's high-water mark, reset before each stage through ``/proc/self/clear_refs``, and
 the largest worker process so far), the closing steps (analyst views, data tests, published
-copy), the total, and the no-op re-sync's share of the first sync.
+copy; "skipped" where a sync that changed nothing did not run them), the total, and the
+no-op re-sync's share of the first sync.
 """
 
 from __future__ import annotations
@@ -161,12 +162,16 @@ def main() -> int:
         if args.root is None:
             shutil.rmtree(root, ignore_errors=True)
 
-    names = [name for name, *_ in runs[0].rows]
+    # A sync that changed nothing skips the closing steps: a row per step any sync ran.
+    names = list(dict.fromkeys(name for r in runs for name, *_ in r.rows))
     print(f"{'stage':<20}" + "".join(f"{f'sync {n + 1} s':>11}{'RSS MB':>8}{'workers':>8}"
                                      for n in range(len(runs))))
-    for i, name in enumerate(names):
-        cells = "".join(f"{r.rows[i][1]:>11.2f}{r.rows[i][2]:>8.0f}{r.rows[i][3]:>8.0f}"
-                        for r in runs)
+    for name in names:
+        cells = ""
+        for r in runs:
+            row = next((row for row in r.rows if row[0] == name), None)
+            cells += (f"{row[1]:>11.2f}{row[2]:>8.0f}{row[3]:>8.0f}" if row is not None
+                      else f"{'skipped':>11}{'':>16}")
         print(f"{name:<20}{cells}")
     first = runs[0].rows[-1][1]
     for n, r in enumerate(runs[1:], start=2):

@@ -381,13 +381,22 @@ def run_steps(run: Callable[[Step], Report]
     return reports, seconds
 
 
+#: In ``sync_runs.data_tests`` of a sync that changed nothing: the run whose state the analyst
+#: views and the published copy still hold.
+UNCHANGED_SINCE = "unchanged_since"
+
+
 def finish_run(config: SyncConfig, handle: RunHandle, reports: Mapping[str, Report],
                stage_seconds: Mapping[str, float] | None = None) -> SyncResult:
     """Publish the analyst views (materialized views refreshed in one transaction on
     PostgreSQL) with every description, run the data tests, record the run's outcome, then
     publish the DuckDB warehouse's read-only copy (the last step:
     ``ctmirror.warehouse.published``), and drop the run's staging package (the warehouse
-    keeps raw JSON)."""
+    keeps raw JSON).
+
+    A sync that provably changed nothing (``unchanged_since``) keeps the views and the published
+    copy of the run it matches: they would come out the same. The data tests still run: they
+    also catch damage done behind the sync's back (a file edited in the mirror)."""
     from ctmirror.warehouse.analyst import publish_analyst_layer
     from ctmirror.warehouse.published import publish_copy
     from ctmirror.warehouse.runs import finish_sync_run, record_sync_error
@@ -400,8 +409,11 @@ def finish_run(config: SyncConfig, handle: RunHandle, reports: Mapping[str, Repo
                         api_base=config.api_base, extract=extracted, load=loaded,
                         stages=stages, seconds=time.monotonic() - handle.started,
                         stage_seconds=dict(stage_seconds or {}))
+    published: PublishedCopy | None = None
     with _warehouse(config) as engine:
-        publish_analyst_layer(engine)
+        same_as = unchanged_since(engine, handle.sync_id, extracted, loaded, stages)
+        if same_as is None:
+            publish_analyst_layer(engine)
         for error in extracted.errors:
             record_sync_error(engine, handle.sync_id, model=error.model, record_id=None,
                               url=error.url, message=error.message, stage=EXTRACT)
@@ -413,15 +425,51 @@ def finish_run(config: SyncConfig, handle: RunHandle, reports: Mapping[str, Repo
                                   message=failure.message, stage=report.name)
         # After the derived stages and the views they read, before the run is recorded.
         tests = run_data_tests(DataTestContext(engine, config.root, loaded.models))
+        outcome = tests.as_json()
+        if same_as is not None:
+            outcome[UNCHANGED_SINCE] = same_as
+            log.info("nothing changed since sync %s: its analyst views and published copy "
+                     "stand", same_as)
         log.info("data tests: %s", tests.summary())
         finish_sync_run(engine, handle.sync_id, report=loaded, requests=extracted.requests,
                         status="completed_with_errors"
                         if result.errors or loaded.quarantined or tests.failed else "succeeded",
-                        data_tests=tests.as_json(), stage_seconds=result.stage_seconds)
-        published = publish_copy(engine, config.root)
+                        data_tests=outcome, stage_seconds=result.stage_seconds)
+        if same_as is None:
+            published = publish_copy(engine, config.root)
     result = replace(result, data_tests=tests)
     shutil.rmtree(config.staging_root / handle.sync_id, ignore_errors=True)
     return replace(result, published=published)
+
+
+def unchanged_since(engine: sa.Engine, sync_id: str, extracted: ExtractReport,
+                    loaded: LoadReport, stages: Mapping[str, StageReport]) -> str | None:
+    """The run whose published state this sync would reproduce, or None when that is not
+    proven. Proof: no crawl error; the load inserted, updated, removed, restored, quarantined
+    and held nothing; no later stage did, withdrew or failed anything; the previous finished
+    run succeeded and its load hashed every model's pages to the same digests (the digest
+    covers the pages, the crawl's manifest entry, the table's columns and the ctmirror
+    version); and the published copy (DuckDB) holds that run, or the run it carried over."""
+    from ctmirror.warehouse.engine import is_duckdb
+    from ctmirror.warehouse.published import published_sync_id
+    from ctmirror.warehouse.runs import previous_finished_run
+
+    if extracted.errors or loaded.changed or loaded.quarantined or loaded.held:
+        return None
+    if any(r.done or r.withdrawn or r.failures for r in stages.values()):
+        return None
+    previous = previous_finished_run(engine, sync_id)
+    if previous is None or previous.status != "succeeded":
+        return None
+    digests = {model: counts.package_digest for model, counts in loaded.models.items()}
+    if None in digests.values() or digests != {
+            model: counts.get("package_digest")
+            for model, counts in previous.model_counts.items()}:
+        return None
+    published = str(previous.data_tests.get(UNCHANGED_SINCE, previous.sync_id))
+    if is_duckdb(engine) and published_sync_id(engine) != published:
+        return None
+    return published
 
 
 def run_sync_locally(config: SyncConfig, *, progress: bool = False) -> SyncResult:

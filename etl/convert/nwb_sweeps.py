@@ -51,6 +51,11 @@ STIMULUS_ELEMENTS = "stimulus.list.element"
 # faster than level 3 for 13% more bytes (full-length recordings: 0.79x instead of 0.70x of
 # the NWB size), which keeps the writer in step with the h5py read it overlaps.
 RESPONSE_LEVELS = {"response.list.element": 1}
+# The writer builds a list column's repetition and definition levels one batch of values at a
+# time; at Arrow's default of 1,024 values per batch that per-batch work is about a third of
+# encoding a sweep of millions of samples (measured: 1.2 s vs 0.8 s CPU for 60 M samples
+# uncompressed).
+SAMPLE_WRITE_BATCH = 1 << 20
 # Datasets of a series that have their own column (or are the samples themselves).
 _COLUMN_DATASETS = frozenset({"data", "num_samples", "starting_time"})
 
@@ -98,6 +103,7 @@ def convert_nwb_to_parquet(nwb_path: Path, out: Path, *, specimen_id: int,
             byte_stream_split=[STIMULUS_ELEMENTS], compression_levels=RESPONSE_LEVELS,
             metadata={"ctmirror.converter_version": str(CONVERTER_VERSION),
                       "ctmirror.source": Path(nwb_path).name},
+            write_batch_size=SAMPLE_WRITE_BATCH,
         )
     if rows == 0:
         out.unlink(missing_ok=True)

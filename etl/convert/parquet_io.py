@@ -26,6 +26,7 @@ def write_parquet_atomic(
     byte_stream_split: list[str] | None = None,
     compression_levels: dict[str, int] | None = None,
     metadata: dict[str, str] | None = None,
+    write_batch_size: int | None = None,
 ) -> int:
     """Write each table of ``row_groups`` as one row group of ``path``; return the row count.
 
@@ -35,7 +36,8 @@ def write_parquet_atomic(
     so reading a source and writing its Parquet overlap; at most two row groups are in memory.
     ``compression_levels`` overrides the zstd level of some columns (by column path, such as
     ``response.list.element``). Min/max statistics are written for the flat columns, which is
-    what readers use to skip row groups; list columns get none.
+    what readers use to skip row groups; list columns get none. ``write_batch_size`` is the
+    number of values the writer encodes at a time (Arrow's default, 1,024, suits flat columns).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -52,6 +54,7 @@ def write_parquet_atomic(
             use_byte_stream_split=byte_stream_split or False,
             use_dictionary=[f.name for f in schema if pa.types.is_string(f.type)],
             write_statistics=[f.name for f in schema if not pa.types.is_list(f.type)],
+            write_batch_size=write_batch_size,
         ) as writer, ThreadPoolExecutor(1, thread_name_prefix="parquet-writer") as pool:
             pending: Future[None] | None = None
             try:

@@ -17,6 +17,7 @@ of such a model.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
@@ -38,6 +39,7 @@ from ctmirror.crawl.records import Record, flat_record, int_values, link_pairs
 from ctmirror.crawl.staging import ErrorEntry, Manifest, StagingPackage, page_key
 from ctmirror.errors import ConfigError, CtMirrorError, RmaError
 from ctmirror.rma.client import RmaClient
+from ctmirror.rma.envelope import RmaResponse
 from ctmirror.rma.paginator import OffsetPaginator, PageRequest, paged_query
 from ctmirror.rma.query import model_stage, query_path
 
@@ -106,6 +108,18 @@ class _BatchResult:
     api_total_rows: int | None = None
 
 
+@dataclass(frozen=True)
+class _Fetched:
+    """One page as fetched: the API's answer, or (``response`` None) the rows and pairs a
+    resumed run staged."""
+
+    url: str
+    key: str
+    rows: list[Record] | None
+    pairs: dict[str, list[tuple[int, int]] | None]
+    response: RmaResponse | None
+
+
 class _SerialSink:
     """Serialises calls from worker threads into the caller's sink."""
 
@@ -121,8 +135,10 @@ class _SerialSink:
 class _Crawl:
     def __init__(self, client: RmaClient, package: StagingPackage, *, limit: int | None,
                  page_size: int, in_batch: int, plan: Sequence[Resource],
-                 sink: ProgressSink) -> None:
+                 sink: ProgressSink, pages: Executor) -> None:
         self.client = client
+        #: Runs the requests of pages asked ahead (never anything that waits on a page).
+        self.pages = pages
         self.package = package
         self.limit = limit
         self.page_size = page_size
@@ -191,17 +207,23 @@ class _Crawl:
         url = ""
         totals: set[int] = set()
 
-        def fetch(request: PageRequest | None) -> list[Record]:
-            nonlocal url
+        def fetch(request: PageRequest | None) -> _Fetched:
+            """The page's answer, or its staged rows and pairs when a resumed run has them."""
             q = _batch_query(resource, request, criteria)
             url = self.client.url_for(q)
             key = page_key(query_path(q))
             rows = self.package.read_page(resource.model, key)
             pairs = {name: self.package.read_links(resource.model, name, key)
                      for name in resource.links}
-            reused = rows is not None and None not in pairs.values()
-            if not reused:
-                response = self.client.fetch(url)
+            if rows is not None and None not in pairs.values():
+                return _Fetched(url, key, rows, pairs, None)
+            return _Fetched(url, key, None, pairs, self.client.fetch(url))
+
+        def take(request: PageRequest | None, fetched: _Fetched) -> list[Record]:
+            nonlocal url
+            url = fetched.url
+            rows, pairs, response = fetched.rows, fetched.pairs, fetched.response
+            if response is not None:
                 started = 0 if request is None else request.start_row
                 if response.start_row is not None and response.start_row != started:
                     result.inconsistency = (f"a page asked from row {started} "
@@ -211,10 +233,11 @@ class _Crawl:
                     totals.add(response.total_rows)
                 for name in resource.links:
                     pairs[name] = link_pairs(resource.model, response.rows, name)
-                    self.package.write_links(resource.model, name, key, pairs[name] or [])
+                    self.package.write_links(resource.model, name, fetched.key,
+                                             pairs[name] or [])
                 rows = [flat_record(resource.model, r) for r in response.rows]
                 self._check_keys(resource, rows, url)
-                self.package.write_page(resource.model, key, rows)
+                self.package.write_page(resource.model, fetched.key, rows)
                 result.pages_fetched += 1
             else:
                 result.pages_reused += 1
@@ -222,14 +245,19 @@ class _Crawl:
             for name, listed in pairs.items():
                 if name in result.ids:
                     result.ids[name].update(target for _, target in listed or ())
-            self.sink(PageDone(resource.model, len(rows), reused))
+            self.sink(PageDone(resource.model, len(rows), response is None))
             return rows
 
         def pages() -> Iterator[Sequence[Record]]:
             if resource.links:
-                yield fetch(None)
+                yield take(None, fetch(None))
             else:
-                yield from (rows for _, rows in paginator.walk(fetch))
+                # Pages of one batch are requested ahead, as many as the client has
+                # connections, so a model of many pages is not one request at a time.
+                yield from (rows for _, rows in paginator.walk_ahead(
+                    fetch, take, lambda call: self.pages.submit(call),
+                    self.client.concurrency,
+                    guess_rows=_guess_rows))
 
         try:
             for rows in pages():
@@ -300,12 +328,14 @@ def extract(
     }
     package.write_manifest(manifest)
 
-    crawl = _Crawl(client, package, limit=limit, page_size=page_size, in_batch=in_batch,
-                   plan=plan, sink=_SerialSink(progress or NullSink()))
     models: dict[str, ModelReport] = {}
     errors: list[ExtractError] = []
     with ThreadPoolExecutor(max_workers=client.concurrency,
-                            thread_name_prefix="ctmirror-extract") as pool:
+                            thread_name_prefix="ctmirror-extract") as pool, \
+            ThreadPoolExecutor(max_workers=client.concurrency,
+                               thread_name_prefix="ctmirror-pages") as pages:
+        crawl = _Crawl(client, package, limit=limit, page_size=page_size, in_batch=in_batch,
+                       plan=plan, sink=_SerialSink(progress or NullSink()), pages=pages)
         for step in steps:
             report, step_errors = crawl.run_step(step, pool)
             models[step.model] = report
@@ -331,6 +361,16 @@ def extract(
         requests=client.requests - requests_before,
         errors=tuple(errors),
     )
+
+
+def _guess_rows(fetched: _Fetched) -> float:
+    """How far pages may be requested ahead after ``fetched``: up to the rows the API counted
+    (a short last page then costs no request past it), not at all after a page a resumed run
+    kept."""
+    if fetched.response is None:
+        return 0
+    total = fetched.response.total_rows
+    return math.inf if total is None else total
 
 
 def _batch_query(resource: Resource, request: PageRequest | None, criteria: str) -> str:

@@ -9,8 +9,12 @@ crawl only compares it with the rows received, as evidence for removals).
 
 from __future__ import annotations
 
+import math
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, wait
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, TypeVar
 
 from ctmirror.errors import RmaError
@@ -18,6 +22,7 @@ from ctmirror.rma.envelope import Record, RmaResponse
 from ctmirror.rma.query import model_stage
 
 T = TypeVar("T")
+F = TypeVar("F")
 
 
 @dataclass(frozen=True)
@@ -70,6 +75,52 @@ class OffsetPaginator:
             rows = fetch(request)
             yield request, rows
             request = self.next(request, len(rows))
+
+
+    def walk_ahead(self, fetch: Callable[[PageRequest], F],
+                   take: Callable[[PageRequest, F], Sequence[T]],
+                   submit: Callable[[Callable[[], F]], Future[F]], depth: int,
+                   guess_rows: Callable[[F], float] = lambda fetched: math.inf,
+                   ) -> Iterator[tuple[PageRequest, Sequence[T]]]:
+        """``walk`` with up to ``depth`` pages requested ahead of the one being taken.
+
+        ``fetch`` (run through ``submit``, in other threads) only gets a page; ``take`` (in
+        this thread, page after page in order) does everything else and returns its rows.
+        The first page is fetched alone, so a batch of one short page costs one request;
+        after a full page the next ``depth`` pages are requested on the guess that the pages
+        before them are full too, which holds until the short page that ends the walk: the
+        pages requested past it are never taken (their answers are dropped)."""
+        request = self.first()
+        ahead: deque[tuple[PageRequest, Future[F]]] = deque()
+        try:
+            while request is not None:
+                if ahead:
+                    guessed, future = ahead.popleft()
+                    assert guessed == request, "a page guessed ahead is the next one"
+                    fetched = future.result()
+                else:
+                    fetched = fetch(request)
+                rows = take(request, fetched)
+                yield request, rows
+                request = self.next(request, len(rows))
+                if request is None:
+                    break
+                bound = guess_rows(fetched)
+                last = ahead[-1][0] if ahead else request
+                if not ahead and request.start_row <= bound:
+                    ahead.append((request, submit(partial(fetch, request))))
+                while ahead and len(ahead) < depth:
+                    guess = self._request(last.start_row + last.num_rows)
+                    if guess is None or guess.start_row > bound:
+                        break
+                    ahead.append((guess, submit(partial(fetch, guess))))
+                    last = guess
+        finally:
+            # Requests past the end (or after a failure) finish before the walk returns, so
+            # none outlives the client; their answers and errors are dropped.
+            for _, future in ahead:
+                future.cancel()
+            wait([future for _, future in ahead])
 
 
 def paged_query(

@@ -156,16 +156,59 @@ class LoadReport:
         return text
 
 
-@dataclass(frozen=True)
+#: Staged records go to the temporary table in batches of this many, so a model's records are
+#: never all in memory at once (as Python rows and as their Arrow copy).
+LOAD_BATCH_ROWS = 20_000
+
+
+@dataclass
 class _StagedModel:
+    """One model's staged records, read page by page: ``batches()`` yields the typed rows
+    (attribute columns, then ``raw`` and ``content_hash``) of each key's first copy; once it is
+    exhausted, ``conflicts`` holds the keys whose copies disagree (their first copy is in a
+    batch already and must be taken back) and ``rows`` the distinct records that merge."""
+
     model: str
     table: sa.Table
-    columns: list[str]  # typed attribute columns, then raw and content_hash
-    rows: list[tuple[Any, ...]]
+    columns: list[str]
     may_remove: bool
-    quarantined: list[_Quarantined]
+    records: Iterator[dict[str, Any]]
+    quarantined: list[_Quarantined] = field(default_factory=list)
     #: Keys of quarantined records: present upstream, so never marked removed.
-    kept_keys: set[int]
+    kept_keys: set[int] = field(default_factory=set)
+    #: key -> content hash -> canonical JSON (None for the first copy, already batched)
+    conflicts: dict[int, dict[str, bytes | None]] = field(default_factory=dict)
+    rows: int = 0
+
+    def batches(self, size: int = LOAD_BATCH_ROWS) -> Iterator[list[tuple[Any, ...]]]:
+        contract = Contract(self.table)
+        # key -> content hash of its first copy: what later copies are compared with
+        first_hash: dict[int, str] = {}
+        batch: list[tuple[Any, ...]] = []
+        for record in self.records:
+            typed, reason = contract.check(record)
+            record_id = record.get(contract.key)
+            if typed is None:
+                self.quarantined.append(_quarantine_entry(record_id, reason or "", record))
+                if _usable_key(record_id):
+                    self.kept_keys.add(record_id)
+                continue
+            canonical = canonical_json(record)
+            digest = content_hash(canonical)
+            key = typed[0]  # the checked key (attribute_columns puts the primary key first)
+            known = first_hash.get(key)
+            if known is None:
+                first_hash[key] = digest
+                batch.append((*typed, as_sent_json(record).decode("utf-8"), digest))
+                if len(batch) >= size:
+                    yield batch
+                    batch = []
+            elif known != digest:
+                self.conflicts.setdefault(key, {known: None}).setdefault(digest, canonical)
+        if batch:
+            yield batch
+        self.kept_keys.update(self.conflicts)
+        self.rows = len(first_hash) - len(self.conflicts)
 
 
 @dataclass(frozen=True)
@@ -210,7 +253,6 @@ def load_staged(engine: sa.Engine, staging_dir: Path, *,
                                       last_counts.get(model), digest, sync_id=sync_id, now=now)
             if seen is None:
                 staged = _stage_model(package, model, may_remove=_may_remove(entry))
-                _quarantine_records(conn, staged, sync_id=sync_id, now=now)
                 hold = _Hold(hold_share, hold_min_rows, confirmed=model in held_before)
                 seen = _merge(conn, staged, sync_id=sync_id, now=now, hold=hold)
             counts[model] = replace(seen, api_total_rows=entry.get("api_total_rows"),
@@ -334,36 +376,26 @@ def content_hash(canonical: bytes) -> str:
 
 def _stage_model(package: StagingPackage, model: str, *, may_remove: bool) -> _StagedModel:
     table = MODEL_TABLES[model]
-    contract = Contract(table)
-    # key -> content (canonical JSON) -> (typed row, the first copy's JSON as sent): more
-    # than one content is a conflict
-    copies: dict[int, dict[bytes, tuple[tuple[Any, ...], bytes]]] = {}
-    quarantined: list[_Quarantined] = []
-    kept_keys: set[int] = set()
-    for record in _records(package, model):
-        typed, reason = contract.check(record)
-        record_id = record.get(contract.key)
-        if typed is None:
-            quarantined.append(_quarantine_entry(record_id, reason or "", record))
-            if _usable_key(record_id):
-                kept_keys.add(record_id)
-            continue
-        # typed[0] is the checked key (attribute_columns puts the primary key first)
-        copies.setdefault(typed[0], {}).setdefault(canonical_json(record),
-                                                   (typed, as_sent_json(record)))
-    rows = []
-    for record_id, versions in copies.items():
-        if len(versions) > 1:
-            kept_keys.add(record_id)
-            for canonical in versions:
-                quarantined.append(_Quarantined(
-                    str(record_id), f"conflicting duplicate: {len(versions)} different "
-                    f"records with {contract.key} {record_id} in one crawl", _escaped(canonical)))
-            continue
-        ((canonical, (typed, as_sent)),) = versions.items()
-        rows.append((*typed, as_sent.decode("utf-8"), content_hash(canonical)))
     columns = [c.name for c in attribute_columns(table)] + ["raw", "content_hash"]
-    return _StagedModel(model, table, columns, rows, may_remove, quarantined, kept_keys)
+    return _StagedModel(model, table, columns, may_remove, _records(package, model))
+
+
+def _take_back_conflicts(conn: sa.Connection, stage: sa.Table, staged: _StagedModel) -> None:
+    """Quarantine every copy of the keys whose copies disagree (no copy is more trustworthy)
+    and take their first copies out of the stage table."""
+    if not staged.conflicts:
+        return
+    pk = stage.c[staged.columns[0]]
+    first: dict[int, str] = dict(conn.execute(
+        sa.select(pk, sa.cast(stage.c.raw, sa.Text)).where(pk.in_(staged.conflicts))).all())
+    conn.execute(sa.delete(stage).where(pk.in_(staged.conflicts)))
+    key_name = staged.columns[0]
+    for record_id, versions in staged.conflicts.items():
+        for canonical in versions.values():
+            quarantined = first[record_id] if canonical is None else canonical
+            staged.quarantined.append(_Quarantined(
+                str(record_id), f"conflicting duplicate: {len(versions)} different "
+                f"records with {key_name} {record_id} in one crawl", _escaped(quarantined)))
 
 
 def _usable_key(value: object) -> TypeGuard[int]:
@@ -379,8 +411,8 @@ def _quarantine_entry(record_id: object, reason: str, record: Mapping[str, Any]
                         json.dumps(record, ensure_ascii=True, sort_keys=True))
 
 
-def _escaped(canonical: bytes) -> str:
-    return json.dumps(json.loads(canonical), ensure_ascii=True, sort_keys=True)
+def _escaped(record_json: bytes | str) -> str:
+    return json.dumps(json.loads(record_json), ensure_ascii=True, sort_keys=True)
 
 
 def _storable(text: str) -> str:
@@ -469,7 +501,14 @@ def _merge(conn: sa.Connection, staged: _StagedModel, *, sync_id: str,
            now: datetime, hold: _Hold) -> ModelCounts:
     # On failure the transaction's rollback drops the temporary table too.
     stage = _create_stage_table(conn, staged)
-    _bulk_copy(conn, stage, staged)
+    for batch in staged.batches():
+        _bulk_copy(conn, stage, staged.columns, batch)
+    _take_back_conflicts(conn, stage, staged)
+    if conn.dialect.name == "postgresql":
+        # Autovacuum never sees temporary tables: without statistics the planner would pick
+        # nested loops for the merge joins.
+        conn.exec_driver_sql(f"ANALYZE {_quote(conn, stage.name)}")
+    _quarantine_records(conn, staged, sync_id=sync_id, now=now)
     counts = _merge_from_stage(conn, staged, stage.name, sync_id=sync_id, now=now, hold=hold)
     stage.drop(conn)
     return counts
@@ -487,15 +526,14 @@ def _create_stage_table(conn: sa.Connection, staged: _StagedModel) -> sa.Table:
     return stage
 
 
-def _bulk_copy(conn: sa.Connection, stage: sa.Table, staged: _StagedModel) -> None:
-    if not staged.rows:
-        return
+def _bulk_copy(conn: sa.Connection, stage: sa.Table, columns: list[str],
+               rows: list[tuple[Any, ...]]) -> None:
     driver = conn.connection.driver_connection
     assert driver is not None, "the DBAPI connection is open while the connection is"
     if conn.dialect.name == "duckdb":
         # executemany through SQLAlchemy costs about a millisecond per row on DuckDB; an Arrow
         # table is scanned in bulk by the engine itself.
-        arrow = _arrow_table(staged)
+        arrow = _arrow_table(stage, columns, rows)
         view = f"{stage.name}_arrow"
         driver.register(view, arrow)
         try:
@@ -503,25 +541,19 @@ def _bulk_copy(conn: sa.Connection, stage: sa.Table, staged: _StagedModel) -> No
         finally:
             driver.unregister(view)
     else:
-        columns = ", ".join(_quote(conn, name) for name in staged.columns)
+        names = ", ".join(_quote(conn, name) for name in columns)
         with driver.cursor() as cursor, cursor.copy(
-            f"COPY {_quote(conn, stage.name)} ({columns}) FROM STDIN"
+            f"COPY {_quote(conn, stage.name)} ({names}) FROM STDIN"
         ) as copy:
-            for row in staged.rows:
+            for row in rows:
                 copy.write_row(row)
-        # Autovacuum never sees temporary tables: without statistics the planner would pick
-        # nested loops for the merge joins.
-        conn.exec_driver_sql(f"ANALYZE {_quote(conn, stage.name)}")
 
 
-def _arrow_table(staged: _StagedModel) -> pa.Table:
-    table = staged.table
-    arrays = []
-    for index, name in enumerate(staged.columns):
-        values = [row[index] for row in staged.rows]
-        arrow_type = pa.string() if name == "raw" else _ARROW_TYPES[type(table.c[name].type)]
-        arrays.append(pa.array(values, type=arrow_type))
-    return pa.Table.from_arrays(arrays, names=staged.columns)
+def _arrow_table(stage: sa.Table, columns: list[str], rows: list[tuple[Any, ...]]) -> pa.Table:
+    arrays = [pa.array([row[index] for row in rows], type=pa.string() if name == "raw"
+                       else _ARROW_TYPES[type(stage.c[name].type)])
+              for index, name in enumerate(columns)]
+    return pa.Table.from_arrays(arrays, names=columns)
 
 
 def _merge_from_stage(conn: sa.Connection, staged: _StagedModel, stage_name: str, *,
@@ -599,7 +631,7 @@ def _merge_from_stage(conn: sa.Connection, staged: _StagedModel, stage_name: str
             f"'{ChangeKind.REMOVED}', t.raw, NULL, {now_value} FROM {target} t WHERE {missing}"
             + on_conflict)
         run(f"UPDATE {target} AS t SET removed_at = {now_value} WHERE {missing}")
-    return ModelCounts(rows=len(staged.rows), inserted=inserted, updated=updated,
+    return ModelCounts(rows=staged.rows, inserted=inserted, updated=updated,
                        unchanged=unchanged, removed=removed, restored=restored,
                        quarantined=len(staged.quarantined), held=held)
 

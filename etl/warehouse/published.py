@@ -2,7 +2,8 @@
 
 DuckDB lets the process that writes a file be the only one to open it ("Conflicting lock is
 held"), and DuckDB 2 writes a storage format that DuckDB 1.x, bundled by BI drivers and desktop
-SQL clients, refuses. So at the end of each successful sync the writer copies the whole
+SQL clients, refuses. So at the end of each successful sync that changed something (a sync
+that provably did not keeps the copy: ``ctmirror.sync.unchanged_since``) the writer copies the whole
 warehouse (tables, views, comments) into ``<name>.published.duckdb`` beside it, in the storage
 format of DuckDB 1.1 (``PUBLISHED_STORAGE_VERSION``): under a temporary name in the same
 folder, flushed to disk, then renamed over the previous copy. A reader opening the copy gets
@@ -117,6 +118,27 @@ def publish_copy(engine: sa.Engine, root: Path) -> PublishedCopy | None:
     return PublishedCopy(target, target.stat().st_size, time.monotonic() - started)
 
 
+def published_sync_id(engine: sa.Engine) -> str | None:
+    """The run whose state the published copy of ``engine``'s DuckDB file holds (its latest
+    finished run); None when there is no readable copy (or on PostgreSQL)."""
+    database = duckdb_file(engine.url)
+    if database is None:
+        return None
+    copy = published_path(database.resolve())
+    if not copy.is_file():
+        return None
+    try:
+        conn = duckdb.connect(str(copy), read_only=True)
+        try:
+            row = conn.execute("SELECT sync_id FROM sync_runs WHERE finished_at IS NOT NULL "
+                               "ORDER BY started_at DESC LIMIT 1").fetchone()
+        finally:
+            conn.close()
+    except duckdb.Error:
+        return None
+    return None if row is None else str(row[0])
+
+
 def _copy_database(engine: sa.Engine, path: Path, root: Path, folder: str) -> None:
     """Copy every table, view and comment into a new DuckDB file at ``path``, its Parquet views
     reading ``root/folder``."""
@@ -178,4 +200,4 @@ def _fsync(path: Path) -> None:
 
 
 __all__ = ["PUBLISHED_FOLDER", "PUBLISHED_STORAGE_VERSION", "PublishedCopy", "duckdb_file",
-           "publish_copy", "published_path", "reader_url"]
+           "publish_copy", "published_path", "published_sync_id", "reader_url"]

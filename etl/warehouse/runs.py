@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import json
 import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -161,6 +162,34 @@ def finish_sync_run(engine: sa.Engine, sync_id: str, *, report: LoadReport, requ
         ))
 
 
+@dataclass(frozen=True)
+class FinishedRun:
+    """The latest finished run before another: what a sync that changed nothing compares with."""
+
+    sync_id: str
+    status: str
+    model_counts: dict[str, Any]
+    data_tests: dict[str, Any]
+
+
+def previous_finished_run(engine: sa.Engine, sync_id: str) -> FinishedRun | None:
+    """The latest run other than ``sync_id`` that finished (any status)."""
+    with engine.connect() as conn:
+        row = conn.execute(
+            sa.select(_runs.c.sync_id, _runs.c.status, _runs.c.model_counts, _runs.c.data_tests)
+            .where(_runs.c.sync_id != sync_id, _runs.c.finished_at.is_not(None))
+            .order_by(_runs.c.started_at.desc()).limit(1)
+        ).one_or_none()
+    if row is None:
+        return None
+    return FinishedRun(row.sync_id, row.status, _json(row.model_counts) or {},
+                       _json(row.data_tests) or {})
+
+
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value
+
+
 def fail_sync_run(engine: sa.Engine, sync_id: str, *, reason: str) -> None:
     """Close out a run that stopped on an error: ``failed``, with the error's first line."""
     line = (reason.strip().splitlines() or ["unknown error"])[0][:500]
@@ -257,7 +286,7 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-__all__ = [
+__all__ = ["FinishedRun", "previous_finished_run", 
     "QuarantineRow",
     "SyncErrorRow",
     "SyncRunSummary",

@@ -184,3 +184,40 @@ def test_a_reader_sees_the_state_before_or_after_a_sync(
     assert set(answers) <= {before, after}, set(answers) - {before, after}
     # the previous publication's files stay for readers that still hold the previous copy
     assert len(list((root / PUBLISHED_FOLDER).iterdir())) == 2
+
+
+def test_a_sync_that_changes_nothing_keeps_views_tests_and_copy(
+    synth_snapshot: Path, tmp_path: Path
+) -> None:
+    """A re-sync that provably changed nothing runs its data tests but rebuilds no view and
+    publishes nothing; the first sync that changes something publishes again."""
+    snapshot = tmp_path / "snapshot"
+    shutil.copytree(synth_snapshot, snapshot)
+    root = tmp_path / "mirror"
+    copy = published_path(root / "warehouse.duckdb")
+    with serve_in_thread(snapshot) as replica:
+        config = _config(replica.base_url, root)
+        first = run_sync_locally(config)
+        published = copy.stat().st_ino
+        second = run_sync_locally(config)
+        third = run_sync_locally(config)
+        assert first.published is not None
+        assert (second.published, third.published) == (None, None)
+        assert copy.stat().st_ino == published
+        assert second.data_tests == third.data_tests == first.data_tests
+        assert first.data_tests.passed and not first.data_tests.failed
+        runs = query_rows(f"duckdb:///{root / 'warehouse.duckdb'}",
+                          "SELECT sync_id, status, data_tests FROM sync_runs "
+                          "ORDER BY started_at")
+        carried = [json.loads(tests).get("unchanged_since") if isinstance(tests, str)
+                   else tests.get("unchanged_since") for _, _, tests in runs]
+        assert carried == [None, first.sync_id, first.sync_id]
+        assert [status for _, status, _ in runs] == ["succeeded"] * 3
+
+        gone = pick(snapshot, ".nwb").id
+        edit_records(snapshot, "WellKnownFile", lambda rs: [r for r in rs if r["id"] != gone])
+        replica.reload()
+        fourth = run_sync_locally(config)
+    assert fourth.published is not None and copy.stat().st_ino != published
+    assert query_rows(f"duckdb:///{copy}", "SELECT max(sync_id) FILTER (WHERE finished_at "
+                      "IS NOT NULL) FROM sync_runs", mirror_root=root)[0][0] == fourth.sync_id

@@ -107,3 +107,57 @@ def test_paginator_state_transitions() -> None:
     assert paginator.next(third, 5) is None
     assert OffsetPaginator(10).next(PageRequest(0, 10), 9) is None
     assert OffsetPaginator(10, max_rows=0).first() is None
+
+
+@pytest.mark.parametrize(("n_rows", "max_rows"), [(0, None), (3, None), (10, None), (23, None),
+                                                   (23, 7), (30, 12)])
+def test_walk_ahead_takes_the_pages_walk_takes_in_order(n_rows: int, max_rows: int | None
+                                                         ) -> None:
+    """Pages guessed ahead come back in order, the same as one at a time; a batch of one short
+    page costs one request, a longer one at most ``depth - 1`` requests past its end."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    rows = [{"id": i} for i in range(n_rows)]
+    paginator = OffsetPaginator(5, max_rows)
+    lock = __import__("threading").Lock()
+    asked: list[int] = []
+
+    def fetch(request: PageRequest) -> list[dict[str, int]]:
+        with lock:
+            asked.append(request.start_row)
+        return rows[request.start_row:request.start_row + request.num_rows]
+
+    taken: list[PageRequest] = []
+
+    def take(request: PageRequest, page: list[dict[str, int]]) -> list[dict[str, int]]:
+        taken.append(request)
+        return page
+
+    expected = list(paginator.walk(lambda r: rows[r.start_row:r.start_row + r.num_rows]))
+    with ThreadPoolExecutor(3) as pool:
+        got = list(paginator.walk_ahead(fetch, take, pool.submit, 3))
+    assert got == expected
+    assert taken == [request for request, _ in expected]
+    assert set(r.start_row for r in taken) <= set(asked)
+    assert len(asked) <= len(taken) + (2 if len(taken) > 1 else 0)
+    if len(expected) == 1:
+        assert asked == [0]
+
+
+@pytest.mark.parametrize("n_rows", [3, 10, 23])
+def test_walk_ahead_guesses_no_page_past_the_rows_the_api_counted(n_rows: int) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    rows = list(range(n_rows))
+    paginator = OffsetPaginator(5)
+    asked: list[int] = []
+
+    def fetch(request: PageRequest) -> list[int]:
+        asked.append(request.start_row)
+        return rows[request.start_row:request.start_row + request.num_rows]
+
+    with ThreadPoolExecutor(3) as pool:
+        got = list(paginator.walk_ahead(fetch, lambda _, page: page, pool.submit, 4,
+                                        guess_rows=lambda _: n_rows))
+    assert sorted(asked) == [request.start_row for request, _ in got]
+    assert [row for _, page in got for row in page] == rows
