@@ -28,6 +28,8 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    import duckdb
+    import pyarrow.dataset as pads
     import pyarrow.fs as pafs
 
 #: Under the work dir: what was put of each pushed folder (relpath -> [size, mtime_ns]).
@@ -127,6 +129,16 @@ class ObjectStore:
         finally:
             path.unlink(missing_ok=True)
 
+    def fetch(self, relpath: str, target: Path) -> None:
+        """Copy an object to ``target`` (via a side file: the target appears only complete)."""
+        target.parent.mkdir(parents=True, exist_ok=True)
+        side = target.with_name(f".{target.name}.fetch-{os.getpid()}")
+        try:
+            self.fs.get_file(self.key(relpath), str(side))
+            os.replace(side, target)
+        finally:
+            side.unlink(missing_ok=True)
+
     def arrow_filesystem(self) -> tuple[pafs.FileSystem, str]:
         """A pyarrow filesystem over the store and the base path in it (for datasets)."""
         import pyarrow.fs as pafs
@@ -135,8 +147,8 @@ class ObjectStore:
 
     def push(self, root: Path, folder: str, manifest: Path) -> PushReport:
         """Make ``folder`` on the store equal to ``root/folder``: put each file that is new
-        or changed since its last put (or missing from the store), delete each object whose
-        local file is gone. Hidden files (side files being written) are left out."""
+        or changed since its last put (or missing from the store), delete each object put from
+        here whose local file is gone. Hidden files (side files being written) are left out."""
         pushed = _read_manifest(manifest)
         local = {path.relative_to(root).as_posix(): path
                  for path in sorted((root / folder).rglob("*"))
@@ -153,7 +165,8 @@ class ObjectStore:
                 pushed[relpath] = seen
                 put += 1
                 bytes_put += stat.st_size
-            gone = sorted(set(remote) - set(local))
+            # Only what this work dir put: a new or lost work dir deletes nothing it never had.
+            gone = sorted(relpath for relpath in set(remote) - set(local) if relpath in pushed)
             self.delete(gone)
             for relpath in gone:
                 pushed.pop(relpath, None)
@@ -161,6 +174,37 @@ class ObjectStore:
             _write_manifest(manifest, {k: v for k, v in pushed.items()
                                        if not k.startswith(folder + "/") or k in local})
         return PushReport(put=put, deleted=len(gone), bytes_put=bytes_put)
+
+
+def store_datasets(store: ObjectStore) -> dict[str, pads.Dataset]:
+    """Every Parquet dataset of the mirror on the store as a pyarrow dataset (lazy: files are
+    listed now, read when scanned), by name; a dataset with no file yet is left out."""
+    import pyarrow.dataset as pads
+
+    from ctmirror.schema.parquet import DATASETS
+
+    filesystem, base = store.arrow_filesystem()
+    stored = store.sizes("parquet")
+    out: dict[str, pads.Dataset] = {}
+    for dataset in DATASETS:
+        files = sorted(f"{base}/{relpath}" for relpath in stored
+                       if relpath.startswith(f"parquet/{dataset.name}/")
+                       and relpath.endswith(".parquet"))
+        if files:
+            out[dataset.name] = pads.dataset(files, schema=dataset.schema, format="parquet",
+                                             filesystem=filesystem)
+    return out
+
+
+def register_store_datasets(conn: duckdb.DuckDBPyConnection, store: ObjectStore) -> list[str]:
+    """Register each of the store's datasets on a DuckDB connection under its view name, so
+    SQL reads it from the store (DuckDB scans a pyarrow dataset lazily, with projection and
+    filter pushdown); return the names. The way in where DuckDB's own S3 extension cannot be
+    installed."""
+    datasets = store_datasets(store)
+    for name, dataset in datasets.items():
+        conn.register(name, dataset)
+    return sorted(datasets)
 
 
 def _read_manifest(path: Path) -> dict[str, list[int]]:
@@ -177,4 +221,5 @@ def _write_manifest(path: Path, pushed: dict[str, list[int]]) -> None:
     os.replace(side, path)
 
 
-__all__ = ["PUSHED_MANIFEST", "ObjectStore", "PushReport", "is_store_url"]
+__all__ = ["PUSHED_MANIFEST", "ObjectStore", "PushReport", "is_store_url",
+           "register_store_datasets", "store_datasets"]

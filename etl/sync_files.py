@@ -33,6 +33,7 @@ from ctmirror.mirror.plan import PlannedFile, live_file_keys, plan_files
 from ctmirror.rma.client import USER_AGENT
 from ctmirror.settings import SyncConfig
 from ctmirror.stages import Failure, StageReport
+from ctmirror.storage import ObjectStore
 from ctmirror.warehouse.mirror_files import (
     MirroredFile,
     mark_unlinked,
@@ -67,6 +68,8 @@ def download_files(engine: sa.Engine, config: SyncConfig, sync_id: str,
     counts = {"up_to_date": len(current), "resumed": 0, "rehashed": 0, "bytes_transferred": 0}
     if store is not None:
         counts["uploaded"] = 0
+        # The derived stages read the working copy: bring back what a new work dir lacks.
+        counts["fetched_from_store"] = _fill_working_copy(store, root, current)
     downloaded = 0
     failures: list[Failure] = []
     with _http_client(concurrency, config.api.timeout_s, config.api_auth) as http:
@@ -125,6 +128,13 @@ def _split(planned: list[PlannedFile], known: dict[tuple[str, int], MirroredFile
         jobs.append((planned_file, DownloadJob(url=planned_file.url, target=target,
                                                kind=planned_file.kind, existing=existing)))
     return current, jobs
+
+
+def _fill_working_copy(store: ObjectStore, root: Path, current: list[PlannedFile]) -> int:
+    missing = [f.relpath for f in current if not (root / f.relpath).exists()]
+    for relpath in missing:
+        store.fetch(relpath, root / relpath)
+    return len(missing)
 
 
 def _on_disk(root: Path) -> Callable[[str, int], bool]:
