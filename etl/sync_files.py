@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -76,20 +77,18 @@ def download_files(engine: sa.Engine, config: SyncConfig, sync_id: str,
         for batch in _batches(jobs, BATCH_FILES):
             results = download_many(http, [job for _, job in batch], concurrency=concurrency,
                                     progress=progress)
+            put_errors = {} if store is None else _put_verified(
+                store, root, [f.relpath for (f, _), result in zip(batch, results, strict=True)
+                              if not isinstance(result, DownloadError)], concurrency)
             rows = []
             for (planned_file, _), result in zip(batch, results, strict=True):
-                if isinstance(result, DownloadError):
+                error = (result.message if isinstance(result, DownloadError)
+                         else put_errors.get(planned_file.relpath))
+                if error is not None:
                     failures.append(Failure(planned_file.source.value, planned_file.source_id,
-                                            planned_file.url, result.message))
+                                            planned_file.url, error))
                     continue
                 if store is not None:
-                    try:
-                        store.put(root / planned_file.relpath, planned_file.relpath)
-                    except OSError as exc:
-                        failures.append(Failure(
-                            planned_file.source.value, planned_file.source_id, planned_file.url,
-                            f"cannot put {planned_file.relpath} on {store.url}: {exc}"))
-                        continue
                     counts["uploaded"] += 1
                 rows.append(_row(planned_file, result, sync_id))
                 counts["bytes_transferred"] += result.bytes_transferred
@@ -128,6 +127,23 @@ def _split(planned: list[PlannedFile], known: dict[tuple[str, int], MirroredFile
         jobs.append((planned_file, DownloadJob(url=planned_file.url, target=target,
                                                kind=planned_file.kind, existing=existing)))
     return current, jobs
+
+
+def _put_verified(store: ObjectStore, root: Path, relpaths: list[str], concurrency: int
+                  ) -> dict[str, str]:
+    """Put each verified local file under its final key, ``concurrency`` at a time; the
+    message of each put that failed, by relpath."""
+    def put(relpath: str) -> str | None:
+        try:
+            store.put(root / relpath, relpath)
+        except OSError as exc:
+            return f"cannot put {relpath} on {store.url}: {exc}"
+        return None
+
+    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+        outcomes = list(pool.map(put, relpaths))
+    return {relpath: error for relpath, error in zip(relpaths, outcomes, strict=True)
+            if error is not None}
 
 
 def _fill_working_copy(store: ObjectStore, root: Path, current: list[PlannedFile]) -> int:

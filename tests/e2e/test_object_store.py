@@ -5,6 +5,7 @@ object under a final key is ever partial."""
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import signal
 import subprocess
@@ -89,6 +90,7 @@ def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[S3Server]:
                     environ.get("QUERY_STRING", "")))
         return app(environ, start_response)
 
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     server = make_server("127.0.0.1", 0, logged, threaded=True,
                          request_handler=moto_server.MotoRequestHandler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -239,8 +241,59 @@ def test_sync_killed_during_uploads_resumes_with_no_partial_object_ever_visible(
         resumed = run_sync_locally(killed.sync_config())
     assert resumed.resumed and resumed.errors == ()
     got = _state(s3, killed, "killed", tmp_path / "killed-state")
-    assert differences(got["tables"], expected["tables"]) == []
-    assert got["files"] == expected["files"]
+    assert differences(got, expected) == []
+    assert got["files"] and got["files"] == expected["files"]
     # Every object seen while the killed sync uploaded had its final size from the start.
     final = s3.objects("killed/files/")
     assert {key: {final[key][0]} for key in seen} == seen
+
+
+def test_push_puts_new_and_changed_files_and_deletes_only_what_it_put(
+    s3: S3Server, tmp_path: Path
+) -> None:
+    store = ObjectStore(f"s3://{BUCKET}/p")
+    work, manifest = tmp_path / "work", tmp_path / "work" / "object-store.json"
+    (work / "parquet" / "a").mkdir(parents=True)
+    (work / "parquet" / "a" / "one.parquet").write_bytes(b"1" * 10)
+    (work / "parquet" / "a" / "two.parquet").write_bytes(b"2" * 20)
+    (work / "parquet" / "a" / ".two.parquet.tmp-1").write_bytes(b"half")  # being written
+    s3.client().put_object(Bucket=BUCKET, Key="p/parquet/a/theirs.parquet", Body=b"t")
+
+    first = store.push(work, "parquet", manifest)
+    assert (first.put, first.deleted, first.bytes_put) == (2, 0, 30)
+    assert {k: size for k, (size, _) in s3.objects("p/").items()} == {
+        "p/parquet/a/one.parquet": 10, "p/parquet/a/two.parquet": 20,
+        "p/parquet/a/theirs.parquet": 1}
+
+    s3.requests.clear()
+    assert store.push(work, "parquet", manifest).put == 0
+    assert s3.writes() == []
+
+    (work / "parquet" / "a" / "one.parquet").write_bytes(b"3" * 10)  # rewritten, same size
+    (work / "parquet" / "a" / "two.parquet").unlink()
+    again = store.push(work, "parquet", manifest)
+    assert (again.put, again.deleted) == (1, 1)
+    body = s3.client().get_object(Bucket=BUCKET, Key="p/parquet/a/one.parquet")["Body"].read()
+    assert body == b"3" * 10
+    # Never put from here, so never deleted from here.
+    assert set(s3.objects("p/")) == {"p/parquet/a/one.parquet", "p/parquet/a/theirs.parquet"}
+
+
+@pytest.mark.parametrize(("root", "store", "local"), [
+    ("data", None, "data"),
+    ("/srv/mirror", None, "/srv/mirror"),
+    ("s3://bucket/allen/cells/", "s3://bucket/allen/cells", "CACHE/ctmirror/s3/bucket/allen/cells"),
+])
+def test_a_root_is_a_folder_or_an_object_store_with_a_local_work_dir(
+    root: str, store: str | None, local: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setenv("CTMIRROR_ROOT", root)
+    settings = Settings()
+    assert settings.store_url == store
+    assert settings.local_root == Path(local.replace("CACHE", str(tmp_path)))
+    config = settings.sync_config()
+    assert config.store == store and config.root == settings.local_root.resolve()
+    monkeypatch.setenv("CTMIRROR_WORK_DIR", str(tmp_path / "work"))
+    if store is not None:
+        assert Settings().local_root == tmp_path / "work"
