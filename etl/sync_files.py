@@ -82,11 +82,13 @@ def download_files(engine: sa.Engine, config: SyncConfig, sync_id: str,
                               if not isinstance(result, DownloadError)], concurrency)
             rows = []
             for (planned_file, _), result in zip(batch, results, strict=True):
-                error = (result.message if isinstance(result, DownloadError)
-                         else put_errors.get(planned_file.relpath))
-                if error is not None:
+                if isinstance(result, DownloadError):
                     failures.append(Failure(planned_file.source.value, planned_file.source_id,
-                                            planned_file.url, error))
+                                            planned_file.url, result.message))
+                    continue
+                if planned_file.relpath in put_errors:
+                    failures.append(Failure(planned_file.source.value, planned_file.source_id,
+                                            planned_file.url, put_errors[planned_file.relpath]))
                     continue
                 if store is not None:
                     counts["uploaded"] += 1
