@@ -42,14 +42,15 @@ app.add_typer(schedule_app, name="schedule", help="Run the sync flow on a schedu
 export_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(export_app, name="export", help="Write the mirror in other tools' layouts.")
 
-RootOpt = Annotated[Path | None, typer.Option("--root", help="Mirror root [default: ./data]")]
+RootOpt = Annotated[str | None, typer.Option(
+    "--root", help="Mirror root: a folder, or s3://bucket/prefix [default: ./data]")]
 DbOpt = Annotated[
     str | None,
     typer.Option("--db", help="Warehouse URL [default: duckdb:///<root>/warehouse.duckdb]"),
 ]
 
 
-def _settings(root: Path | None = None, db: str | None = None, api_base: str | None = None,
+def _settings(root: str | None = None, db: str | None = None, api_base: str | None = None,
               **given: Any) -> Settings:
     """Settings from the environment and defaults, with the flags that were given on top."""
     from ctmirror.settings import Settings
@@ -58,7 +59,7 @@ def _settings(root: Path | None = None, db: str | None = None, api_base: str | N
     return Settings(**_without_none(given))
 
 
-def _given(root: Path | None, db: str | None) -> str:
+def _given(root: str | None, db: str | None) -> str:
     """The ``--root``/``--db`` options the user gave, to repeat in a suggested command."""
     import shlex
 
@@ -216,9 +217,10 @@ def verify(
 
     settings = _settings(root, db)
     engine = create_warehouse_engine(settings.warehouse_url(), read_only=not fix,
-                                     mirror_root=settings.root)
+                                     mirror_root=settings.local_root)
     try:
-        audit = audit_mirror(engine, Path(settings.root), content=content, fix=fix)
+        audit = audit_mirror(engine, settings.local_root, content=content, fix=fix,
+                             store=settings.object_store())
     finally:
         engine.dispose()
     print_audit(audit, options=_given(root, db))
@@ -250,7 +252,7 @@ def sql(
 
     settings = _settings(root, db)
     result = run_readonly(reader_url(settings.warehouse_url()), query,
-                          parquet_root=Path(settings.root),
+                          parquet_root=settings.local_root,
                           max_rows=max_rows if fmt is OutputFormat.table else None)
     write_rows(result.columns, result.rows, fmt, types=result.types, max_rows=max_rows,
                more_rows=result.more_rows)
@@ -273,14 +275,14 @@ def status(
     settings = _settings(root, db)
     url = settings.warehouse_url()
     try:
-        engine = create_warehouse_engine(url, read_only=True, mirror_root=settings.root)
+        engine = create_warehouse_engine(url, read_only=True, mirror_root=settings.local_root)
     except ConfigError as exc:
         if reader_url(url) == url:
             raise
         typer.secho(f"{exc}\nshowing the published copy: the state after the last successful "
                     "sync", fg="yellow", err=True)
         engine = create_warehouse_engine(reader_url(url), read_only=True,
-                                         mirror_root=settings.root)
+                                         mirror_root=settings.local_root)
     try:
         print_status(engine, runs=runs)
     finally:
@@ -302,7 +304,7 @@ def export_allensdk_cache(
     from ctmirror.api.allensdk_cache import export_allensdk_cache as export
 
     settings = _settings(root, db)
-    summary = export(settings.warehouse_url(), Path(settings.root), out, cells=cells or None,
+    summary = export(settings.warehouse_url(), settings.local_root, out, cells=cells or None,
                      copy=copy)
     typer.echo(f"{summary.cells} cells, {summary.recordings} recordings, "
                f"{summary.reconstructions} reconstructions, {summary.markers} marker files "
@@ -343,10 +345,10 @@ def serve(
     settings = _settings(root, db)
     from ctmirror.serve.web import web_pages
 
-    source = WarehouseSource(settings.warehouse_url(), Path(settings.root))
+    source = WarehouseSource(settings.warehouse_url(), settings.local_root)
     server = bind(source, host, port, limits=Limits(max_rows=max_rows, max_active=max_active),
                   tokens=read_tokens(token or [], tokens_file),
-                  pages=web_pages(settings.warehouse_url(), Path(settings.root)))
+                  pages=web_pages(settings.warehouse_url(), settings.local_root))
     serve_until_stopped(server, poll_s=poll or None, access_log=access_log, echo=typer.echo)
 
 

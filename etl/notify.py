@@ -31,11 +31,11 @@ def failure_message(config: SyncConfig, sync_id: str | None, reason: str) -> dic
     line = (reason.strip().splitlines() or ["unknown error"])[0][:500]
     return {
         "text": f"ctmirror sync {sync_id or '(not started)'} failed on {socket.gethostname()} "
-                f"({config.root}): {line}",
+                f"({config.store or config.root}): {line}",
         "sync_id": sync_id,
         "status": "failed",
         "reason": line,
-        "root": str(config.root),
+        "root": config.store or str(config.root),
         "api_base": config.api_base,
     }
 

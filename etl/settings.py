@@ -13,6 +13,7 @@ the URL without them.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit, urlunsplit
@@ -22,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ctmirror.defaults import DEFAULT_API_BASE as DEFAULT_API_BASE
+from ctmirror.storage import ObjectStore, is_store_url
 
 if TYPE_CHECKING:
     from ctmirror.mirror.plan import FileCategory
@@ -104,7 +106,14 @@ class RunSettings(BaseModel):
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CTMIRROR_", env_nested_delimiter="__")
 
-    root: Path = Field(Path("data"), description="Mirror root: warehouse, files, staging")
+    root: Path | str = Field(
+        Path("data"), description="Mirror root: a folder (warehouse, files, staging), or an "
+                                  "object store URL (s3://bucket/prefix) for the files and "
+                                  "Parquet datasets")
+    work_dir: Path | None = Field(
+        None, description="With an object store root: the local folder for the warehouse "
+                          "(DuckDB), staging and the working copy; default a folder under "
+                          "~/.cache/ctmirror named after the URL")
     limit: int | None = Field(None, description="Mirror only the first N cells")
     api: ApiSettings = ApiSettings()
     warehouse: WarehouseSettings = WarehouseSettings()
@@ -112,13 +121,30 @@ class Settings(BaseSettings):
     features: FeaturesSettings = FeaturesSettings()
     run: RunSettings = RunSettings()
 
+    @property
+    def store_url(self) -> str | None:
+        """The object store URL of the root, or None for a local root."""
+        return str(self.root).rstrip("/") if is_store_url(self.root) else None
+
+    @property
+    def local_root(self) -> Path:
+        """The local folder a sync works in: the root itself, or an object store's work dir."""
+        store = self.store_url
+        if store is None:
+            return Path(self.root)
+        return self.work_dir or default_work_dir(store)
+
+    def object_store(self) -> ObjectStore | None:
+        """The object store of the root, None for a local root."""
+        return None if self.store_url is None else ObjectStore(self.store_url)
+
     def warehouse_url(self) -> str:
-        return self.warehouse.url or default_warehouse_url(self.root)
+        return self.warehouse.url or default_warehouse_url(self.local_root)
 
     def sync_config(self) -> SyncConfig:
         """The sync's configuration: these settings, normalised and frozen."""
         warehouse, password = split_password(self.warehouse_url())
-        return SyncConfig(root=self.root, warehouse=warehouse,
+        return SyncConfig(root=self.local_root, store=self.store_url, warehouse=warehouse,
                           warehouse_password=None if password is None else SecretStr(password),
                           limit=self.limit, api=self.api, files=self.files,
                           features=self.features, run=self.run,
@@ -136,7 +162,10 @@ class SyncConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
+    #: The local folder the sync works in (with an object store: its working copy).
     root: Path
+    #: The object store the files and datasets are put on (``s3://bucket/prefix``), if any.
+    store: str | None = None
     #: The warehouse URL without its password: what is shown and stored.
     warehouse: str
     warehouse_password: SecretStr | None = None
@@ -203,6 +232,11 @@ class SyncConfig(BaseModel):
         return url.render_as_string(hide_password=False)
 
     @property
+    def object_store(self) -> ObjectStore | None:
+        """The object store of the mirror, None when the root is a local folder."""
+        return None if self.store is None else ObjectStore(self.store)
+
+    @property
     def staging_root(self) -> Path:
         return self.root / "staging"
 
@@ -236,6 +270,15 @@ def split_credentials(url: str) -> tuple[str, str | None]:
     host = parts.netloc.rpartition("@")[2]
     credentials = f"{unquote(parts.username or '')}:{unquote(parts.password or '')}"
     return urlunsplit(parts._replace(netloc=host)), credentials
+
+
+def default_work_dir(url: str) -> Path:
+    """The local working folder of an object store root: under the user's cache folder, one
+    folder per store URL."""
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    scheme, _, rest = url.partition("://")
+    parts = [part for part in rest.split("/") if part not in ("", ".", "..")]
+    return base / "ctmirror" / scheme / Path(*parts)
 
 
 def default_warehouse_url(root: Path) -> str:

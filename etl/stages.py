@@ -137,10 +137,27 @@ class DerivedStage(ABC, Generic[Item, Outcome, Gone]):
     def write(self, item: Item, outcome: Outcome) -> Tally: ...
 
     def publish(self) -> None:
-        """Point the warehouse's views at the stage's datasets."""
+        """Point the warehouse's views at the stage's datasets, and put them on the object
+        store if the mirror has one."""
         from ctmirror.warehouse.views import publish_parquet_views
 
         publish_parquet_views(self.engine, self.config.root)
+        push_datasets(self.config)
+
+
+def push_datasets(config: SyncConfig) -> None:
+    """Make the object store's Parquet datasets equal to the working copy's (nothing without
+    a store). Written after the stage's files are complete and its rows committed, so a
+    reader of the store sees only whole files."""
+    from ctmirror.storage import PUSHED_MANIFEST
+    from ctmirror.warehouse.views import PARQUET_FOLDER
+
+    store = config.object_store
+    if store is None or not (config.root / PARQUET_FOLDER).is_dir():
+        return
+    pushed = store.push(config.root, PARQUET_FOLDER, config.root / PUSHED_MANIFEST)
+    log.info("datasets on %s: %d file(s) put (%d bytes), %d deleted", store.url, pushed.put,
+             pushed.bytes_put, pushed.deleted)
 
 
 def run_stage(stage: DerivedStage[Item, Outcome, Gone]) -> StageReport:

@@ -154,6 +154,9 @@ def _preflight(config: SyncConfig) -> None:
     from ctmirror.warehouse.migrate import prepare_warehouse
 
     config.root.mkdir(parents=True, exist_ok=True)
+    store = config.object_store
+    if store is not None:
+        store.check()
     with _warehouse(config) as engine:
         prepare_warehouse(engine)
     # The same retry policy as every other request: an API answering 429/503 at the start is

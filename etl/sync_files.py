@@ -5,12 +5,17 @@ costs no request. Anything else goes through ``download_many``: a partial left b
 run is resumed, a complete copy whose row was never written is re-hashed instead of fetched
 again, a changed record fetches the file again. Rows are written after every batch, so a
 killed sync loses at most one batch of bookkeeping, never a file.
+
+With an object store, "on disk" means on the store: one listing gives every object's size,
+and a verified download is put under its final key before its row is written (a kill between
+the two re-hashes the local copy and puts it again).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -29,6 +34,7 @@ from ctmirror.mirror.plan import PlannedFile, live_file_keys, plan_files
 from ctmirror.rma.client import USER_AGENT
 from ctmirror.settings import SyncConfig
 from ctmirror.stages import Failure, StageReport
+from ctmirror.storage import ObjectStore
 from ctmirror.warehouse.mirror_files import (
     MirroredFile,
     mark_unlinked,
@@ -46,7 +52,7 @@ BATCH_FILES = 64
 def download_files(engine: sa.Engine, config: SyncConfig, sync_id: str,
                    progress: ProgressSink | None = None) -> StageReport:
     """Mirror every planned file under the root; see the module docstring."""
-    root, concurrency = config.root, config.files.concurrency
+    root, concurrency, store = config.root, config.files.concurrency, config.object_store
     with engine.connect() as conn:
         planned = plan_files(conn, config.api_base, config.file_categories,
                              image_downsample=config.files.image_downsample)
@@ -55,23 +61,37 @@ def download_files(engine: sa.Engine, config: SyncConfig, sync_id: str,
     with engine.begin() as conn:
         unlinked = mark_unlinked(conn, known.values(), live)
 
-    current, jobs = _split(planned, known, root)
+    present = _on_disk(root) if store is None else _in_store(store.sizes("files"))
+    current, jobs = _split(planned, known, root, present)
     with engine.begin() as conn:
         touch_mirrored(conn, (f.key for f in current), sync_id)
 
     counts = {"up_to_date": len(current), "resumed": 0, "rehashed": 0, "bytes_transferred": 0}
+    if store is not None:
+        counts["uploaded"] = 0
+        # The derived stages read the working copy: bring back what a new work dir lacks.
+        counts["fetched_from_store"] = _fill_working_copy(store, root, current)
     downloaded = 0
     failures: list[Failure] = []
     with _http_client(concurrency, config.api.timeout_s, config.api_auth) as http:
         for batch in _batches(jobs, BATCH_FILES):
             results = download_many(http, [job for _, job in batch], concurrency=concurrency,
                                     progress=progress)
+            put_errors = {} if store is None else _put_verified(
+                store, root, [f.relpath for (f, _), result in zip(batch, results, strict=True)
+                              if not isinstance(result, DownloadError)], concurrency)
             rows = []
             for (planned_file, _), result in zip(batch, results, strict=True):
                 if isinstance(result, DownloadError):
                     failures.append(Failure(planned_file.source.value, planned_file.source_id,
                                             planned_file.url, result.message))
                     continue
+                if planned_file.relpath in put_errors:
+                    failures.append(Failure(planned_file.source.value, planned_file.source_id,
+                                            planned_file.url, put_errors[planned_file.relpath]))
+                    continue
+                if store is not None:
+                    counts["uploaded"] += 1
                 rows.append(_row(planned_file, result, sync_id))
                 counts["bytes_transferred"] += result.bytes_transferred
                 if result.skipped:
@@ -87,9 +107,10 @@ def download_files(engine: sa.Engine, config: SyncConfig, sync_id: str,
     return report
 
 
-def _split(planned: list[PlannedFile], known: dict[tuple[str, int], MirroredFile], root: Path
+def _split(planned: list[PlannedFile], known: dict[tuple[str, int], MirroredFile], root: Path,
+           present: Callable[[str, int], bool]
            ) -> tuple[list[PlannedFile], list[tuple[PlannedFile, DownloadJob]]]:
-    """Files that need nothing (same record, recorded copy on disk with its size) and the
+    """Files that need nothing (same record, recorded copy present with its size) and the
     download jobs for the rest."""
     current: list[PlannedFile] = []
     jobs: list[tuple[PlannedFile, DownloadJob]] = []
@@ -98,7 +119,7 @@ def _split(planned: list[PlannedFile], known: dict[tuple[str, int], MirroredFile
         target = root / planned_file.relpath
         same_record = (row is not None and row.record_hash == planned_file.record_hash
                        and row.relpath == planned_file.relpath)
-        if same_record and row is not None and _has_size(target, row.size):
+        if same_record and row is not None and present(planned_file.relpath, row.size):
             current.append(planned_file)
             continue
         # Without a row, a copy on disk is one a killed run verified but did not record: check
@@ -110,11 +131,41 @@ def _split(planned: list[PlannedFile], known: dict[tuple[str, int], MirroredFile
     return current, jobs
 
 
-def _has_size(path: Path, size: int) -> bool:
-    try:
-        return path.stat().st_size == size
-    except OSError:
-        return False
+def _put_verified(store: ObjectStore, root: Path, relpaths: list[str], concurrency: int
+                  ) -> dict[str, str]:
+    """Put each verified local file under its final key, ``concurrency`` at a time; the
+    message of each put that failed, by relpath."""
+    def put(relpath: str) -> str | None:
+        try:
+            store.put(root / relpath, relpath)
+        except OSError as exc:
+            return f"cannot put {relpath} on {store.url}: {exc}"
+        return None
+
+    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+        outcomes = list(pool.map(put, relpaths))
+    return {relpath: error for relpath, error in zip(relpaths, outcomes, strict=True)
+            if error is not None}
+
+
+def _fill_working_copy(store: ObjectStore, root: Path, current: list[PlannedFile]) -> int:
+    missing = [f.relpath for f in current if not (root / f.relpath).exists()]
+    for relpath in missing:
+        store.fetch(relpath, root / relpath)
+    return len(missing)
+
+
+def _on_disk(root: Path) -> Callable[[str, int], bool]:
+    def present(relpath: str, size: int) -> bool:
+        try:
+            return (root / relpath).stat().st_size == size
+        except OSError:
+            return False
+    return present
+
+
+def _in_store(sizes: dict[str, int]) -> Callable[[str, int], bool]:
+    return lambda relpath, size: sizes.get(relpath) == size
 
 
 def _row(planned_file: PlannedFile, result: DownloadResult, sync_id: str) -> dict[str, object]:

@@ -132,9 +132,9 @@ def _mod_files(model_dir: Path, modfiles: Path | None, root: Path | None, db: st
         given["warehouse"] = {"url": db}
     settings = Settings(**given)
     engine = create_warehouse_engine(settings.warehouse_url(), read_only=True,
-                                     mirror_root=settings.root)
+                                     mirror_root=settings.local_root)
     try:
-        return mirrored_mod_files(engine, Path(settings.root), template)
+        return mirrored_mod_files(engine, settings.local_root, template)
     finally:
         engine.dispose()
 

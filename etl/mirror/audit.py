@@ -6,6 +6,11 @@ audit re-hashes every file (on a few threads: hashlib releases the GIL) and repo
 whose file is missing or differs, plus files under ``files/`` that no row knows and partial
 downloads still waiting to be resumed. With ``fix`` a differing file is deleted, so the next
 sync downloads it again.
+
+With an object store (``store``) the objects are audited instead of the local working copy:
+one listing gives every size, each object is read back from the store and hashed, and the
+content checks run on a temporary local copy. Partial downloads are still looked for in the
+local working copy (the store never holds one).
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from rich.console import Console
@@ -22,6 +28,9 @@ from ctmirror.errors import FileIntegrityError
 from ctmirror.mirror.download_dir import PART_SUFFIX
 from ctmirror.mirror.verify import FileKind, sha256_file, verify_content
 from ctmirror.warehouse.mirror_files import MirroredFile, mirrored_files
+
+if TYPE_CHECKING:
+    from ctmirror.storage import ObjectStore
 
 
 @dataclass(frozen=True)
@@ -44,22 +53,31 @@ class MirrorAudit:
 
 
 def audit_mirror(engine: sa.Engine, root: Path, *, content: bool = False, fix: bool = False,
-                 workers: int = 2) -> MirrorAudit:
+                 workers: int = 2, store: ObjectStore | None = None) -> MirrorAudit:
     started = time.perf_counter()
     root = Path(root)
     with engine.connect() as conn:
         rows = list(mirrored_files(conn).values())
+    stored = None if store is None else store.sizes("files")
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        outcomes = list(pool.map(lambda row: _check(root, row, content), rows))
+        if store is None or stored is None:
+            outcomes = list(pool.map(lambda row: _check(root, row, content), rows))
+        else:
+            outcomes = list(pool.map(
+                lambda row: _check_stored(store, stored, root, row, content), rows))
     problems = tuple(p for p, _ in outcomes if p is not None)
     fixed = 0
     if fix:
-        for problem in problems:
-            if problem.problem != "missing":
-                (root / problem.relpath).unlink(missing_ok=True)
-                fixed += 1
+        differing = [problem.relpath for problem in problems if problem.problem != "missing"]
+        if store is not None:
+            store.delete(differing)
+        for relpath in differing:
+            (root / relpath).unlink(missing_ok=True)
+        fixed = len(differing)
     tracked = {row.relpath for row in rows}
     untracked, partials = _walk(root, tracked)
+    if stored is not None:
+        untracked = tuple(sorted(set(stored) - tracked))
     return MirrorAudit(
         checked=len(rows), bytes_hashed=sum(size for _, size in outcomes),
         seconds=time.perf_counter() - started, problems=problems, untracked=untracked,
@@ -84,6 +102,26 @@ def _check(root: Path, row: MirroredFile, content: bool) -> tuple[FileProblem | 
             verify_content(path, FileKind(row.kind))
         except FileIntegrityError as exc:
             return FileProblem(row.relpath, "content", str(exc)), size
+    return None, size
+
+
+def _check_stored(store: ObjectStore, stored: dict[str, int], work: Path, row: MirroredFile,
+                  content: bool) -> tuple[FileProblem | None, int]:
+    size = stored.get(row.relpath)
+    if size is None:
+        return FileProblem(row.relpath, "missing", f"not on {store.url}"), 0
+    if size != row.size:
+        return FileProblem(row.relpath, "size", f"{size} bytes, verified with {row.size}"), 0
+    sha256, _ = store.sha256(row.relpath)
+    if sha256 != row.sha256:
+        return FileProblem(row.relpath, "sha256",
+                           f"sha256 {sha256[:16]}..., verified {row.sha256[:16]}..."), size
+    if content:
+        with store.local_copy(row.relpath, work / "verify") as path:
+            try:
+                verify_content(path, FileKind(row.kind))
+            except FileIntegrityError as exc:
+                return FileProblem(row.relpath, "content", str(exc)), size
     return None, size
 
 

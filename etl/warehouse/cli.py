@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -16,10 +15,11 @@ DbOpt = Annotated[
     str | None,
     typer.Option("--db", help="Warehouse URL [default: duckdb:///<root>/warehouse.duckdb]"),
 ]
-RootOpt = Annotated[Path | None, typer.Option("--root", help="Mirror root [default: ./data]")]
+RootOpt = Annotated[str | None, typer.Option(
+    "--root", help="Mirror root: a folder, or s3://bucket/prefix [default: ./data]")]
 
 
-def _settings(db: str | None, root: Path | None) -> Settings:
+def _settings(db: str | None, root: str | None) -> Settings:
     from ctmirror.settings import Settings
 
     settings = Settings()
@@ -41,7 +41,7 @@ def upgrade(
 
     settings = _settings(db, root)
     url = settings.warehouse_url()
-    migrate.upgrade(url, revision, mirror_root=settings.root)
+    migrate.upgrade(url, revision, mirror_root=settings.local_root)
     typer.echo(f"warehouse at {migrate.current(url)}")
 
 
@@ -57,7 +57,7 @@ def downgrade(
 
     settings = _settings(db, root)
     url = settings.warehouse_url()
-    migrate.downgrade(url, revision, mirror_root=settings.root)
+    migrate.downgrade(url, revision, mirror_root=settings.local_root)
     typer.echo(f"warehouse at {migrate.current(url) or 'base'}")
 
 
