@@ -6,10 +6,10 @@ side by side, and a projection to more workers from the measured per-item times.
 The snapshot is served by ``ctmirror replica serve``; one sync without the derived stages fills
 a base mirror (files downloaded, nothing converted or computed). Each configuration then runs
 the derived stages of ``ctmirror.sync.STEPS`` on its own copy of that mirror (hard links for
-the files, a copy of the warehouse): ``serial`` computes every item in this process, timing
-each ``compute``; ``dask:N`` on a ``LocalCluster`` of N worker processes (its start included).
-The copies must end identical (``tests/digest.py``), or the run says which tables or files
-differ.
+the files, a copy of the warehouse), after an untimed warm-up pass (imports, numba's compile
+cache): ``serial`` computes every item in this process, timing each ``compute``; ``dask:N``
+on a ``LocalCluster`` of N worker processes (its start included). The copies must end
+identical (``tests/digest.py``), or the run says which tables or files differ.
 
 Projection to W workers, per stage: the makespan of the measured item times scheduled
 longest-first on W workers (LPT, within 4/3 of the optimum), plus the stage's writes (its
@@ -111,6 +111,8 @@ def main() -> int:
     parser.add_argument("--snapshot", type=Path, required=True)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--project", type=int, nargs="+", default=[2, 4, 8, 16])
+    parser.add_argument("--no-warmup", dest="warmup", action="store_false",
+                        help="skip the untimed first pass of the derived stages")
     parser.add_argument("--work", type=Path, help="folder for the mirrors (default: temporary)")
     args = parser.parse_args()
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
@@ -136,14 +138,16 @@ def main() -> int:
         times: dict[str, list[float]] = defaultdict(list)
         runs: dict[str, dict[str, float]] = {}
         digests: dict[str, dict[str, Any]] = {}
-        for name in ["serial", *(f"dask:{n}" for n in args.workers)]:
+        # the first pass pays the one-off costs (imports, numba's compile cache) for all
+        warmup = ["warm-up"] if args.warmup else []
+        for name in [*warmup, "serial", *(f"dask:{n}" for n in args.workers)]:
             root = work / name.replace(":", "-")
             _copy_mirror(work / "base", root)
             settings = Settings()
             settings.root = root
             settings.api.base_url = "http://127.0.0.1:9"  # the derived stages need no API
             settings.features.workers = 1
-            settings.features.dask = None if name == "serial" else f"local:{name[5:]}"
+            settings.features.dask = f"local:{name[5:]}" if name.startswith("dask") else None
             print(f"  {name}", flush=True)
             if name == "serial":
                 with timed_compute(times):
@@ -151,6 +155,9 @@ def main() -> int:
             else:
                 runs[name], _ = derived_stages(settings.sync_config())
             digests[name] = mirror_digest(root)
+            shutil.rmtree(root)
+        runs.pop("warm-up", None)
+        digests.pop("warm-up", None)
         start = cluster_start_seconds(2)
     finally:
         if args.work is None:

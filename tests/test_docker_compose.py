@@ -324,9 +324,11 @@ def test_cluster_profile_wires_dask_and_object_storage(compose: dict,
         assert (service["build"], service["image"]) == (worker["build"], worker["image"])
     # the Dask workers read and write the mirror the worker names: its volume, its S3 endpoint
     # and keys
-    assert dask_worker["volumes"] == worker["volumes"]
+    assert dask_worker["volumes"] == worker["volumes"] == ["mirror-data:/data"]
     dask_env = _env(dask_worker)
-    for name in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+    assert dask_env["CTMIRROR_WORK_DIR"].startswith("/data/")
+    for name in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+                 "CTMIRROR_WORK_DIR"):
         assert dask_env[name] == worker_env[name] != "", name
     # the mirror root is the bucket minio-init makes, on the MinIO service, with its login
     minio, init = services["minio"], services["minio-init"]

@@ -1,42 +1,36 @@
-"""A sync whose derived stages run on a local Dask cluster ends in the same warehouse rows and
-the same Parquet bytes as a sync computing them in this machine's worker processes, inside the
-Prefect flow and without it."""
+"""A sync whose derived stages run on a local Dask cluster (`ctmirror sync --dask local:2`, the
+Prefect flow on its temporary server) ends in the same warehouse rows and the same Parquet bytes
+as the in-process sync of the same corpus (``--no-prefect``, worker processes of this machine)."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from ctmirror.settings import Settings, SyncConfig
-from ctmirror.sync import run_sync_locally
 from tests.digest import differences, mirror_digest
 
-pytestmark = pytest.mark.timeout(900)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 
-def _config(base_url: str, root: Path, dask: str | None) -> SyncConfig:
-    settings = Settings()
-    settings.root = root
-    settings.api.base_url = base_url
-    settings.warehouse.url = f"duckdb:///{root / 'warehouse.duckdb'}"
-    settings.features.workers = 2
-    settings.features.dask = dask
-    return settings.sync_config()
-
-
-def test_dask_sync_gives_the_same_warehouse_and_datasets(replica: object,
-                                                         tmp_path: Path) -> None:
-    here = run_sync_locally(_config(replica.base_url, tmp_path / "here", None))
-    on_dask = run_sync_locally(_config(replica.base_url, tmp_path / "dask", "local:2"))
-    assert here.errors == on_dask.errors == ()
-    print(here.stage_seconds, on_dask.stage_seconds)
-    for name in ("convert", "ephys-features", "morphology-features", "glif-metrics"):
-        assert on_dask.stages[name].done == here.stages[name].done > 0, name
-        # every count but the compute time
-        assert ({k: v for k, v in on_dask.stages[name].counts.items() if k != "seconds"}
-                == {k: v for k, v in here.stages[name].counts.items() if k != "seconds"}), name
-    expected = mirror_digest(tmp_path / "here")
-    got = mirror_digest(tmp_path / "dask")
+def test_dask_sync_gives_the_same_warehouse_and_datasets(
+        replica: object, synced_mirror: Path, tmp_path: Path) -> None:
+    root = tmp_path / "mirror"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CTMIRROR_", "PREFECT_"))}
+    # the settings the shared in-process mirror was synced with (every stage, GLIF voltages)
+    proc = subprocess.run(
+        [sys.executable, "-m", "ctmirror", "sync", "--api-base", replica.base_url, "--root",
+         str(root), "--glif-voltages", "--dask", "local:2"],
+        env=env, capture_output=True, text=True, timeout=840)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr + proc.stdout
+    for stage in ("convert", "ephys-features", "morphology-features", "glif-metrics"):
+        assert f"{stage}" in proc.stdout
+    expected = mirror_digest(synced_mirror)
+    got = mirror_digest(root)
     assert any(path.startswith("parquet/ephys") for path in got["files"])
+    assert any(path.startswith("parquet/glif_voltages") for path in got["files"])
     assert differences(expected, got) == []
