@@ -17,6 +17,7 @@ times, then the stage fails with ``KilledWorker``).
 from __future__ import annotations
 
 import itertools
+import logging
 import re
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import (
@@ -117,10 +118,12 @@ def _on_dask(function: Callable[[T], R], items: Sequence[T],
     if target.address is not None:
         runner = DaskTaskRunner(address=target.address)
     else:
-        # one thread per worker: the stages' numeric code holds the GIL
+        # one thread per worker: the stages' numeric code holds the GIL. The workers' own logs
+        # are silenced: an item's error reaches this process through its future, and closing
+        # the cluster logs heartbeat tracebacks from workers that outlive the scheduler.
         runner = DaskTaskRunner(cluster_kwargs={
             "n_workers": target.local_workers, "threads_per_worker": 1, "processes": True,
-            "dashboard_address": None})
+            "dashboard_address": None, "silence_logs": logging.CRITICAL})
     with runner:
         # distributed is untyped
         client: Any = runner.client
