@@ -130,6 +130,12 @@ def sync(
         bool, typer.Option("--glif-voltages", help="Also write the GLIF models' simulated "
                                                    "voltage traces (dataset glif_voltages)")
     ] = False,
+    dask: Annotated[
+        str | None,
+        typer.Option("--dask", help="Compute the derived stages on a Dask cluster: a scheduler "
+                                    "address (tcp://host:8786) or local:N (a local cluster of N "
+                                    "worker processes) [default: worker processes here]"),
+    ] = None,
     prefect: Annotated[
         bool,
         typer.Option(help="Run as a Prefect flow (temporary local server unless PREFECT_API_URL "
@@ -150,7 +156,7 @@ def sync(
                                 "convert": convert},
                          features={"ephys": features, "morphology": features, "glif": glif,
                                    "glif_voltages": glif_voltages or None,
-                                   "ephys_definitions": definitions})
+                                   "ephys_definitions": definitions, "dask": dask})
     if images is not None:
         settings.files.categories = _file_categories(settings.files.categories, images)
     config = settings.sync_config()

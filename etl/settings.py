@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 import sqlalchemy as sa
@@ -77,12 +77,30 @@ class FeaturesSettings(BaseModel):
         True, description="Recompute morphology features from converted SWC reconstructions")
     ephys_definitions: str = Field(
         "allen2016", description="Definition set: allen2016 (the published table's) or ipfx")
-    workers: int = Field(2, description="Processes computing features at once")
+    workers: int = Field(2, ge=1, description="Processes (or threads) computing the derived "
+                                               "stages' items at once, without --dask")
+    pool: Literal["processes", "threads"] = Field(
+        "processes", description="Compute the derived stages' items in worker processes or "
+                                 "threads of this machine (without --dask)")
+    dask: str | None = Field(
+        None, description="Compute the derived stages' items on a Dask cluster: a scheduler "
+                          "address (tcp://host:8786) or local:N for a local cluster of N "
+                          "worker processes; results are written by this process")
     glif: bool = Field(True, description="Simulate GLIF models on their cell's recording and "
                                          "recompute their explained variance ratio")
     glif_voltages: bool = Field(
         False, description="Also write every GLIF model's simulated voltage traces "
                            "(Parquet dataset glif_voltages; large: 4 bytes per sample)")
+
+    @field_validator("dask")
+    @classmethod
+    def _dask_target(cls, dask: str | None) -> str | None:
+        from ctmirror.item_runner import parse_dask
+
+        if dask is None or not dask.strip():
+            return None
+        parse_dask(dask)
+        return dask.strip()
 
 
 class RunSettings(BaseModel):

@@ -4,7 +4,8 @@ A derived stage turns mirrored inputs into outputs (Parquet datasets, warehouse 
 state is in the warehouse: each output records the hashes of its inputs and the code version
 that made it, so ``plan`` finds the pending items (inputs or code changed) and the outputs to
 withdraw (inputs gone). ``compute`` makes one item's outcome; it is a module-level function of
-a picklable item, so ``run_stage`` can run it in worker processes. ``write`` stores one outcome
+a picklable item, so ``run_stage`` can run it in worker processes or on a Dask cluster
+(``ctmirror.item_runner``). ``write`` stores one outcome
 (only this process writes the warehouse) and says what it added to the report. An item that
 fails is a ``Failure`` in the report (and a ``sync_errors`` row), never a crashed sync.
 
@@ -23,7 +24,7 @@ from typing import ClassVar, Generic, TypeVar
 
 import sqlalchemy as sa
 
-from ctmirror.process_pool import map_in_processes
+from ctmirror.item_runner import compute_items
 from ctmirror.settings import SyncConfig
 
 log = logging.getLogger(__name__)
@@ -161,8 +162,9 @@ def push_datasets(config: SyncConfig) -> None:
 
 
 def run_stage(stage: DerivedStage[Item, Outcome, Gone]) -> StageReport:
-    """Plan, withdraw, compute the pending items (in worker processes), write each outcome,
-    publish the views, report."""
+    """Plan, withdraw, compute the pending items (in worker processes or on Dask: see
+    ``ctmirror.item_runner``), write each outcome as it comes back, publish the views,
+    report."""
     done = 0
     failures: list[Failure] = []
     counts: dict[str, float] = dict.fromkeys(stage.counts, 0)
@@ -170,10 +172,13 @@ def run_stage(stage: DerivedStage[Item, Outcome, Gone]) -> StageReport:
         stage.publish()
         return StageReport(stage.name, counts=counts)
     plan = stage.plan()
-    workers = 1 if stage.in_process else stage.config.features.workers
+    features = stage.config.features
     with stage.stage_transaction():
         stage.withdraw(plan.withdraw)
-        for item, outcome in map_in_processes(type(stage).compute, plan.items, workers):
+        for item, outcome in compute_items(
+                type(stage).compute, plan.items, workers=1 if stage.in_process
+                else features.workers, pool=features.pool,
+                dask=None if stage.in_process else features.dask):
             tally = stage.write(item, outcome)
             done += tally.done
             failures += tally.failures

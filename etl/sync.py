@@ -54,6 +54,8 @@ class Step:
     run: Callable[[SyncConfig, str, bool], Report]
     #: Requests the Allen API: tagged ``allen-api`` in the flow, retried on transient errors.
     uses_api: bool = False
+    #: The derived stage it runs, if it is one.
+    stage: type[DerivedStage[Any, Any, Any]] | None = None
 
 
 @dataclass(frozen=True)
@@ -342,7 +344,7 @@ def derived(stage: type[DerivedStage[Any, Any, Any]]) -> Step:
         with _warehouse(config) as engine:
             return run_stage(stage(engine, config))
 
-    return Step(stage.name, run)
+    return Step(stage.name, run, stage=stage)
 
 
 EXTRACT, LOAD, DOWNLOAD = "extract", "load", "download"

@@ -52,7 +52,7 @@ def test_secrets_come_from_dotenv_only(compose: dict) -> None:
     text = (REPO / "docker-compose.yml").read_text()
     dotenv = _dotenv()
     for name in ("POSTGRES_PASSWORD", "CTMIRROR_READER_PASSWORD", "SUPERSET_SECRET_KEY",
-                 "SUPERSET_ADMIN_PASSWORD"):
+                 "SUPERSET_ADMIN_PASSWORD", "AWS_SECRET_ACCESS_KEY"):
         assert f"${{{name}:?" in text, name
         assert not re.search(rf"\$\{{{name}:-", text), name
     for name in set(re.findall(r"\$\{(\w+)", text)):
@@ -75,7 +75,10 @@ def test_services_and_images(compose: dict) -> None:
     import prefect
 
     services = compose["services"]
-    assert set(services) == {"postgres", "prefect-server", "worker", "superset", "serve"}
+    default = {name for name, service in services.items() if "profiles" not in service}
+    assert default == {"postgres", "prefect-server", "worker", "superset", "serve"}
+    assert {name: services[name]["profiles"] for name in set(services) - default} == dict.fromkeys(
+        ("minio", "minio-init", "dask-scheduler", "dask-worker"), ["cluster"])
     assert re.fullmatch(r"postgres:\d+", services["postgres"]["image"])
     # the server image runs the same Prefect version the worker's flow is written for
     server_image = services["prefect-server"]["image"]
@@ -103,15 +106,19 @@ def test_health_checks_gate_startup(compose: dict) -> None:
     assert _env(worker)["PREFECT_RUNNER_SERVER_ENABLE"] == "true"
     assert f"localhost:{port}/health" in " ".join(worker["healthcheck"]["test"])
     worker_deps = services["worker"]["depends_on"]
-    assert {name: d["condition"] for name, d in worker_deps.items()} == {
-        "postgres": "service_healthy",
-        "prefect-server": "service_healthy",
+    assert {name: (d["condition"], d.get("required", True))
+            for name, d in worker_deps.items()} == {
+        "postgres": ("service_healthy", True),
+        "prefect-server": ("service_healthy", True),
+        # the cluster profile's services, when it is on
+        "dask-scheduler": ("service_healthy", False),
+        "minio-init": ("service_completed_successfully", False),
     }
 
 
 def test_volumes_are_named_and_persistent(compose: dict) -> None:
     declared = set(compose["volumes"])
-    assert declared == {"pgdata", "mirror-data"}
+    assert declared == {"pgdata", "mirror-data", "object-data"}
     pg_mounts = compose["services"]["postgres"]["volumes"]
     assert "pgdata:/var/lib/postgresql/data" in pg_mounts
     init = next(m for m in pg_mounts if "docker-entrypoint-initdb.d" in m)
@@ -282,3 +289,79 @@ def test_serve_reads_the_mirror_read_only_on_loopback(compose: dict,
     assert serve["depends_on"]["postgres"]["condition"] == "service_healthy"
     result = CliRunner().invoke(app, [*command[1:], "--help"])
     assert result.exit_code == 0, result.output
+
+
+def _cluster_dotenv(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """.env.example with the cluster profile's lines it shows uncommented."""
+    lines = (REPO / ".env.example").read_text().splitlines()
+    shown = dict(line.lstrip("# ").split("=", 1) for line in lines
+                 if re.fullmatch(r"#\s+[A-Z_]+=\S+", line))
+    dotenv = _dotenv() | shown
+    monkeypatch.setattr(f"{__name__}._dotenv", lambda: dotenv)
+    return dotenv
+
+
+def test_cluster_profile_wires_dask_and_object_storage(compose: dict,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from ctmirror.item_runner import DaskTarget, parse_dask
+
+    services = compose["services"]
+    dotenv = _cluster_dotenv(monkeypatch)
+    assert dotenv["COMPOSE_PROFILES"] == "cluster"
+    worker, scheduler, dask_worker = (services[name] for name in
+                                      ("worker", "dask-scheduler", "dask-worker"))
+    # the sync's worker sends the derived stages to the scheduler, at the port it listens on
+    worker_env = _env(worker)
+    port = scheduler["command"][scheduler["command"].index("--port") + 1]
+    assert parse_dask(worker_env["CTMIRROR_FEATURES__DASK"]) == DaskTarget(
+        address=f"tcp://dask-scheduler:{port}")
+    assert dask_worker["command"][:3] == ["dask", "worker", f"tcp://dask-scheduler:{port}"]
+    assert scheduler["command"][:2] == ["dask", "scheduler"]
+    # two workers of the worker's image (they unpickle ctmirror's stage functions), one thread
+    assert dask_worker["deploy"]["replicas"] == 2
+    assert dask_worker["command"][dask_worker["command"].index("--nthreads") + 1] == "1"
+    for service in (scheduler, dask_worker):
+        assert (service["build"], service["image"]) == (worker["build"], worker["image"])
+    # the Dask workers read and write the mirror the worker names: its volume, its S3 endpoint
+    # and keys
+    assert dask_worker["volumes"] == worker["volumes"] == ["mirror-data:/data"]
+    dask_env = _env(dask_worker)
+    assert dask_env["CTMIRROR_WORK_DIR"].startswith("/data/")
+    for name in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+                 "CTMIRROR_WORK_DIR"):
+        assert dask_env[name] == worker_env[name] != "", name
+    # the mirror root is the bucket minio-init makes, on the MinIO service, with its login
+    minio, init = services["minio"], services["minio-init"]
+    root = worker_env["CTMIRROR_ROOT"]
+    assert root.startswith(f"s3://{_env(init)['CTMIRROR_BUCKET']}/")
+    assert worker_env["AWS_ENDPOINT_URL"] == "http://minio:9000"
+    assert "127.0.0.1:9000:9000" in minio["ports"]
+    assert (_env(minio)["MINIO_ROOT_USER"], _env(minio)["MINIO_ROOT_PASSWORD"]) == (
+        worker_env["AWS_ACCESS_KEY_ID"], worker_env["AWS_SECRET_ACCESS_KEY"])
+    assert "mc mb --ignore-existing" in init["entrypoint"][2]
+    assert "object-data:/data" in minio["volumes"]
+    # startup is gated on health: MinIO ready, the bucket made, the scheduler answering
+    assert minio["healthcheck"]["test"] == ["CMD", "mc", "ready", "local"]
+    assert init["depends_on"]["minio"]["condition"] == "service_healthy"
+    dashboard = scheduler["command"][scheduler["command"].index("--dashboard-address") + 1]
+    assert f"localhost{dashboard}/health" in " ".join(scheduler["healthcheck"]["test"])
+    worker_http = dask_worker["command"][dask_worker["command"].index("--dashboard-address") + 1]
+    assert f"localhost{worker_http}/health" in " ".join(dask_worker["healthcheck"]["test"])
+    assert dask_worker["depends_on"]["dask-scheduler"]["condition"] == "service_healthy"
+    assert worker["depends_on"]["dask-scheduler"]["condition"] == "service_healthy"
+    assert worker["depends_on"]["minio-init"]["condition"] == "service_completed_successfully"
+    # and the settings parse as the worker's sync reads them
+    for key, value in worker_env.items():
+        monkeypatch.setenv(key, value)
+    assert Settings().features.dask == f"tcp://dask-scheduler:{port}"
+
+
+def test_without_the_cluster_profile_the_worker_computes_here(compose: dict,
+                                                              monkeypatch: pytest.MonkeyPatch
+                                                              ) -> None:
+    worker_env = _env(compose["services"]["worker"])
+    assert worker_env["CTMIRROR_FEATURES__DASK"] == "" and worker_env["CTMIRROR_ROOT"] == "/data"
+    for key, value in worker_env.items():
+        monkeypatch.setenv(key, value)
+    settings = Settings()
+    assert settings.features.dask is None and str(settings.root) == "/data"
