@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import statistics
 import subprocess
 import time
@@ -164,7 +165,7 @@ def _plain(record: dict[str, object]) -> dict[str, object]:
     return out
 
 
-def ours(path: Path, definitions: str, scope: str = "cell"
+def ours(path: Path, definitions: str, scope: str = "cell", threads: int = 1
          ) -> tuple[float, dict[str, object], int | None, int | None]:
     """This project's cell record and seconds; with ``dataset`` also every current-clamp
     sweep's spikes and features (the pipeline's ``ephys_spikes`` and ``ephys_sweep_features``,
@@ -176,8 +177,9 @@ def ours(path: Path, definitions: str, scope: str = "cell"
 
     chosen = definition_set(definitions)
     started = time.perf_counter()
-    recordings, _ = recordings_from_nwb(path, None if scope == "dataset" else CELL_STIMULI)
-    cell = cell_features(recordings, chosen)
+    recordings, _ = recordings_from_nwb(path, None if scope == "dataset" else CELL_STIMULI,
+                                        threads=threads)
+    cell = cell_features(recordings, chosen, threads=threads)
     if scope == "dataset":
         sweep_results(recordings, chosen)
     return (time.perf_counter() - started, cell.values, cell.rheobase_sweep_number,
@@ -234,8 +236,8 @@ def _agree(got: object, want: object) -> bool:
     return abs(float(got) - float(want)) <= 0.01 * abs(float(want)) + 1e-9  # type: ignore[arg-type]
 
 
-def compare(files: list[Path], reference: str, python: Path, scope: str = "cell"
-            ) -> dict[str, object]:
+def compare(files: list[Path], reference: str, python: Path, scope: str = "cell",
+            threads: int = 1) -> dict[str, object]:
     """Run ``reference`` (in ``python``) and this project on every file; print and return the
     per-cell rows and the summary."""
     from ctmirror.features.ephys.cell import CELL_FEATURES
@@ -245,16 +247,17 @@ def compare(files: list[Path], reference: str, python: Path, scope: str = "cell"
     rows = []
     per_feature: dict[str, list[bool]] = {name: [] for name in CELL_FEATURES}
     disagreements: list[tuple[str, str, object, object]] = []
-    ours(files[0], definitions, scope)  # warm-up: numba and scipy imports
-    print(f"\n{reference} vs this project ({definitions} definitions, {scope} scope)")
+    ours(files[0], definitions, scope, threads)  # warm-up: numba and scipy imports
+    print(f"\n{reference} vs this project ({definitions} definitions, {scope} scope, "
+          f"{threads} thread{'s' if threads > 1 else ''})")
     print(f"{'file':<26} {reference + ' s':>10} {'ours s':>8} {'speed-up':>9} {'agree':>7} "
-          f"{'floor s':>8} {'bound':>7}")
+          f"{'floor s':>8} {'bound':>7} {'tfloor s':>8} {'tbound':>7}")
     for path in files:
         done = subprocess.run([str(python), __file__, flag, str(path), "--scope", scope],
                               capture_output=True, text=True, check=True)
         result = json.loads(done.stdout.strip().splitlines()[-1])
         record = result["record"]
-        seconds, values, rheobase, hero = ours(path, definitions, scope)
+        seconds, values, rheobase, hero = ours(path, definitions, scope, threads)
         inflate, one_lane, lanes, samples = floor(path)
         least = inflate + one_lane
         if "error" in record:
@@ -277,7 +280,8 @@ def compare(files: list[Path], reference: str, python: Path, scope: str = "cell"
                      "hero_same": hero == record.get("thumbnail_sweep_num")})
         print(f"{path.name[:26]:<26} {result['seconds']:>10.2f} {seconds:>8.2f} "
               f"{result['seconds'] / seconds:>8.1f}x {sum(agree):>3}/{len(agree)} "
-              f"{least:>8.2f} {result['seconds'] / least:>6.1f}x")
+              f"{least:>8.2f} {result['seconds'] / least:>6.1f}x "
+              f"{inflate + lanes:>8.2f} {result['seconds'] / (inflate + lanes):>6.1f}x")
     done_rows = [r for r in rows if "pairs" in r]
     pairs = sum(r["pairs"] for r in done_rows)
     agreeing = sum(r["agree"] for r in done_rows)
@@ -286,6 +290,7 @@ def compare(files: list[Path], reference: str, python: Path, scope: str = "cell"
         "reference": reference,
         "definitions": definitions,
         "scope": scope,
+        "threads": threads,
         "cells": len(done_rows),
         "reference_failed": len(rows) - len(done_rows),
         "pairs_agreeing": agreeing,
@@ -339,6 +344,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="cell: the cell-level features only (default); dataset: ipfx's "
                              "extract_data_set_features, which also measures every current-clamp "
                              "sweep, against this project's cell and per-sweep features")
+    parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)),
+                        help="threads this project reads and measures a cell's sweeps on "
+                             "(default: the CPUs this process may use; the references use one)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     if args.worker:
@@ -355,7 +363,8 @@ def main(argv: list[str] | None = None) -> int:
     for reference, python in (("ipfx", args.ipfx_python), ("allensdk", args.allensdk_python)):
         if python is not None:
             results[reference] = compare(files, reference, python,
-                                         "cell" if reference == "allensdk" else args.scope)
+                                         "cell" if reference == "allensdk" else args.scope,
+                                         args.threads)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
     return 0
