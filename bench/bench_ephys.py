@@ -66,7 +66,7 @@ def worker(path: str, scope: str) -> None:
 
     ontology = check.StimulusOntology(
         check.ju.read(check.StimulusOntology.DEFAULT_STIMULUS_ONTOLOGY_FILE))
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     data = check.Nwb1PipelineData(path, ontology)
     data_set = EphysDataSet(data=data, sweep_info=data.sweep_info())
     if scope == "dataset":
@@ -76,8 +76,8 @@ def worker(path: str, scope: str) -> None:
                     "short_squares": dsf.extract_cell_short_square_features(data_set)[0],
                     "ramps": dsf.extract_cell_ramp_features(data_set)[0]}
         record = build_cell_feature_record(features)
-    seconds = time.perf_counter() - started
-    print(json.dumps({"seconds": seconds, "record": _plain(record)}))
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+    print(json.dumps({"seconds": seconds, "cpu_seconds": cpu, "record": _plain(record)}))
 
 
 def allensdk_worker(path: str) -> None:
@@ -166,7 +166,7 @@ def _plain(record: dict[str, object]) -> dict[str, object]:
 
 
 def ours(path: Path, definitions: str, scope: str = "cell", threads: int = 1
-         ) -> tuple[float, dict[str, object], int | None, int | None]:
+         ) -> tuple[float, float, dict[str, object], int | None, int | None]:
     """This project's cell record and seconds; with ``dataset`` also every current-clamp
     sweep's spikes and features (the pipeline's ``ephys_spikes`` and ``ephys_sweep_features``,
     the counterpart of ipfx's sweep table)."""
@@ -176,14 +176,14 @@ def ours(path: Path, definitions: str, scope: str = "cell", threads: int = 1
     from ctmirror.readers.ephys import recordings_from_nwb
 
     chosen = definition_set(definitions)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     recordings, _ = recordings_from_nwb(path, None if scope == "dataset" else CELL_STIMULI,
                                         threads=threads)
     cell = cell_features(recordings, chosen, threads=threads)
     if scope == "dataset":
         sweep_results(recordings, chosen)
-    return (time.perf_counter() - started, cell.values, cell.rheobase_sweep_number,
-            cell.hero_sweep_number)
+    return (time.perf_counter() - started, time.process_time() - cpu, cell.values,
+            cell.rheobase_sweep_number, cell.hero_sweep_number)
 
 
 def floor(path: Path) -> tuple[float, float, float, int]:
@@ -250,14 +250,14 @@ def compare(files: list[Path], reference: str, python: Path, scope: str = "cell"
     ours(files[0], definitions, scope, threads)  # warm-up: numba and scipy imports
     print(f"\n{reference} vs this project ({definitions} definitions, {scope} scope, "
           f"{threads} thread{'s' if threads > 1 else ''})")
-    print(f"{'file':<26} {reference + ' s':>10} {'ours s':>8} {'speed-up':>9} {'agree':>7} "
-          f"{'floor s':>8} {'bound':>7} {'tfloor s':>8} {'tbound':>7}")
+    print(f"{'file':<26} {reference + ' s':>10} {'ours s':>8} {'speed-up':>9} {'cpu x':>6} "
+          f"{'agree':>7} {'floor s':>8} {'bound':>7} {'tfloor s':>8} {'tbound':>7}")
     for path in files:
         done = subprocess.run([str(python), __file__, flag, str(path), "--scope", scope],
                               capture_output=True, text=True, check=True)
         result = json.loads(done.stdout.strip().splitlines()[-1])
         record = result["record"]
-        seconds, values, rheobase, hero = ours(path, definitions, scope, threads)
+        seconds, cpu, values, rheobase, hero = ours(path, definitions, scope, threads)
         inflate, one_lane, lanes, samples = floor(path)
         least = inflate + one_lane
         if "error" in record:
@@ -272,14 +272,17 @@ def compare(files: list[Path], reference: str, python: Path, scope: str = "cell"
             if not same:
                 disagreements.append((path.name, name, values.get(name), record.get(name)))
         rows.append({"file": path.name, "reference_s": result["seconds"], "ours_s": seconds,
+                     "reference_cpu_s": result.get("cpu_seconds"), "ours_cpu_s": cpu,
                      "floor_s": least, "throughput_floor_s": inflate + lanes,
                      "filter_ns_per_sample": 1e9 * one_lane / samples,
                      "batched_filter_ns_per_sample": 1e9 * lanes / samples,
                      "agree": sum(agree), "pairs": len(agree),
                      "rheobase_same": rheobase == record.get("rheobase_sweep_num"),
                      "hero_same": hero == record.get("thumbnail_sweep_num")})
+        cpu_ratio = (result.get("cpu_seconds") or math.nan) / cpu
         print(f"{path.name[:26]:<26} {result['seconds']:>10.2f} {seconds:>8.2f} "
-              f"{result['seconds'] / seconds:>8.1f}x {sum(agree):>3}/{len(agree)} "
+              f"{result['seconds'] / seconds:>8.1f}x {cpu_ratio:>5.1f}x "
+              f"{sum(agree):>3}/{len(agree)} "
               f"{least:>8.2f} {result['seconds'] / least:>6.1f}x "
               f"{inflate + lanes:>8.2f} {result['seconds'] / (inflate + lanes):>6.1f}x")
     done_rows = [r for r in rows if "pairs" in r]
@@ -296,6 +299,9 @@ def compare(files: list[Path], reference: str, python: Path, scope: str = "cell"
         "pairs_agreeing": agreeing,
         "pairs": pairs,
         "median_speedup": statistics.median(speedups) if speedups else None,
+        "median_cpu_speedup": statistics.median(
+            (r["reference_cpu_s"] or math.nan) / r["ours_cpu_s"] for r in done_rows)
+        if done_rows else None,
         "total_speedup": (sum(r["reference_s"] for r in done_rows)
                           / sum(r["ours_s"] for r in done_rows)) if done_rows else None,
         "median_bound": statistics.median(r["reference_s"] / r["floor_s"] for r in done_rows)
@@ -316,7 +322,8 @@ def compare(files: list[Path], reference: str, python: Path, scope: str = "cell"
               f"{reference} ({100 * agreeing / pairs:.1f}%); rheobase sweep the same in "
               f"{summary['rheobase_same']}, hero sweep in {summary['hero_same']}; per-cell "
               f"speed-up median {summary['median_speedup']:.1f}x, "
-              f"total {summary['total_speedup']:.1f}x; single-core bound (reference over "
+              f"total {summary['total_speedup']:.1f}x; CPU time over CPU time median "
+              f"{summary['median_cpu_speedup']:.1f}x; single-core bound (reference over "
               f"floor) median {summary['median_bound']:.1f}x")
         print(f"filter, one sweep after another: {summary['filter_ns_per_sample']:.2f} ns per "
               f"sample (latency bound); {LANES} sweeps side by side: "
