@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -120,11 +121,13 @@ def ephys(
     err = Console(stderr=True)
     try:
         chosen = definition_set(definitions)
-        recordings, problems = recordings_from_nwb(nwb)
+        # One file: its sweeps are read and measured on every CPU this process may use.
+        threads = len(os.sched_getaffinity(0))
+        recordings, problems = recordings_from_nwb(nwb, threads=threads)
     except (ConfigError, InputError) as exc:
         err.print(f"[red]error:[/red] {exc}", highlight=False)
         raise typer.Exit(code=1) from None
-    cell = cell_features(recordings, chosen)
+    cell = cell_features(recordings, chosen, threads=threads)
     spikes, sweeps = sweep_results(recordings, chosen)
     problems = {**problems, **cell.sweep_problems,
                 **{row.sweep_number: row.problem for row in sweeps if row.problem}}

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +16,20 @@ from numpy.typing import NDArray
 
 from ctmirror.errors import NwbError
 from ctmirror.features.ephys.cell import SweepRecording
-from ctmirror.readers.hdf5_chunks import read_1d_scaled, scaled_float64
-from ctmirror.readers.hdf5_untrusted import open_untrusted_hdf5
-from ctmirror.readers.nwb import RESPONSES, STIMULI, scalar_value, series_header, sweep_numbers
+from ctmirror.readers.hdf5_chunks import read_1d_scaled_many, scaled_float64
+from ctmirror.readers.hdf5_untrusted import (
+    HostReferenceError,
+    checked_dataset,
+    open_untrusted_hdf5,
+)
+from ctmirror.readers.nwb import (
+    RESPONSES,
+    STIMULI,
+    SeriesHeader,
+    scalar_value,
+    series_header,
+    sweep_numbers,
+)
 
 #: Scale from the stored unit to mV (response) and pA (stimulus).
 _TO_MV = {"Volts": 1e3, "V": 1e3, "volts": 1e3, "mV": 1.0}
@@ -79,14 +90,16 @@ def recordings(rows: Iterable[Mapping[str, Any]]) -> tuple[list[SweepRecording],
     return found, problems
 
 
-def recordings_from_nwb(path: Path, stimulus_names: Collection[str] | None = None
-                        ) -> tuple[list[SweepRecording], dict[int, str]]:
+def recordings_from_nwb(path: Path, stimulus_names: Collection[str] | None = None,
+                        threads: int = 1) -> tuple[list[SweepRecording], dict[int, str]]:
     """Every current-clamp sweep of an Allen NWB 1 file, or only those whose stimulus name is
     in ``stimulus_names`` (the others' samples are then not read). The same recordings as the
     file's ``sweeps`` Parquet gives (``recordings_from_parquet``), read without the columns the
-    features do not use and scaled to float64 while they are inflated; a sweep whose samples
-    float32 cannot hold, which the conversion leaves out, is read here at its own precision."""
-    nwb = open_untrusted_hdf5(path)
+    features do not use and scaled to float64 while they are inflated, the sweeps on up to
+    ``threads`` threads at once; a sweep whose samples float32 cannot hold, which the
+    conversion leaves out, is read here at its own precision."""
+    # Every dataset read below goes through ``checked_dataset``.
+    nwb = open_untrusted_hdf5(path, datasets=False)
     found: list[SweepRecording] = []
     problems: dict[int, str] = {}
     with nwb:
@@ -94,23 +107,38 @@ def recordings_from_nwb(path: Path, stimulus_names: Collection[str] | None = Non
         if not numbers:
             raise NwbError(f"{Path(path).name}: no sweeps (no Sweep_N under "
                            "/acquisition/timeseries)")
+        pending: list[tuple[SweepRecording, SeriesHeader, SeriesHeader, float, float]] = []
         for number in numbers:
             name = _scalar_text(nwb, f"{RESPONSES}/Sweep_{number}/aibs_stimulus_name")
             if stimulus_names is not None and name not in stimulus_names:
                 continue
             try:
-                recording = _nwb_recording(nwb, number, name)
+                sweep = _nwb_sweep(nwb, number, name)
+            except HostReferenceError:
+                raise  # the whole file is refused
             except (NwbError, ValueError) as exc:
                 problems[number] = str(exc)
                 continue
-            if recording is not None:
-                found.append(recording)
+            if sweep is not None:
+                pending.append(sweep)
+        samples = read_1d_scaled_many(
+            [request for recording, response, stimulus, to_mv, to_pa in pending
+             for request in ((response.data, (response.conversion or 1.0, to_mv)),
+                             (stimulus.data, (stimulus.conversion or 1.0, to_pa)))],
+            threads)
+    for k, (recording, *_) in enumerate(pending):
+        found.append(replace(recording, v=samples[2 * k], i=samples[2 * k + 1]))
     return found, problems
 
 
-def _nwb_recording(nwb: h5py.File, number: int, stimulus_name: str | None
-                   ) -> SweepRecording | None:
-    """``recording_from_row(sweep_row(nwb, number))`` without reading what it does not use."""
+_NOT_READ = np.empty(0)
+
+
+def _nwb_sweep(nwb: h5py.File, number: int, stimulus_name: str | None
+               ) -> tuple[SweepRecording, SeriesHeader, SeriesHeader, float, float] | None:
+    """``recording_from_row(sweep_row(nwb, number))`` without reading what it does not use:
+    the recording without its samples, the response and stimulus series to read them from,
+    and their unit scales; None for voltage clamp."""
     response = series_header(nwb, f"{RESPONSES}/Sweep_{number}")
     if response is None:
         raise NwbError("no response series")
@@ -120,21 +148,32 @@ def _nwb_recording(nwb: h5py.File, number: int, stimulus_name: str | None
     if stimulus is None:
         raise ValueError("no stimulus series")
     to_mv, to_pa = _unit_scales(response.unit, stimulus.unit)
-    amplitude = scalar_value(response.group, "aibs_stimulus_amplitude_pa")
-    return SweepRecording(
+    checked_dataset(response.data)
+    checked_dataset(stimulus.data)
+    amplitude = _checked_scalar(response.group, "aibs_stimulus_amplitude_pa")
+    recording = SweepRecording(
         sweep_number=number,
         stimulus_name=stimulus_name,
         stimulus_code=_scalar_text(response.group, "aibs_stimulus_description"),
         stimulus_amplitude=float(amplitude) if isinstance(amplitude, int | float) else None,
         sampling_rate=float(response.rate or 0.0),
-        v=read_1d_scaled(response.data, response.conversion or 1.0, to_mv),
-        i=read_1d_scaled(stimulus.data, stimulus.conversion or 1.0, to_pa),
+        v=_NOT_READ,
+        i=_NOT_READ,
     )
+    return recording, response, stimulus, to_mv, to_pa
 
 
 def _scalar_text(group: h5py.Group, name: str) -> str | None:
-    value = scalar_value(group, name)
+    value = _checked_scalar(group, name)
     return None if value is None else str(value)
+
+
+def _checked_scalar(group: h5py.Group, name: str) -> Any:
+    """``scalar_value(group, name)`` of a dataset that reads no other file (else ``NwbError``)."""
+    item = group.get(name)
+    if isinstance(item, h5py.Dataset):
+        checked_dataset(item)
+    return scalar_value(group, name)
 
 
 def recordings_from_parquet(path: Path, stimulus_names: Collection[str] | None = None

@@ -13,7 +13,7 @@ the result is always the dataset's values.
 from __future__ import annotations
 
 import mmap
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -22,6 +22,8 @@ import numpy as np
 from numba import njit
 from numpy.typing import NDArray
 from zlib_ng import zlib_ng
+
+from ctmirror.features.ephys.threads import map_in_threads
 
 
 def read_1d(dataset: h5py.Dataset) -> NDArray[Any]:
@@ -40,16 +42,74 @@ def read_1d_scaled(dataset: h5py.Dataset, *factors: float) -> NDArray[np.float64
     the last bit as ``values = read_1d(dataset).astype(np.float64); values *= f`` for each
     factor, in one pass into one array (a feature run reads tens of millions of samples per
     cell and would otherwise hold each of them three times)."""
-    scale = np.array(factors, dtype=np.float64)
-    out = np.empty(dataset.size, dtype=np.float64)
-    native = dataset.dtype.newbyteorder("=")  # compiled code reads native byte order only
+    return read_1d_scaled_many([(dataset, factors)])[0]
+
+
+def read_1d_scaled_many(requests: Sequence[tuple[h5py.Dataset, Sequence[float]]],
+                        threads: int = 1) -> list[NDArray[np.float64]]:
+    """``[read_1d_scaled(dataset, *factors) for dataset, factors in requests]``, the same
+    arrays, with the datasets inflated and scaled on up to ``threads`` threads at once. HDF5 is
+    only asked, in the calling thread, where the chunks are; the workers slice them from the
+    mapped file, and zlib-ng and the compiled scaling release the GIL, so the threads run on
+    separate cores. A dataset whose chunks cannot be read that way is read as
+    ``read_1d_scaled`` reads it."""
+    if not requests:
+        return []
+    scales = [np.array(factors, dtype=np.float64) for _, factors in requests]
+    layouts = [deflate_chunks(dataset) for dataset, _ in requests]
+    out: list[NDArray[np.float64] | None] = [None] * len(requests)
+    path = _plain_file(requests[0][0].file) \
+        if len({dataset.file.id for dataset, _ in requests}) == 1 else None
+    if path is not None:
+        # What the workers need of each dataset, asked of HDF5 here.
+        jobs = [(k, layout, dataset.size, dataset.dtype, dataset.chunks[0])
+                for k, ((dataset, _), layout) in enumerate(zip(requests, layouts, strict=True))
+                if layout is not None]
+        with open(path, "rb") as handle, \
+                mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+
+            def inflate(job: tuple[int, list[tuple[int, int, int]], int, np.dtype[Any], int]
+                        ) -> NDArray[np.float64] | None:
+                k, layout, size, dtype, chunk_length = job
+                values = np.empty(size, dtype=np.float64)
+                chunks = ((first, mapped[address:address + nbytes])
+                          for first, address, nbytes in layout)
+                return values if _inflate_scaled(chunks, dtype, chunk_length, values,
+                                                 scales[k]) else None
+
+            for job, values in zip(jobs, map_in_threads(inflate, jobs, threads), strict=True):
+                out[job[0]] = values
+    return [values if values is not None else _read_scaled(dataset, layout, scale)
+            for values, (dataset, _), layout, scale in zip(out, requests, layouts, scales,
+                                                            strict=True)]
+
+
+def _read_scaled(dataset: h5py.Dataset, layout: list[tuple[int, int, int]] | None,
+                 scale: NDArray[np.float64]) -> NDArray[np.float64]:
+    """One dataset, its chunks taken through ``raw_chunks``; HDF5's own read when they do
+    not inflate (HDF5 then raises its own error for a damaged chunk)."""
+    if layout is not None:
+        out = np.empty(dataset.size, dtype=np.float64)
+        with raw_chunks(dataset, layout) as chunks:
+            inflated = _inflate_scaled(((first, raw) for (first, _, _), raw
+                                        in zip(layout, chunks, strict=True)),
+                                       dataset.dtype, dataset.chunks[0], out, scale)
+        if inflated:
+            return out
+    return _scaled(np.asarray(dataset[()]).ravel(), scale)
+
+
+def _inflate_scaled(chunks: Iterable[tuple[int, bytes]], dtype: np.dtype[Any],
+                    chunk_length: int, out: NDArray[np.float64],
+                    scale: NDArray[np.float64]) -> bool:
+    """Inflate each (first sample, compressed bytes) and scale it into ``out``; False when a
+    chunk does not inflate to a whole chunk."""
+    native = dtype.newbyteorder("=")  # compiled code reads native byte order only
 
     def store(first: int, values: NDArray[Any]) -> None:
         _scale_into(out, first, values.astype(native, copy=False), scale)
 
-    if _each_chunk(dataset, store):
-        return out
-    return _scaled(np.asarray(dataset[()]).ravel(), scale)
+    return _inflate_chunks(chunks, dtype, chunk_length, store)
 
 
 def _each_chunk(dataset: h5py.Dataset, store: Callable[[int, NDArray[Any]], None]) -> bool:
@@ -60,18 +120,24 @@ def _each_chunk(dataset: h5py.Dataset, store: Callable[[int, NDArray[Any]], None
     layout = deflate_chunks(dataset)
     if layout is None:
         return False
-    (chunk_length,) = dataset.chunks
-    chunk_bytes = chunk_length * dataset.dtype.itemsize
     with raw_chunks(dataset, layout) as chunks:
-        for (first, _, _), raw in zip(layout, chunks, strict=True):
-            try:
-                inflated = zlib_ng.decompress(raw, bufsize=chunk_bytes)
-            # zlib_ng.pyi declares ``error: Exception`` (an instance); at run time it is a class.
-            except zlib_ng.error:  # type: ignore[misc]
-                return False
-            if len(inflated) != chunk_bytes:
-                return False
-            store(first, np.frombuffer(inflated, dataset.dtype))
+        return _inflate_chunks(((first, raw) for (first, _, _), raw
+                                in zip(layout, chunks, strict=True)),
+                               dataset.dtype, dataset.chunks[0], store)
+
+
+def _inflate_chunks(chunks: Iterable[tuple[int, bytes]], dtype: np.dtype[Any],
+                    chunk_length: int, store: Callable[[int, NDArray[Any]], None]) -> bool:
+    chunk_bytes = chunk_length * dtype.itemsize
+    for first, raw in chunks:
+        try:
+            inflated = zlib_ng.decompress(raw, bufsize=chunk_bytes)
+        # zlib_ng.pyi declares ``error: Exception`` (an instance); at run time it is a class.
+        except zlib_ng.error:  # type: ignore[misc]
+            return False
+        if len(inflated) != chunk_bytes:
+            return False
+        store(first, np.frombuffer(inflated, dtype))
     return True
 
 
@@ -136,15 +202,22 @@ def raw_chunks(dataset: h5py.Dataset, layout: list[tuple[int, int, int]]
     """The compressed bytes of each chunk: sliced from the file mapped in memory when HDF5
     opened it as a plain file without a user block (the addresses are then file offsets),
     otherwise through ``read_direct_chunk``."""
-    file = dataset.file
-    plain = (file.driver == "sec2" and isinstance(file.filename, str)
-             and file.id.get_create_plist().get_userblock() == 0)
-    if not plain:
+    path = _plain_file(dataset.file)
+    if path is None:
         yield (dataset.id.read_direct_chunk((first,))[1] for first, _, _ in layout)
         return
-    with open(file.filename, "rb") as handle, \
+    with open(path, "rb") as handle, \
             mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
         yield (mapped[address:address + size] for _, address, size in layout)
 
 
-__all__ = ["deflate_chunks", "raw_chunks", "read_1d", "read_1d_scaled", "scaled_float64"]
+def _plain_file(file: h5py.File) -> str | None:
+    """The file's path when HDF5 opened it as a plain file without a user block (chunk
+    addresses are then offsets in it), else None."""
+    plain = (file.driver == "sec2" and isinstance(file.filename, str)
+             and file.id.get_create_plist().get_userblock() == 0)
+    return file.filename if plain else None
+
+
+__all__ = ["deflate_chunks", "raw_chunks", "read_1d", "read_1d_scaled", "read_1d_scaled_many",
+           "scaled_float64"]

@@ -20,18 +20,21 @@ from ctmirror.errors import NwbError
 _LOCAL_LINKS = frozenset({h5py.h5l.TYPE_HARD, h5py.h5l.TYPE_SOFT})
 
 
-def open_untrusted_hdf5(path: Path) -> h5py.File:
+def open_untrusted_hdf5(path: Path, *, datasets: bool = True) -> h5py.File:
     """``path`` opened read-only, after checking that nothing in it reaches another file.
 
     Raises ``NwbError`` when HDF5 cannot open it or when it holds an external link, a
-    user-defined link, a dataset with external raw storage or a virtual dataset."""
+    user-defined link, a dataset with external raw storage or a virtual dataset. With
+    ``datasets=False`` only the links are checked (opening every dataset of an NWB file costs
+    more than reading the few a caller needs): the caller then passes each dataset it reads
+    to ``checked_dataset`` first."""
     name = Path(path).name
     try:
         hdf5 = h5py.File(path, "r")
     except OSError as exc:
         raise NwbError(f"{name}: HDF5 does not open ({exc})") from None
     try:
-        reason = host_reference(hdf5)
+        reason = host_reference(hdf5, datasets=datasets)
     except BaseException:
         hdf5.close()
         raise
@@ -42,8 +45,31 @@ def open_untrusted_hdf5(path: Path) -> h5py.File:
     return hdf5
 
 
-def host_reference(hdf5: h5py.File) -> str | None:
-    """The first link or dataset by which ``hdf5`` reads another file, or None."""
+class HostReferenceError(NwbError):
+    """A dataset that a caller was about to read would read another file."""
+
+
+def checked_dataset(dataset: h5py.Dataset) -> h5py.Dataset:
+    """``dataset``, unless reading it would read another file (``HostReferenceError``)."""
+    reason = _dataset_reference(dataset.id, dataset.name or "")
+    if reason is not None:
+        raise HostReferenceError(f"{Path(dataset.file.filename).name}: {reason}; a downloaded "
+                                 "file may not read other files, so it is not read")
+    return dataset
+
+
+def _dataset_reference(dataset: h5py.h5d.DatasetID, name: str) -> str | None:
+    plist = dataset.get_create_plist()
+    if plist.get_layout() == h5py.h5d.VIRTUAL:
+        return f"dataset /{name.lstrip('/')} is a virtual dataset"
+    if plist.get_external_count() > 0:
+        return f"dataset /{name.lstrip('/')} stores its data in an external file"
+    return None
+
+
+def host_reference(hdf5: h5py.File, *, datasets: bool = True) -> str | None:
+    """The first link or dataset by which ``hdf5`` reads another file, or None (only the
+    links are looked at with ``datasets=False``)."""
     found: list[str] = []
 
     def on_link(name: bytes, info: Any) -> int | None:
@@ -56,16 +82,14 @@ def host_reference(hdf5: h5py.File) -> str | None:
     def on_object(name: bytes, info: Any) -> int | None:
         if info.type != h5py.h5o.TYPE_DATASET:
             return None
-        plist = h5py.h5d.open(hdf5.id, name).get_create_plist()
-        if plist.get_layout() == h5py.h5d.VIRTUAL:
-            found.append(f"dataset /{_text(name)} is a virtual dataset")
-        elif plist.get_external_count() > 0:
-            found.append(f"dataset /{_text(name)} stores its data in an external file")
+        reason = _dataset_reference(h5py.h5d.open(hdf5.id, name), _text(name))
+        if reason is not None:
+            found.append(reason)
         return 1 if found else None
 
     # Both visits follow hard links only: a link to another file is reported, never opened.
     hdf5.id.links.visit(on_link, info=True)
-    if not found:
+    if not found and datasets:
         h5py.h5o.visit(hdf5.id, on_object, info=True)
     return found[0] if found else None
 
@@ -74,4 +98,4 @@ def _text(name: bytes) -> str:
     return name.decode("utf-8", errors="replace")
 
 
-__all__ = ["host_reference", "open_untrusted_hdf5"]
+__all__ = ["HostReferenceError", "checked_dataset", "host_reference", "open_untrusted_hdf5"]

@@ -80,8 +80,36 @@ def test_a_file_that_reads_another_file_is_not_converted(tmp_path: Path, kind: s
     assert "\n" not in str(raised.value)
     assert "Sweep_5/data" in str(raised.value)
     assert not out.exists()
-    with pytest.raises(NwbError):
+    with pytest.raises(NwbError) as raised:
         recordings_from_nwb(path)
+    assert "Sweep_5/data" in str(raised.value)
+
+
+def test_the_feature_reader_checks_each_dataset_it_reads(tmp_path: Path) -> None:
+    """The feature reader checks the links of the whole file but only the datasets it reads
+    (opening every dataset costs more than the read): a scalar it reads with external storage
+    refuses the file; one it does not read is never opened."""
+    path = _hostile_nwb(tmp_path, lambda nwb, host, other: None)
+    group = "acquisition/timeseries/Sweep_5"
+    with h5py.File(path, "a") as nwb:
+        del nwb[f"{group}/aibs_stimulus_amplitude_pa"]
+        # (HDF5 keeps a scalar dataset's storage in the file: one value is what can be external)
+        nwb.create_dataset(f"{group}/aibs_stimulus_amplitude_pa", shape=(1,), dtype=np.float64,
+                           external=[(str(tmp_path / "host.bin"), 0, 8)])
+        nwb.create_dataset(f"{group}/unread", shape=(N,), dtype=np.float32,
+                           external=[(str(tmp_path / "host.bin"), 0, SECRET.nbytes)])
+    with pytest.raises(NwbError) as raised:
+        recordings_from_nwb(path)
+    assert "aibs_stimulus_amplitude_pa" in str(raised.value)
+    with h5py.File(path, "a") as nwb:
+        del nwb[f"{group}/aibs_stimulus_amplitude_pa"]
+        nwb[f"{group}/aibs_stimulus_amplitude_pa"] = 90.0
+    recordings, problems = recordings_from_nwb(path)
+    assert [r.sweep_number for r in recordings] == [3, 5] and problems == {}
+    assert not any((r.v == 1234.5e3).any() for r in recordings)
+    with pytest.raises(NwbError):
+        convert_nwb_to_parquet(path, tmp_path / "s.parquet", specimen_id=1,
+                               well_known_file_id=2)
 
 
 def test_allen_layout_reaches_no_other_file(tmp_path: Path) -> None:

@@ -46,6 +46,7 @@ from ctmirror.features.ephys.subthreshold import (
     time_constant,
     voltage_deflection,
 )
+from ctmirror.features.ephys.threads import map_in_threads
 from ctmirror.features.names import EPHYS_CELL_FEATURES, EPHYS_CELL_FLAGS, FIRST_SPIKE_FEATURES
 from ctmirror.features.registry import Level, check_complete, feature_group
 
@@ -127,26 +128,36 @@ class _Sweep:
     changes: NDArray[np.intp]
 
 
-#: A protocol's analysis: its sweeps, the definitions and the sweep problems to add to, giving
-#: the cell's values, each sweep's result and the protocol's selected sweep numbers (if any).
+#: A protocol's analysis: its sweeps, the definitions, the sweep problems to add to and the
+#: threads to measure the sweeps on, giving the cell's values, each sweep's result and the
+#: protocol's selected sweep numbers (if any).
 _ProtocolAnalysis = Callable[
-    [list[_Sweep], Definitions, dict[int, str]],
+    [list[_Sweep], Definitions, dict[int, str], int],
     tuple[dict[str, float | None], dict[int, SweepResult], tuple[int | None, ...]]]
 
 
-def cell_features(sweeps: Sequence[SweepRecording], definitions: Definitions = ALLEN2016
-                  ) -> CellFeatures:
-    """The published ``EphysFeature`` columns of one cell; see the module doc."""
+def cell_features(sweeps: Sequence[SweepRecording], definitions: Definitions = ALLEN2016,
+                  threads: int = 1) -> CellFeatures:
+    """The published ``EphysFeature`` columns of one cell; see the module doc. The sweeps are
+    prepared and measured on up to ``threads`` threads (the same values for any number)."""
     problems: dict[int, str] = {}
     prepared: dict[str, list[_Sweep]] = {"long_square": [], "short_square": [], "ramp": []}
-    for recording in sorted(sweeps, key=lambda s: s.sweep_number):
-        protocol = _protocol(recording.stimulus_name, definitions)
-        if protocol is None:
-            continue
+    chosen = [(protocol, recording)
+              for recording in sorted(sweeps, key=lambda s: s.sweep_number)
+              if (protocol := _protocol(recording.stimulus_name, definitions)) is not None]
+
+    def prepare(item: tuple[str, SweepRecording]) -> _Sweep | ProtocolError:
         try:
-            prepared[protocol].append(_prepare(recording, definitions))
+            return _prepare(item[1], definitions)
         except ProtocolError as exc:
-            problems[recording.sweep_number] = str(exc)
+            return exc
+
+    for (protocol, recording), sweep in zip(chosen, map_in_threads(prepare, chosen, threads),
+                                            strict=True):
+        if isinstance(sweep, ProtocolError):
+            problems[recording.sweep_number] = str(sweep)
+        else:
+            prepared[protocol].append(sweep)
     values: dict[str, float | bool | None] = {}
     results: dict[int, SweepResult] = {}
     protocol_problems: dict[str, str] = {}
@@ -159,7 +170,8 @@ def cell_features(sweeps: Sequence[SweepRecording], definitions: Definitions = A
             protocol_problems[protocol] = "no usable sweeps"
             continue
         try:
-            found, analysed, numbers = analyse(prepared[protocol], definitions, problems)
+            found, analysed, numbers = analyse(prepared[protocol], definitions, problems,
+                                               threads)
         except (ProtocolError, ValueError, FloatingPointError, np.linalg.LinAlgError) as exc:
             protocol_problems[protocol] = str(exc)
             continue
@@ -328,9 +340,9 @@ def _first_spike_columns(protocol: str) -> tuple[str, ...]:
 
 @feature_group(("vrest", "ri", "tau", "sag", "vm_for_sag", "f_i_curve_slope", "adaptation",
                 "latency", "avg_isi", *_first_spike_columns("long_square")), Level.CELL)
-def _long_squares(sweeps: list[_Sweep], definitions: Definitions, problems: dict[int, str]
-                  ) -> tuple[dict[str, float | None], dict[int, SweepResult],
-                             tuple[int | None, int | None]]:
+def _long_squares(sweeps: list[_Sweep], definitions: Definitions, problems: dict[int, str],
+                  threads: int) -> tuple[dict[str, float | None], dict[int, SweepResult],
+                                         tuple[int | None, int | None]]:
     rule = definitions.time_index
     if definitions.long_square_window_from_stimulus:
         start, duration = _protocol_window(sweeps)
@@ -339,20 +351,24 @@ def _long_squares(sweeps: list[_Sweep], definitions: Definitions, problems: dict
         start, end = ALLEN2016_LONG_SQUARE_WINDOW
     sweeps = _covering(sweeps, start - BASELINE_INTERVAL_S, end, rule, "long-square",
                        problems)
-    results: dict[int, SweepResult] = {}
-    deflections: dict[int, float] = {}
-    sags: dict[int, float] = {}
-    for sweep in sweeps:
+
+    def measure(sweep: _Sweep) -> tuple[SweepResult, tuple[float, float]]:
         spikes = detect_spikes(sweep.t, sweep.v, sweep.i, start=start, end=end,
                                definitions=definitions)
         train = spike_train_features(spikes, sweep.t, start, end)
         amp = float(sweep.i[time_index(sweep.t, start, rule) + 1])
         base = baseline_voltage(sweep.t, sweep.v, start, BASELINE_INTERVAL_S, rule)
-        results[sweep.number] = SweepResult(sweep.number, "long_square", sweep.t, start, end,
-                                            spikes, train, amp, base)
-        sags[sweep.number], deflections[sweep.number] = sag(
-            sweep.t, sweep.v, sweep.i, start, end, rule=rule,
-            baseline_interval=definitions.sag_baseline_interval)
+        return (SweepResult(sweep.number, "long_square", sweep.t, start, end, spikes, train,
+                            amp, base),
+                sag(sweep.t, sweep.v, sweep.i, start, end, rule=rule,
+                    baseline_interval=definitions.sag_baseline_interval))
+
+    results: dict[int, SweepResult] = {}
+    deflections: dict[int, float] = {}
+    sags: dict[int, float] = {}
+    for result, (sag_value, deflection) in map_in_threads(measure, sweeps, threads):
+        results[result.sweep_number] = result
+        sags[result.sweep_number], deflections[result.sweep_number] = sag_value, deflection
     values: dict[str, float | None] = {}
     baselines = [r.v_baseline for r in results.values()]
     values["vrest"] = _mean(baselines, definitions)
@@ -439,8 +455,9 @@ def _subthreshold_min_amp(sweeps: list[_Sweep]) -> float:
 
 
 @feature_group(_first_spike_columns("short_square"), Level.CELL)
-def _short_squares(sweeps: list[_Sweep], definitions: Definitions, problems: dict[int, str]
-                   ) -> tuple[dict[str, float | None], dict[int, SweepResult], tuple[()]]:
+def _short_squares(sweeps: list[_Sweep], definitions: Definitions, problems: dict[int, str],
+                   threads: int) -> tuple[dict[str, float | None], dict[int, SweepResult],
+                                          tuple[()]]:
     rule = definitions.time_index
     onset, _ = _protocol_window(sweeps)
     # The window starts at time 0 of the time base (the amplitude is sought after it) and must
@@ -448,23 +465,27 @@ def _short_squares(sweeps: list[_Sweep], definitions: Definitions, problems: dic
     sweeps = _covering(sweeps, min(0.0, onset), onset + SHORT_SQUARE_ESTIMATE_WINDOW_S, rule,
                        "short-square", problems)
     # One dV/dt per sweep serves the parameter estimate and the detection (same filter).
-    dvdts = [filtered_dvdt(s.t, s.v, definitions.spikes.filter_hz) for s in sweeps]
+    dvdts = map_in_threads(lambda s: filtered_dvdt(s.t, s.v, definitions.spikes.filter_hz),
+                           sweeps, threads)
     adjusted = adjusted_short_square_detection([(s.t, s.v) for s in sweeps], onset, definitions,
                                                window=SHORT_SQUARE_ESTIMATE_WINDOW_S,
                                                dvdts=dvdts)
     detection: SpikeDetection = replace(
         adjusted, thresh_frac=max(SHORT_SQUARE_MIN_THRESH_FRAC, adjusted.thresh_frac))
-    results: dict[int, SweepResult] = {}
-    for sweep, dvdt in zip(sweeps, dvdts, strict=True):
+
+    def measure(item: tuple[_Sweep, FloatArray]) -> SweepResult:
+        sweep, dvdt = item
         spikes = detect_spikes(sweep.t, sweep.v, sweep.i, definitions=definitions,
                                detection=detection, dvdt=dvdt)
         train = spike_train_features(spikes, sweep.t, float(sweep.t[0]), float(sweep.t[-1]),
                                      exclude_clipped=True)
         # The amplitude is the largest current after time 0 of the sweep's time base.
         amp = float(sweep.i[time_index(sweep.t, 0.0, rule) + 1:].max())
-        results[sweep.number] = SweepResult(sweep.number, "short_square", sweep.t,
-                                            float(sweep.t[0]), float(sweep.t[-1]), spikes,
-                                            train, amp)
+        return SweepResult(sweep.number, "short_square", sweep.t, float(sweep.t[0]),
+                           float(sweep.t[-1]), spikes, train, amp)
+
+    results = {r.sweep_number: r for r in map_in_threads(
+        measure, list(zip(sweeps, dvdts, strict=True)), threads)}
     spiking = [r for r in results.values() if r.train["avg_rate"] > 0]
     if not spiking:
         raise ProtocolError("no spiking short square")
@@ -479,22 +500,23 @@ def _short_squares(sweeps: list[_Sweep], definitions: Definitions, problems: dic
 
 
 @feature_group(_first_spike_columns("ramp"), Level.CELL)
-def _ramps(sweeps: list[_Sweep], definitions: Definitions, problems: dict[int, str]
-           ) -> tuple[dict[str, float | None], dict[int, SweepResult], tuple[()]]:
+def _ramps(sweeps: list[_Sweep], definitions: Definitions, problems: dict[int, str],
+           threads: int) -> tuple[dict[str, float | None], dict[int, SweepResult], tuple[()]]:
     if definitions.long_square_window_from_stimulus:
         start, _ = _protocol_window(sweeps)
     else:
         start = ALLEN2016_RAMP_START
     # A ramp's window runs to its last sample; the recording must at least reach the start.
     sweeps = _covering(sweeps, start, start, definitions.time_index, "ramp", problems)
-    results: dict[int, SweepResult] = {}
-    for sweep in sweeps:
+
+    def measure(sweep: _Sweep) -> SweepResult:
         end = float(sweep.t[-1])
         spikes = detect_spikes(sweep.t, sweep.v, sweep.i, start=start, end=end,
                                definitions=definitions)
-        train = spike_train_features(spikes, sweep.t, start, end)
-        results[sweep.number] = SweepResult(sweep.number, "ramp", sweep.t, start, end, spikes,
-                                            train)
+        return SweepResult(sweep.number, "ramp", sweep.t, start, end, spikes,
+                           spike_train_features(spikes, sweep.t, start, end))
+
+    results = {r.sweep_number: r for r in map_in_threads(measure, sweeps, threads)}
     values = _mean_first_spike([r.spikes for r in results.values()], "ramp", definitions)
     return values, results, ()
 

@@ -14,15 +14,12 @@ from typing import Literal
 
 import numpy as np
 from numba import njit
-from numba.typed import List
 from numpy.typing import NDArray
 from scipy import signal
 
 TimeIndexRule = Literal["first_at_or_after", "nearest"]
-#: Traces filtered side by side (the columns of ``_filtered_derivatives``): enough
-#: independent filter chains to fill the vector registers, few enough to hold a few sweeps.
-LANES = 8
-_BLOCK = 512  # rows of the column array worked on at a time (32 KB of 8 columns)
+#: Traces filtered side by side by ``filtered_dvdts`` (``_fused_filtered_derivative_pair``).
+LANES = 2
 
 
 def has_uniform_dt(t: NDArray[np.floating]) -> bool:
@@ -125,6 +122,147 @@ def _filtered_derivative(t: NDArray[np.float64], x: NDArray[np.float64], b: NDAr
     return _derivative_into(t, filtered, filtered)
 
 
+#: The 4-pole filter's b0..b4 and a1..a4 (a0 = 1), as one value for the compiled steps.
+Coefficients = tuple[float, float, float, float, float, float, float, float, float]
+_EPS = float(np.finfo(np.float64).eps)
+
+# The fused kernels below compute _filtered_derivative in two passes over memory instead of
+# four: the odd extension is made as the forward pass reads it, and the derivative is taken as
+# the backward pass produces each final sample (sample k + 1 is final just before sample k
+# is) and stored over sample k + 1 (held in a register by then). The backward pass stops at
+# the trace's first sample: the extension before it is never read. The operations and their
+# order are those of the separate steps, so the bits are the same. The time steps are checked
+# in the backward pass: one not within _uniform_dt's tolerance of the first, or not above eps
+# (where the separate steps would not filter, or would drop the sample), gives an empty array
+# and the caller takes the separate steps. The state is kept in scalars and the backward
+# steps are written out in the loops: numba compiles a helper returning them into a loop
+# several times slower.
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _tdf2(x: float, z0: float, z1: float, z2: float, z3: float, c: Coefficients
+          ) -> tuple[float, float, float, float, float]:
+    # One sample of _lfilter4: the output and the new delays, term by term in scipy's order.
+    out = z0 + c[0] * x
+    return (out, z1 + x * c[1] - out * c[5], z2 + x * c[2] - out * c[6],
+            z3 + x * c[3] - out * c[7], x * c[4] - out * c[8])
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _extended(x: NDArray[np.float64], pad: int, k: int) -> float:
+    # Sample k of filtfilt's odd extension of ``x`` by ``pad`` samples at each end (_padded).
+    n = x.size
+    if k < pad:
+        return float(2.0 * x[0] - x[pad - k])
+    if k < pad + n:
+        return float(x[k - pad])
+    return float(2.0 * x[n - 1] - x[n - 2 - (k - n - pad)])
+
+
+@njit(cache=True, nogil=True)
+def _forward_run(x: NDArray[np.float64], y: NDArray[np.float64], pad: int, start: int,
+                 z: NDArray[np.float64], c: Coefficients) -> None:
+    # The forward pass from extended sample ``start`` to the end, from and into state ``z``.
+    z0, z1, z2, z3 = z[0], z[1], z[2], z[3]
+    for k in range(start, y.size):
+        y[k], z0, z1, z2, z3 = _tdf2(_extended(x, pad, k), z0, z1, z2, z3, c)
+    z[0], z[1], z[2], z[3] = z0, z1, z2, z3
+
+
+@njit(cache=True, nogil=True)
+def _backward_run(t: NDArray[np.float64], y: NDArray[np.float64], pad: int, start: int,
+                  z: NDArray[np.float64], later: float, c: Coefficients) -> bool:
+    # The backward pass with the derivative from extended sample ``start`` down to the trace's
+    # first; ``later`` is the filtered sample after ``start``. False for a time base the
+    # separate steps treat otherwise.
+    z0, z1, z2, z3 = z[0], z[1], z[2], z[3]
+    step = t[1] - t[0]
+    tolerance = 1e-8 + 1e-5 * abs(step)
+    last = t.size - 1
+    uniform = True
+    for j in range(start, pad - 1, -1):
+        out, z0, z1, z2, z3 = _tdf2(y[j], z0, z1, z2, z3, c)
+        k = j - pad
+        if k < last:
+            dt = t[k + 1] - t[k]
+            if abs(dt - step) <= tolerance and abs(dt) > _EPS:
+                y[j + 1] = 1e-3 * (later - out) / dt
+            else:
+                uniform = False
+        later = out
+    return uniform
+
+
+@njit(cache=True, nogil=True)
+def _fused_filtered_derivative(t: NDArray[np.float64], x: NDArray[np.float64],
+                               c: Coefficients, zi: NDArray[np.float64], pad: int
+                               ) -> NDArray[np.float64]:
+    y = np.empty(x.size + 2 * pad)
+    z = zi * _extended(x, pad, 0)
+    _forward_run(x, y, pad, 0, z, c)
+    uniform = _backward_run(t, y, pad, y.size - 1, zi * y[y.size - 1], 0.0, c)
+    return y[pad + 1:pad + x.size] if uniform else y[:0]
+
+
+@njit(cache=True, nogil=True)
+def _fused_filtered_derivative_pair(t1: NDArray[np.float64], x1: NDArray[np.float64],
+                                    t2: NDArray[np.float64], x2: NDArray[np.float64],
+                                    c: Coefficients, zi: NDArray[np.float64], pad: int
+                                    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    # _fused_filtered_derivative of two traces, their passes run side by side in one loop
+    # while both have samples left: a pass is a chain of dependent multiply-adds (every sample
+    # waits for the previous one), and two independent chains keep the floating-point units
+    # busy about twice as much. Each trace goes through the single-trace steps in their
+    # order: the same bits.
+    y1 = np.empty(x1.size + 2 * pad)
+    y2 = np.empty(x2.size + 2 * pad)
+    both = min(y1.size, y2.size)
+    first1, first2 = _extended(x1, pad, 0), _extended(x2, pad, 0)
+    p0, p1, p2, p3 = zi[0] * first1, zi[1] * first1, zi[2] * first1, zi[3] * first1
+    q0, q1, q2, q3 = zi[0] * first2, zi[1] * first2, zi[2] * first2, zi[3] * first2
+    for k in range(both):
+        y1[k], p0, p1, p2, p3 = _tdf2(_extended(x1, pad, k), p0, p1, p2, p3, c)
+        y2[k], q0, q1, q2, q3 = _tdf2(_extended(x2, pad, k), q0, q1, q2, q3, c)
+    _forward_run(x1, y1, pad, both, np.array([p0, p1, p2, p3]), c)
+    _forward_run(x2, y2, pad, both, np.array([q0, q1, q2, q3]), c)
+    # Backwards each trace starts at its own end: lane 1 at extended sample j1 = j2 + shift.
+    shift = y1.size - y2.size
+    end1, end2 = y1[y1.size - 1], y2[y2.size - 1]
+    p0, p1, p2, p3 = zi[0] * end1, zi[1] * end1, zi[2] * end1, zi[3] * end1
+    q0, q1, q2, q3 = zi[0] * end2, zi[1] * end2, zi[2] * end2, zi[3] * end2
+    step1, step2 = t1[1] - t1[0], t2[1] - t2[0]
+    tolerance1, tolerance2 = 1e-8 + 1e-5 * abs(step1), 1e-8 + 1e-5 * abs(step2)
+    later1 = later2 = 0.0
+    uniform1 = uniform2 = True
+    low2 = max(pad, pad - shift)  # the last j2 at which both lanes still run
+    for j2 in range(y2.size - 1, low2 - 1, -1):
+        j1 = j2 + shift
+        out1, p0, p1, p2, p3 = _tdf2(y1[j1], p0, p1, p2, p3, c)
+        out2, q0, q1, q2, q3 = _tdf2(y2[j2], q0, q1, q2, q3, c)
+        k1, k2 = j1 - pad, j2 - pad
+        if k1 < t1.size - 1:
+            dt = t1[k1 + 1] - t1[k1]
+            if abs(dt - step1) <= tolerance1 and abs(dt) > _EPS:
+                y1[j1 + 1] = 1e-3 * (later1 - out1) / dt
+            else:
+                uniform1 = False
+        if k2 < t2.size - 1:
+            dt = t2[k2 + 1] - t2[k2]
+            if abs(dt - step2) <= tolerance2 and abs(dt) > _EPS:
+                y2[j2 + 1] = 1e-3 * (later2 - out2) / dt
+            else:
+                uniform2 = False
+        later1, later2 = out1, out2
+    if shift > 0:
+        uniform1 = _backward_run(t1, y1, pad, low2 + shift - 1, np.array([p0, p1, p2, p3]),
+                                 later1, c) and uniform1
+    elif shift < 0:
+        uniform2 = _backward_run(t2, y2, pad, low2 - 1, np.array([q0, q1, q2, q3]),
+                                 later2, c) and uniform2
+    return (y1[pad + 1:pad + x1.size] if uniform1 else y1[:0],
+            y2[pad + 1:pad + x2.size] if uniform2 else y2[:0])
+
+
 @njit(cache=True, nogil=True)
 def _lfilter4(y: NDArray[np.float64], b: NDArray[np.float64], a: NDArray[np.float64],
               z: NDArray[np.float64], step: int) -> None:
@@ -146,99 +284,6 @@ def _lfilter4(y: NDArray[np.float64], b: NDArray[np.float64], a: NDArray[np.floa
         k += step
 
 
-@njit(cache=True, nogil=True)
-def _filtered_derivatives(times: List[NDArray[np.float64]], traces: List[NDArray[np.float64]],
-                          b: NDArray[np.float64], a: NDArray[np.float64],
-                          zi: NDArray[np.float64], pad: int, scratch: NDArray[np.float64]
-                          ) -> List[NDArray[np.float64]]:
-    # _filtered_derivative of each trace (no zero time steps: the caller checks), the traces
-    # side by side as the columns of one array so that the filter runs them together
-    # (_lfilter4_rows). Column l holds trace l with filtfilt's odd extension in its first
-    # sizes[l] rows. The work goes a block of rows at a time so that a block is copied,
-    # filtered and differentiated while it is in the cache. Forwards, every column starts at
-    # row 0 (what a shorter column filters after its end, its last sample repeated, is never
-    # read). Backwards, a column's pass starts at its own last row, from the steady state of
-    # its last forward output, so the blocks are also cut where a column ends.
-    lanes = len(traces)
-    sizes = np.empty(lanes, dtype=np.int64)
-    for lane in range(lanes):
-        sizes[lane] = traces[lane].size + 2 * pad
-    rows = sizes.max()
-    # The column array is the caller's scratch, kept from one group of traces to the next: a
-    # fresh one would cost its page faults every time.
-    y = scratch[:rows * lanes].reshape((rows, lanes))
-    state = np.empty((4, lanes))
-    for start in range(0, rows, _BLOCK):
-        stop = min(start + _BLOCK, rows)
-        for lane in range(lanes):
-            x = traces[lane]
-            n = x.size
-            for row in range(start, stop):
-                if row < pad:
-                    y[row, lane] = 2.0 * x[0] - x[pad - row]
-                elif row < pad + n:
-                    y[row, lane] = x[row - pad]
-                elif row < n + 2 * pad:
-                    y[row, lane] = 2.0 * x[n - 1] - x[n - 2 - (row - n - pad)]
-                else:
-                    # Not zeros: a filter fed zeros decays into subnormal numbers, whose
-                    # arithmetic is many times slower, and may stay there (rounding cycles).
-                    y[row, lane] = x[n - 1]
-        if start == 0:
-            for lane in range(lanes):
-                for j in range(4):
-                    state[j, lane] = zi[j] * y[0, lane]
-        _lfilter4_rows(y, b, a, state, start, stop - start, 1)
-    outs = List()
-    for lane in range(lanes):
-        outs.append(np.empty(traces[lane].size - 1))
-    high = rows
-    while high > 0:
-        for lane in range(lanes):
-            if sizes[lane] == high:
-                for j in range(4):
-                    state[j, lane] = zi[j] * y[high - 1, lane]
-        low = (high - 1) // _BLOCK * _BLOCK
-        for lane in range(lanes):
-            if low < sizes[lane] < high:
-                low = sizes[lane]
-        _lfilter4_rows(y, b, a, state, high - 1, high - low, -1)
-        # Rows from ``low`` on are final: the derivative samples that read them.
-        for lane in range(lanes):
-            t = times[lane]
-            out = outs[lane]
-            for k in range(max(low - pad, 0), min(high - pad, out.size)):
-                out[k] = 1e-3 * (y[pad + k + 1, lane] - y[pad + k, lane]) / (t[k + 1] - t[k])
-        high = low
-    return outs
-
-
-@njit(cache=True, nogil=True)
-def _lfilter4_rows(y: NDArray[np.float64], b: NDArray[np.float64], a: NDArray[np.float64],
-                   state: NDArray[np.float64], first: int, count: int, step: int) -> None:
-    # _lfilter4 of every column of ``y`` at once, over ``count`` rows from ``first`` (step 1
-    # forwards, -1 backwards), each column with its four delays in a column of ``state``. One
-    # pass is a chain of dependent multiply-adds (each sample waits for the previous one); the
-    # columns are independent chains whose samples sit side by side, so the inner loop runs
-    # them in vector registers. Each column does _lfilter4's operations in its order: the same
-    # bits.
-    b0, b1, b2, b3, b4 = b[0], b[1], b[2], b[3], b[4]
-    a1, a2, a3, a4 = a[1], a[2], a[3], a[4]
-    z0, z1, z2, z3 = state[0], state[1], state[2], state[3]
-    row = first
-    for _ in range(count):
-        values = y[row]
-        for lane in range(values.size):
-            x = values[lane]
-            out = z0[lane] + b0 * x
-            z0[lane] = z1[lane] + x * b1 - out * a1
-            z1[lane] = z2[lane] + x * b2 - out * a2
-            z2[lane] = z3[lane] + x * b3 - out * a3
-            z3[lane] = x * b4 - out * a4
-            values[lane] = out
-        row += step
-
-
 def filtered_dvdt(t: NDArray[np.floating], v: NDArray[np.floating],
                   filter_hz: float | None) -> NDArray[np.float64]:
     """dV/dt in V/s (= mV/ms) of ``v`` (mV) over ``t`` (s): forward differences stored at the
@@ -248,6 +293,11 @@ def filtered_dvdt(t: NDArray[np.floating], v: NDArray[np.floating],
     """
     times = np.asarray(t, dtype=np.float64)
     volts = np.asarray(v, dtype=np.float64)
+    fused = _fused(times, volts, filter_hz)
+    if fused is not None:
+        derivative = _fused_filtered_derivative(times, np.ascontiguousarray(volts), *fused)
+        if derivative.size == volts.size - 1:
+            return derivative
     fraction = _filter_fraction(times, filter_hz)
     if fraction is not None:
         b, a, zi = _bessel(fraction)
@@ -258,36 +308,52 @@ def filtered_dvdt(t: NDArray[np.floating], v: NDArray[np.floating],
     return _derivative(times, np.ascontiguousarray(volts))
 
 
+def _fused(times: NDArray[np.float64], volts: NDArray[np.float64], filter_hz: float | None
+           ) -> tuple[Coefficients, NDArray[np.float64], int] | None:
+    """The filter's coefficients, steady state and padding when ``filtered_dvdt`` can take the
+    fused path (a filter below the Nyquist frequency of the first time step, a trace long
+    enough for the compiled filter); the time base's uniformity is checked as it runs. None
+    otherwise (also for a cutoff at or above the Nyquist frequency, whose error needs the
+    uniformity checked first)."""
+    if not filter_hz or times.size < 2 or times.size != volts.size \
+            or not times[1] - times[0] > 0:
+        return None
+    fraction = filter_hz / (float(1.0 / (times[1] - times[0])) / 2.0)
+    if not 0.0 <= fraction < 1.0:
+        return None
+    b, a, zi = _bessel(fraction)
+    pad = _compiled_padding(volts.size, b, a)
+    if pad is None:
+        return None
+    coefficients = (b[0], b[1], b[2], b[3], b[4], a[1], a[2], a[3], a[4])
+    return tuple(float(value) for value in coefficients), zi, pad  # type: ignore[return-value]
+
+
 def filtered_dvdts(traces: Sequence[tuple[NDArray[np.floating], NDArray[np.floating]]],
                    filter_hz: float | None) -> list[NDArray[np.float64]]:
     """``[filtered_dvdt(t, v, filter_hz) for t, v in traces]``, the same values to the last
-    bit, with the filter passes of all the traces run side by side (``_filtfilt_lanes``): the
-    throughput of the processor instead of the latency of one pass."""
+    bit, with the traces filtered two at a time side by side (traces of about the same length
+    together): the throughput of the processor instead of the latency of one filter pass."""
     out: list[NDArray[np.float64] | None] = [None] * len(traces)
-    batched: dict[float, list[int]] = {}
-    for k, (t, v) in enumerate(traces):
-        fraction = _filter_fraction(np.asarray(t, dtype=np.float64), filter_hz)
-        # A uniform time base with steps above 1e-7 s has no zero steps to drop.
-        if (fraction is not None and _compiled_padding(np.size(v), *_bessel(fraction)[:2])
-                and t[1] - t[0] > 1e-7):
-            batched.setdefault(fraction, []).append(k)
-        else:
+    arrays = [(np.asarray(t, dtype=np.float64), np.ascontiguousarray(v, dtype=np.float64))
+              for t, v in traces]
+    by_filter: dict[tuple[Coefficients, int], list[int]] = {}
+    steady: dict[tuple[Coefficients, int], NDArray[np.float64]] = {}
+    for k, (t, v) in enumerate(arrays):
+        fused = _fused(t, v, filter_hz)
+        if fused is not None:
+            coefficients, zi, pad = fused
+            by_filter.setdefault((coefficients, pad), []).append(k)
+            steady[coefficients, pad] = zi
+    for (coefficients, pad), members in by_filter.items():
+        members.sort(key=lambda k: arrays[k][1].size)
+        for first, second in zip(members[0::2], members[1::2], strict=False):
+            out[first], out[second] = _fused_filtered_derivative_pair(
+                *arrays[first], *arrays[second], coefficients, steady[coefficients, pad], pad)
+    for k, (t, v) in enumerate(arrays):
+        derivative = out[k]
+        if derivative is None or derivative.size != v.size - 1:
             out[k] = filtered_dvdt(t, v, filter_hz)
-    for fraction, members in batched.items():
-        b, a, zi = _bessel(fraction)
-        pad = 3 * len(a)
-        # Traces of about the same length side by side: a shorter one's lane idles to the end.
-        members.sort(key=lambda k: np.size(traces[k][1]))
-        groups = [members[k:k + LANES] for k in range(0, len(members), LANES)]
-        scratch = np.empty(max(len(g) * max(np.size(traces[k][1]) + 2 * pad for k in g)
-                               for g in groups))
-        for lanes in groups:
-            derivatives = _filtered_derivatives(
-                List([np.ascontiguousarray(traces[k][0], dtype=np.float64) for k in lanes]),
-                List([np.ascontiguousarray(traces[k][1], dtype=np.float64) for k in lanes]),
-                b, a, zi, pad, scratch)
-            for k, derivative in zip(lanes, derivatives, strict=True):
-                out[k] = derivative
     return [d for d in out if d is not None]
 
 

@@ -184,3 +184,32 @@ def test_allen2016_short_square_means_take_the_common_amplitude_sweeps(
                                                                       rel=1e-12)
         checked += len(firsts) > len(at_common)
     assert checked  # some cell has spiking short squares at another amplitude
+
+
+def test_threads_give_the_same_recordings_and_cell(synth_snapshot: Path) -> None:
+    """Reading and measuring the sweeps on two threads changes no value."""
+    from ctmirror.features.ephys import ALLEN2016
+
+    nwb = sorted(synth_snapshot.rglob("*.nwb"))[0]
+    one, one_problems = recordings_from_nwb(nwb)
+    two, two_problems = recordings_from_nwb(nwb, threads=2)
+    assert one_problems == two_problems
+    assert [r.sweep_number for r in one] == [r.sweep_number for r in two]
+    for a, b in zip(one, two, strict=True):
+        assert np.array_equal(a.v, b.v) and np.array_equal(a.i, b.i)
+    for definitions in (IPFX, ALLEN2016):
+        single = cell_features(one, definitions)
+        threaded = cell_features(two, definitions, threads=2)
+        assert threaded.values == single.values
+        assert (threaded.rheobase_sweep_number, threaded.hero_sweep_number, threaded.sweep_problems,
+                threaded.protocol_problems) == (single.rheobase_sweep_number,
+                                                single.hero_sweep_number, single.sweep_problems,
+                                                single.protocol_problems)
+        assert list(threaded.sweeps) == list(single.sweeps)
+        for number, result in single.sweeps.items():
+            other = threaded.sweeps[number]
+            assert result.train == other.train or str(result.train) == str(other.train)
+            for name in result.spikes:
+                assert np.array_equal(result.spikes[name], other.spikes[name], equal_nan=True) \
+                    if result.spikes[name].dtype.kind == "f" \
+                    else np.array_equal(result.spikes[name], other.spikes[name])
