@@ -8,10 +8,10 @@ mirrored is built from them (``ctmirror.biophys.simulate``, as AllenSDK's runner
 template's mechanisms compiled once per content hash into ``<root>/nrnmech``, and run on the
 cell's Long Square, Short Square and Ramp sweeps and the fit's training sweeps (the stimuli
 are ``features.biophys_stimuli``; add Noise for the noise sweeps), stimuli from the ``sweeps``
-Parquet file. Its spikes go to ``biophysical_spikes``, each sweep's spike counts to ``biophysical_sweep_metrics``, and the
-feature-average error over the fit's training sweeps (``ctmirror.biophys.scoring``) with each
-feature to ``biophysical_feature_metrics``. The published ``rheobase_feature_average`` is
-copied beside it.
+Parquet file. Its spikes go to ``biophysical_spikes``, each sweep's spike counts to
+``biophysical_sweep_metrics``, and the feature-average error over the fit's training sweeps
+(``ctmirror.biophys.scoring``) with each feature to ``biophysical_feature_metrics``. The
+published ``rheobase_feature_average`` is copied beside it.
 
 A model is (re)computed when the bytes of its fit, SWC, mechanisms or recording, its cell or
 template, the settings it was run with, or the code version differ from what its row records;

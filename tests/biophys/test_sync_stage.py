@@ -23,7 +23,7 @@ from ctmirror.settings import Settings, SyncConfig
 from ctmirror.sync import run_sync_locally
 from tests.e2e.warehouse_sql import assert_dataset_tables_match_files
 from tests.e2e.warehouse_sql import query_rows as rows
-from tests.faults.corpus import replace_file
+from tests.faults.corpus import edit_records, replace_file
 
 pytest.importorskip("neuron", reason="NEURON is not installed (the ctmirror[neuron] extra)",
                     exc_type=ImportError)
@@ -79,11 +79,15 @@ def short_square_snapshot(synth_snapshot: Path, tmp_path: Path) -> Path:
     return snapshot
 
 
-def _edit_fit(snapshot: Path, model_id: int, edit: Any) -> None:
+def _edit_fit(snapshot: Path, model_id: int, edit: Any, revision: str) -> None:
+    """Serve an edited fit, its record changed too (as upstream: a changed record is what
+    makes the mirror fetch a file again)."""
     snap = Snapshot(snapshot)
     stored = _fit_files(snap)[model_id]
     replace_file(snapshot, ("well_known_file", stored.id),
                  edit(snap.resolve(stored).read_bytes()))
+    edit_records(snapshot, "WellKnownFile", lambda records: [
+        {**r, "updated_at": revision} if r["id"] == stored.id else r for r in records])
 
 
 @pytest.fixture
@@ -159,7 +163,7 @@ def test_every_model_with_a_recording_gets_rows_once(
         fit["conditions"][0]["celsius"] = 30.0
         return json.dumps(fit).encode()
 
-    _edit_fit(short_square_snapshot, changed, warmer)
+    _edit_fit(short_square_snapshot, changed, warmer, "2026-12-06T01:00:00Z")
     third = run_sync_locally(_config(replica.base_url, root, url))
     assert third.errors == ()
     redone = third.stages[STAGE]
@@ -178,7 +182,8 @@ def test_broken_fit_and_timeout_are_that_models_failures(
                 if s.get("ephys_result_id") in results}
     cells = {m["id"]: m["specimen_id"] for m in snap.iter_records("NeuronalModel")}
     broken = min(m for m in _fit_files(snap) if cells[m] in recorded)
-    _edit_fit(short_square_snapshot, broken, lambda data: data.replace(b'"genome"', b'"gnome"'))
+    _edit_fit(short_square_snapshot, broken, lambda data: data.replace(b'"genome"', b'"gnome"'),
+              "2026-12-06T01:00:00Z")
     root = tmp_path / "mirror"
     url = f"duckdb:///{root / 'warehouse.duckdb'}"
     with serve_in_thread(short_square_snapshot) as replica:
@@ -195,8 +200,8 @@ def test_broken_fit_and_timeout_are_that_models_failures(
                  f"WHERE sync_id = '{first.sync_id}'")
 
         # A simulation over its deadline: the child is killed, the model failed, no spikes.
-        _edit_fit(short_square_snapshot, broken, lambda data: data.replace(b'"gnome"',
-                                                                           b'"genome"'))
+        _edit_fit(short_square_snapshot, broken,
+                  lambda data: data.replace(b'"gnome"', b'"genome"'), "2026-12-06T02:00:00Z")
         slow = run_sync_locally(_config(replica.base_url, root, url, biophys_timeout_s=0.001))
     [late] = slow.stages[STAGE].failures
     assert late.source_id == broken and "took longer than 0.001 s" in late.message
