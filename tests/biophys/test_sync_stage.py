@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -90,18 +89,18 @@ def _edit_fit(snapshot: Path, model_id: int, edit: Any, revision: str) -> None:
         {**r, "updated_at": revision} if r["id"] == stored.id else r for r in records])
 
 
-@pytest.fixture
-def synced(short_square_snapshot: Path, tmp_path: Path) -> Iterator[tuple[Path, str, Any]]:
-    root = tmp_path / "mirror"
-    url = f"duckdb:///{root / 'warehouse.duckdb'}"
-    with serve_in_thread(short_square_snapshot) as replica:
-        first = run_sync_locally(_config(replica.base_url, root, url))
-        yield root, url, (first, replica)
+def _sync(snapshot: Path, root: Path, **features: Any) -> Any:
+    """One sync from a replica started for it (a running replica keeps the records it read)."""
+    with serve_in_thread(snapshot) as replica:
+        return run_sync_locally(_config(replica.base_url, root,
+                                        f"duckdb:///{root / 'warehouse.duckdb'}", **features))
 
 
 def test_every_model_with_a_recording_gets_rows_once(
-        synced: tuple[Path, str, Any], short_square_snapshot: Path) -> None:
-    root, url, (first, replica) = synced
+        short_square_snapshot: Path, tmp_path: Path) -> None:
+    root = tmp_path / "mirror"
+    url = f"duckdb:///{root / 'warehouse.duckdb'}"
+    first = _sync(short_square_snapshot, root)
     assert first.errors == ()
     report = first.stages[STAGE]
     recorded = dict(rows(url, """
@@ -148,7 +147,7 @@ def test_every_model_with_a_recording_gets_rows_once(
         metrics[m][3] for m in perisomatic)
     assert_dataset_tables_match_files(url, root)
 
-    second = run_sync_locally(_config(replica.base_url, root, url))
+    second = _sync(short_square_snapshot, root)
     assert second.errors == ()
     again = second.stages[STAGE]
     assert again.pending == 0 and again.counts["simulated"] == 0
@@ -164,7 +163,7 @@ def test_every_model_with_a_recording_gets_rows_once(
         return json.dumps(fit).encode()
 
     _edit_fit(short_square_snapshot, changed, warmer, "2026-12-06T01:00:00Z")
-    third = run_sync_locally(_config(replica.base_url, root, url))
+    third = _sync(short_square_snapshot, root)
     assert third.errors == ()
     redone = third.stages[STAGE]
     assert redone.pending == 1 and redone.counts["simulated"] == 1
@@ -186,23 +185,22 @@ def test_broken_fit_and_timeout_are_that_models_failures(
               "2026-12-06T01:00:00Z")
     root = tmp_path / "mirror"
     url = f"duckdb:///{root / 'warehouse.duckdb'}"
-    with serve_in_thread(short_square_snapshot) as replica:
-        first = run_sync_locally(_config(replica.base_url, root, url))
-        report = first.stages[STAGE]
-        [failure] = report.failures
-        assert failure.source_id == broken and "not a perisomatic fit" in failure.message
-        [(problem, average)] = rows(url, "SELECT problem, feature_average FROM "
-                                         f"biophysical_model_metrics WHERE neuronal_model_id "
-                                         f"= {broken}")
-        assert average is None and "not a perisomatic fit" in problem
-        assert (STAGE, "NeuronalModel", broken) in rows(
-            url, f"SELECT stage, model, record_id FROM sync_errors "
-                 f"WHERE sync_id = '{first.sync_id}'")
+    first = _sync(short_square_snapshot, root)
+    report = first.stages[STAGE]
+    [failure] = report.failures
+    assert failure.source_id == broken and "not a perisomatic fit" in failure.message
+    [(problem, average)] = rows(url, "SELECT problem, feature_average FROM "
+                                     f"biophysical_model_metrics WHERE neuronal_model_id "
+                                     f"= {broken}")
+    assert average is None and "not a perisomatic fit" in problem
+    assert (STAGE, "NeuronalModel", broken) in rows(
+        url, f"SELECT stage, model, record_id FROM sync_errors "
+             f"WHERE sync_id = '{first.sync_id}'")
 
-        # A simulation over its deadline: the child is killed, the model failed, no spikes.
-        _edit_fit(short_square_snapshot, broken,
-                  lambda data: data.replace(b'"gnome"', b'"genome"'), "2026-12-06T02:00:00Z")
-        slow = run_sync_locally(_config(replica.base_url, root, url, biophys_timeout_s=0.001))
+    # A simulation over its deadline: the child is killed, the model failed, no spikes.
+    _edit_fit(short_square_snapshot, broken,
+              lambda data: data.replace(b'"gnome"', b'"genome"'), "2026-12-06T02:00:00Z")
+    slow = _sync(short_square_snapshot, root, biophys_timeout_s=0.001)
     [late] = slow.stages[STAGE].failures
     assert late.source_id == broken and "took longer than 0.001 s" in late.message
     assert not list(root.glob(f"parquet/biophysical_spikes/*/biophys-{broken}.parquet"))
