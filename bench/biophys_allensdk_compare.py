@@ -12,6 +12,11 @@ twice the training amplitude; each with 0.1 s before and after. AllenSDK's side
 cvode) run on the same arrays; both compile the bundled .mod files with their own ``nrnivmodl``.
 Spikes are detected on both traces with the project's code (``ctmirror.biophys.response``) and
 paired in order when the counts agree, else each AllenSDK spike with the nearest of ours.
+
+Per model (each is one cell's model): the integration time per simulated second over its
+stimuli on each side, and the wall time of one process running all of them as the sync stage
+does (``ctmirror.biophys.child``: process start, NEURON and mechanisms loaded, the cell built,
+every stimulus run, fixed step) against AllenSDK's side process doing the same.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import json
 import subprocess
 import tempfile
 import time
+from collections import deque
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +75,34 @@ def pair(ours: np.ndarray, sdk: np.ndarray) -> np.ndarray:
     return np.array([np.min(np.abs(ours - t)) for t in sdk])
 
 
+def _per_model(package: Path, model: Any, library: Path, stimuli: dict[str, np.ndarray],
+               rows: list[dict[str, Any]], sdk_process_s: float) -> dict[str, Any]:
+    """One model's seconds per simulated second on each side, and its whole-process wall time
+    as the sync stage runs it."""
+    from ctmirror.biophys.child import Request, Simulation, simulate_in_child
+
+    name = package.name.removeprefix("neuronal_model_")
+    mine = [r for r in rows if r["model"] == name]
+    simulated = sum(r["simulated_s"] for r in mine)
+    request = Request(next(package.glob("*_fit.json")), model.swc, library, "fixed",
+                      tuple(Simulation(i, current, DT)
+                            for i, current in enumerate(stimuli.values())))
+    began = time.perf_counter()
+    deque(simulate_in_child(request, timeout_s=3600.0), maxlen=0)
+    stage_process_s = time.perf_counter() - began
+    return {
+        "model": name, "simulated_s": simulated,
+        "sdk_run_s_per_sim_s": sum(r["sdk_run_s_per_sim_s"] * r["simulated_s"]
+                                   for r in mine) / simulated,
+        **{f"{solver}_run_s_per_sim_s": sum(r[solver]["run_s_per_sim_s"] * r["simulated_s"]
+                                            for r in mine) / simulated
+           for solver in ("fixed", "cvode")},
+        "sdk_process_s": sdk_process_s, "stage_process_s": stage_process_s,
+        "stage_process_s_per_sim_s": stage_process_s / simulated,
+        "sdk_process_s_per_sim_s": sdk_process_s / simulated,
+    }
+
+
 def main() -> None:
     from ctmirror.biophys.mechanisms import compile_mechanisms, mod_files_in
     from ctmirror.biophys.response import analyse
@@ -96,6 +130,7 @@ def main() -> None:
     sdk_library = next(sdk_build.glob("*/libnrnmech.so"))
 
     rows: list[dict[str, Any]] = []
+    per_model: list[dict[str, Any]] = []
     for package in packages:
         model = PerisomaticModel.from_dir(package)
         amp = _training_amp(package, model.fit)
@@ -159,9 +194,13 @@ def main() -> None:
                       f"cvode {c['within_0.1ms']} (max {c['max_diff_ms']:.3f} ms)  s/sim s sdk "
                       f"{row['sdk_run_s_per_sim_s']:.2f} fixed {f['run_s_per_sim_s']:.2f} cvode "
                       f"{c['run_s_per_sim_s']:.3f}", flush=True)
+        per_model.append(_per_model(package, model, library, stimuli, rows, sdk_wall))
+        if not args.json:
+            print(json.dumps(per_model[-1]), flush=True)
 
     total = sum(r["sdk_spikes"] for r in rows)
-    summary: dict[str, Any] = {"models": len(packages), "sweeps": len(rows), "sdk_spikes": total}
+    summary: dict[str, Any] = {"models": len(packages), "sweeps": len(rows), "sdk_spikes": total,
+                               "per_model": per_model}
     for solver in ("fixed", "cvode"):
         within = sum(r[solver]["within_0.1ms"] for r in rows)
         summary[solver] = {

@@ -136,6 +136,11 @@ def sync(
                                     "address (tcp://host:8786) or local:N (a local cluster of N "
                                     "worker processes) [default: worker processes here]"),
     ] = None,
+    biophys: Annotated[
+        bool | None, typer.Option(help="Simulate biophysical models of new or changed inputs "
+                                       "with NEURON and recompute their feature average "
+                                       "(needs the neuron extra) [default: yes]")
+    ] = None,
     prefect: Annotated[
         bool,
         typer.Option(help="Run as a Prefect flow (temporary local server unless PREFECT_API_URL "
@@ -155,7 +160,7 @@ def sync(
                          files={"categories": files, "image_downsample": image_downsample,
                                 "convert": convert},
                          features={"ephys": features, "morphology": features, "glif": glif,
-                                   "glif_voltages": glif_voltages or None,
+                                   "biophys": biophys, "glif_voltages": glif_voltages or None,
                                    "ephys_definitions": definitions, "dask": dask})
     if images is not None:
         settings.files.categories = _file_categories(settings.files.categories, images)

@@ -91,6 +91,19 @@ class FeaturesSettings(BaseModel):
     glif_voltages: bool = Field(
         False, description="Also write every GLIF model's simulated voltage traces "
                            "(Parquet dataset glif_voltages; large: 4 bytes per sample)")
+    biophys: bool = Field(True, description="Simulate biophysical models with NEURON on their "
+                                            "cell's recording and recompute their feature "
+                                            "average (needs the neuron extra)")
+    biophys_stimuli: str = Field(
+        "Long Square,Short Square,Ramp", description="Sweeps biophysical models are run on, by "
+        "the start of their stimulus name (comma list; add Noise for the long noise sweeps); "
+        "the fit's training sweeps are always run")
+    biophys_solver: Literal["fixed", "cvode"] = Field(
+        "fixed", description="fixed: one step per sample, AllenSDK's runner's spikes; cvode: "
+                             "variable step, faster on squares, spike times drift by ms")
+    biophys_timeout_s: float = Field(
+        1800.0, gt=0, description="Give up a model whose simulation of one sweep takes longer "
+                                  "than this many seconds (a recorded failure)")
 
     @field_validator("dask")
     @classmethod

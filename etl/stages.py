@@ -63,8 +63,12 @@ class StageReport:
     withdrawn: int = 0
     failures: tuple[Failure, ...] = ()
     counts: Mapping[str, float] = field(default_factory=dict)
+    #: Why the stage did not run (``DerivedStage.disabled_reason``), else None.
+    skipped: str | None = None
 
     def summary(self) -> str:
+        if self.skipped is not None:
+            return f"skipped: {self.skipped}"
         counts = "".join(f", {value:,.{0 if float(value).is_integer() else 1}f} "
                          f"{name.replace('_', ' ')}" for name, value in self.counts.items())
         return (f"{self.done} of {self.pending} done{counts}, {len(self.failures)} failed, "
@@ -127,6 +131,11 @@ class DerivedStage(ABC, Generic[Item, Outcome, Gone]):
 
     def enabled(self) -> bool:
         return True
+
+    def disabled_reason(self) -> str | None:
+        """Why a stage that is not ``enabled`` does not run, for the summary; None to report
+        it as one that found nothing to do."""
+        return None
 
     @abstractmethod
     def plan(self) -> Plan[Item, Gone]: ...

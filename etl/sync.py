@@ -32,6 +32,7 @@ from ctmirror.errors import ApiDownError, ApiError, CtMirrorError
 from ctmirror.rma import RmaClient
 from ctmirror.settings import SyncConfig
 from ctmirror.stages import DerivedStage, StageReport, run_stage
+from ctmirror.sync_biophys import BiophysicalMetrics
 from ctmirror.sync_convert import Convert
 from ctmirror.sync_features import EphysFeatures
 from ctmirror.sync_glif import GlifMetrics
@@ -342,7 +343,10 @@ def derived(stage: type[DerivedStage[Any, Any, Any]]) -> Step:
     """The step that runs a derived stage (see ``ctmirror.stages``)."""
     def run(config: SyncConfig, sync_id: str, progress: bool) -> StageReport:
         with _warehouse(config) as engine:
-            return run_stage(stage(engine, config))
+            instance = stage(engine, config)
+            report = run_stage(instance)
+            reason = None if instance.enabled() else instance.disabled_reason()
+            return report if reason is None else replace(report, skipped=reason)
 
     return Step(stage.name, run, stage=stage)
 
@@ -358,6 +362,7 @@ STEPS: tuple[Step, ...] = (
     derived(EphysFeatures),
     derived(MorphologyFeatures),
     derived(GlifMetrics),
+    derived(BiophysicalMetrics),
 )
 
 

@@ -9,6 +9,11 @@ from __future__ import annotations
 
 from ctmirror.schema.allen_model import MODEL_TABLES, AllenModel, Association
 from ctmirror.schema.base import BOOKKEEPING_COLUMNS, Base
+from ctmirror.schema.biophysical_metrics import (
+    BiophysicalFeatureMetrics,
+    BiophysicalModelMetrics,
+    BiophysicalSweepMetrics,
+)
 from ctmirror.schema.ephys import EphysFeature, EphysResult, EphysSweep
 from ctmirror.schema.ephys_recomputed import (
     RECOMPUTED_FEATURES,
@@ -59,8 +64,11 @@ __all__ = [
     "ApiCellTypesSpecimenDetail",
     "Association",
     "Base",
+    "BiophysicalFeatureMetrics",
     "BiophysicalFit",
     "BiophysicalFitParameter",
+    "BiophysicalModelMetrics",
+    "BiophysicalSweepMetrics",
     "ChangeKind",
     "Donor",
     "EphysFeature",

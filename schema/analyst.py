@@ -28,6 +28,7 @@ from sqlalchemy import Table
 
 from ctmirror.schema.allen_model import MODEL_TABLES
 from ctmirror.schema.base import BOOKKEEPING_COLUMNS, mapped_table
+from ctmirror.schema.biophysical_metrics import BiophysicalModelMetrics
 from ctmirror.schema.ephys import EphysFeature, EphysSweep
 from ctmirror.schema.ephys_recomputed import (
     RECOMPUTED_FEATURES,
@@ -110,6 +111,7 @@ _TEMPLATES = mapped_table(NeuronalModelTemplate)
 _RUNS = mapped_table(NeuronalModelRun)
 _GLIF_CONFIGS = mapped_table(GlifNeuronConfig)
 _MODEL_METRICS = mapped_table(ModelMetrics)
+_BIOPHYSICAL_METRICS = mapped_table(BiophysicalModelMetrics)
 _MIRROR_FILES = mapped_table(MirrorFile)
 _WELL_KNOWN_FILES = mapped_table(WellKnownFile)
 
@@ -394,6 +396,52 @@ WHERE {m.current} AND {level} IS NOT NULL"""
         columns, sources)
 
 
+def _biophysical_models() -> AnalystView:
+    bm = _Source(_BIOPHYSICAL_METRICS, "bm")
+    m, t = _Source(_MODELS, "m"), _Source(_TEMPLATES, "t")
+    run = _Source(_RUNS, "brun0")
+    published = _first_per(
+        run, "neuronal_model_id",
+        f"CASE WHEN {run['rheobase_feature_average']} IS NULL THEN 1 ELSE 0 END, {run['id']}",
+        where=run.current)
+    columns = (
+        ViewColumn("neuronal_model_id", "the biophysical model's NeuronalModel.id (key)",
+                   m["id"]),
+        ViewColumn("specimen_id", "the cell the model was fitted to (Specimen.id)",
+                   m["specimen_id"]),
+        ViewColumn("model_name", "the model's published name", m["name"]),
+        ViewColumn("template_name", "its template: 'Biophysical - perisomatic' or "
+                   "'Biophysical - all active'", t["name"]),
+        ViewColumn("published_feature_average", "published rheobase_feature_average of the "
+                   "model's run (dimensionless)", "pr.rheobase_feature_average"),
+        ViewColumn("recomputed_feature_average", "feature-average error the sync recomputed by "
+                   "simulating the model with NEURON on the cell's training sweeps' stimuli "
+                   "(dimensionless; mean |model - recorded| / recorded sd)",
+                   bm["feature_average"]),
+        ViewColumn("features_scored", "features in the recomputed average (count)",
+                   bm["features_scored"]),
+        ViewColumn("simulated_sweeps", "current-clamp sweeps the model was run on (count)",
+                   bm["simulated_sweeps"]),
+        ViewColumn("sweeps_same_spike_count", "simulated sweeps on which the model fired as "
+                   "many spikes as the recording (count)", bm["sweeps_same_spike_count"]),
+        ViewColumn("model_spikes", "spikes of the model over every simulated sweep (count)",
+                   bm["model_spikes"]),
+        ViewColumn("recomputed_problem", "why the recomputed average is empty (not run, no "
+                   "recording when the row is missing), else empty", bm["problem"]),
+    )
+    sources = f"""FROM {m.ref}
+JOIN {t.ref} ON {t['id']} = {m['neuronal_model_template_id']} AND {t.current}
+LEFT JOIN {bm.ref} ON {bm['neuronal_model_id']} = {m['id']}
+LEFT JOIN (SELECT * FROM {published} ranked WHERE row_rank = 1) pr
+       ON pr.neuronal_model_id = {m['id']}
+WHERE {m.current} AND {t['name']} LIKE '{BIOPHYSICAL_TEMPLATE_PREFIX}%'"""
+    return AnalystView(
+        "biophysical_models",
+        "one row per current biophysical model: its template and its feature average as "
+        "published and as recomputed with NEURON, with the spike-count agreement",
+        columns, sources)
+
+
 # -- sweeps -------------------------------------------------------------------------------
 
 def _sweep_features_source() -> str:
@@ -550,7 +598,8 @@ CURRENT_VIEWS: tuple[AnalystView, ...] = tuple(_current_view(t) for t in MODEL_T
 
 #: Every analyst view, in the order they are created.
 ANALYST_VIEWS: tuple[AnalystView, ...] = (
-    *CURRENT_VIEWS, _cells(), _glif_models(), _fi_curves(), _sweep_summary(),
+    *CURRENT_VIEWS, _cells(), _glif_models(), _biophysical_models(), _fi_curves(),
+    _sweep_summary(),
     _reconstruction_summary(),
 )
 ANALYST_VIEWS_BY_NAME = {view.name: view for view in ANALYST_VIEWS}

@@ -8,6 +8,7 @@ Each dataset lives under ``<root>/parquet/<name>/`` and is Hive-partitioned by s
     parquet/ephys_spikes/specimen_id=<id>/spikes-<well_known_file_id>-<definitions>.parquet
     parquet/glif_spikes/specimen_id=<id>/glif-<neuronal_model_id>.parquet
     parquet/glif_voltages/specimen_id=<id>/voltage-<neuronal_model_id>.parquet
+    parquet/biophysical_spikes/specimen_id=<id>/biophys-<neuronal_model_id>.parquet
 
 One file per source file (per model for the GLIF outputs), named by the source's id, so
 converting a file again replaces its output atomically and can never leave two copies of its
@@ -247,16 +248,39 @@ GLIF_VOLTAGES = ParquetDataset(
     ]),
 )
 
+BIOPHYSICAL_SPIKES = ParquetDataset(
+    name="biophysical_spikes",
+    file_prefix="biophys",
+    row_key=("neuronal_model_id", "sweep_number", "spike_number"),
+    description="One row per spike of a biophysical model simulated with NEURON on a "
+                "current-clamp sweep of its cell (file: biophys-<neuronal_model_id>.parquet).",
+    schema=pa.schema([
+        _field("specimen_id", pa.int64(), "cell (Specimen.id) whose sweeps drove the model",
+               nullable=False),
+        _field("neuronal_model_id", pa.int64(), "the biophysical model (NeuronalModel.id)",
+               nullable=False),
+        _field("sweep_number", pa.int32(), "N of Sweep_N whose stimulus was injected",
+               nullable=False),
+        _field("spike_number", pa.int32(), "0 for the sweep's first model spike", nullable=False),
+        _field("spike_time_s", pa.float64(), "threshold time, s from sweep start",
+               nullable=False),
+        _field("threshold_v", pa.float64(), "mV, on the model's scale"),
+        _field("peak_v", pa.float64(), "mV, on the model's scale"),
+    ]),
+)
+
 DATASETS: tuple[ParquetDataset, ...] = (SWEEPS, RECONSTRUCTION_NODES, RECONSTRUCTION_MARKERS,
-                                        EPHYS_SPIKES, GLIF_SPIKES, GLIF_VOLTAGES)
+                                        EPHYS_SPIKES, GLIF_SPIKES, GLIF_VOLTAGES,
+                                        BIOPHYSICAL_SPIKES)
 DATASETS_BY_NAME = {d.name: d for d in DATASETS}
 #: The datasets without sample arrays: on a PostgreSQL warehouse (which cannot read Parquet)
 #: their rows are also loaded into tables of the same names and columns
 #: (``ctmirror.schema.dataset_tables``); the traces stay in Parquet.
 TABLE_DATASETS: tuple[ParquetDataset, ...] = (RECONSTRUCTION_NODES, RECONSTRUCTION_MARKERS,
-                                              EPHYS_SPIKES, GLIF_SPIKES)
+                                              EPHYS_SPIKES, GLIF_SPIKES, BIOPHYSICAL_SPIKES)
 
 __all__ = [
+    "BIOPHYSICAL_SPIKES",
     "CONVERTER_VERSION",
     "DATASETS",
     "DATASETS_BY_NAME",

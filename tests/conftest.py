@@ -92,7 +92,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 
 @pytest.fixture(autouse=True)
-def clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
+def clean_environ(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> None:
     for name in list(os.environ):
         if name.startswith("CTMIRROR_") and not name.startswith("CTMIRROR_TEST_"):
             monkeypatch.delenv(name)
@@ -100,6 +100,10 @@ def clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(name)
     monkeypatch.setenv("DO_NOT_TRACK", "1")
     monkeypatch.setenv("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    # NEURON runs of every biophysical model take minutes: only the tests of that stage run
+    # them (with the extra installed); elsewhere the stage is off, as without the extra
+    if "tests/biophys/" not in request.node.nodeid:
+        monkeypatch.setenv("CTMIRROR_FEATURES__BIOPHYS", "false")
 
 
 @pytest.fixture(scope="session")
@@ -130,6 +134,7 @@ def synced_mirror(synth_snapshot: Path, tmp_path_factory: pytest.TempPathFactory
     settings.root = root
     settings.warehouse.url = duckdb_url(root)
     settings.features.glif_voltages = True
+    settings.features.biophys = False  # minutes with NEURON; tests/biophys run that stage
     with serve_in_thread(synth_snapshot) as replica:
         settings.api.base_url = replica.base_url
         result = run_sync_locally(settings.sync_config())

@@ -56,14 +56,21 @@ class PerisomaticModel:
             raise InputError(f"{model_dir}: expected one *_fit.json, found {len(fits)}")
         if len(swcs) != 1:
             raise InputError(f"{model_dir}: expected one reconstruction .swc, found {len(swcs)}")
+        return cls.from_files(fits[0], swcs[0])
+
+    @classmethod
+    def from_files(cls, fit_path: Path, swc: Path) -> PerisomaticModel:
+        """The model of a ``*_fit.json`` and a reconstruction ``.swc`` (e.g. mirrored files)."""
         try:
-            fit = json.loads(fits[0].read_text())
+            fit = json.loads(fit_path.read_text())
             for key in ("passive", "genome", "conditions"):
                 fit[key][0]
         except (ValueError, KeyError, IndexError, TypeError) as exc:
-            raise InputError(f"{fits[0]}: not a perisomatic fit ({type(exc).__name__}: "
+            raise InputError(f"{fit_path}: not a perisomatic fit ({type(exc).__name__}: "
                              f"{exc})") from None
-        return cls(fit, swcs[0])
+        if not swc.is_file():
+            raise InputError(f"{swc}: no such reconstruction")
+        return cls(fit, swc)
 
     @property
     def mechanisms(self) -> set[str]:

@@ -22,6 +22,7 @@ from ctmirror.schema.allen_model import MODEL_TABLES
 from ctmirror.schema.dataset_tables import DATASET_TABLES
 from ctmirror.schema.mirror import FileSource
 from ctmirror.schema.parquet import (
+    BIOPHYSICAL_SPIKES,
     DATASETS,
     DATASETS_BY_NAME,
     EPHYS_SPIKES,
@@ -177,6 +178,13 @@ def converted_files_have_their_rows(context: DataTestContext) -> list[str]:
                 "SELECT neuronal_model_id, specimen_id, model_spikes FROM model_metrics "
                 "WHERE model_spikes IS NOT NULL AND specimen_id IS NOT NULL ORDER BY 1")):
             items.append((GLIF_SPIKES, GLIF_SPIKES.file_path(root, specimen_id, model_id),
+                          {"neuronal_model_id": model_id}, spikes))
+        for model_id, specimen_id, spikes in conn.execute(sa.text(
+                "SELECT neuronal_model_id, specimen_id, model_spikes "
+                "FROM biophysical_model_metrics "
+                "WHERE model_spikes IS NOT NULL AND specimen_id IS NOT NULL ORDER BY 1")):
+            items.append((BIOPHYSICAL_SPIKES,
+                          BIOPHYSICAL_SPIKES.file_path(root, specimen_id, model_id),
                           {"neuronal_model_id": model_id}, spikes))
         for dataset, path, item, expected in items:
             where = ", ".join(f"{name} {value}" for name, value in item.items())
