@@ -93,7 +93,6 @@ class Convert(DerivedStage[ConversionTask, _Outcome | str, Any]):
 
     name = "convert"
     counts = ("rows", "skipped_sweeps")
-    in_process = True
     compute = staticmethod(convert_file)
 
     def enabled(self) -> bool:
