@@ -217,11 +217,15 @@ class StoredSweep:
 
     def samples(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """v in mV and i in pA, in float64."""
-        table = pq.ParquetFile(self.path).read_row_group(
-            self.row_group, columns=list(_SAMPLE_COLUMNS)).slice(self.row, 1)
-        row = next(_rows(table))
-        return (scaled_float64(row["response"], *self.to_mv),
-                scaled_float64(row["stimulus"], *self.to_pa))
+        parquet = pq.ParquetFile(self.path)
+        # One column at a time: its decoded float32 is let go before the next is read.
+        v = self._column(parquet, "response", self.to_mv)
+        return v, self._column(parquet, "stimulus", self.to_pa)
+
+    def _column(self, parquet: pq.ParquetFile, name: str, factors: tuple[float, float]
+                ) -> NDArray[np.float64]:
+        table = parquet.read_row_group(self.row_group, columns=[name]).slice(self.row, 1)
+        return scaled_float64(next(_rows(table))[name], *factors)
 
 
 def stored_sweeps_from_parquet(path: Path) -> tuple[list[StoredSweep], dict[int, str]]:
@@ -257,13 +261,13 @@ def stored_sweeps_from_parquet(path: Path) -> tuple[list[StoredSweep], dict[int,
 
 
 def _stimulus_is_null(parquet: pq.ParquetFile, group: int, row: int) -> bool:
-    """Whether the row's stimulus is null, from the column chunk's statistics when they tell."""
+    """Whether the row's stimulus is null, from the row group's metadata when it tells (the
+    conversion writes one sweep per row group), else from the column."""
     chunks = parquet.metadata.row_group(group)
     for k in range(chunks.num_columns):
-        if chunks.column(k).path_in_schema.split(".")[0] == "stimulus":
-            stats = chunks.column(k).statistics
-            # The list's leaf: no null there means every row has its stimulus.
-            if stats is not None and stats.has_null_count and stats.null_count == 0:
+        if chunks.num_rows == 1 and chunks.column(k).path_in_schema.startswith("stimulus."):
+            # A null (or empty) list is one level of the leaf; a stimulus is many values.
+            if chunks.column(k).num_values > 1:
                 return False
     stimulus = parquet.read_row_group(group, columns=["stimulus"]).column(0)
     return not stimulus[row].is_valid
