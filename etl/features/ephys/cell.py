@@ -36,7 +36,11 @@ from ctmirror.features.ephys.definitions import ALLEN2016, IPFX, Definitions, Sp
 from ctmirror.features.ephys.dvdt import TimeIndexRule, filtered_dvdt, time_index
 from ctmirror.features.ephys.spike_train import (
     SHORT_SQUARE_MIN_THRESH_FRAC,
-    adjusted_short_square_detection,
+    short_square_cutoffs,
+    short_square_rise,
+    short_square_thresh_frac,
+    short_square_upstrokes,
+    short_square_window,
     spike_train_features,
 )
 from ctmirror.features.ephys.spikes import SpikeTable, detect_spikes
@@ -505,21 +509,34 @@ def _short_squares(sweeps: list[_Sweep], definitions: Definitions, problems: dic
     # hold the estimate window after the onset.
     sweeps = _covering(sweeps, min(0.0, onset), onset + SHORT_SQUARE_ESTIMATE_WINDOW_S, rule,
                        "short-square", problems)
-    # One dV/dt per sweep serves the parameter estimate and the detection (same filter).
-    # The detection parameters come from every sweep's dV/dt: the short squares (short sweeps)
-    # are held together.
-    loaded = map_in_threads(_Sweep.load, sweeps, threads)
-    dvdts = map_in_threads(lambda s: filtered_dvdt(s[0], s[1], definitions.spikes.filter_hz),
-                           loaded, threads)
-    adjusted = adjusted_short_square_detection([(t, v) for t, v, _ in loaded], onset, definitions,
-                                               window=SHORT_SQUARE_ESTIMATE_WINDOW_S,
-                                               dvdts=dvdts)
-    detection: SpikeDetection = replace(
-        adjusted, thresh_frac=max(SHORT_SQUARE_MIN_THRESH_FRAC, adjusted.thresh_frac))
+    # The detection parameters come from every sweep's dV/dt, and the detection uses them: each
+    # sweep is read and filtered once per step rather than all held at once.
+    params = definitions.spikes
+    first, last = short_square_window(sweeps[0].time_base(), onset, definitions,
+                                      SHORT_SQUARE_ESTIMATE_WINDOW_S)
 
-    def measure(item: tuple[_Sweep, tuple[FloatArray, FloatArray, FloatArray], FloatArray]
-                ) -> SweepResult:
-        sweep, (t, v, i), dvdt = item
+    def filtered(sweep: _Sweep) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+        t, v, i = sweep.load()
+        return t, v, i, filtered_dvdt(t, v, params.filter_hz)
+
+    def rise(sweep: _Sweep) -> tuple[float, float]:
+        return short_square_rise(filtered(sweep)[3], first, last)
+
+    dv_cutoff, min_thresh = short_square_cutoffs(map_in_threads(rise, sweeps, threads))
+
+    def upstrokes(sweep: _Sweep) -> list[float]:
+        t, v, _, dvdt = filtered(sweep)
+        return short_square_upstrokes(t, v, dvdt, params, dv_cutoff)
+
+    upstroke_values = [value for values in map_in_threads(upstrokes, sweeps, threads)
+                       for value in values]
+    thresh_frac = short_square_thresh_frac(min_thresh, upstroke_values)
+    detection: SpikeDetection = replace(
+        params, dv_cutoff=dv_cutoff,
+        thresh_frac=max(SHORT_SQUARE_MIN_THRESH_FRAC, thresh_frac))
+
+    def measure(sweep: _Sweep) -> SweepResult:
+        t, v, i, dvdt = filtered(sweep)
         spikes = detect_spikes(t, v, i, definitions=definitions, detection=detection,
                                dvdt=dvdt)
         train = spike_train_features(spikes, t, float(t[0]), float(t[-1]), exclude_clipped=True)
@@ -528,8 +545,7 @@ def _short_squares(sweeps: list[_Sweep], definitions: Definitions, problems: dic
         return SweepResult(sweep.number, "short_square", float(t[0]), float(t[-1]), spikes,
                            train, amp)
 
-    results = {r.sweep_number: r for r in map_in_threads(
-        measure, list(zip(sweeps, loaded, dvdts, strict=True)), threads)}
+    results = {r.sweep_number: r for r in map_in_threads(measure, sweeps, threads)}
     spiking = [r for r in results.values() if r.train["avg_rate"] > 0]
     if not spiking:
         raise ProtocolError("no spiking short square")
