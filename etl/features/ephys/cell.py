@@ -152,7 +152,7 @@ class _Sweep:
     code: str
     amplitude: float | None
     source: SweepSource
-    #: The recorded part's length, and the time base's rate and shift (see ``_time_base``).
+    #: The recorded part's length, and the time base's rate and shift (see ``time_base``).
     size: int
     rate: float
     shift: float
@@ -160,16 +160,16 @@ class _Sweep:
     changes: NDArray[np.intp]
 
     def time_at(self, k: int) -> float:
-        """``time_base()[k]`` without making the time base (the same bits)."""
+        """``times()[k]`` without making the time base (the same bits)."""
         return k / self.rate - self.shift
 
-    def time_base(self) -> FloatArray:
-        return _time_base(self.size, self.rate, self.shift)
+    def times(self) -> FloatArray:
+        return time_base(self.size, self.rate, self.shift)
 
     def load(self) -> tuple[FloatArray, FloatArray, FloatArray]:
         """t, v and i of the recorded part."""
         v, i = self.source.samples()
-        return self.time_base(), v[:self.size], i[:self.size]
+        return self.times(), v[:self.size], i[:self.size]
 
 
 #: A protocol's analysis: its sweeps, the definitions, the sweep problems to add to and the
@@ -279,7 +279,7 @@ def _prepare(recording: SweepSource, definitions: Definitions) -> _Sweep:
 
 
 @njit(cache=True, nogil=True)
-def _time_base(size: int, rate: float, shift: float) -> FloatArray:
+def time_base(size: int, rate: float, shift: float) -> FloatArray:
     """``np.arange(size) / rate - shift`` (the same bits) in one pass: sample k at k / rate s
     from the sweep start, less ``shift``."""
     t = np.empty(size)
@@ -355,7 +355,7 @@ def _covering(sweeps: list[_Sweep], first: float, last: float, rule: TimeIndexRu
     covered: list[_Sweep] = []
     short: list[_Sweep] = []
     for sweep in sweeps:
-        t = sweep.time_base()
+        t = sweep.times()
         try:
             time_index(t, first, rule)
             # One sample to spare after ``last``: dV/dt there is still defined.
@@ -512,7 +512,7 @@ def _short_squares(sweeps: list[_Sweep], definitions: Definitions, problems: dic
     # The detection parameters come from every sweep's dV/dt, and the detection uses them: each
     # sweep is read and filtered once per step rather than all held at once.
     params = definitions.spikes
-    first, last = short_square_window(sweeps[0].time_base(), onset, definitions,
+    first, last = short_square_window(sweeps[0].times(), onset, definitions,
                                       SHORT_SQUARE_ESTIMATE_WINDOW_S)
 
     def filtered(sweep: _Sweep) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
@@ -629,4 +629,4 @@ def _plain(values: Mapping[str, float | np.floating | bool | None]
 
 
 __all__ = ["CELL_FEATURES", "CELL_STIMULI", "CellFeatures", "ProtocolError", "SweepRecording",
-           "SweepResult", "SweepSource", "cell_features"]
+           "SweepResult", "SweepSource", "cell_features", "time_base"]

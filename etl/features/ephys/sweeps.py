@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from ctmirror.features.ephys.cell import TEST_PULSE_MAX_S, ProtocolError, SweepSource
+from ctmirror.features.ephys.cell import TEST_PULSE_MAX_S, ProtocolError, SweepSource, time_base
 from ctmirror.features.ephys.definitions import Definitions
 from ctmirror.features.ephys.spike_train import spike_train_features
 from ctmirror.features.ephys.spikes import SpikeTable, detect_spikes
@@ -109,7 +109,7 @@ def _analyse(rec: SweepSource, definitions: Definitions) -> tuple[SpikeTable, Sw
         raise ProtocolError(f"{int(np.isnan(v).sum())} NaN samples in the response")
     if not rec.sampling_rate or rec.sampling_rate <= 0:
         raise ProtocolError("no sampling rate")
-    t = np.arange(v.size) / rec.sampling_rate
+    t = time_base(v.size, rec.sampling_rate, 0.0)  # np.arange(v.size) / rate, in one array
     spikes = detect_spikes(t, v, i, definitions=definitions)
     window = stimulus_window(i, rec.sampling_rate)
     if window is None:
