@@ -83,11 +83,12 @@ def compute_cell(task: CellTask) -> CellOutcome | str:
     from ctmirror.features.ephys import definitions as definition_set
     from ctmirror.features.ephys.cell import cell_features
     from ctmirror.features.ephys.sweeps import sweep_results
-    from ctmirror.readers.ephys import recordings_from_parquet
+    from ctmirror.readers.ephys import stored_sweeps_from_parquet
 
     try:
         chosen = definition_set(task.definitions)
-        recordings, read_problems = recordings_from_parquet(task.path)
+        # The samples stay in the file until a sweep is measured (bounded memory per worker).
+        recordings, read_problems = stored_sweeps_from_parquet(task.path)
         cell = cell_features(recordings, chosen)
         spikes_by_sweep, sweeps = sweep_results(recordings, chosen)
     except (CtMirrorError, OSError, ValueError, pa.ArrowException) as exc:

@@ -198,6 +198,81 @@ def recordings_from_parquet(path: Path, stimulus_names: Collection[str] | None =
     return recordings(rows)
 
 
+@dataclass(frozen=True)
+class StoredSweep:
+    """A current-clamp sweep of a ``sweeps`` Parquet file whose samples stay in the file: each
+    ``samples()`` reads its row and scales them as ``recording_from_row`` does (the same
+    values), so a cell's sweeps can be measured one at a time in bounded memory."""
+
+    sweep_number: int
+    stimulus_name: str | None
+    stimulus_code: str | None
+    stimulus_amplitude: float | None
+    sampling_rate: float
+    path: Path
+    row_group: int
+    row: int  # within the row group
+    to_mv: tuple[float, float]
+    to_pa: tuple[float, float]
+
+    def samples(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """v in mV and i in pA, in float64."""
+        parquet = pq.ParquetFile(self.path)
+        # One column at a time: its decoded float32 is let go before the next is read.
+        v = self._column(parquet, "response", self.to_mv)
+        return v, self._column(parquet, "stimulus", self.to_pa)
+
+    def _column(self, parquet: pq.ParquetFile, name: str, factors: tuple[float, float]
+                ) -> NDArray[np.float64]:
+        table = parquet.read_row_group(self.row_group, columns=[name]).slice(self.row, 1)
+        return scaled_float64(next(_rows(table))[name], *factors)
+
+
+def stored_sweeps_from_parquet(path: Path) -> tuple[list[StoredSweep], dict[int, str]]:
+    """``recordings_from_parquet(path)`` without reading the samples: every current-clamp
+    sweep as a ``StoredSweep`` and, by sweep number, why others were left out."""
+    parquet = pq.ParquetFile(path)
+    scalars = [c for c in _COLUMNS if c not in _SAMPLE_COLUMNS]
+    table = parquet.read(columns=scalars)
+    places = [(group, row) for group in range(parquet.num_row_groups)
+              for row in range(parquet.metadata.row_group(group).num_rows)]
+    found: list[StoredSweep] = []
+    problems: dict[int, str] = {}
+    for (group, index), row in zip(places, table.to_pylist(), strict=True):
+        if row.get("clamp_mode") != "CurrentClamp":
+            continue
+        try:
+            if _stimulus_is_null(parquet, group, index):
+                raise ValueError("no stimulus series")
+            to_mv, to_pa = _unit_scales(row.get("response_unit"), row.get("stimulus_unit"))
+        except ValueError as exc:
+            problems[int(row["sweep_number"])] = str(exc)
+            continue
+        found.append(StoredSweep(
+            sweep_number=int(row["sweep_number"]),
+            stimulus_name=row.get("stimulus_name"),
+            stimulus_code=row.get("stimulus_description"),
+            stimulus_amplitude=row.get("stimulus_amplitude_pa"),
+            sampling_rate=float(row.get("sampling_rate_hz") or 0.0),
+            path=Path(path), row_group=group, row=index,
+            to_mv=(row.get("response_conversion") or 1.0, to_mv),
+            to_pa=(row.get("stimulus_conversion") or 1.0, to_pa)))
+    return found, problems
+
+
+def _stimulus_is_null(parquet: pq.ParquetFile, group: int, row: int) -> bool:
+    """Whether the row's stimulus is null, from the row group's metadata when it tells (the
+    conversion writes one sweep per row group), else from the column."""
+    chunks = parquet.metadata.row_group(group)
+    for k in range(chunks.num_columns):
+        if chunks.num_rows == 1 and chunks.column(k).path_in_schema.startswith("stimulus."):
+            # A null (or empty) list is one level of the leaf; a stimulus is many values.
+            if chunks.column(k).num_values > 1:
+                return False
+    stimulus = parquet.read_row_group(group, columns=["stimulus"]).column(0)
+    return not stimulus[row].is_valid
+
+
 _SAMPLE_COLUMNS = ("stimulus", "response")
 
 

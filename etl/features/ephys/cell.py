@@ -26,6 +26,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Protocol
 
 import numpy as np
 from numba import njit
@@ -35,7 +36,11 @@ from ctmirror.features.ephys.definitions import ALLEN2016, IPFX, Definitions, Sp
 from ctmirror.features.ephys.dvdt import TimeIndexRule, filtered_dvdt, time_index
 from ctmirror.features.ephys.spike_train import (
     SHORT_SQUARE_MIN_THRESH_FRAC,
-    adjusted_short_square_detection,
+    short_square_cutoffs,
+    short_square_rise,
+    short_square_thresh_frac,
+    short_square_upstrokes,
+    short_square_window,
     spike_train_features,
 )
 from ctmirror.features.ephys.spikes import SpikeTable, detect_spikes
@@ -86,14 +91,37 @@ class SweepRecording:
     v: FloatArray
     i: FloatArray
 
+    def samples(self) -> tuple[FloatArray, FloatArray]:
+        """v and i in float64."""
+        return np.asarray(self.v, dtype=np.float64), np.asarray(self.i, dtype=np.float64)
+
+
+class SweepSource(Protocol):
+    """A current-clamp sweep whose samples are read when asked for (a ``SweepRecording``, or a
+    sweep still in its file): the features hold one sweep's samples at a time."""
+
+    @property
+    def sweep_number(self) -> int: ...
+    @property
+    def stimulus_name(self) -> str | None: ...
+    @property
+    def stimulus_code(self) -> str | None: ...
+    @property
+    def stimulus_amplitude(self) -> float | None: ...
+    @property
+    def sampling_rate(self) -> float: ...
+
+    def samples(self) -> tuple[FloatArray, FloatArray]:
+        """v in mV and i in pA, in float64 (the same values at every call)."""
+        ...
+
 
 @dataclass(frozen=True)
 class SweepResult:
-    """A sweep as analysed: its time base, window, spikes and spike-train features."""
+    """A sweep as analysed: its window, spikes and spike-train features."""
 
     sweep_number: int
     protocol: str
-    t: FloatArray
     start: float
     end: float
     spikes: SpikeTable
@@ -118,14 +146,30 @@ class ProtocolError(Exception):
 
 @dataclass(frozen=True)
 class _Sweep:
+    """A checked sweep without its samples: ``load`` reads them again when a step needs them."""
+
     number: int
     code: str
     amplitude: float | None
-    t: FloatArray
-    v: FloatArray
-    i: FloatArray
+    source: SweepSource
+    #: The recorded part's length, and the time base's rate and shift (see ``time_base``).
+    size: int
+    rate: float
+    shift: float
     #: Samples after which the current changes (``flatnonzero(diff(i))``), found once.
     changes: NDArray[np.intp]
+
+    def time_at(self, k: int) -> float:
+        """``times()[k]`` without making the time base (the same bits)."""
+        return k / self.rate - self.shift
+
+    def times(self) -> FloatArray:
+        return time_base(self.size, self.rate, self.shift)
+
+    def load(self) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """t, v and i of the recorded part."""
+        v, i = self.source.samples()
+        return self.times(), v[:self.size], i[:self.size]
 
 
 #: A protocol's analysis: its sweeps, the definitions, the sweep problems to add to and the
@@ -136,17 +180,18 @@ _ProtocolAnalysis = Callable[
     tuple[dict[str, float | None], dict[int, SweepResult], tuple[int | None, ...]]]
 
 
-def cell_features(sweeps: Sequence[SweepRecording], definitions: Definitions = ALLEN2016,
+def cell_features(sweeps: Sequence[SweepSource], definitions: Definitions = ALLEN2016,
                   threads: int = 1) -> CellFeatures:
     """The published ``EphysFeature`` columns of one cell; see the module doc. The sweeps are
-    prepared and measured on up to ``threads`` threads (the same values for any number)."""
+    prepared and measured on up to ``threads`` threads (the same values for any number); the
+    samples of a sweep are held while it is measured, not for the whole cell."""
     problems: dict[int, str] = {}
     prepared: dict[str, list[_Sweep]] = {"long_square": [], "short_square": [], "ramp": []}
     chosen = [(protocol, recording)
               for recording in sorted(sweeps, key=lambda s: s.sweep_number)
               if (protocol := _protocol(recording.stimulus_name, definitions)) is not None]
 
-    def prepare(item: tuple[str, SweepRecording]) -> _Sweep | ProtocolError:
+    def prepare(item: tuple[str, SweepSource]) -> _Sweep | ProtocolError:
         try:
             return _prepare(item[1], definitions)
         except ProtocolError as exc:
@@ -192,12 +237,11 @@ def _protocol(name: str | None, definitions: Definitions) -> str | None:
     return None
 
 
-def _prepare(recording: SweepRecording, definitions: Definitions) -> _Sweep:
+def _prepare(recording: SweepSource, definitions: Definitions) -> _Sweep:
     """Checks, the recorded part (up to the last non-NaN sample) and the time base: from the
     sweep start (allen2016) or from the start of the experiment epoch, 0.5 s before the
     stimulus (ipfx)."""
-    v = np.asarray(recording.v, dtype=np.float64)
-    i = np.asarray(recording.i, dtype=np.float64)
+    v, i = recording.samples()
     if v.size == 0 and i.size == 0:
         raise ProtocolError("empty sweep")
     if v.size == 0:
@@ -217,7 +261,6 @@ def _prepare(recording: SweepRecording, definitions: Definitions) -> _Sweep:
     end, nan_inside, stimulus_nan, stimulus_zero, changes = _scan(v, i)
     if end == 0:
         raise ProtocolError("stimulus without response: the response is all NaN")
-    v, i = v[:end], i[:end]
     if nan_inside:
         raise ProtocolError(f"{nan_inside} NaN samples inside the recording")
     if stimulus_nan:
@@ -231,13 +274,12 @@ def _prepare(recording: SweepRecording, definitions: Definitions) -> _Sweep:
         if onset is None:
             raise ProtocolError("no stimulus after the test pulse")
         shift = (onset - int(PRESTIM_S * rate)) / rate
-    t = _time_base(v.size, rate, shift)
     return _Sweep(recording.sweep_number, recording.stimulus_code or "",
-                  recording.stimulus_amplitude, t, v, i, changes)
+                  recording.stimulus_amplitude, recording, end, rate, shift, changes)
 
 
 @njit(cache=True, nogil=True)
-def _time_base(size: int, rate: float, shift: float) -> FloatArray:
+def time_base(size: int, rate: float, shift: float) -> FloatArray:
     """``np.arange(size) / rate - shift`` (the same bits) in one pass: sample k at k / rate s
     from the sweep start, less ``shift``."""
     t = np.empty(size)
@@ -291,7 +333,7 @@ def _stimulus_window(sweep: _Sweep) -> tuple[float, float] | None:
     first, last = int(changes[0]) + 1, int(changes[-1])
     if first >= last:
         return None
-    return float(sweep.t[first]), float(sweep.t[last] - sweep.t[first - 1])
+    return sweep.time_at(first), sweep.time_at(last) - sweep.time_at(first - 1)
 
 
 def _protocol_window(sweeps: list[_Sweep]) -> tuple[float, float]:
@@ -313,21 +355,23 @@ def _covering(sweeps: list[_Sweep], first: float, last: float, rule: TimeIndexRu
     covered: list[_Sweep] = []
     short: list[_Sweep] = []
     for sweep in sweeps:
+        t = sweep.times()
         try:
-            time_index(sweep.t, first, rule)
+            time_index(t, first, rule)
             # One sample to spare after ``last``: dV/dt there is still defined.
-            reaches = time_index(sweep.t, last, rule) < sweep.t.size - 1
+            reaches = time_index(t, last, rule) < t.size - 1
         except ValueError:
             reaches = False
         (covered if reaches else short).append(sweep)
     if not covered:
-        t = short[0].t
         raise ProtocolError(f"no sweep covers the {protocol} window ({first:g} to {last:g} s): "
-                            f"the first runs from {t[0]:g} to {t[-1]:g} s")
+                            f"the first runs from {short[0].time_at(0):g} to "
+                            f"{short[0].time_at(short[0].size - 1):g} s")
     for sweep in short:
         problems[sweep.number] = (
-            f"shorter than its window: the recording runs from {sweep.t[0]:g} to "
-            f"{sweep.t[-1]:g} s, the {protocol} window from {first:g} to {last:g} s")
+            f"shorter than its window: the recording runs from {sweep.time_at(0):g} to "
+            f"{sweep.time_at(sweep.size - 1):g} s, the {protocol} window from {first:g} to "
+            f"{last:g} s")
     return covered
 
 
@@ -353,14 +397,13 @@ def _long_squares(sweeps: list[_Sweep], definitions: Definitions, problems: dict
                        problems)
 
     def measure(sweep: _Sweep) -> tuple[SweepResult, tuple[float, float]]:
-        spikes = detect_spikes(sweep.t, sweep.v, sweep.i, start=start, end=end,
-                               definitions=definitions)
-        train = spike_train_features(spikes, sweep.t, start, end)
-        amp = float(sweep.i[time_index(sweep.t, start, rule) + 1])
-        base = baseline_voltage(sweep.t, sweep.v, start, BASELINE_INTERVAL_S, rule)
-        return (SweepResult(sweep.number, "long_square", sweep.t, start, end, spikes, train,
-                            amp, base),
-                sag(sweep.t, sweep.v, sweep.i, start, end, rule=rule,
+        t, v, i = sweep.load()
+        spikes = detect_spikes(t, v, i, start=start, end=end, definitions=definitions)
+        train = spike_train_features(spikes, t, start, end)
+        amp = float(i[time_index(t, start, rule) + 1])
+        base = baseline_voltage(t, v, start, BASELINE_INTERVAL_S, rule)
+        return (SweepResult(sweep.number, "long_square", start, end, spikes, train, amp, base),
+                sag(t, v, i, start, end, rule=rule,
                     baseline_interval=definitions.sag_baseline_interval))
 
     results: dict[int, SweepResult] = {}
@@ -405,13 +448,15 @@ def _long_squares(sweeps: list[_Sweep], definitions: Definitions, problems: dict
               and low < _amplitude(results[s.number]) < 0]
     if not chosen:
         raise ProtocolError(f"no subthreshold long square between {low:g} and 0 pA")
+    # A few sweeps (the subthreshold ones within the amplitude range): held together.
+    loaded = [s.load() for s in chosen]
     max_fit_end = None
     if definitions.tau_quality_gates:
         max_fit_end = float(np.median([
-            s.t[voltage_deflection(s.t, s.v, s.i, start, end, "min", rule)[1]] for s in chosen]))
-    taus = [time_constant(s.t, s.v, s.i, start, end, rule=rule, max_fit_end=max_fit_end,
-                          quality_gates=definitions.tau_quality_gates) for s in chosen]
-    values["ri"] = input_resistance([(s.t, s.v, s.i) for s in chosen], start, end, rule=rule)
+            t[voltage_deflection(t, v, i, start, end, "min", rule)[1]] for t, v, i in loaded]))
+    taus = [time_constant(t, v, i, start, end, rule=rule, max_fit_end=max_fit_end,
+                          quality_gates=definitions.tau_quality_gates) for t, v, i in loaded]
+    values["ri"] = input_resistance(loaded, start, end, rule=rule)
     tau = float(np.nanmean(taus)) if not np.all(np.isnan(taus)) else float("nan")
     values["tau"] = tau * 1e3
     return values, results, (rheobase.sweep_number, hero.sweep_number)
@@ -464,28 +509,43 @@ def _short_squares(sweeps: list[_Sweep], definitions: Definitions, problems: dic
     # hold the estimate window after the onset.
     sweeps = _covering(sweeps, min(0.0, onset), onset + SHORT_SQUARE_ESTIMATE_WINDOW_S, rule,
                        "short-square", problems)
-    # One dV/dt per sweep serves the parameter estimate and the detection (same filter).
-    dvdts = map_in_threads(lambda s: filtered_dvdt(s.t, s.v, definitions.spikes.filter_hz),
-                           sweeps, threads)
-    adjusted = adjusted_short_square_detection([(s.t, s.v) for s in sweeps], onset, definitions,
-                                               window=SHORT_SQUARE_ESTIMATE_WINDOW_S,
-                                               dvdts=dvdts)
+    # The detection parameters come from every sweep's dV/dt, and the detection uses them: each
+    # sweep is read and filtered once per step rather than all held at once.
+    params = definitions.spikes
+    first, last = short_square_window(sweeps[0].times(), onset, definitions,
+                                      SHORT_SQUARE_ESTIMATE_WINDOW_S)
+
+    def filtered(sweep: _Sweep) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+        t, v, i = sweep.load()
+        return t, v, i, filtered_dvdt(t, v, params.filter_hz)
+
+    def rise(sweep: _Sweep) -> tuple[float, float]:
+        return short_square_rise(filtered(sweep)[3], first, last)
+
+    dv_cutoff, min_thresh = short_square_cutoffs(map_in_threads(rise, sweeps, threads))
+
+    def upstrokes(sweep: _Sweep) -> list[float]:
+        t, v, _, dvdt = filtered(sweep)
+        return short_square_upstrokes(t, v, dvdt, params, dv_cutoff)
+
+    upstroke_values = [value for values in map_in_threads(upstrokes, sweeps, threads)
+                       for value in values]
+    thresh_frac = short_square_thresh_frac(min_thresh, upstroke_values)
     detection: SpikeDetection = replace(
-        adjusted, thresh_frac=max(SHORT_SQUARE_MIN_THRESH_FRAC, adjusted.thresh_frac))
+        params, dv_cutoff=dv_cutoff,
+        thresh_frac=max(SHORT_SQUARE_MIN_THRESH_FRAC, thresh_frac))
 
-    def measure(item: tuple[_Sweep, FloatArray]) -> SweepResult:
-        sweep, dvdt = item
-        spikes = detect_spikes(sweep.t, sweep.v, sweep.i, definitions=definitions,
-                               detection=detection, dvdt=dvdt)
-        train = spike_train_features(spikes, sweep.t, float(sweep.t[0]), float(sweep.t[-1]),
-                                     exclude_clipped=True)
+    def measure(sweep: _Sweep) -> SweepResult:
+        t, v, i, dvdt = filtered(sweep)
+        spikes = detect_spikes(t, v, i, definitions=definitions, detection=detection,
+                               dvdt=dvdt)
+        train = spike_train_features(spikes, t, float(t[0]), float(t[-1]), exclude_clipped=True)
         # The amplitude is the largest current after time 0 of the sweep's time base.
-        amp = float(sweep.i[time_index(sweep.t, 0.0, rule) + 1:].max())
-        return SweepResult(sweep.number, "short_square", sweep.t, float(sweep.t[0]),
-                           float(sweep.t[-1]), spikes, train, amp)
+        amp = float(i[time_index(t, 0.0, rule) + 1:].max())
+        return SweepResult(sweep.number, "short_square", float(t[0]), float(t[-1]), spikes,
+                           train, amp)
 
-    results = {r.sweep_number: r for r in map_in_threads(
-        measure, list(zip(sweeps, dvdts, strict=True)), threads)}
+    results = {r.sweep_number: r for r in map_in_threads(measure, sweeps, threads)}
     spiking = [r for r in results.values() if r.train["avg_rate"] > 0]
     if not spiking:
         raise ProtocolError("no spiking short square")
@@ -510,11 +570,11 @@ def _ramps(sweeps: list[_Sweep], definitions: Definitions, problems: dict[int, s
     sweeps = _covering(sweeps, start, start, definitions.time_index, "ramp", problems)
 
     def measure(sweep: _Sweep) -> SweepResult:
-        end = float(sweep.t[-1])
-        spikes = detect_spikes(sweep.t, sweep.v, sweep.i, start=start, end=end,
-                               definitions=definitions)
-        return SweepResult(sweep.number, "ramp", sweep.t, start, end, spikes,
-                           spike_train_features(spikes, sweep.t, start, end))
+        t, v, i = sweep.load()
+        end = float(t[-1])
+        spikes = detect_spikes(t, v, i, start=start, end=end, definitions=definitions)
+        return SweepResult(sweep.number, "ramp", start, end, spikes,
+                           spike_train_features(spikes, t, start, end))
 
     results = {r.sweep_number: r for r in map_in_threads(measure, sweeps, threads)}
     values = _mean_first_spike([r.spikes for r in results.values()], "ramp", definitions)
@@ -569,4 +629,4 @@ def _plain(values: Mapping[str, float | np.floating | bool | None]
 
 
 __all__ = ["CELL_FEATURES", "CELL_STIMULI", "CellFeatures", "ProtocolError", "SweepRecording",
-           "SweepResult", "cell_features"]
+           "SweepResult", "SweepSource", "cell_features", "time_base"]

@@ -78,37 +78,65 @@ def adjusted_short_square_detection(
 ) -> SpikeDetection:
     """Detection parameters for short-square sweeps, from the rise of dV/dt in the ``window``
     after the stimulus ``onset`` across all of them (``sweeps``: (t, v) pairs; ``dvdts``: their
-    ``filtered_dvdt`` if the caller has it already)."""
+    ``filtered_dvdt`` if the caller has it already). The steps below let a caller hold one
+    sweep at a time instead."""
     params = definitions.spikes
     if dvdts is None:
         dvdts = [filtered_dvdt(np.asarray(t, dtype=np.float64), np.asarray(v, dtype=np.float64),
                                params.filter_hz) for t, v in sweeps]
-    peaks_dvdt = []
-    ends_dvdt = []
-    # The window's samples come from the first sweep's time base and apply to all.
-    t0 = np.asarray(sweeps[0][0], dtype=np.float64)
-    first = time_index(t0, onset, definitions.time_index)
-    last = time_index(t0, onset + window, definitions.time_index)
-    for dvdt in dvdts:
-        peaks_dvdt.append(float(dvdt[first:last].max()))
-        ends_dvdt.append(float(dvdt[last]))
-    dv_cutoff = 1.1 * float(np.median(peaks_dvdt))
-    min_thresh = 1.2 * float(np.median(ends_dvdt))
+    first, last = short_square_window(sweeps[0][0], onset, definitions, window)
+    dv_cutoff, min_thresh = short_square_cutoffs(
+        [short_square_rise(dvdt, first, last) for dvdt in dvdts])
     upstroke_values: list[float] = []
     for (t, v), dvdt in zip(sweeps, dvdts, strict=True):
-        times = np.asarray(t, dtype=np.float64)
-        volts = np.asarray(v, dtype=np.float64)
-        candidates = _putative_spikes(dvdt, dv_cutoff)
-        peaks = _peaks(volts, candidates, times.size - 1)
-        candidates, peaks = _filter_putative(volts, dvdt, candidates, peaks,
-                                             replace(params, dv_cutoff=dv_cutoff))
-        if candidates.size:
-            upstroke_values.extend(dvdt[_upstrokes(dvdt, candidates, peaks)])
-    # Never below 0.1; with no spike at all the ratio is undefined and the floor applies.
+        upstroke_values.extend(short_square_upstrokes(t, v, dvdt, params, dv_cutoff))
+    return replace(params, dv_cutoff=dv_cutoff,
+                   thresh_frac=short_square_thresh_frac(min_thresh, upstroke_values))
+
+
+def short_square_window(t0: NDArray[np.floating], onset: float, definitions: Definitions,
+                        window: float) -> tuple[int, int]:
+    """The estimate window's samples, from the first sweep's time base (they apply to all)."""
+    times = np.asarray(t0, dtype=np.float64)
+    return (time_index(times, onset, definitions.time_index),
+            time_index(times, onset + window, definitions.time_index))
+
+
+def short_square_rise(dvdt: NDArray[np.float64], first: int, last: int) -> tuple[float, float]:
+    """A sweep's peak dV/dt in the estimate window and its dV/dt at the window's end."""
+    return float(dvdt[first:last].max()), float(dvdt[last])
+
+
+def short_square_cutoffs(rises: Sequence[tuple[float, float]]) -> tuple[float, float]:
+    """The adjusted dV/dt cutoff and the minimum threshold, from every sweep's rise."""
+    dv_cutoff = 1.1 * float(np.median([peak for peak, _ in rises]))
+    min_thresh = 1.2 * float(np.median([end for _, end in rises]))
+    return dv_cutoff, min_thresh
+
+
+def short_square_upstrokes(t: NDArray[np.floating], v: NDArray[np.floating],
+                           dvdt: NDArray[np.float64], params: SpikeDetection,
+                           dv_cutoff: float) -> list[float]:
+    """The upstroke dV/dt of a sweep's putative spikes under the adjusted cutoff."""
+    times = np.asarray(t, dtype=np.float64)
+    volts = np.asarray(v, dtype=np.float64)
+    candidates = _putative_spikes(dvdt, dv_cutoff)
+    peaks = _peaks(volts, candidates, times.size - 1)
+    candidates, peaks = _filter_putative(volts, dvdt, candidates, peaks,
+                                         replace(params, dv_cutoff=dv_cutoff))
+    if not candidates.size:
+        return []
+    return list(dvdt[_upstrokes(dvdt, candidates, peaks)])
+
+
+def short_square_thresh_frac(min_thresh: float, upstroke_values: Sequence[float]) -> float:
+    """The adjusted threshold fraction: never below 0.1; with no spike at all the ratio is
+    undefined and the floor applies."""
     ratio = min_thresh / float(np.mean(upstroke_values)) if upstroke_values else float("nan")
-    thresh_frac = ratio if ratio > SHORT_SQUARE_MIN_THRESH_FRAC else SHORT_SQUARE_MIN_THRESH_FRAC
-    return replace(params, dv_cutoff=dv_cutoff, thresh_frac=thresh_frac)
+    return ratio if ratio > SHORT_SQUARE_MIN_THRESH_FRAC else SHORT_SQUARE_MIN_THRESH_FRAC
 
 
 __all__ = ["SPIKE_TRAIN_FEATURES", "adaptation_index", "adjusted_short_square_detection",
+           "short_square_cutoffs", "short_square_rise", "short_square_thresh_frac",
+           "short_square_upstrokes", "short_square_window",
            "spike_train_features"]

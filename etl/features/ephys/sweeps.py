@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from ctmirror.features.ephys.cell import TEST_PULSE_MAX_S, ProtocolError, SweepRecording
+from ctmirror.features.ephys.cell import TEST_PULSE_MAX_S, ProtocolError, SweepSource, time_base
 from ctmirror.features.ephys.definitions import Definitions
 from ctmirror.features.ephys.spike_train import spike_train_features
 from ctmirror.features.ephys.spikes import SpikeTable, detect_spikes
@@ -81,10 +81,10 @@ def _stimulus_window(i: np.ndarray, pulse_before: float) -> tuple[int, int]:
     return first, last
 
 
-def sweep_results(recordings: Sequence[SweepRecording], definitions: Definitions
+def sweep_results(recordings: Sequence[SweepSource], definitions: Definitions
                   ) -> tuple[dict[int, SpikeTable], list[SweepFeatures]]:
-    """Spikes and features of every recording; a sweep that cannot be analysed gets a row with
-    its ``problem`` and no spikes."""
+    """Spikes and features of every recording, one sweep's samples in memory at a time; a sweep
+    that cannot be analysed gets a row with its ``problem`` and no spikes."""
     spikes_by_sweep: dict[int, SpikeTable] = {}
     rows: list[SweepFeatures] = []
     for rec in sorted(recordings, key=lambda r: r.sweep_number):
@@ -99,9 +99,8 @@ def sweep_results(recordings: Sequence[SweepRecording], definitions: Definitions
     return spikes_by_sweep, rows
 
 
-def _analyse(rec: SweepRecording, definitions: Definitions) -> tuple[SpikeTable, SweepFeatures]:
-    v = np.asarray(rec.v, dtype=np.float64)
-    i = np.asarray(rec.i, dtype=np.float64)
+def _analyse(rec: SweepSource, definitions: Definitions) -> tuple[SpikeTable, SweepFeatures]:
+    v, i = rec.samples()
     if v.size < 2:
         raise ProtocolError("empty sweep")
     if i.size != v.size:
@@ -110,7 +109,7 @@ def _analyse(rec: SweepRecording, definitions: Definitions) -> tuple[SpikeTable,
         raise ProtocolError(f"{int(np.isnan(v).sum())} NaN samples in the response")
     if not rec.sampling_rate or rec.sampling_rate <= 0:
         raise ProtocolError("no sampling rate")
-    t = np.arange(v.size) / rec.sampling_rate
+    t = time_base(v.size, rec.sampling_rate, 0.0)  # np.arange(v.size) / rate, in one array
     spikes = detect_spikes(t, v, i, definitions=definitions)
     window = stimulus_window(i, rec.sampling_rate)
     if window is None:

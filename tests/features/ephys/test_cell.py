@@ -213,3 +213,63 @@ def test_threads_give_the_same_recordings_and_cell(synth_snapshot: Path) -> None
                 assert np.array_equal(result.spikes[name], other.spikes[name], equal_nan=True) \
                     if result.spikes[name].dtype.kind == "f" \
                     else np.array_equal(result.spikes[name], other.spikes[name])
+
+
+def test_stored_sweeps_give_what_the_loaded_recordings_give(
+    synth_snapshot: Path, tmp_path: Path
+) -> None:
+    """Sweeps left in their Parquet file and read one at a time give the recordings, problems,
+    cell features and per-sweep results of the whole file read at once."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from ctmirror.convert.nwb_sweeps import convert_nwb_to_parquet
+    from ctmirror.features.ephys import ALLEN2016
+    from ctmirror.features.ephys.sweeps import sweep_results
+    from ctmirror.readers.ephys import recordings_from_parquet, stored_sweeps_from_parquet
+
+    nwb = sorted(synth_snapshot.rglob("*.nwb"))[0]
+    converted = tmp_path / "converted.parquet"
+    convert_nwb_to_parquet(nwb, converted, specimen_id=1, well_known_file_id=2)
+    table = pq.read_table(converted)
+    # One current-clamp sweep loses its stimulus: both readers must leave it out the same way.
+    clamp = table.column("clamp_mode").to_pylist()
+    without = next(k for k, mode in enumerate(clamp) if mode == "CurrentClamp")
+    parquet = tmp_path / "sweeps.parquet"
+    with pq.ParquetWriter(parquet, table.schema) as writer:
+        for k in range(table.num_rows):
+            row = table.slice(k, 1)
+            if k == without:
+                field = row.schema.get_field_index("stimulus")
+                row = row.set_column(field, row.schema.field(field),
+                                     pa.array([None], type=row.schema.field(field).type))
+            writer.write_table(row)
+
+    loaded, loaded_problems = recordings_from_parquet(parquet)
+    stored, stored_problems = stored_sweeps_from_parquet(parquet)
+    number = table.column("sweep_number")[without].as_py()
+    assert stored_problems == loaded_problems == {number: "no stimulus series"}
+    assert [s.sweep_number for s in stored] == [r.sweep_number for r in loaded]
+    for a, b in zip(loaded, stored, strict=True):
+        v, i = b.samples()
+        assert v.dtype == i.dtype == np.float64
+        assert np.array_equal(a.v, v) and np.array_equal(a.i, i)
+        assert (a.stimulus_name, a.stimulus_code, a.stimulus_amplitude, a.sampling_rate) == (
+            b.stimulus_name, b.stimulus_code, b.stimulus_amplitude, b.sampling_rate)
+    for definitions in (IPFX, ALLEN2016):
+        whole, streamed = cell_features(loaded, definitions), cell_features(stored, definitions)
+        assert streamed.values == whole.values
+        assert (streamed.rheobase_sweep_number, streamed.hero_sweep_number,
+                streamed.sweep_problems, streamed.protocol_problems) == (
+            whole.rheobase_sweep_number, whole.hero_sweep_number, whole.sweep_problems,
+            whole.protocol_problems)
+        assert whole.rheobase_sweep_number is not None
+        spikes_whole, rows_whole = sweep_results(loaded, definitions)
+        spikes_streamed, rows_streamed = sweep_results(stored, definitions)
+        assert str(rows_streamed) == str(rows_whole) and len(rows_whole) == len(loaded)
+        assert spikes_streamed.keys() == spikes_whole.keys()
+        for sweep, spikes in spikes_whole.items():
+            for name in spikes:
+                column = spikes[name]
+                assert np.array_equal(column, spikes_streamed[sweep][name],
+                                      equal_nan=column.dtype.kind == "f")
