@@ -50,6 +50,7 @@ from ctmirror.schema.biophysical_metrics import (
 from ctmirror.schema.mirror import FileSource
 from ctmirror.schema.parquet import BIOPHYSICAL_SPIKES, SWEEPS
 from ctmirror.stages import DerivedStage, Failure, Plan, Tally
+from ctmirror.sync_glif import CONVERTED_RECORDINGS
 from ctmirror.warehouse.dataset_rows import replace_dataset_rows
 
 #: Bumped whenever the simulation or the score changes what it computes; older rows are redone.
@@ -84,13 +85,6 @@ _SWC_FILES = sa.text("""
     JOIN well_known_files w ON w.id = m.source_id AND w.removed_at IS NULL
     WHERE m.source = :source AND m.removed_at IS NULL AND m.kind = 'swc'
       AND w.attachable_type = 'NeuronReconstruction'
-    ORDER BY m.source_id
-""")
-_RECORDINGS = sa.text("""
-    SELECT m.specimen_id, m.source_id, m.sha256 FROM mirror_files m
-    WHERE m.source = :source AND m.converted_to = :dataset AND m.removed_at IS NULL
-      AND m.converted_sha256 = m.sha256 AND m.converted_rows IS NOT NULL
-      AND m.specimen_id IS NOT NULL
     ORDER BY m.source_id
 """)
 _RUNS = sa.text("""
@@ -186,7 +180,7 @@ def _plan(engine: sa.Engine, root: Path, key: str) -> tuple[
         fits = {int(r.neuronal_model_id): r for r in conn.execute(_FIT_FILES, {"source": source})}
         swcs = {int(r.reconstruction_id): r for r in conn.execute(_SWC_FILES, {"source": source})}
         recordings = {int(r.specimen_id): r for r in conn.execute(
-            _RECORDINGS, {"source": source, "dataset": SWEEPS.name})}
+            CONVERTED_RECORDINGS, {"source": source, "dataset": SWEEPS.name})}
         runs: dict[int, Any] = {}
         for found in conn.execute(_RUNS):
             chosen = runs.get(int(found.neuronal_model_id))

@@ -81,7 +81,9 @@ _PARAMETER_FILES = sa.text("""
       AND t.name = 'NeuronalModelParameters'
     ORDER BY m.source_id
 """)
-_RECORDINGS = sa.text("""
+#: Cells whose recording is converted to the ``sweeps`` dataset from its current file (also
+#: what the biophysical stage simulates against).
+CONVERTED_RECORDINGS = sa.text("""
     SELECT m.specimen_id, m.source_id, m.sha256 FROM mirror_files m
     WHERE m.source = :source AND m.converted_to = :dataset AND m.removed_at IS NULL
       AND m.converted_sha256 = m.sha256 AND m.converted_rows IS NOT NULL
@@ -151,7 +153,7 @@ def _plan(engine: sa.Engine, voltages: bool) -> tuple[
         parameter_files = {int(r.neuronal_model_id): r for r in conn.execute(
             _PARAMETER_FILES, {"source": source})}
         recordings = {int(r.specimen_id): r for r in conn.execute(
-            _RECORDINGS, {"source": source, "dataset": SWEEPS.name})}
+            CONVERTED_RECORDINGS, {"source": source, "dataset": SWEEPS.name})}
         runs: dict[int, Any] = {}
         for run in conn.execute(_RUNS):
             chosen = runs.get(int(run.neuronal_model_id))
