@@ -26,6 +26,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from threading import Lock
 from typing import Protocol
 
 import numpy as np
@@ -33,7 +34,7 @@ from numba import njit
 from numpy.typing import NDArray
 
 from ctmirror.features.ephys.definitions import ALLEN2016, IPFX, Definitions, SpikeDetection
-from ctmirror.features.ephys.dvdt import TimeIndexRule, filtered_dvdt, time_index
+from ctmirror.features.ephys.dvdt import TimeIndexRule, UniformTimes, filtered_dvdt, time_index
 from ctmirror.features.ephys.spike_train import (
     SHORT_SQUARE_MIN_THRESH_FRAC,
     short_square_cutoffs,
@@ -72,6 +73,9 @@ PRESTIM_S = 0.5  # the experiment epoch starts this long before the stimulus
 BASELINE_INTERVAL_S = 0.1  # v_baseline (vrest) and the time constant's baseline
 TEST_PULSE_MAX_S = 0.4
 SHORT_SQUARE_ESTIMATE_WINDOW_S = 0.001
+#: The short squares' filtered dV/dt held between their analysis passes (bytes); a sweep past
+#: it is filtered again in each pass. Counted in the worker's 1 GiB (bench_feature_memory).
+HELD_DVDT_BYTES = 256 * 2**20
 #: The published ``EphysFeature`` columns ``cell_features`` computes (registered at level
 #: ``cell`` by the protocol analyses below), in table order.
 CELL_FEATURES: tuple[str, ...] = EPHYS_CELL_FEATURES
@@ -165,6 +169,10 @@ class _Sweep:
 
     def times(self) -> FloatArray:
         return time_base(self.size, self.rate, self.shift)
+
+    def time_points(self) -> UniformTimes:
+        """``times()`` sample by sample, for ``time_index``."""
+        return UniformTimes(self.size, self.rate, self.shift)
 
     def load(self) -> tuple[FloatArray, FloatArray, FloatArray]:
         """t, v and i of the recorded part."""
@@ -355,7 +363,7 @@ def _covering(sweeps: list[_Sweep], first: float, last: float, rule: TimeIndexRu
     covered: list[_Sweep] = []
     short: list[_Sweep] = []
     for sweep in sweeps:
-        t = sweep.times()
+        t = sweep.time_points()
         try:
             time_index(t, first, rule)
             # One sample to spare after ``last``: dV/dt there is still defined.
@@ -499,6 +507,27 @@ def _subthreshold_min_amp(sweeps: list[_Sweep]) -> float:
 # -- short squares and ramps ----------------------------------------------------------------
 
 
+class _HeldDvdt:
+    """Filtered dV/dt of sweeps kept from one pass over them to the next, up to a byte budget
+    (filled by the threads in any order; a sweep not held is filtered again: the same bits)."""
+
+    def __init__(self, budget: int) -> None:
+        self._held: dict[int, FloatArray] = {}
+        self._left = budget
+        self._lock = Lock()
+
+    def get(self, number: int) -> FloatArray | None:
+        return self._held.get(number)
+
+    def offer(self, number: int, dvdt: FloatArray) -> FloatArray:
+        """``dvdt``, held if the budget has room for it."""
+        with self._lock:
+            if dvdt.nbytes <= self._left:
+                self._held[number] = dvdt
+                self._left -= dvdt.nbytes
+        return dvdt
+
+
 @feature_group(_first_spike_columns("short_square"), Level.CELL)
 def _short_squares(sweeps: list[_Sweep], definitions: Definitions, problems: dict[int, str],
                    threads: int) -> tuple[dict[str, float | None], dict[int, SweepResult],
@@ -509,15 +538,20 @@ def _short_squares(sweeps: list[_Sweep], definitions: Definitions, problems: dic
     # hold the estimate window after the onset.
     sweeps = _covering(sweeps, min(0.0, onset), onset + SHORT_SQUARE_ESTIMATE_WINDOW_S, rule,
                        "short-square", problems)
-    # The detection parameters come from every sweep's dV/dt, and the detection uses them: each
-    # sweep is read and filtered once per step rather than all held at once.
+    # The detection parameters come from every sweep's dV/dt, and the detection uses them:
+    # three passes over the sweeps. Each sweep is filtered once and its dV/dt held for the
+    # later passes, up to HELD_DVDT_BYTES in all; beyond that a sweep is filtered again.
     params = definitions.spikes
-    first, last = short_square_window(sweeps[0].times(), onset, definitions,
+    first, last = short_square_window(sweeps[0].time_points(), onset, definitions,
                                       SHORT_SQUARE_ESTIMATE_WINDOW_S)
+    held = _HeldDvdt(HELD_DVDT_BYTES)
 
     def filtered(sweep: _Sweep) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
         t, v, i = sweep.load()
-        return t, v, i, filtered_dvdt(t, v, params.filter_hz)
+        dvdt = held.get(sweep.number)
+        if dvdt is None:
+            dvdt = held.offer(sweep.number, filtered_dvdt(t, v, params.filter_hz))
+        return t, v, i, dvdt
 
     def rise(sweep: _Sweep) -> tuple[float, float]:
         return short_square_rise(filtered(sweep)[3], first, last)

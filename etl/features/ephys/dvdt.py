@@ -8,7 +8,9 @@ phase lag. It is skipped when the time base is not uniform, as in the reference 
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
 
@@ -195,9 +197,9 @@ def _backward_run(t: NDArray[np.float64], y: NDArray[np.float64], pad: int, star
 
 @njit(cache=True, nogil=True)
 def _fused_filtered_derivative(t: NDArray[np.float64], x: NDArray[np.float64],
-                               c: Coefficients, zi: NDArray[np.float64], pad: int
-                               ) -> NDArray[np.float64]:
-    y = np.empty(x.size + 2 * pad)
+                               c: Coefficients, zi: NDArray[np.float64], pad: int,
+                               y: NDArray[np.float64]) -> NDArray[np.float64]:
+    # ``y``: x.size + 2 * pad samples to work in; the result is a view of it.
     z = zi * _extended(x, pad, 0)
     _forward_run(x, y, pad, 0, z, c)
     uniform = _backward_run(t, y, pad, y.size - 1, zi * y[y.size - 1], 0.0, c)
@@ -284,10 +286,28 @@ def _lfilter4(y: NDArray[np.float64], b: NDArray[np.float64], a: NDArray[np.floa
         k += step
 
 
+class ScratchBuffer:
+    """Memory lent to ``filtered_dvdt`` trace after trace: it grows to the largest trace and is
+    then reused. Fresh memory costs a page fault per 4 KB page at first touch (microseconds
+    each, and glibc hands large freed blocks back to the system), about as much as the filter
+    itself over a cell's sweeps. A result written into it is valid until its next use."""
+
+    def __init__(self) -> None:
+        self._array: NDArray[np.float64] = np.empty(0)
+
+    def take(self, size: int) -> NDArray[np.float64]:
+        """``size`` samples of the buffer (their values are left over from earlier use)."""
+        if self._array.size < size:
+            self._array = np.empty(size)
+        return self._array[:size]
+
+
 def filtered_dvdt(t: NDArray[np.floating], v: NDArray[np.floating],
-                  filter_hz: float | None) -> NDArray[np.float64]:
+                  filter_hz: float | None, scratch: ScratchBuffer | None = None
+                  ) -> NDArray[np.float64]:
     """dV/dt in V/s (= mV/ms) of ``v`` (mV) over ``t`` (s): forward differences stored at the
-    left sample, length ``len(v) - 1``; samples with a zero time step are dropped.
+    left sample, length ``len(v) - 1``; samples with a zero time step are dropped. With
+    ``scratch`` the result may be a view of it (valid until its next use).
 
     Raises ``ValueError`` when ``filter_hz`` is not below the Nyquist frequency.
     """
@@ -295,7 +315,10 @@ def filtered_dvdt(t: NDArray[np.floating], v: NDArray[np.floating],
     volts = np.asarray(v, dtype=np.float64)
     fused = _fused(times, volts, filter_hz)
     if fused is not None:
-        derivative = _fused_filtered_derivative(times, np.ascontiguousarray(volts), *fused)
+        size = volts.size + 2 * fused[2]
+        work = np.empty(size) if scratch is None else scratch.take(size)
+        derivative = _fused_filtered_derivative(times, np.ascontiguousarray(volts), *fused,
+                                                work)
         if derivative.size == volts.size - 1:
             return derivative
     fraction = _filter_fraction(times, filter_hz)
@@ -370,7 +393,28 @@ def _filter_fraction(times: NDArray[np.float64], filter_hz: float | None) -> flo
     return fraction
 
 
-def time_index(t: NDArray[np.floating], time: float, rule: TimeIndexRule) -> int:
+@dataclass(frozen=True)
+class UniformTimes:
+    """The time base ``k / rate - shift`` for k = 0 .. size - 1, sample by sample with the bits
+    of the array (``cell.time_base``), for ``time_index`` without making that array."""
+
+    size: int
+    rate: float
+    shift: float
+
+    def __getitem__(self, k: int) -> float:
+        return (k + self.size if k < 0 else k) / self.rate - self.shift
+
+
+def _first_at_or_after(t: NDArray[np.floating] | UniformTimes, time: float) -> int:
+    # np.searchsorted(t, time, side="left"): the first sample at or after ``time``.
+    if isinstance(t, UniformTimes):
+        return bisect_left(range(t.size), time, key=t.__getitem__)
+    return int(np.searchsorted(t, time, side="left"))
+
+
+def time_index(t: NDArray[np.floating] | UniformTimes, time: float, rule: TimeIndexRule
+               ) -> int:
     """The sample of ``t`` for ``time``: the first at or after it (AllenSDK: a time before the
     trace gives sample 0) or the nearest (ipfx). A time that no sample reaches (after the trace;
     for ipfx also before it) is a ``ValueError``, so an analysis fails where the reference's
@@ -380,17 +424,18 @@ def time_index(t: NDArray[np.floating], time: float, rule: TimeIndexRule) -> int
             raise ValueError(f"time {time:g} s is outside the sweep ({t[0]:g} to {t[-1]:g} s)")
         # argmin(|t - time|) over an increasing t, without the O(n) scan: the nearest sample
         # is one of the two around the insertion point; a tie goes to the earlier, as argmin's.
-        right = int(np.searchsorted(t, time, side="left"))
+        right = _first_at_or_after(t, time)
         if right == 0:
             return 0
         left = right - 1
         if right == t.size or abs(t[left] - time) <= abs(t[right] - time):
             return left
         return right
-    after = int(np.searchsorted(t, time, side="left"))
+    after = _first_at_or_after(t, time)
     if after >= t.size:
         raise ValueError(f"time {time:g} s is after the sweep's end ({t[-1]:g} s)")
     return after
 
 
-__all__ = ["TimeIndexRule", "filtered_dvdt", "filtered_dvdts", "has_uniform_dt", "time_index"]
+__all__ = ["ScratchBuffer", "TimeIndexRule", "UniformTimes", "filtered_dvdt", "filtered_dvdts",
+           "has_uniform_dt", "time_index"]

@@ -10,7 +10,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ctmirror.features.ephys.definitions import Definitions, SpikeDetection
-from ctmirror.features.ephys.dvdt import filtered_dvdt, time_index
+from ctmirror.features.ephys.dvdt import UniformTimes, filtered_dvdt, time_index
 from ctmirror.features.ephys.spikes import (
     SpikeTable,
     _filter_putative,
@@ -94,12 +94,11 @@ def adjusted_short_square_detection(
                    thresh_frac=short_square_thresh_frac(min_thresh, upstroke_values))
 
 
-def short_square_window(t0: NDArray[np.floating], onset: float, definitions: Definitions,
-                        window: float) -> tuple[int, int]:
+def short_square_window(t0: NDArray[np.floating] | UniformTimes, onset: float,
+                        definitions: Definitions, window: float) -> tuple[int, int]:
     """The estimate window's samples, from the first sweep's time base (they apply to all)."""
-    times = np.asarray(t0, dtype=np.float64)
-    return (time_index(times, onset, definitions.time_index),
-            time_index(times, onset + window, definitions.time_index))
+    return (time_index(t0, onset, definitions.time_index),
+            time_index(t0, onset + window, definitions.time_index))
 
 
 def short_square_rise(dvdt: NDArray[np.float64], first: int, last: int) -> tuple[float, float]:

@@ -13,6 +13,7 @@ numbers can be compared with the published ones. Which definition set applies
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -21,7 +22,7 @@ from numba import njit
 from numpy.typing import NDArray
 
 from ctmirror.features.ephys.definitions import ALLEN2016, Definitions, SpikeDetection
-from ctmirror.features.ephys.dvdt import TimeIndexRule, filtered_dvdt, time_index
+from ctmirror.features.ephys.dvdt import ScratchBuffer, TimeIndexRule, filtered_dvdt, time_index
 
 #: Points of a spike reported with their sample, time, voltage and current.
 POINTS = ("threshold", "peak", "trough", "fast_trough", "slow_trough", "adp")
@@ -93,15 +94,17 @@ def detect_spikes(
     start_index = time_index(times, start_s, rule)
     end_index = time_index(times, end_s, rule)
 
+    # The filtered traces are only read here, so they are made in this thread's buffers.
     if dvdt is None:
-        dvdt = filtered_dvdt(times, volts, params.filter_hz)
+        dvdt = filtered_dvdt(times, volts, params.filter_hz, _scratch("dvdt"))
     if definitions.window_dvdt == "slice_whole_trace":
         window_dvdt = dvdt[start_index:end_index]
     elif start_index == 0 and end_index == times.size - 1:
         window_dvdt = dvdt  # the window is the whole trace: re-filtering it gives the same
     else:
         window_dvdt = filtered_dvdt(times[start_index:end_index + 1],
-                                    volts[start_index:end_index + 1], params.filter_hz)
+                                    volts[start_index:end_index + 1], params.filter_hz,
+                                    _scratch("window_dvdt"))
     candidates = _putative_spikes(window_dvdt, params.dv_cutoff) + start_index
     peaks = _peaks(volts, candidates, end_index)
     candidates, peaks = _filter_putative(volts, dvdt, candidates, peaks, params)
@@ -142,6 +145,19 @@ def detect_spikes(
     columns["isi_type"] = isi_types
     columns["clipped"] = clipped
     return SpikeTable({name: columns[name] for name in SPIKE_COLUMNS})
+
+
+_THREAD_BUFFERS = threading.local()
+
+
+def _scratch(use: str) -> ScratchBuffer:
+    """This thread's buffer for one use (a sweep's filtered dV/dt, its window's, its 1 kHz
+    one): a cell's sweeps reuse it instead of faulting in fresh memory for each."""
+    buffer: ScratchBuffer | None = getattr(_THREAD_BUFFERS, use, None)
+    if buffer is None:
+        buffer = ScratchBuffer()
+        setattr(_THREAD_BUFFERS, use, buffer)
+    return buffer
 
 
 # -- detection ------------------------------------------------------------------------------
@@ -310,7 +326,7 @@ def _trough_details(
     slow = np.full(n, NO_INDEX, dtype=np.int64)
     clipped = clipped.copy()
     valid = np.flatnonzero(~clipped)
-    heavy = filtered_dvdt(t, v, p.heavy_filter_hz)
+    heavy = filtered_dvdt(t, v, p.heavy_filter_hz, _scratch("heavy_dvdt"))
     nexts = np.append(thresholds[valid][1:], end_index)[:valid.size]
     for k, nxt in zip(valid, nexts, strict=True):
         peak = int(peaks[k])
