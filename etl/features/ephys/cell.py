@@ -44,7 +44,7 @@ from ctmirror.features.ephys.spike_train import (
     short_square_window,
     spike_train_features,
 )
-from ctmirror.features.ephys.spikes import SpikeTable, detect_spikes
+from ctmirror.features.ephys.spikes import SpikeTable, detect_spikes, release_buffers
 from ctmirror.features.ephys.subthreshold import (
     baseline_voltage,
     input_resistance,
@@ -229,6 +229,8 @@ def cell_features(sweeps: Sequence[SweepSource], definitions: Definitions = ALLE
         except (ProtocolError, ValueError, FloatingPointError, np.linalg.LinAlgError) as exc:
             protocol_problems[protocol] = str(exc)
             continue
+        finally:
+            release_buffers()
         values.update(found)
         results.update(analysed)
         if protocol == "long_square":

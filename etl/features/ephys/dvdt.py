@@ -298,6 +298,7 @@ class ScratchBuffer:
     def take(self, size: int) -> NDArray[np.float64]:
         """``size`` samples of the buffer (their values are left over from earlier use)."""
         if self._array.size < size:
+            self._array = np.empty(0)  # the smaller one goes first: never both at once
             self._array = np.empty(size)
         return self._array[:size]
 

@@ -160,6 +160,13 @@ def _scratch(use: str) -> ScratchBuffer:
     return buffer
 
 
+def release_buffers() -> None:
+    """Drop the calling thread's buffers, for a caller done with a group of sweeps: otherwise
+    they stay at the largest sweep's size while the next group is measured (a worker's peak
+    memory)."""
+    _THREAD_BUFFERS.__dict__.clear()
+
+
 # -- detection ------------------------------------------------------------------------------
 
 
@@ -436,4 +443,5 @@ def _point(name: str, indexes: IndexArray, t: FloatArray, v: FloatArray,
     }
 
 
-__all__ = ["NO_INDEX", "POINTS", "SPIKE_COLUMNS", "SpikeTable", "detect_spikes"]
+__all__ = ["NO_INDEX", "POINTS", "SPIKE_COLUMNS", "SpikeTable", "detect_spikes",
+           "release_buffers"]

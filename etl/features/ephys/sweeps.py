@@ -13,7 +13,7 @@ from numba import njit
 from ctmirror.features.ephys.cell import TEST_PULSE_MAX_S, ProtocolError, SweepSource, time_base
 from ctmirror.features.ephys.definitions import Definitions
 from ctmirror.features.ephys.spike_train import spike_train_features
-from ctmirror.features.ephys.spikes import SpikeTable, detect_spikes
+from ctmirror.features.ephys.spikes import SpikeTable, detect_spikes, release_buffers
 from ctmirror.features.ephys.subthreshold import baseline_voltage
 
 BASELINE_INTERVAL_S = 0.1
@@ -96,6 +96,7 @@ def sweep_results(recordings: Sequence[SweepSource], definitions: Definitions
             continue
         spikes_by_sweep[rec.sweep_number] = spikes
         rows.append(row)
+    release_buffers()
     return spikes_by_sweep, rows
 
 
