@@ -347,7 +347,6 @@ def _scan(v: FloatArray, i: FloatArray) -> tuple[int, int, bool, bool, NDArray[n
             changes[:found].copy())
 
 
-
 def _stimulus_onset(changes: NDArray[np.intp], rate: float) -> int | None:
     """First sample of the stimulus after the test pulse (a pair of changes starting in the
     first 0.4 s, if there is one)."""

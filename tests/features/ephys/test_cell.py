@@ -273,3 +273,29 @@ def test_stored_sweeps_give_what_the_loaded_recordings_give(
                 column = spikes[name]
                 assert np.array_equal(column, spikes_streamed[sweep][name],
                                       equal_nan=column.dtype.kind == "f")
+
+
+def test_the_sweep_scan_is_the_numpy_definition() -> None:
+    from ctmirror.features.ephys.cell import _scan
+
+    rng = np.random.default_rng(5)
+    sweeps = [np.linspace(0.0, 100.0, 1_000)]  # a ramp: a change at every sample
+    for _ in range(2_000):
+        size = int(rng.integers(0, 40))
+        steps = np.repeat(rng.choice([0.0, 50.0], size=size // 4 + 1), 4)[:size]
+        noisy = rng.choice([0.0, 0.0, 2.0, np.nan], size=size, p=[0.4, 0.3, 0.2, 0.1])
+        sweeps.append(steps if rng.random() < 0.5 else noisy)
+    for i in sweeps:
+        v = np.where(rng.random(i.size) < 0.1, np.nan, 1.0)
+        if i.size and rng.random() < 0.3:
+            v[-int(rng.integers(1, i.size + 1)):] = np.nan
+        end, nan_inside, stimulus_nan, stimulus_zero, changes = _scan(v, i)
+        recorded = np.flatnonzero(~np.isnan(v))
+        assert end == (recorded[-1] + 1 if recorded.size else 0)
+        assert nan_inside == int(np.isnan(v[:end]).sum())
+        assert stimulus_nan == bool(np.isnan(i[:end]).any())
+        if not stimulus_nan:
+            assert stimulus_zero == bool((i[:end] == 0.0).all())
+        every = np.flatnonzero(np.diff(i[:end]))
+        kept = every if every.size <= 5 else np.r_[every[:4], every[-1]]
+        assert np.array_equal(changes, kept)

@@ -6,10 +6,14 @@ import numpy as np
 import pytest
 from scipy import signal
 
+from ctmirror.features.ephys.cell import time_base
 from ctmirror.features.ephys.dvdt import (
+    ScratchBuffer,
+    UniformTimes,
     filtered_dvdt,
     filtered_dvdts,
     has_uniform_dt,
+    time_index,
     zero_phase_filter,
 )
 
@@ -67,3 +71,32 @@ def test_batched_dvdts_are_the_single_lane_ones(count: int) -> None:
 def test_uniform_time_base_is_np_allclose(t: np.ndarray) -> None:
     dt = np.diff(t)
     assert has_uniform_dt(t) == bool(np.allclose(dt, dt[0]))
+
+
+def test_a_reused_buffer_gives_the_fresh_values() -> None:
+    # Traces growing and shrinking through one buffer: each result is the fresh one's bits.
+    scratch = ScratchBuffer()
+    for size in (5_000, 40_000, 3_000, 40_001):
+        t = np.arange(size) / 200_000.0
+        v = np.cumsum(RNG.normal(size=size)) - 65.0
+        assert np.array_equal(filtered_dvdt(t, v, 10_000.0, scratch),
+                              filtered_dvdt(t, v, 10_000.0))
+
+
+@pytest.mark.parametrize("rule", ["first_at_or_after", "nearest"])
+def test_time_index_of_a_time_base_read_sample_by_sample_is_the_arrays(rule: str) -> None:
+    size, rate, shift = 10_001, 200_000.0, 0.5 - 1.02
+    times = UniformTimes(size, rate, shift)
+    t = time_base(size, rate, shift)
+    assert [times[k] for k in (0, 1, 5_000, -1)] == [t[0], t[1], t[5_000], t[-1]]
+    # Sample times themselves, times between samples and past either end.
+    for time in [*t[[0, 1, 2, 777, size - 1]], *(t[:-1:997] + 1.3e-6), t[0] - 1.0, t[-1] + 1.0]:
+        try:
+            expected: int | str = time_index(t, float(time), rule)  # type: ignore[arg-type]
+        except ValueError as exc:
+            expected = str(exc)
+        try:
+            got: int | str = time_index(times, float(time), rule)  # type: ignore[arg-type]
+        except ValueError as exc:
+            got = str(exc)
+        assert got == expected
