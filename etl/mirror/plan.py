@@ -14,7 +14,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
-from pathlib import PurePosixPath
 from typing import SupportsInt
 
 import sqlalchemy as sa
@@ -102,8 +101,9 @@ def category_of(type_name: str | None) -> FileCategory:
 
 
 def well_known_file_relpath(file_id: int, server_path: str | None) -> str:
-    name = safe_name(server_path or f"{file_id}")
-    return str(PurePosixPath("files", "well_known_files", str(int(file_id)), name))
+    # One safe component (never "", "." or ".."): joined as a string, not through pathlib,
+    # since a no-op sync builds this for every file.
+    return f"files/well_known_files/{int(file_id)}/{safe_name(server_path or f'{file_id}')}"
 
 
 _WELL_KNOWN_FILES = sa.text("""
