@@ -148,19 +148,22 @@ def _plan(engine: sa.Engine, voltages: bool) -> tuple[
         list[ModelInputs], list[ModelInputs], list[tuple[int, int | None]], dict[int, Any]]:
     """Pending models, rows whose published value changed, orphan rows, and the rows now."""
     source = FileSource.WELL_KNOWN_FILE.value
+    # Each result fetched at once: row by row, the driver's calls per row cost more than the
+    # plan (a no-op sync plans every model).
     with engine.connect() as conn:
         models = conn.execute(_MODELS).all()
         parameter_files = {int(r.neuronal_model_id): r for r in conn.execute(
-            _PARAMETER_FILES, {"source": source})}
+            _PARAMETER_FILES, {"source": source}).all()}
         recordings = {int(r.specimen_id): r for r in conn.execute(
-            CONVERTED_RECORDINGS, {"source": source, "dataset": SWEEPS.name})}
+            CONVERTED_RECORDINGS, {"source": source, "dataset": SWEEPS.name}).all()}
         runs: dict[int, Any] = {}
-        for run in conn.execute(_RUNS):
+        for run in conn.execute(_RUNS).all():
             chosen = runs.get(int(run.neuronal_model_id))
             if chosen is None or (chosen.explained_variance_ratio is None
                                   and run.explained_variance_ratio is not None):
                 runs[int(run.neuronal_model_id)] = run
-        rows = {int(r.neuronal_model_id): r for r in conn.execute(sa.select(_model_metrics))}
+        rows = {int(r.neuronal_model_id): r
+                for r in conn.execute(sa.select(_model_metrics)).all()}
     pending: list[ModelInputs] = []
     refresh: list[ModelInputs] = []
     for model in models:
