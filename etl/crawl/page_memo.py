@@ -79,12 +79,16 @@ class PageMemo:
         files = [(package.page_path(model, key), self._layout.page_path(model, key))]
         files += [(package.links_path(model, name, key),
                    self._layout.links_path(model, name, key)) for name in links]
+        try:
+            text = orjson.dumps({
+                "version": __version__, "body_sha256": page.body_sha256,
+                "start_row": page.start_row, "total_rows": page.total_rows,
+                "keys": list(page.keys), "ids": page.ids}).decode()
+        except orjson.JSONEncodeError:
+            return  # a key past 64 bits (the load quarantines its record): parse it each time
         for source, target in files:
             _link(source, target)
-        atomic_write(summary, orjson.dumps({
-            "version": __version__, "body_sha256": page.body_sha256,
-            "start_row": page.start_row, "total_rows": page.total_rows,
-            "keys": list(page.keys), "ids": page.ids}).decode())
+        atomic_write(summary, text)
 
     def restore(self, package: StagingPackage, model: str, key: str,
                 links: Iterable[str]) -> bool:
