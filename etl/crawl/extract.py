@@ -5,9 +5,9 @@ the client's worker count. Each batch is a flat query paged by primary key, or, 
 join-table associations, one unpaged query whose pairs are staged beside its records. A page
 already in the package is reused, so re-running a sync id fetches only what is missing. A page
 whose answer is byte for byte the one the last crawl staged is taken from the page memo
-(``ctmirror.crawl.page_memo``) without parsing it again. A batch
-that still fails after the client's retries is recorded in the manifest, its model is marked
-incomplete, and the crawl goes on with the rest.
+(``ctmirror.crawl.page_memo``) without parsing it again. A batch that still fails after the
+client's retries is recorded in the manifest, its model is marked incomplete, and the crawl
+goes on with the rest.
 
 A model is also marked not ``consistent`` when the answers contradict each other: a page that
 starts at another row than asked, or a ``total_rows`` that disagrees with the rows the batch
