@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -265,24 +266,27 @@ def compute_cell(task: CellTask) -> tuple[ModelOutcome, ...]:
     so the worker holds one sweep's samples whatever the recording's length."""
     from ctmirror.readers.ephys import stimulus_sweeps_from_parquet
 
-    runs = [_ModelRun.start(task, model_id, document) for model_id, document in task.models]
-    lengths: dict[int, int] = {}
-    try:
-        sweeps, _ = stimulus_sweeps_from_parquet(task.path)
-        for sweep in sweeps:
-            stimulus = sweep.stimulus_a()
-            lengths[sweep.sweep_number] = stimulus.size
-            for run in runs:
-                run.simulate(sweep, stimulus)
-            del stimulus
-    except (CtMirrorError, OSError, ValueError, pa.ArrowException) as exc:
-        for run in runs:
-            run.abort()
-        return tuple(ModelOutcome(model_id, error=f"{task.path.name}: {exc}",
-                                  values={"problem": f"{task.path.name}: {exc}"})
-                     for model_id, _ in task.models)
-    repeats = noise2_repeats(sweeps, lengths)
-    return tuple(run.finish(len(sweeps), repeats) for run in runs)
+    with ExitStack() as unfinished:
+        runs = []
+        for model_id, document in task.models:
+            runs.append(_ModelRun.start(task, model_id, document))
+            # Whatever stops the cell, no half-written voltage file is left behind.
+            unfinished.callback(runs[-1].abort)
+        lengths: dict[int, int] = {}
+        try:
+            sweeps, _ = stimulus_sweeps_from_parquet(task.path)
+            for sweep in sweeps:
+                stimulus = sweep.stimulus_a()
+                lengths[sweep.sweep_number] = stimulus.size
+                for run in runs:
+                    run.simulate(sweep, stimulus)
+                del stimulus
+        except (CtMirrorError, OSError, ValueError, pa.ArrowException) as exc:
+            return tuple(ModelOutcome(model_id, error=f"{task.path.name}: {exc}",
+                                      values={"problem": f"{task.path.name}: {exc}"})
+                         for model_id, _ in task.models)
+        repeats = noise2_repeats(sweeps, lengths)
+        return tuple(run.finish(len(sweeps), repeats) for run in runs)
 
 
 def noise2_repeats(sweeps: Sequence[StimulusSweep], lengths: Mapping[int, int]) -> _Repeats:
@@ -373,6 +377,7 @@ class _ModelRun:
         self.seconds += time.perf_counter() - started
 
     def abort(self) -> None:
+        """Drop the voltage file being written (a no-op once it is committed)."""
         if self.voltages is not None:
             self.voltages.abort()
 
