@@ -261,8 +261,8 @@ class _Repeats:
 def compute_cell(task: CellTask) -> tuple[ModelOutcome, ...]:
     """Run and score every model of ``task`` on its recording (runs in a worker).
 
-    The recording is streamed a sweep at a time: each stimulus is read once, every model runs
-    on it and writes its voltage trace, and only spike times and the sweep's length are kept,
+    The recording is streamed a sweep at a time: each stimulus read is run through the models
+    (and their voltage traces written), and only spike times and the sweep's length are kept,
     so the worker holds one sweep's samples whatever the recording's length."""
     from ctmirror.readers.ephys import stimulus_sweeps_from_parquet
 
@@ -272,15 +272,26 @@ def compute_cell(task: CellTask) -> tuple[ModelOutcome, ...]:
             runs.append(_ModelRun.start(task, model_id, document))
             # Whatever stops the cell, no half-written voltage file is left behind.
             unfinished.callback(runs[-1].abort)
+        # An open voltage file keeps its writer's buffers (about 3.5 times the largest sweep
+        # written, in bytes of float32) until it is closed, so models that write voltages run
+        # one after another, each reading the stimuli again; the others share each read.
+        batches = [runs] if task.voltage_root is None else [[run] for run in runs]
         lengths: dict[int, int] = {}
         try:
             sweeps, _ = stimulus_sweeps_from_parquet(task.path)
-            for sweep in sweeps:
-                stimulus = sweep.stimulus_a()
-                lengths[sweep.sweep_number] = stimulus.size
-                for run in runs:
-                    run.simulate(sweep, stimulus)
-                del stimulus
+            for batch in batches:
+                if lengths and all(run.error is not None for run in batch):
+                    continue
+                for run in batch:
+                    run.open_voltages()
+                for sweep in sweeps:
+                    stimulus = sweep.stimulus_a()
+                    lengths[sweep.sweep_number] = stimulus.size
+                    for run in batch:
+                        run.simulate(sweep, stimulus)
+                    del stimulus
+                for run in batch:
+                    run.close_voltages()
         except (CtMirrorError, OSError, ValueError, pa.ArrowException) as exc:
             return tuple(ModelOutcome(model_id, error=f"{task.path.name}: {exc}",
                                       values={"problem": f"{task.path.name}: {exc}"})
@@ -328,7 +339,7 @@ class _ModelRun:
     task: CellTask
     model_id: int
     config: Any
-    voltages: AtomicParquetFile | None
+    voltages: AtomicParquetFile | None = None
     error: str | None = None
     seconds: float = 0.0
     #: spike steps by sweep number (the ratio needs the first Noise 2 sweep's)
@@ -341,17 +352,34 @@ class _ModelRun:
         from ctmirror.readers.glif_config import parse_glif_config
 
         started = time.perf_counter()
-        run = cls(task, model_id, None, None)
+        run = cls(task, model_id, None)
         try:
             run.config = parse_glif_config(document)
-            if task.voltage_root is not None:
-                run.voltages = AtomicParquetFile(
-                    GLIF_VOLTAGES.file_path(task.voltage_root, task.specimen_id, model_id),
-                    GLIF_VOLTAGES.schema, byte_stream_split=["voltage.list.element"])
         except (CtMirrorError, OSError, ValueError, pa.ArrowException) as exc:
             run.error = str(exc)
         run.seconds = time.perf_counter() - started
         return run
+
+    def open_voltages(self) -> None:
+        """Start the model's voltage file, if the task writes voltages."""
+        if self.error is not None or self.task.voltage_root is None:
+            return
+        try:
+            self.voltages = AtomicParquetFile(
+                GLIF_VOLTAGES.file_path(self.task.voltage_root, self.task.specimen_id,
+                                        self.model_id),
+                GLIF_VOLTAGES.schema, byte_stream_split=["voltage.list.element"])
+        except (OSError, ValueError, pa.ArrowException) as exc:
+            self.error = str(exc)
+
+    def close_voltages(self) -> None:
+        """Put the model's complete voltage file in place."""
+        if self.error is not None or self.voltages is None:
+            return
+        try:
+            self.voltages.commit()
+        except (OSError, ValueError, pa.ArrowException) as exc:
+            self.error = str(exc)
 
     def simulate(self, sweep: StimulusSweep, stimulus_a: NDArray[np.float64]) -> None:
         """Run the model on one sweep: keep its spikes, write its voltage trace."""
@@ -389,14 +417,12 @@ class _ModelRun:
         try:
             if self.error is not None:
                 raise ValueError(self.error)
-            if self.voltages is not None:
-                self.voltages.commit()
             spikes = self._spikes()
             values: dict[str, Any] = {
                 "simulated_sweeps": simulated_sweeps, "model_spikes": spikes.num_rows,
                 "noise2_sweeps": len(repeats.sweeps),
                 "noise2_sweep_numbers": [s.sweep_number for s in repeats.sweeps] or None,
-                "voltages_written": self.voltages is not None, "problem": repeats.problem,
+                "voltages_written": self.task.voltage_root is not None, "problem": repeats.problem,
             }
             if repeats.problem is None:
                 first = repeats.sweeps[0]
