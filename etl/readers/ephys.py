@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Iterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -309,10 +309,14 @@ class StimulusSweep:
     path: Path
     row_group: int
     row: int  # within the row group
+    #: The file's footer, shared by its sweeps so that each read does not parse it again.
+    metadata: pq.FileMetaData | None = field(default=None, compare=False, repr=False)
 
     def stimulus(self) -> NDArray[np.float32]:
         """The stimulus samples as stored."""
-        table = pq.ParquetFile(self.path).read_row_group(self.row_group, columns=["stimulus"])
+        # One row group on this thread: Arrow's pool would only add its overhead.
+        table = pq.ParquetFile(self.path, metadata=self.metadata).read_row_group(
+            self.row_group, columns=["stimulus"], use_threads=False)
         samples: NDArray[np.float32] = next(_rows(table.slice(self.row, 1)))["stimulus"]
         return samples
 
@@ -355,6 +359,6 @@ def stimulus_sweeps_from_parquet(path: Path) -> tuple[list[StimulusSweep], dict[
                 sampling_rate=float(rate),
                 to_amps=to_amps * (row["stimulus_conversion"] or 1.0),
                 spike_times_s=None if spikes is None else np.asarray(spikes, dtype=np.float64),
-                path=Path(path), row_group=group, row=index,
+                path=Path(path), row_group=group, row=index, metadata=parquet.metadata,
             ))
     return found, problems
