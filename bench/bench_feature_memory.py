@@ -90,6 +90,7 @@ def _glif_comparable(task: Any, outcome: Any) -> Any:
     import hashlib
 
     import pyarrow.parquet as pq
+
     from ctmirror.schema.parquet import GLIF_VOLTAGES
 
     traces = []
