@@ -28,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,15 +39,8 @@ def worker(path: str, definitions: str, save: str | None) -> None:
 
     task = CellTask(specimen_id=0, well_known_file_id=0, sha256="", path=Path(path),
                     definitions=definitions)
-    began, cpu = time.perf_counter(), time.process_time()
-    outcome = compute_cell(task)
-    seconds, cpu = time.perf_counter() - began, time.process_time() - cpu
-    peak_mib = _peak_mib()
-    if save:
-        with open(save, "wb") as f:
-            pickle.dump(_comparable(outcome), f)
-    print(json.dumps({"peak_mib": peak_mib, "seconds": seconds, "cpu": cpu,
-                      "failed": outcome if isinstance(outcome, str) else None}))
+    _measure(lambda: compute_cell(task), _comparable, save,
+             lambda outcome: outcome if isinstance(outcome, str) else None)
 
 
 def glif_worker(path: str, configs: list[str], voltages: str | None, save: str | None) -> None:
@@ -56,22 +50,26 @@ def glif_worker(path: str, configs: list[str], voltages: str | None, save: str |
     models = tuple((k, _neuron_config(Path(config))) for k, config in enumerate(configs, 1))
     task = CellTask(specimen_id=0, recording_file_id=0, path=Path(path), models=models,
                     voltage_root=Path(voltages) if voltages else None)
-    began, cpu = time.perf_counter(), time.process_time()
-    outcomes = compute_cell(task)
-    seconds, cpu = time.perf_counter() - began, time.process_time() - cpu
-    peak_mib = _peak_mib()
-    if save:
-        with open(save, "wb") as f:
-            pickle.dump({o.neuronal_model_id: _glif_comparable(task, o) for o in outcomes}, f)
-    errors = "; ".join(o.error for o in outcomes if o.error)
-    print(json.dumps({"peak_mib": peak_mib, "seconds": seconds, "cpu": cpu,
-                      "failed": errors or None}))
+    _measure(lambda: compute_cell(task),
+             lambda outcomes: {o.neuronal_model_id: _glif_comparable(task, o) for o in outcomes},
+             save, lambda outcomes: "; ".join(o.error for o in outcomes if o.error) or None)
 
 
-def _peak_mib() -> float:
+def _measure(compute: Callable[[], Any], comparable: Callable[[Any], Any], save: str | None,
+             failed: Callable[[Any], str | None]) -> None:
+    """Run ``compute`` and print its peak RSS, wall and CPU seconds and failure as JSON;
+    pickle its comparable outcome to ``save`` (after the peak is taken)."""
     import resource
 
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    began, cpu = time.perf_counter(), time.process_time()
+    outcome = compute()
+    seconds, cpu = time.perf_counter() - began, time.process_time() - cpu
+    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    if save:
+        with open(save, "wb") as f:
+            pickle.dump(comparable(outcome), f)
+    print(json.dumps({"peak_mib": peak_mib, "seconds": seconds, "cpu": cpu,
+                      "failed": failed(outcome)}))
 
 
 def _neuron_config(path: Path) -> Any:
