@@ -16,10 +16,9 @@ template, or the code version differ from what its row records; so a second sync
 files computes nothing (the published value is refreshed in place). Models of one cell are
 computed together in one worker process (the recording streamed a sweep at a time); rows are
 written by this process, one transaction per cell (the rows of models that cannot be run in
-one). A model
-that fails (its config did not convert, its recording does not read, its data do not fit) is
-reported with its reason and gets a row with that reason, tried again when its inputs change.
-Rows and files of models that disappear upstream are withdrawn.
+one). A model that fails (its config did not convert, its recording does not read, its data
+do not fit) is reported with its reason and gets a row with that reason, tried again when its
+inputs change. Rows and files of models that disappear upstream are withdrawn.
 """
 
 from __future__ import annotations
