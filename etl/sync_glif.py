@@ -454,7 +454,10 @@ def _voltage_rows(task: CellTask, model_id: int, sweep: StimulusSweep,
     return pa.table({
         "specimen_id": [task.specimen_id], "neuronal_model_id": [model_id],
         "sweep_number": [sweep.sweep_number], "sampling_rate_hz": [sweep.sampling_rate],
-        "voltage": pa.array([result.voltage.astype(np.float32)], pa.list_(pa.float32())),
+        # A list over the float32 samples' own buffer: no second copy of a long sweep.
+        "voltage": pa.ListArray.from_arrays(
+            pa.array([0, result.voltage.size], pa.int32()),
+            pa.array(result.voltage.astype(np.float32))),
     }, schema=GLIF_VOLTAGES.schema)
 
 
