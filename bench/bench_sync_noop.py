@@ -6,7 +6,8 @@
 With ``--build-from`` the snapshot is first built (``ctmirror corpus build``) unless it exists.
 The snapshot is served by ``ctmirror replica serve`` in its own process; the syncs run in this
 one with the stages of ``ctmirror.sync.STEPS`` (as ``--no-prefect`` runs them) against an
-empty mirror root. For each sync it prints every stage's wall seconds and peak RSS (this
+empty mirror root. For each sync it prints every stage's wall seconds, CPU seconds (this
+process and the workers it waited for, not the replica) and peak RSS (this
 process's high-water mark, reset before each stage through ``/proc/self/clear_refs``, and
 the largest worker process so far), the closing steps (analyst views, data tests, published
 copy; "skipped" where a sync that changed nothing did not run them), the total, and the
@@ -50,18 +51,27 @@ def _children_peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
 
+def _cpu_s() -> float:
+    """CPU seconds of this process and of the workers it has waited for (not the replica's:
+    it stands for the API)."""
+    own, workers = (resource.getrusage(who) for who in (resource.RUSAGE_SELF,
+                                                        resource.RUSAGE_CHILDREN))
+    return own.ru_utime + own.ru_stime + workers.ru_utime + workers.ru_stime
+
+
 class Timings:
     def __init__(self) -> None:
-        self.rows: list[tuple[str, float, float, float]] = []
+        #: name, wall s, CPU s, peak RSS MB, largest worker's peak MB
+        self.rows: list[tuple[str, float, float, float, float]] = []
 
     @contextlib.contextmanager
     def stage(self, name: str) -> Iterator[None]:
         _reset_peak()
-        began = time.perf_counter()
+        began, cpu = time.perf_counter(), _cpu_s()
         try:
             yield
         finally:
-            self.rows.append((name, time.perf_counter() - began, _peak_mb(),
+            self.rows.append((name, time.perf_counter() - began, _cpu_s() - cpu, _peak_mb(),
                               _children_peak_mb()))
 
     def wrap(self, name: str, function: Callable[..., Any]) -> Callable[..., Any]:
@@ -85,7 +95,7 @@ def one_sync(config: Any) -> Timings:
     for (module, attr, name), original in zip(patches, originals, strict=True):
         setattr(module, attr, timings.wrap(name, original))
     try:
-        began = time.perf_counter()
+        began, cpu = time.perf_counter(), _cpu_s()
         with sync.run_lock(config):
             with timings.stage("open run"):
                 handle = sync.open_run(config)
@@ -97,8 +107,8 @@ def one_sync(config: Any) -> Timings:
                     print(f"  {step.name}: {timings.rows[-1][1]:.1f} s  "
                           f"{sync.summary(reports[step.name])}", flush=True)
                 sync.finish_run(config, handle, reports)
-        timings.rows.append(("total", time.perf_counter() - began, _peak_mb(),
-                             _children_peak_mb()))
+        timings.rows.append(("total", time.perf_counter() - began, _cpu_s() - cpu,
+                             _peak_mb(), _children_peak_mb()))
     finally:
         for (module, attr, _), original in zip(patches, originals, strict=True):
             setattr(module, attr, original)
@@ -164,19 +174,21 @@ def main() -> int:
 
     # A sync that changed nothing skips the closing steps: a row per step any sync ran.
     names = list(dict.fromkeys(name for r in runs for name, *_ in r.rows))
-    print(f"{'stage':<20}" + "".join(f"{f'sync {n + 1} s':>11}{'RSS MB':>8}{'workers':>8}"
-                                     for n in range(len(runs))))
+    print(f"{'stage':<20}" + "".join(f"{f'sync {n + 1} s':>11}{'CPU s':>8}{'RSS MB':>8}"
+                                     f"{'workers':>8}" for n in range(len(runs))))
     for name in names:
         cells = ""
         for r in runs:
             row = next((row for row in r.rows if row[0] == name), None)
-            cells += (f"{row[1]:>11.2f}{row[2]:>8.0f}{row[3]:>8.0f}" if row is not None
-                      else f"{'skipped':>11}{'':>16}")
+            cells += (f"{row[1]:>11.2f}{row[2]:>8.2f}{row[3]:>8.0f}{row[4]:>8.0f}"
+                      if row is not None else f"{'skipped':>11}{'':>24}")
         print(f"{name:<20}{cells}")
-    first = runs[0].rows[-1][1]
+    first, first_cpu = runs[0].rows[-1][1:3]
     for n, r in enumerate(runs[1:], start=2):
-        print(f"sync {n} (no-op) / sync 1: {r.rows[-1][1]:.1f} s / {first:.1f} s = "
-              f"{100 * r.rows[-1][1] / first:.1f} %")
+        wall, cpu = r.rows[-1][1:3]
+        print(f"sync {n} (no-op) / sync 1: {wall:.1f} s / {first:.1f} s = "
+              f"{100 * wall / first:.1f} % wall; {cpu:.1f} / {first_cpu:.1f} CPU s = "
+              f"{100 * cpu / first_cpu:.1f} %")
     return 0
 
 

@@ -95,9 +95,10 @@ class SyncResult:
 
 @contextmanager
 def _warehouse(config: SyncConfig) -> Iterator[sa.Engine]:
-    from ctmirror.warehouse.engine import create_warehouse_engine
+    from ctmirror.warehouse.engine import SYNC_DUCKDB_MEMORY, create_warehouse_engine
 
-    engine = create_warehouse_engine(config.warehouse_url, mirror_root=config.root)
+    engine = create_warehouse_engine(config.warehouse_url, mirror_root=config.root,
+                                     memory_limit=SYNC_DUCKDB_MEMORY)
     try:
         yield engine
     finally:

@@ -14,18 +14,18 @@ with a NULL ratio and the reason in ``problem``.
 A model is (re)computed when its config's or recording's bytes (``sha256``), its cell, level or
 template, or the code version differ from what its row records; so a second sync over unchanged
 files computes nothing (the published value is refreshed in place). Models of one cell are
-computed together in one worker process (the recording is read once); rows are written by this
-process, one transaction per cell (the rows of models that cannot be run in one). A model
-that fails (its config did not convert, its recording does not read, its data do not fit) is
-reported with its reason and gets a row with that reason, tried again when its inputs change.
-Rows and files of models that disappear upstream are withdrawn.
+computed together in one worker process (the recording streamed a sweep at a time); rows are
+written by this process, one transaction per cell (the rows of models that cannot be run in
+one). A model that fails (its config did not convert, its recording does not read, its data
+do not fit) is reported with its reason and gets a row with that reason, tried again when its
+inputs change. Rows and files of models that disappear upstream are withdrawn.
 """
 
 from __future__ import annotations
 
 import time
-from collections import deque
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,7 +35,7 @@ import numpy as np
 import pyarrow as pa
 import sqlalchemy as sa
 
-from ctmirror.convert.parquet_io import write_parquet_atomic
+from ctmirror.convert.parquet_io import AtomicParquetFile, write_parquet_atomic
 from ctmirror.errors import CtMirrorError
 from ctmirror.schema.base import mapped_table
 from ctmirror.schema.mirror import FileSource
@@ -148,19 +148,22 @@ def _plan(engine: sa.Engine, voltages: bool) -> tuple[
         list[ModelInputs], list[ModelInputs], list[tuple[int, int | None]], dict[int, Any]]:
     """Pending models, rows whose published value changed, orphan rows, and the rows now."""
     source = FileSource.WELL_KNOWN_FILE.value
+    # Each result fetched at once: row by row, the driver's calls per row cost more than the
+    # plan (a no-op sync plans every model).
     with engine.connect() as conn:
         models = conn.execute(_MODELS).all()
         parameter_files = {int(r.neuronal_model_id): r for r in conn.execute(
-            _PARAMETER_FILES, {"source": source})}
+            _PARAMETER_FILES, {"source": source}).all()}
         recordings = {int(r.specimen_id): r for r in conn.execute(
-            CONVERTED_RECORDINGS, {"source": source, "dataset": SWEEPS.name})}
+            CONVERTED_RECORDINGS, {"source": source, "dataset": SWEEPS.name}).all()}
         runs: dict[int, Any] = {}
-        for run in conn.execute(_RUNS):
+        for run in conn.execute(_RUNS).all():
             chosen = runs.get(int(run.neuronal_model_id))
             if chosen is None or (chosen.explained_variance_ratio is None
                                   and run.explained_variance_ratio is not None):
                 runs[int(run.neuronal_model_id)] = run
-        rows = {int(r.neuronal_model_id): r for r in conn.execute(sa.select(_model_metrics))}
+        rows = {int(r.neuronal_model_id): r
+                for r in conn.execute(sa.select(_model_metrics)).all()}
     pending: list[ModelInputs] = []
     refresh: list[ModelInputs] = []
     for model in models:
@@ -249,43 +252,75 @@ def _tasks(engine: sa.Engine, root: Path, runnable: list[ModelInputs],
 
 @dataclass(frozen=True)
 class _Repeats:
-    """The Noise 2 sweeps the ratio is computed on, or why there are too few."""
+    """The Noise 2 sweeps the ratio is computed on and their length, or why there are too
+    few."""
 
     sweeps: tuple[StimulusSweep, ...]
     problem: str | None
+    #: Samples of each repeat (0 when there is none).
+    samples: int = 0
 
 
 def compute_cell(task: CellTask) -> tuple[ModelOutcome, ...]:
-    """Run and score every model of ``task`` on its recording (runs in a worker)."""
+    """Run and score every model of ``task`` on its recording (runs in a worker).
+
+    The recording is streamed a sweep at a time: each stimulus read is run through the models
+    (and their voltage traces written), and only spike times and the sweep's length are kept,
+    so the worker holds one sweep's samples whatever the recording's length."""
     from ctmirror.readers.ephys import stimulus_sweeps_from_parquet
 
-    try:
-        sweeps, _ = stimulus_sweeps_from_parquet(task.path)
-    except (CtMirrorError, OSError, ValueError, pa.ArrowException) as exc:
-        return tuple(ModelOutcome(model_id, error=f"{task.path.name}: {exc}",
-                                  values={"problem": f"{task.path.name}: {exc}"})
-                     for model_id, _ in task.models)
-    repeats = noise2_repeats(sweeps)
-    return tuple(_score_model(task, model_id, document, sweeps, repeats)
-                 for model_id, document in task.models)
+    with ExitStack() as unfinished:
+        runs = []
+        for model_id, document in task.models:
+            runs.append(_ModelRun.start(task, model_id, document))
+            # Whatever stops the cell, no half-written voltage file is left behind.
+            unfinished.callback(runs[-1].abort)
+        # An open voltage file keeps its writer's buffers (about 3.5 times the largest sweep
+        # written, in bytes of float32) until it is closed, so models that write voltages run
+        # one after another, each reading the stimuli again; the others share each read.
+        batches = [runs] if task.voltage_root is None else [[run] for run in runs]
+        lengths: dict[int, int] = {}
+        try:
+            sweeps, _ = stimulus_sweeps_from_parquet(task.path)
+            for batch in batches:
+                if lengths and all(run.error is not None for run in batch):
+                    continue
+                for run in batch:
+                    run.open_voltages()
+                for sweep in sweeps:
+                    stimulus = sweep.stimulus_a()
+                    lengths[sweep.sweep_number] = stimulus.size
+                    for run in batch:
+                        run.simulate(sweep, stimulus)
+                    del stimulus
+                for run in batch:
+                    run.close_voltages()
+        except (CtMirrorError, OSError, ValueError, pa.ArrowException) as exc:
+            return tuple(ModelOutcome(model_id, error=f"{task.path.name}: {exc}",
+                                      values={"problem": f"{task.path.name}: {exc}"})
+                         for model_id, _ in task.models)
+        repeats = noise2_repeats(sweeps, lengths)
+        return tuple(run.finish(len(sweeps), repeats) for run in runs)
 
 
-def noise2_repeats(sweeps: Sequence[StimulusSweep]) -> _Repeats:
+def noise2_repeats(sweeps: Sequence[StimulusSweep], lengths: Mapping[int, int]) -> _Repeats:
     """The Noise 2 sweeps to score on: those with published spike times and the first one's
-    length and sampling rate (the published code uses the first sweep's length for all)."""
+    length and sampling rate (the published code uses the first sweep's length for all).
+    ``lengths``: samples by sweep number, of the Noise 2 sweeps at least."""
     noise = sorted((s for s in sweeps if s.stimulus_name == NOISE_2),
                    key=lambda s: s.sweep_number)
     timed = [s for s in noise if s.spike_times_s is not None]
+    samples = lengths[timed[0].sweep_number] if timed else 0
     used = tuple(s for s in timed if s.sampling_rate == timed[0].sampling_rate
-                 and s.stimulus.size == timed[0].stimulus.size) if timed else ()
+                 and lengths[s.sweep_number] == samples)
     if len(used) >= MIN_REPEATS:
-        return _Repeats(used, None)
+        return _Repeats(used, None, samples)
     if not noise:
         return _Repeats(used, f"the recording has no {NOISE_2} sweep; the explained variance "
-                              f"ratio needs at least {MIN_REPEATS}")
+                              f"ratio needs at least {MIN_REPEATS}", samples)
     return _Repeats(used, f"{len(used)} usable {NOISE_2} sweep(s) of {len(noise)} (published "
                           "spike times and the first one's length and rate are needed); the "
-                          f"explained variance ratio needs at least {MIN_REPEATS}")
+                          f"explained variance ratio needs at least {MIN_REPEATS}", samples)
 
 
 def _spike_times(sweep: StimulusSweep) -> NDArray[np.float64]:
@@ -295,73 +330,126 @@ def _spike_times(sweep: StimulusSweep) -> NDArray[np.float64]:
     return sweep.spike_times_s
 
 
-def _score_model(task: CellTask, model_id: int, document: Mapping[str, Any],
-                 sweeps: Sequence[StimulusSweep], repeats: _Repeats) -> ModelOutcome:
-    from ctmirror.metrics.evr import explained_variance_ratio, spike_times_to_indices
-    from ctmirror.readers.glif_config import parse_glif_config
-
-    started = time.perf_counter()
-    try:
-        config = parse_glif_config(document)
-        steps, spikes = _simulate_sweeps(task, model_id, config, sweeps)
-        values: dict[str, Any] = {
-            "simulated_sweeps": len(sweeps), "model_spikes": spikes.num_rows,
-            "noise2_sweeps": len(repeats.sweeps),
-            "noise2_sweep_numbers": [s.sweep_number for s in repeats.sweeps] or None,
-            "voltages_written": task.voltage_root is not None, "problem": repeats.problem,
-        }
-        if repeats.problem is None:
-            first = repeats.sweeps[0]
-            dt = 1.0 / first.sampling_rate
-            data = [spike_times_to_indices(_spike_times(s), dt) for s in repeats.sweeps]
-            score = explained_variance_ratio(data, steps[first.sweep_number],
-                                             first.stimulus.size, dt)
-            values.update(explained_variance_ratio=score.ratio, ev_data=score.ev_data,
-                          ev_model=score.ev_model)
-    except (CtMirrorError, OSError, ValueError, pa.ArrowException) as exc:
-        return ModelOutcome(model_id, error=str(exc), values={"problem": str(exc)},
-                            seconds=time.perf_counter() - started)
-    return ModelOutcome(model_id, values, spikes, seconds=time.perf_counter() - started)
-
-
 _SPIKE_DTYPES = {"sweep_number": np.int32, "spike_number": np.int32,
                  "spike_time_step": np.int64, "spike_time_s": np.float64}
 
 
-def _simulate_sweeps(task: CellTask, model_id: int, config: Any,
-                     sweeps: Sequence[StimulusSweep]) -> tuple[dict[int, Any], pa.Table]:
-    """Run the model on every sweep; its spike steps by sweep and its ``glif_spikes`` rows.
-    With ``task.voltage_root`` the voltage traces are written as the sweeps are run."""
-    from ctmirror.glif.simulate import simulate
+@dataclass
+class _ModelRun:
+    """One model run sweep by sweep: what is kept across sweeps (spike steps and times), its
+    voltage file being written, or why it stopped."""
 
-    steps: dict[int, Any] = {}
-    columns: dict[str, list[Any]] = {name: [] for name in _SPIKE_DTYPES}
+    task: CellTask
+    model_id: int
+    config: Any
+    voltages: AtomicParquetFile | None = None
+    error: str | None = None
+    seconds: float = 0.0
+    #: spike steps by sweep number (the ratio needs the first Noise 2 sweep's)
+    steps: dict[int, NDArray[np.int64]] = field(default_factory=dict)
+    spike_columns: dict[str, list[Any]] = field(
+        default_factory=lambda: {name: [] for name in _SPIKE_DTYPES})
 
-    def runs() -> Iterator[pa.Table]:
-        for sweep in sweeps:
-            result = simulate(config, sweep.stimulus_a(), 1.0 / sweep.sampling_rate)
-            steps[sweep.sweep_number] = result.spike_time_steps
+    @classmethod
+    def start(cls, task: CellTask, model_id: int, document: Mapping[str, Any]) -> _ModelRun:
+        from ctmirror.readers.glif_config import parse_glif_config
+
+        started = time.perf_counter()
+        run = cls(task, model_id, None)
+        try:
+            run.config = parse_glif_config(document)
+        except (CtMirrorError, OSError, ValueError, pa.ArrowException) as exc:
+            run.error = str(exc)
+        run.seconds = time.perf_counter() - started
+        return run
+
+    def open_voltages(self) -> None:
+        """Start the model's voltage file, if the task writes voltages."""
+        if self.error is not None or self.task.voltage_root is None:
+            return
+        try:
+            self.voltages = AtomicParquetFile(
+                GLIF_VOLTAGES.file_path(self.task.voltage_root, self.task.specimen_id,
+                                        self.model_id),
+                GLIF_VOLTAGES.schema, byte_stream_split=["voltage.list.element"])
+        except (OSError, ValueError, pa.ArrowException) as exc:
+            self.error = str(exc)
+
+    def close_voltages(self) -> None:
+        """Put the model's complete voltage file in place."""
+        if self.error is not None or self.voltages is None:
+            return
+        try:
+            self.voltages.commit()
+        except (OSError, ValueError, pa.ArrowException) as exc:
+            self.error = str(exc)
+
+    def simulate(self, sweep: StimulusSweep, stimulus_a: NDArray[np.float64]) -> None:
+        """Run the model on one sweep: keep its spikes, write its voltage trace."""
+        from ctmirror.glif.simulate import simulate
+
+        if self.error is not None:
+            return
+        started = time.perf_counter()
+        try:
+            result = simulate(self.config, stimulus_a, 1.0 / sweep.sampling_rate)
+            self.steps[sweep.sweep_number] = result.spike_time_steps
             count = result.spike_time_steps.size
+            columns = self.spike_columns
             columns["sweep_number"].append(np.full(count, sweep.sweep_number, np.int32))
             columns["spike_number"].append(np.arange(count, dtype=np.int32))
             columns["spike_time_step"].append(result.spike_time_steps)
             columns["spike_time_s"].append(result.interpolated_spike_times)
-            if task.voltage_root is not None:
-                yield _voltage_rows(task, model_id, sweep, result)
+            if self.voltages is not None:
+                self.voltages.write(_voltage_rows(self.task, self.model_id, sweep, result))
+        except (CtMirrorError, OSError, ValueError, pa.ArrowException) as exc:
+            self.error = str(exc)
+            self.abort()
+        self.seconds += time.perf_counter() - started
 
-    if task.voltage_root is None:
-        deque(runs(), maxlen=0)
-    else:
-        write_parquet_atomic(
-            GLIF_VOLTAGES.file_path(task.voltage_root, task.specimen_id, model_id),
-            GLIF_VOLTAGES.schema, runs(), byte_stream_split=["voltage.list.element"])
-    n = sum(a.size for a in columns["sweep_number"])
-    arrays = {name: np.concatenate(parts) if parts else np.zeros(0, _SPIKE_DTYPES[name])
-              for name, parts in columns.items()}
-    spikes = pa.table({"specimen_id": np.full(n, task.specimen_id, np.int64),
-                       "neuronal_model_id": np.full(n, model_id, np.int64), **arrays},
-                      schema=GLIF_SPIKES.schema)
-    return steps, spikes
+    def abort(self) -> None:
+        """Drop the voltage file being written (a no-op once it is committed)."""
+        if self.voltages is not None:
+            self.voltages.abort()
+
+    def finish(self, simulated_sweeps: int, repeats: _Repeats) -> ModelOutcome:
+        """The model's outcome: its voltage file put in place, its spikes and its score."""
+        from ctmirror.metrics.evr import explained_variance_ratio, spike_times_to_indices
+
+        started = time.perf_counter()
+        try:
+            if self.error is not None:
+                raise ValueError(self.error)
+            spikes = self._spikes()
+            values: dict[str, Any] = {
+                "simulated_sweeps": simulated_sweeps, "model_spikes": spikes.num_rows,
+                "noise2_sweeps": len(repeats.sweeps),
+                "noise2_sweep_numbers": [s.sweep_number for s in repeats.sweeps] or None,
+                "voltages_written": self.task.voltage_root is not None, "problem": repeats.problem,
+            }
+            if repeats.problem is None:
+                first = repeats.sweeps[0]
+                dt = 1.0 / first.sampling_rate
+                data = [spike_times_to_indices(_spike_times(s), dt) for s in repeats.sweeps]
+                score = explained_variance_ratio(data, self.steps[first.sweep_number],
+                                                 repeats.samples, dt)
+                values.update(explained_variance_ratio=score.ratio, ev_data=score.ev_data,
+                              ev_model=score.ev_model)
+        except (CtMirrorError, OSError, ValueError, pa.ArrowException) as exc:
+            self.abort()
+            return ModelOutcome(self.model_id, error=str(exc), values={"problem": str(exc)},
+                                seconds=self.seconds + time.perf_counter() - started)
+        return ModelOutcome(self.model_id, values, spikes,
+                            seconds=self.seconds + time.perf_counter() - started)
+
+    def _spikes(self) -> pa.Table:
+        """The model's ``glif_spikes`` rows."""
+        n = sum(a.size for a in self.spike_columns["sweep_number"])
+        arrays = {name: np.concatenate(parts) if parts else np.zeros(0, _SPIKE_DTYPES[name])
+                  for name, parts in self.spike_columns.items()}
+        return pa.table({"specimen_id": np.full(n, self.task.specimen_id, np.int64),
+                         "neuronal_model_id": np.full(n, self.model_id, np.int64), **arrays},
+                        schema=GLIF_SPIKES.schema)
 
 
 def _voltage_rows(task: CellTask, model_id: int, sweep: StimulusSweep,
@@ -369,7 +457,10 @@ def _voltage_rows(task: CellTask, model_id: int, sweep: StimulusSweep,
     return pa.table({
         "specimen_id": [task.specimen_id], "neuronal_model_id": [model_id],
         "sweep_number": [sweep.sweep_number], "sampling_rate_hz": [sweep.sampling_rate],
-        "voltage": pa.array([result.voltage.astype(np.float32)], pa.list_(pa.float32())),
+        # A list over the float32 samples' own buffer: no second copy of a long sweep.
+        "voltage": pa.ListArray.from_arrays(
+            pa.array([0, result.voltage.size], pa.int32()),
+            pa.array(result.voltage.astype(np.float32))),
     }, schema=GLIF_VOLTAGES.schema)
 
 

@@ -18,6 +18,83 @@ COMPRESSION = "zstd"
 COMPRESSION_LEVEL = 3
 
 
+class AtomicParquetFile:
+    """One dataset file written row group by row group, that appears at ``path`` only once
+    ``commit()`` is called: until then the rows go to a side file, which ``abort()`` (or an
+    exception in a ``with`` block) removes, leaving ``path`` as it was. Holds no rows itself,
+    so a file of many large row groups is written in the memory of one.
+
+    ``compression_levels`` overrides the zstd level of some columns (by column path, such as
+    ``response.list.element``). Min/max statistics are written for the flat columns, which is
+    what readers use to skip row groups; list columns get none. ``write_batch_size`` is the
+    number of values the writer encodes at a time (Arrow's default, 1,024, suits flat columns).
+    """
+
+    def __init__(self, path: Path, schema: pa.Schema, *,
+                 byte_stream_split: list[str] | None = None,
+                 compression_levels: dict[str, int] | None = None,
+                 metadata: dict[str, str] | None = None,
+                 write_batch_size: int | None = None) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        _remove_stale_side_files(self.path)
+        self._side = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}")
+        if metadata:
+            schema = schema.with_metadata({
+                **(schema.metadata or {}),
+                **{k.encode(): v.encode() for k, v in metadata.items()}})
+        self.schema = schema
+        #: Rows written so far.
+        self.rows = 0
+        self._writer: pq.ParquetWriter | None = pq.ParquetWriter(
+            self._side, schema, compression=COMPRESSION,
+            compression_level=_levels(schema, compression_levels or {}),
+            use_byte_stream_split=byte_stream_split or False,
+            use_dictionary=[f.name for f in schema if pa.types.is_string(f.type)],
+            write_statistics=[f.name for f in schema if not pa.types.is_list(f.type)],
+            write_batch_size=write_batch_size,
+        )
+
+    def write(self, table: pa.Table) -> None:
+        """Write ``table`` as one row group."""
+        if self._writer is None:
+            raise ValueError(f"{self.path.name} is already committed or aborted")
+        table = table.cast(self.schema) if table.schema != self.schema else table
+        self._writer.write_table(table, row_group_size=max(table.num_rows, 1))
+        self.rows += table.num_rows
+
+    def commit(self) -> int:
+        """Complete the file and put it at ``path``; return its row count."""
+        if self._writer is None:
+            raise ValueError(f"{self.path.name} is already committed or aborted")
+        writer, self._writer = self._writer, None
+        try:
+            writer.close()
+            os.replace(self._side, self.path)
+        except BaseException:
+            self._side.unlink(missing_ok=True)
+            raise
+        return self.rows
+
+    def abort(self) -> None:
+        """Drop what was written; ``path`` stays as it was (a no-op once committed)."""
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            try:
+                writer.close()
+            finally:
+                self._side.unlink(missing_ok=True)
+
+    def __enter__(self) -> AtomicParquetFile:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        if kind is None:
+            self.commit()
+        else:
+            self.abort()
+
+
 def write_parquet_atomic(
     path: Path,
     schema: pa.Schema,
@@ -28,54 +105,31 @@ def write_parquet_atomic(
     metadata: dict[str, str] | None = None,
     write_batch_size: int | None = None,
 ) -> int:
-    """Write each table of ``row_groups`` as one row group of ``path``; return the row count.
+    """Write each table of ``row_groups`` as one row group of ``path`` (an
+    ``AtomicParquetFile``, whose options these are); return the row count.
 
     The file appears at ``path`` only when every row group was written; on any exception the
     side file is removed and ``path`` is left as it was. Row groups are encoded and compressed
     in a second thread while the caller's iterator makes the next one (Arrow releases the GIL),
     so reading a source and writing its Parquet overlap; at most two row groups are in memory.
-    ``compression_levels`` overrides the zstd level of some columns (by column path, such as
-    ``response.list.element``). Min/max statistics are written for the flat columns, which is
-    what readers use to skip row groups; list columns get none. ``write_batch_size`` is the
-    number of values the writer encodes at a time (Arrow's default, 1,024, suits flat columns).
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    _remove_stale_side_files(path)
-    side = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    if metadata:
-        schema = schema.with_metadata({**(schema.metadata or {}),
-                                       **{k.encode(): v.encode() for k, v in metadata.items()}})
-    rows = 0
-    try:
-        with pq.ParquetWriter(
-            side, schema, compression=COMPRESSION,
-            compression_level=_levels(schema, compression_levels or {}),
-            use_byte_stream_split=byte_stream_split or False,
-            use_dictionary=[f.name for f in schema if pa.types.is_string(f.type)],
-            write_statistics=[f.name for f in schema if not pa.types.is_list(f.type)],
-            write_batch_size=write_batch_size,
-        ) as writer, ThreadPoolExecutor(1, thread_name_prefix="parquet-writer") as pool:
-            pending: Future[None] | None = None
-            try:
-                for table in row_groups:
-                    table = table.cast(schema) if table.schema != schema else table
-                    if pending is not None:
-                        pending.result()
-                    pending = pool.submit(writer.write_table, table,
-                                          row_group_size=max(table.num_rows, 1))
-                    rows += table.num_rows
-            finally:
-                # The writer must be idle before it is closed, also when the iterator failed.
+    with AtomicParquetFile(path, schema, byte_stream_split=byte_stream_split,
+                           compression_levels=compression_levels, metadata=metadata,
+                           write_batch_size=write_batch_size) as out, \
+            ThreadPoolExecutor(1, thread_name_prefix="parquet-writer") as pool:
+        pending: Future[None] | None = None
+        try:
+            for table in row_groups:
                 if pending is not None:
-                    pending.exception()
+                    pending.result()
+                pending = pool.submit(out.write, table)
+        finally:
+            # The writer must be idle before it is closed, also when the iterator failed.
             if pending is not None:
-                pending.result()
-        os.replace(side, path)
-    except BaseException:
-        side.unlink(missing_ok=True)
-        raise
-    return rows
+                pending.exception()
+        if pending is not None:
+            pending.result()
+    return out.rows
 
 
 def _remove_stale_side_files(path: Path) -> None:
@@ -103,4 +157,4 @@ def _levels(schema: pa.Schema, overrides: dict[str, int]) -> dict[str, int]:
     return {path: overrides.get(path, COMPRESSION_LEVEL) for path in paths}
 
 
-__all__ = ["COMPRESSION", "COMPRESSION_LEVEL", "write_parquet_atomic"]
+__all__ = ["COMPRESSION", "COMPRESSION_LEVEL", "AtomicParquetFile", "write_parquet_atomic"]

@@ -3,9 +3,11 @@
 Models run one after another in dependency order; the batches of one model run concurrently on
 the client's worker count. Each batch is a flat query paged by primary key, or, when it includes
 join-table associations, one unpaged query whose pairs are staged beside its records. A page
-already in the package is reused, so re-running a sync id fetches only what is missing. A batch
-that still fails after the client's retries is recorded in the manifest, its model is marked
-incomplete, and the crawl goes on with the rest.
+already in the package is reused, so re-running a sync id fetches only what is missing. A page
+whose answer is byte for byte the one the last crawl staged is taken from the page memo
+(``ctmirror.crawl.page_memo``) without parsing it again. A batch that still fails after the
+client's retries is recorded in the manifest, its model is marked incomplete, and the crawl
+goes on with the rest.
 
 A model is also marked not ``consistent`` when the answers contradict each other: a page that
 starts at another row than asked, or a ``total_rows`` that disagrees with the rows the batch
@@ -19,12 +21,13 @@ from __future__ import annotations
 import logging
 import math
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from ctmirror.crawl.page_memo import MemoPage, PageMemo
 from ctmirror.crawl.plan import DEFAULT_PLAN, ModelStep, Resource, execution_order, key_fields
 from ctmirror.crawl.progress import (
     BatchFailed,
@@ -110,14 +113,15 @@ class _BatchResult:
 
 @dataclass(frozen=True)
 class _Fetched:
-    """One page as fetched: the API's answer, or (``response`` None) the rows and pairs a
-    resumed run staged."""
+    """One page as fetched: the API's answer, or the memo's summary of the same answer, or
+    (both None) the rows and pairs a resumed run staged."""
 
     url: str
     key: str
     rows: list[Record] | None
     pairs: dict[str, list[tuple[int, int]] | None]
     response: RmaResponse | None
+    memo: MemoPage | None = None
 
 
 class _SerialSink:
@@ -135,8 +139,12 @@ class _SerialSink:
 class _Crawl:
     def __init__(self, client: RmaClient, package: StagingPackage, *, limit: int | None,
                  page_size: int, in_batch: int, plan: Sequence[Resource],
-                 sink: ProgressSink, pages: Executor) -> None:
+                 sink: ProgressSink, pages: Executor, memo: PageMemo) -> None:
         self.client = client
+        self.memo = memo
+        #: (model, page key) of every page staged by this crawl, for the memo to keep.
+        self.visited: set[tuple[str, str]] = set()
+        self._visited_lock = threading.Lock()
         #: Runs the requests of pages asked ahead (never anything that waits on a page).
         self.pages = pages
         self.package = package
@@ -217,38 +225,46 @@ class _Crawl:
                      for name in resource.links}
             if rows is not None and None not in pairs.values():
                 return _Fetched(url, key, rows, pairs, None)
-            return _Fetched(url, key, None, pairs, self.client.fetch(url))
+            known = self.memo.get(resource.model, key)
+            answer = self.client.fetch_or_reuse(
+                url, lambda body_sha256: known if known is not None
+                and known.body_sha256 == body_sha256 else None)
+            if isinstance(answer, MemoPage):
+                return _Fetched(url, key, None, pairs, None, answer)
+            return _Fetched(url, key, None, pairs, answer)
 
-        def take(request: PageRequest | None, fetched: _Fetched) -> list[Record]:
+        def take(request: PageRequest | None, fetched: _Fetched) -> list[object]:
+            """The page's primary keys (one per record); its ids go into ``result``."""
             nonlocal url
             url = fetched.url
-            rows, pairs, response = fetched.rows, fetched.pairs, fetched.response
-            if response is not None:
+            page = fetched.memo
+            if page is not None and not self.memo.restore(self.package, resource.model,
+                                                          fetched.key, resource.links):
+                page = None  # the memo lost a file: stage the answer afresh
+            if page is None and fetched.rows is None:
+                page = self._stage(resource, fetched.key, fetched.response
+                                   or self.client.fetch(url))
+            if page is not None:
                 started = 0 if request is None else request.start_row
-                if response.start_row is not None and response.start_row != started:
+                if page.start_row is not None and page.start_row != started:
                     result.inconsistency = (f"a page asked from row {started} "
-                                            f"started at row {response.start_row}")
+                                            f"started at row {page.start_row}")
                 # With included associations the API counts joined rows: no evidence.
-                if response.total_rows is not None and not resource.links:
-                    totals.add(response.total_rows)
-                for name in resource.links:
-                    pairs[name] = link_pairs(resource.model, response.rows, name)
-                    self.package.write_links(resource.model, name, fetched.key,
-                                             pairs[name] or [])
-                rows = [flat_record(resource.model, r) for r in response.rows]
-                self._check_keys(resource, rows, url)
-                self.package.write_page(resource.model, fetched.key, rows)
+                if page.total_rows is not None and not resource.links:
+                    totals.add(page.total_rows)
                 result.pages_fetched += 1
+                with self._visited_lock:
+                    self.visited.add((resource.model, fetched.key))
             else:
+                assert fetched.rows is not None
+                page = _summary(resource, fetched.rows, fetched.pairs, result.ids, "", None)
                 result.pages_reused += 1
-            assert rows is not None
-            for name, listed in pairs.items():
-                if name in result.ids:
-                    result.ids[name].update(target for _, target in listed or ())
-            self.sink(PageDone(resource.model, len(rows), response is None))
-            return rows
+            for name, values in page.ids.items():
+                result.ids[name].update(values)
+            self.sink(PageDone(resource.model, len(page.keys), fetched.rows is not None))
+            return list(page.keys)
 
-        def pages() -> Iterator[Sequence[Record]]:
+        def pages() -> Iterator[Sequence[object]]:
             if resource.links:
                 yield take(None, fetch(None))
             else:
@@ -260,11 +276,9 @@ class _Crawl:
                     guess_rows=_guess_rows))
 
         try:
-            for rows in pages():
-                result.rows += len(rows)
-                result.primary_keys.update(r[resource.primary_key] for r in rows)
-                for name, values in result.ids.items():
-                    values |= int_values(rows, name)
+            for keys in pages():
+                result.rows += len(keys)
+                result.primary_keys.update(keys)
             capped = paginator.max_rows is not None and result.rows == paginator.max_rows
             for total in totals:
                 if total != result.rows and not (capped and total > result.rows):
@@ -277,6 +291,21 @@ class _Crawl:
             result.error = ExtractError(resource.model, getattr(exc, "url", None) or url, str(exc))
             self.sink(BatchFailed(resource.model, result.error.url, result.error.message))
         return result
+
+    def _stage(self, resource: Resource, key: str, response: RmaResponse) -> MemoPage:
+        """Stage a parsed answer (pairs first) and remember it in the memo."""
+        pairs: dict[str, list[tuple[int, int]] | None] = {}
+        for name in resource.links:
+            pairs[name] = link_pairs(resource.model, response.rows, name)
+            self.package.write_links(resource.model, name, key, pairs[name] or [])
+        rows = [flat_record(resource.model, r) for r in response.rows]
+        self._check_keys(resource, rows, response.url)
+        self.package.write_page(resource.model, key, rows)
+        page = _summary(resource, rows, pairs, self.key_fields.get(resource.model, ()),
+                        response.body_sha256 or "", response)
+        if response.body_sha256 is not None:
+            self.memo.put(self.package, resource.model, key, resource.links, page)
+        return page
 
     @staticmethod
     def _check_keys(resource: Resource, rows: list[Record], url: str) -> None:
@@ -335,7 +364,8 @@ def extract(
             ThreadPoolExecutor(max_workers=client.concurrency,
                                thread_name_prefix="ctmirror-pages") as pages:
         crawl = _Crawl(client, package, limit=limit, page_size=page_size, in_batch=in_batch,
-                       plan=plan, sink=_SerialSink(progress or NullSink()), pages=pages)
+                       plan=plan, sink=_SerialSink(progress or NullSink()), pages=pages,
+                       memo=PageMemo(staging_root))
         for step in steps:
             report, step_errors = crawl.run_step(step, pool)
             models[step.model] = report
@@ -353,6 +383,10 @@ def extract(
             package.write_manifest(manifest)
     manifest["finished_at"] = _now()
     package.write_manifest(manifest)
+    if not errors and previous is None and limit is None:
+        # Pages this crawl did not ask for are no longer asked for (a resumed run reused
+        # some pages without visiting them: it keeps the memo whole).
+        crawl.memo.keep_only(crawl.visited)
 
     return ExtractReport(
         sync_id=sync_id,
@@ -363,13 +397,30 @@ def extract(
     )
 
 
+def _summary(resource: Resource, rows: list[Record],
+             pairs: Mapping[str, list[tuple[int, int]] | None], id_fields: Iterable[str],
+             body_sha256: str, response: RmaResponse | None) -> MemoPage:
+    """What the crawl takes from a page: its records' keys and the ids of ``id_fields`` found
+    in the records or as targets of the page's pairs."""
+    ids = {}
+    for name in id_fields:
+        found = int_values(rows, name)
+        found.update(target for _, target in pairs.get(name) or ())
+        ids[name] = sorted(found)
+    return MemoPage(body_sha256,
+                    None if response is None else response.start_row,
+                    None if response is None else response.total_rows,
+                    [r[resource.primary_key] for r in rows], ids)
+
+
 def _guess_rows(fetched: _Fetched) -> float:
     """How far pages may be requested ahead after ``fetched``: up to the rows the API counted
     (a short last page then costs no request past it), not at all after a page a resumed run
     kept."""
-    if fetched.response is None:
+    answer = fetched.response or fetched.memo
+    if answer is None:
         return 0
-    total = fetched.response.total_rows
+    total = answer.total_rows
     return math.inf if total is None else total
 
 

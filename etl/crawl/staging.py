@@ -82,7 +82,7 @@ def check_sync_id(sync_id: str) -> str:
     return sync_id
 
 
-def _atomic_write(path: Path, text: str) -> None:
+def atomic_write(path: Path, text: str) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
@@ -145,7 +145,7 @@ class StagingPackage:
     def write_page(self, model: str, key: str, records: list[Record]) -> None:
         folder = self._model_dir(model)
         folder.mkdir(parents=True, exist_ok=True)
-        _atomic_write(folder / f"{key}.jsonl", "".join(map(_line, records)))
+        atomic_write(folder / f"{key}.jsonl", "".join(map(_line, records)))
 
     def read_page(self, model: str, key: str) -> list[Record] | None:
         """The records of a staged page, or None when the page is not (validly) on disk."""
@@ -165,17 +165,20 @@ class StagingPackage:
             raise ConfigError(f"{association!r} is not an association name")
         return self.root / "links" / f"{self._model_dir(model).name}.{association}"
 
+    def links_path(self, model: str, association: str, key: str) -> Path:
+        return self._links_dir(model, association) / f"{key}.jsonl"
+
     def write_links(self, model: str, association: str, key: str,
                     pairs: list[tuple[int, int]]) -> None:
         """The pairs of ``association`` that page ``key`` of ``model`` listed; written before
         the page itself, so a staged page always has its pairs."""
         folder = self._links_dir(model, association)
         folder.mkdir(parents=True, exist_ok=True)
-        _atomic_write(folder / f"{key}.jsonl", "".join(f"[{a},{b}]\n" for a, b in pairs))
+        atomic_write(folder / f"{key}.jsonl", "".join(f"[{a},{b}]\n" for a, b in pairs))
 
     def read_links(self, model: str, association: str, key: str) -> list[tuple[int, int]] | None:
         """The staged pairs of one page, or None when they are not (validly) on disk."""
-        path = self._links_dir(model, association) / f"{key}.jsonl"
+        path = self.links_path(model, association, key)
         try:
             return _pairs(path.read_text(encoding="utf-8"))
         except (FileNotFoundError, ValueError):
@@ -223,7 +226,7 @@ class StagingPackage:
 
     def write_manifest(self, manifest: Manifest) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
-        _atomic_write(self.root / MANIFEST, json.dumps(manifest, indent=2) + "\n")
+        atomic_write(self.root / MANIFEST, json.dumps(manifest, indent=2) + "\n")
 
 
 __all__ = [
@@ -232,6 +235,7 @@ __all__ = [
     "Manifest",
     "ModelEntry",
     "StagingPackage",
+    "atomic_write",
     "check_sync_id",
     "page_key",
 ]

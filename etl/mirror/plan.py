@@ -14,7 +14,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
-from pathlib import PurePosixPath
 from typing import SupportsInt
 
 import sqlalchemy as sa
@@ -102,8 +101,9 @@ def category_of(type_name: str | None) -> FileCategory:
 
 
 def well_known_file_relpath(file_id: int, server_path: str | None) -> str:
-    name = safe_name(server_path or f"{file_id}")
-    return str(PurePosixPath("files", "well_known_files", str(int(file_id)), name))
+    # One safe component (never "", "." or ".."): joined as a string, not through pathlib,
+    # since a no-op sync builds this for every file.
+    return f"files/well_known_files/{int(file_id)}/{safe_name(server_path or f'{file_id}')}"
 
 
 _WELL_KNOWN_FILES = sa.text("""
@@ -171,28 +171,31 @@ def live_file_keys(conn: sa.Connection) -> set[tuple[str, int]]:
                           (FileSource.MODEL_PACKAGE, "neuronal_models"),
                           (FileSource.PROJECTION_IMAGE, "projection_images"),
                           (FileSource.SUB_IMAGE, "sub_images")):
-        rows = conn.execute(sa.text(f"SELECT id FROM {table} WHERE removed_at IS NULL"))
+        rows = conn.execute(sa.text(f"SELECT id FROM {table} WHERE removed_at IS NULL")).all()
         keys.update((source.value, int(row[0])) for row in rows)
     return keys
 
 
 def _well_known_files(conn: sa.Connection, base: str) -> Iterator[PlannedFile]:
-    for row in conn.execute(_WELL_KNOWN_FILES).mappings():
-        file_id = int(row["id"])
-        link = row["download_link"] or f"/api/v2/well_known_file_download/{file_id}"
-        relpath = well_known_file_relpath(file_id, row["path"])
+    # Fetched at once and unpacked: row by row, the driver's per-row calls cost more than the
+    # planning itself, and a no-op sync plans every file.
+    for (file_id, path, link, content_hash, attachable_type, attachable_id, type_name,
+         specimen_id) in conn.execute(_WELL_KNOWN_FILES).all():
+        file_id = int(file_id)
+        link = link or f"/api/v2/well_known_file_download/{file_id}"
+        relpath = well_known_file_relpath(file_id, path)
         yield PlannedFile(
             source=FileSource.WELL_KNOWN_FILE,
             source_id=file_id,
-            specimen_id=_int_or_none(row["specimen_id"]),
+            specimen_id=_int_or_none(specimen_id),
             url=base + (link if link.startswith("/") else f"/{link}"),
             relpath=relpath,
             kind=FileKind.from_name(relpath),
-            category=category_of(row["type_name"]),
-            record_hash=row["content_hash"],
-            type_name=row["type_name"],
-            attachable_type=row["attachable_type"],
-            attachable_id=_int_or_none(row["attachable_id"]),
+            category=category_of(type_name),
+            record_hash=content_hash,
+            type_name=type_name,
+            attachable_type=attachable_type,
+            attachable_id=_int_or_none(attachable_id),
         )
 
 
@@ -208,7 +211,7 @@ def _model_packages(conn: sa.Connection, base: str) -> list[PlannedFile]:
             category=FileCategory.MODELS,
             record_hash=row.content_hash,
         )
-        for row in conn.execute(_MODEL_PACKAGES)
+        for row in conn.execute(_MODEL_PACKAGES).all()
     ]
 
 
@@ -227,7 +230,7 @@ def _images(conn: sa.Connection, base: str, query: sa.TextClause, source: FileSo
             # The downsampling is part of what was fetched: changing it fetches again.
             record_hash=f"{row.content_hash}:downsample={downsample}",
         )
-        for row in conn.execute(query)
+        for row in conn.execute(query).all()
     ]
 
 

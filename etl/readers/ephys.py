@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Iterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -234,11 +234,9 @@ def stored_sweeps_from_parquet(path: Path) -> tuple[list[StoredSweep], dict[int,
     parquet = pq.ParquetFile(path)
     scalars = [c for c in _COLUMNS if c not in _SAMPLE_COLUMNS]
     table = parquet.read(columns=scalars)
-    places = [(group, row) for group in range(parquet.num_row_groups)
-              for row in range(parquet.metadata.row_group(group).num_rows)]
     found: list[StoredSweep] = []
     problems: dict[int, str] = {}
-    for (group, index), row in zip(places, table.to_pylist(), strict=True):
+    for (group, index), row in zip(_places(parquet), table.to_pylist(), strict=True):
         if row.get("clamp_mode") != "CurrentClamp":
             continue
         try:
@@ -258,6 +256,12 @@ def stored_sweeps_from_parquet(path: Path) -> tuple[list[StoredSweep], dict[int,
             to_mv=(row.get("response_conversion") or 1.0, to_mv),
             to_pa=(row.get("stimulus_conversion") or 1.0, to_pa)))
     return found, problems
+
+
+def _places(parquet: pq.ParquetFile) -> list[tuple[int, int]]:
+    """(row group, row within it) of every row of the file, in file order."""
+    return [(group, row) for group in range(parquet.num_row_groups)
+            for row in range(parquet.metadata.row_group(group).num_rows)]
 
 
 def _stimulus_is_null(parquet: pq.ParquetFile, group: int, row: int) -> bool:
@@ -292,39 +296,56 @@ def _rows(table: pa.Table) -> Iterator[dict[str, Any]]:
 @dataclass(frozen=True)
 class StimulusSweep:
     """A current-clamp sweep's injected current and its published spike times, for driving a
-    model: ``stimulus`` as stored, ``stimulus * to_amps`` in A, sample 0 at the sweep start."""
+    model. The samples stay in the ``sweeps`` Parquet file until ``stimulus()`` reads them (a
+    cell's stimuli together do not fit a worker's memory): as stored, ``stimulus_a()`` in A
+    (stored x ``to_amps``), sample 0 at the sweep start."""
 
     sweep_number: int
     stimulus_name: str | None
     sampling_rate: float
-    stimulus: NDArray[np.float32]
     to_amps: float
     #: ``analysis/spike_times`` of the sweep in s from its start; None when the file has none.
     spike_times_s: NDArray[np.float64] | None
+    path: Path
+    row_group: int
+    row: int  # within the row group
+    #: The file's footer, shared by its sweeps so that each read does not parse it again.
+    metadata: pq.FileMetaData | None = field(default=None, compare=False, repr=False)
+
+    def stimulus(self) -> NDArray[np.float32]:
+        """The stimulus samples as stored."""
+        # One row group on this thread: Arrow's pool would only add its overhead.
+        table = pq.ParquetFile(self.path, metadata=self.metadata).read_row_group(
+            self.row_group, columns=["stimulus"], use_threads=False)
+        samples: NDArray[np.float32] = next(_rows(table.slice(self.row, 1)))["stimulus"]
+        return samples
 
     def stimulus_a(self) -> NDArray[np.float64]:
         """The injected current in A, in float64."""
-        return self.stimulus.astype(np.float64) * self.to_amps
+        return scaled_float64(self.stimulus(), self.to_amps)
 
 
 #: Scale from the stored stimulus unit to A.
 _TO_A = {"Amps": 1.0, "A": 1.0, "amps": 1.0, "pA": 1e-12}
-_STIMULUS_COLUMNS = ("sweep_number", "clamp_mode", "stimulus_name", "sampling_rate_hz",
-                     "stimulus_unit", "stimulus_conversion", "spike_times_s", "stimulus")
+_STIMULUS_SCALARS = ("sweep_number", "clamp_mode", "stimulus_name", "sampling_rate_hz",
+                     "stimulus_unit", "stimulus_conversion", "spike_times_s")
 
 
 def stimulus_sweeps_from_parquet(path: Path) -> tuple[list[StimulusSweep], dict[int, str]]:
-    """Every current-clamp sweep of a ``sweeps`` Parquet file with its stimulus (responses are
-    not read), and, by sweep number, why other current-clamp sweeps were left out."""
+    """Every current-clamp sweep of a ``sweeps`` Parquet file, its stimulus left in the file
+    (responses are not read), and, by sweep number, why other current-clamp sweeps were left
+    out."""
+    parquet = pq.ParquetFile(path)
+    table = parquet.read(columns=list(_STIMULUS_SCALARS))
     found: list[StimulusSweep] = []
     problems: dict[int, str] = {}
-    for row in _rows(pq.read_table(path, columns=list(_STIMULUS_COLUMNS))):
+    for (group, index), row in zip(_places(parquet), table.to_pylist(), strict=True):
         if row["clamp_mode"] != "CurrentClamp":
             continue
         number = int(row["sweep_number"])
         to_amps = _TO_A.get(str(row["stimulus_unit"]))
         rate = row["sampling_rate_hz"]
-        if row["stimulus"] is None:
+        if _stimulus_is_null(parquet, group, index):
             problems[number] = "no stimulus series"
         elif to_amps is None:
             problems[number] = f"stimulus unit {row['stimulus_unit']!r} is not a current"
@@ -336,8 +357,8 @@ def stimulus_sweeps_from_parquet(path: Path) -> tuple[list[StimulusSweep], dict[
                 sweep_number=number,
                 stimulus_name=row["stimulus_name"],
                 sampling_rate=float(rate),
-                stimulus=row["stimulus"],
                 to_amps=to_amps * (row["stimulus_conversion"] or 1.0),
                 spike_times_s=None if spikes is None else np.asarray(spikes, dtype=np.float64),
+                path=Path(path), row_group=group, row=index, metadata=parquet.metadata,
             ))
     return found, problems

@@ -6,24 +6,28 @@ once. Tests inject an ``httpx.Client`` built on ``httpx.MockTransport``.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
 from types import TracebackType
+from typing import TypeVar
 
 import httpx
 
 from ctmirror import __version__
 from ctmirror.errors import ApiError, ApiTransportError, ApiUnreachableError, ConfigError
-from ctmirror.rma.envelope import RmaResponse, check_response
+from ctmirror.rma.envelope import RmaResponse, check_status, parse_envelope
 from ctmirror.rma.query import Format, query_url
 from ctmirror.rma.retry import QUERY_RETRY, parse_retry_after, retry_delay
 
 log = logging.getLogger(__name__)
 
 USER_AGENT = f"ctmirror/{__version__}"
+
+Known = TypeVar("Known")
 
 
 class RmaClient:
@@ -81,11 +85,18 @@ class RmaClient:
 
     def fetch(self, url: str) -> RmaResponse:
         """GET an already encoded query URL, retrying transient failures per the policy."""
+        return self.fetch_or_reuse(url, lambda body_sha256: None)
+
+    def fetch_or_reuse(self, url: str, reuse: Callable[[str], Known | None]
+                       ) -> RmaResponse | Known:
+        """``fetch``, except that an answer whose body ``reuse`` recognises by its sha256 is
+        not parsed: what ``reuse`` returns for it is the result. The status and content type
+        are checked either way; a parsed answer carries its ``body_sha256``."""
         attempt = 0
         while True:
             attempt += 1
             try:
-                return self._attempt(url)
+                return self._attempt(url, reuse)
             except ApiError as exc:
                 delay = retry_delay(exc, attempt, self.policy)
                 if delay is None:
@@ -96,7 +107,7 @@ class RmaClient:
                          url, attempt, self.policy.max_attempts, exc, delay)
                 self._sleep(delay)
 
-    def _attempt(self, url: str) -> RmaResponse:
+    def _attempt(self, url: str, reuse: Callable[[str], Known | None]) -> RmaResponse | Known:
         with self._count_lock:
             self._requests += 1
         try:
@@ -114,13 +125,14 @@ class RmaClient:
                 "check the network or try again later",
                 url=url,
             ) from exc
-        return check_response(
-            url,
-            response.status_code,
-            response.headers.get("content-type"),
-            response.content,
-            retry_after=parse_retry_after(response.headers.get("retry-after")),
-        )
+        body = response.content
+        check_status(url, response.status_code, response.headers.get("content-type"), body,
+                     retry_after=parse_retry_after(response.headers.get("retry-after")))
+        body_sha256 = hashlib.sha256(body).hexdigest()
+        known = reuse(body_sha256)
+        if known is not None:
+            return known
+        return parse_envelope(url, body, body_sha256=body_sha256)
 
     def close(self) -> None:
         if self._owns_http:

@@ -1,5 +1,9 @@
 """Checking one RMA answer: HTTP status, content type, JSON, envelope (pure: bytes in).
 
+The check is split in two: ``check_status`` (status and content type, no parsing) and
+``parse_envelope`` (the JSON and its envelope), so a caller that already knows the answer's
+bytes can skip the parse (see ``RmaClient.fetch_or_reuse``).
+
 The real API has been seen answering HTTP 200 with an HTML "site unavailable" page, and a
 dropped stream leaves a truncated JSON body; both are worth retrying. A well-formed envelope
 with ``success: false`` is the server rejecting the query, which no retry will change. AllenSDK
@@ -36,6 +40,8 @@ class RmaResponse:
     rows: list[Record]
     start_row: int | None
     total_rows: int | None
+    #: The sha256 of the body, when the client computed it (``fetch_or_reuse``).
+    body_sha256: str | None = None
 
 
 def media_type(content_type: str | None) -> str:
@@ -72,6 +78,20 @@ def check_response(
 ) -> RmaResponse:
     """Turn one HTTP answer into an ``RmaResponse``, or raise the matching ``ctmirror.errors``
     class."""
+    check_status(url, status_code, content_type, body, retry_after=retry_after)
+    return parse_envelope(url, body)
+
+
+def check_status(
+    url: str,
+    status_code: int,
+    content_type: str | None,
+    body: bytes,
+    *,
+    retry_after: float | None = None,
+) -> None:
+    """Raise the matching ``ctmirror.errors`` class unless the answer is an HTTP 200 with a
+    JSON content type (the body is parsed only to quote a failing status's message)."""
     mtype = media_type(content_type)
     if status_code != 200:
         if status_code == 429 or 500 <= status_code <= 599:
@@ -101,6 +121,10 @@ def check_response(
             "check that the base URL points at an RMA API",
             url=url,
         )
+
+
+def parse_envelope(url: str, body: bytes, *, body_sha256: str | None = None) -> RmaResponse:
+    """The records of a JSON body that passed ``check_status``, or the error to raise."""
     try:
         doc = _loads(body)
     except ValueError as exc:  # JSONDecodeError, or UnicodeDecodeError for a cut character
@@ -121,6 +145,7 @@ def check_response(
         rows=msg,
         start_row=_int_or_none(doc.get("start_row")),
         total_rows=_int_or_none(doc.get("total_rows")),
+        body_sha256=body_sha256,
     )
 
 
@@ -144,4 +169,5 @@ def _int_or_none(value: object) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-__all__ = ["Record", "RmaResponse", "check_response", "media_type"]
+__all__ = ["Record", "RmaResponse", "check_response", "check_status", "media_type",
+           "parse_envelope"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -18,8 +19,15 @@ _DUCKDB_CONFIG = {"autoinstall_known_extensions": False, "autoload_known_extensi
 _POSTGRES_CONNECT_TIMEOUT_S = 10
 
 
+#: DuckDB's cap on its buffer pool in a syncing process. Its default (80% of the machine's
+#: memory) let the load's merges and the published copy cache the whole warehouse beside the
+#: imported pipeline; past the cap DuckDB evicts cached blocks or spills to its temp folder.
+SYNC_DUCKDB_MEMORY = "256MB"
+
+
 def create_warehouse_engine(url: str, *, read_only: bool = False,
-                            mirror_root: Path | None = None) -> sa.Engine:
+                            mirror_root: Path | None = None,
+                            memory_limit: str | None = None) -> sa.Engine:
     """An engine on the warehouse at ``url``, checked by opening one connection.
 
     ``postgresql://`` means psycopg 3. ``read_only`` opens a DuckDB file without taking the
@@ -28,11 +36,15 @@ def create_warehouse_engine(url: str, *, read_only: bool = False,
     views' relative Parquet paths resolve against ``mirror_root`` (by default the file's own
     folder, where the default layout keeps it). Raises ``ConfigError`` when the database
     cannot be opened (a DuckDB file locked by another process, an unreachable or refusing
-    PostgreSQL, a malformed URL).
+    PostgreSQL, a malformed URL). ``memory_limit`` caps DuckDB's memory (``SET memory_limit``
+    on each connection: a setting of the database instance, so connections opened without it
+    are not refused as another configuration would be); PostgreSQL ignores it.
     """
     parsed = _parse(url)
     if parsed.get_backend_name() == "duckdb":
         engine = _duckdb_engine(parsed, read_only=read_only, mirror_root=mirror_root)
+        if memory_limit is not None:
+            _set_on_connect(engine, f"SET memory_limit = '{memory_limit}'")
     elif parsed.get_backend_name() == "postgresql":
         engine = _postgres_engine(parsed, read_only=read_only)
     else:
@@ -96,6 +108,13 @@ def _duckdb_engine(url: sa.URL, *, read_only: bool, mirror_root: Path | None) ->
     )
 
 
+def _set_on_connect(engine: sa.Engine, statement: str) -> None:
+    def run(dbapi_connection: Any, record: object) -> None:
+        dbapi_connection.execute(statement)
+
+    sa.event.listen(engine, "connect", run)
+
+
 def _postgres_engine(url: sa.URL, *, read_only: bool) -> sa.Engine:
     if url.drivername == "postgresql":
         url = url.set(drivername="postgresql+psycopg")
@@ -113,4 +132,4 @@ def is_duckdb(engine: sa.Engine | sa.Connection) -> bool:
     return engine.dialect.name == "duckdb"
 
 
-__all__ = ["create_warehouse_engine", "is_duckdb"]
+__all__ = ["SYNC_DUCKDB_MEMORY", "create_warehouse_engine", "is_duckdb"]

@@ -532,14 +532,10 @@ def _bulk_copy(conn: sa.Connection, stage: sa.Table, columns: list[str],
     assert driver is not None, "the DBAPI connection is open while the connection is"
     if conn.dialect.name == "duckdb":
         # executemany through SQLAlchemy costs about a millisecond per row on DuckDB; an Arrow
-        # table is scanned in bulk by the engine itself.
-        arrow = _arrow_table(stage, columns, rows)
-        view = f"{stage.name}_arrow"
-        driver.register(view, arrow)
-        try:
-            driver.execute(f'INSERT INTO "{stage.name}" SELECT * FROM "{view}"')
-        finally:
-            driver.unregister(view)
+        # table is scanned in bulk by the engine itself. Through a relation, not a registered
+        # view: DuckDB keeps a registered table alive (unregistered or not) until the
+        # transaction ends, which held every batch of the load in memory at once.
+        driver.from_arrow(_arrow_table(stage, columns, rows)).insert_into(stage.name)
     else:
         names = ", ".join(_quote(conn, name) for name in columns)
         with driver.cursor() as cursor, cursor.copy(

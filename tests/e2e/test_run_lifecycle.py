@@ -69,14 +69,14 @@ def test_a_failing_run_is_closed_out_and_the_next_one_starts_afresh(
     from ctmirror import cli
     from ctmirror.crawl import staging
 
-    write = staging._atomic_write
+    write = staging.atomic_write
 
     def disk_full(path: Path, text: str) -> None:
         if path.suffix == ".jsonl":
             raise OSError(errno.ENOSPC, "No space left on device", str(path))
         write(path, text)
 
-    monkeypatch.setattr(staging, "_atomic_write", disk_full)
+    monkeypatch.setattr(staging, "atomic_write", disk_full)
     root = tmp_path / "mirror"
     monkeypatch.setattr(sys, "argv", [
         "ctmirror", "sync", "--no-prefect", "--files", "none", "--api-base", replica.base_url,
@@ -92,7 +92,7 @@ def test_a_failing_run_is_closed_out_and_the_next_one_starts_afresh(
     assert run[2].startswith("OSError: [Errno 28] No space left on device")
     assert not (root / "staging" / run[0]).exists()
 
-    monkeypatch.setattr(staging, "_atomic_write", write)
+    monkeypatch.setattr(staging, "atomic_write", write)
     result = run_sync_locally(_config(replica.base_url, root, warehouse_url, files=False))
     assert not result.resumed and result.sync_id != run[0]
     assert [r[1] for r in _runs(warehouse_url)] == ["failed", "succeeded"]

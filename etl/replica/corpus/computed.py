@@ -92,9 +92,11 @@ class Recording:
     def noise2(self) -> Any:
         """The Noise 2 repeats a GLIF run is scored on (``sync_glif.noise2_repeats``)."""
         from ctmirror.readers.ephys import stimulus_sweeps_from_parquet
-        from ctmirror.sync_glif import noise2_repeats
+        from ctmirror.sync_glif import NOISE_2, noise2_repeats
 
-        return noise2_repeats(stimulus_sweeps_from_parquet(self.sweeps_parquet)[0])
+        sweeps = stimulus_sweeps_from_parquet(self.sweeps_parquet)[0]
+        return noise2_repeats(sweeps, {s.sweep_number: s.stimulus().size for s in sweeps
+                                       if s.stimulus_name == NOISE_2})
 
 
 def cell_list_ephys(features: Mapping[str, Any]) -> dict[str, float | None]:
@@ -124,7 +126,7 @@ def explained_variance_ratio(neuron_config: bytes, recording: Recording) -> floa
     config = parse_glif_config(json.loads(neuron_config))
     steps = simulate(config, first.stimulus_a(), dt).spike_time_steps
     data = [spike_times_to_indices(s.spike_times_s, dt) for s in repeats.sweeps]
-    return score(data, steps, first.stimulus.size, dt).ratio
+    return score(data, steps, repeats.samples, dt).ratio
 
 
 def morphology_features(swc: bytes) -> dict[str, int | float | None]:
