@@ -9,9 +9,9 @@ one with the stages of ``ctmirror.sync.STEPS`` (as ``--no-prefect`` runs them) a
 empty mirror root. For each sync it prints every stage's wall seconds, CPU seconds (this
 process and the workers it waited for, not the replica) and peak RSS (this
 process's high-water mark, reset before each stage through ``/proc/self/clear_refs``, and
-the largest worker process so far), the closing steps (analyst views, data tests, published
-copy; "skipped" where a sync that changed nothing did not run them), the total, and the
-no-op re-sync's share of the first sync.
+the largest worker process's RSS in the stage, sampled every 50 ms), the closing steps
+(analyst views, data tests, published copy; "skipped" where a sync that changed nothing did
+not run them), the total, and the no-op re-sync's share of the first sync.
 """
 
 from __future__ import annotations
@@ -25,10 +25,13 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+
+import psutil
 
 CTMIRROR = str(Path(sys.executable).with_name("ctmirror"))
 
@@ -47,8 +50,38 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _children_peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+#: The replica's pid: a child of this process that stands for the API, not a worker.
+_NOT_WORKERS: set[int] = set()
+
+
+class _WorkerPeak:
+    """The largest RSS of any worker process (a descendant of this one, the replica aside)
+    while the block runs, sampled every 50 ms: worker pools outlive a stage, so the kernel's
+    high-water mark of the children (``RUSAGE_CHILDREN``) cannot say which stage peaked."""
+
+    def __init__(self) -> None:
+        self.mb = 0.0
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def __enter__(self) -> _WorkerPeak:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._done.set()
+        self._thread.join()
+
+    def _sample(self) -> None:
+        me = psutil.Process()
+        while True:
+            for child in me.children(recursive=True):
+                if child.pid in _NOT_WORKERS:
+                    continue
+                with contextlib.suppress(psutil.Error):
+                    self.mb = max(self.mb, child.memory_info().rss / 2**20)
+            if self._done.wait(0.05):
+                return
 
 
 def _cpu_s() -> float:
@@ -61,18 +94,20 @@ def _cpu_s() -> float:
 
 class Timings:
     def __init__(self) -> None:
-        #: name, wall s, CPU s, peak RSS MB, largest worker's peak MB
+        #: name, wall s, CPU s, peak RSS MB, largest worker's RSS in the stage MB
         self.rows: list[tuple[str, float, float, float, float]] = []
 
     @contextlib.contextmanager
     def stage(self, name: str) -> Iterator[None]:
         _reset_peak()
         began, cpu = time.perf_counter(), _cpu_s()
+        workers = _WorkerPeak()
         try:
-            yield
+            with workers:
+                yield
         finally:
             self.rows.append((name, time.perf_counter() - began, _cpu_s() - cpu, _peak_mb(),
-                              _children_peak_mb()))
+                              workers.mb))
 
     def wrap(self, name: str, function: Callable[..., Any]) -> Callable[..., Any]:
         def timed(*args: Any, **kwargs: Any) -> Any:
@@ -108,7 +143,8 @@ def one_sync(config: Any) -> Timings:
                           f"{sync.summary(reports[step.name])}", flush=True)
                 sync.finish_run(config, handle, reports)
         timings.rows.append(("total", time.perf_counter() - began, _cpu_s() - cpu,
-                             _peak_mb(), _children_peak_mb()))
+                             max(row[3] for row in timings.rows),
+                             max(row[4] for row in timings.rows)))
     finally:
         for (module, attr, _), original in zip(patches, originals, strict=True):
             setattr(module, attr, original)
@@ -126,6 +162,7 @@ def replica(snapshot: Path) -> Iterator[str]:
     port = free_port()
     proc = subprocess.Popen([CTMIRROR, "replica", "serve", "--snapshot", str(snapshot),
                              "--port", str(port)], stdout=subprocess.PIPE, text=True)
+    _NOT_WORKERS.add(proc.pid)
     try:
         assert proc.stdout is not None
         line = proc.stdout.readline()
