@@ -257,7 +257,8 @@ class _Crawl:
                     self.visited.add((resource.model, fetched.key))
             else:
                 assert fetched.rows is not None
-                page = _summary(resource, fetched.rows, fetched.pairs, result.ids, "", None)
+                page = _summary(resource, fetched.rows, fetched.pairs,
+                                self.key_fields.get(resource.model, ()), "", None)
                 result.pages_reused += 1
             for name, values in page.ids.items():
                 result.ids[name].update(values)

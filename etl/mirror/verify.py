@@ -62,10 +62,7 @@ class FileKind(StrEnum):
     def from_name(cls, name: str) -> FileKind:
         """The kind a server file name implies (Allen names markers ``*_marker*.swc``)."""
         lowered = name.lower()
-        # PurePosixPath(lowered).suffix, spelled out: a no-op sync asks this of every file.
-        last = lowered.rpartition("/")[2]
-        dot = last.rfind(".")
-        suffix = last[dot:] if 0 < dot < len(last) - 1 else ""
+        suffix = PurePosixPath(lowered).suffix
         if suffix == ".swc" and "_marker" in lowered:
             return cls.MARKER
         return _SUFFIX_KINDS.get(suffix, cls.OTHER)
