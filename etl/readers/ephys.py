@@ -198,6 +198,27 @@ def recordings_from_parquet(path: Path, stimulus_names: Collection[str] | None =
     return recordings(rows)
 
 
+#: A sample column scaled to at least this many bytes hands Arrow's cached memory back after
+#: its read. Decoding a list column takes nearly four times its float32 bytes (repetition and
+#: definition levels, pages, values: 100 MiB of Arrow's pool for a 7 M-sample sweep), which
+#: the pool would keep through the measurement or model run that follows, at a worker's peak.
+#: Smaller reads keep the cache for the next: a release after each costs more time (a cell's
+#: CPU +25%) than it saves memory.
+RELEASE_AFTER_BYTES = 16 * 2**20
+
+
+def _scaled_samples(parquet: pq.ParquetFile, group: int, row: int, name: str,
+                    *factors: float) -> NDArray[np.float64]:
+    """One row's sample column in float64, each value times the factors in turn."""
+    # One row group on this thread: Arrow's thread pool would only add its overhead.
+    table = parquet.read_row_group(group, columns=[name], use_threads=False)
+    scaled = scaled_float64(next(_rows(table.slice(row, 1)))[name], *factors)
+    del table
+    if scaled.nbytes >= RELEASE_AFTER_BYTES:
+        pa.default_memory_pool().release_unused()
+    return scaled
+
+
 @dataclass(frozen=True)
 class StoredSweep:
     """A current-clamp sweep of a ``sweeps`` Parquet file whose samples stay in the file: each
@@ -219,13 +240,8 @@ class StoredSweep:
         """v in mV and i in pA, in float64."""
         parquet = pq.ParquetFile(self.path)
         # One column at a time: its decoded float32 is let go before the next is read.
-        v = self._column(parquet, "response", self.to_mv)
-        return v, self._column(parquet, "stimulus", self.to_pa)
-
-    def _column(self, parquet: pq.ParquetFile, name: str, factors: tuple[float, float]
-                ) -> NDArray[np.float64]:
-        table = parquet.read_row_group(self.row_group, columns=[name]).slice(self.row, 1)
-        return scaled_float64(next(_rows(table))[name], *factors)
+        v = _scaled_samples(parquet, self.row_group, self.row, "response", *self.to_mv)
+        return v, _scaled_samples(parquet, self.row_group, self.row, "stimulus", *self.to_pa)
 
 
 def stored_sweeps_from_parquet(path: Path) -> tuple[list[StoredSweep], dict[int, str]]:
@@ -322,7 +338,8 @@ class StimulusSweep:
 
     def stimulus_a(self) -> NDArray[np.float64]:
         """The injected current in A, in float64."""
-        return scaled_float64(self.stimulus(), self.to_amps)
+        return _scaled_samples(pq.ParquetFile(self.path, metadata=self.metadata),
+                               self.row_group, self.row, "stimulus", self.to_amps)
 
 
 #: Scale from the stored stimulus unit to A.
