@@ -10,23 +10,16 @@ import sqlalchemy as sa
 from rich.console import Console
 
 from ctmirror.demo import Agreement, agreement, agrees, print_comparisons
-from ctmirror.settings import Settings
-from ctmirror.sync import run_sync_locally
+from tests.conftest import duckdb_url
 
 from .warehouse_sql import query_rows as _rows
 
 
-def test_synthetic_values_are_what_the_sync_recomputes(replica: object, tmp_path: Path) -> None:
-    root = tmp_path / "mirror"
-    url = f"duckdb:///{root / 'warehouse.duckdb'}"
-    settings = Settings()
-    settings.root = root
-    settings.api.base_url = replica.base_url
-    settings.warehouse.url = url
-    settings.features.ephys_definitions = "allen2016"
-    settings.features.workers = 2
-    result = run_sync_locally(settings.sync_config())
-    assert result.errors == ()
+def test_synthetic_values_are_what_the_sync_recomputes(synced_mirror: Path) -> None:
+    # It only reads a mirror synced with every derived stage: the session's shared one (the
+    # default settings, so the allen2016 definitions; the fixture asserts the sync's errors
+    # are none).
+    url = duckdb_url(synced_mirror)
 
     ephys = _rows(url, """
         SELECT specimen_id, feature, published, recomputed FROM ephys_features_comparison

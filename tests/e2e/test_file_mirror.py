@@ -24,16 +24,22 @@ from ctmirror.replica.server import serve_in_thread
 from ctmirror.replica.snapshot import Snapshot, StoredFile
 from ctmirror.settings import Settings, SyncConfig
 from ctmirror.sync import SyncResult, run_sync_locally
+from tests.conftest import duckdb_url
 from tests.faults.corpus import replace_file
 
 from .warehouse_sql import query_rows as _rows
 
 
-def _config(base_url: str, root: Path, warehouse_url: str, **files: object) -> SyncConfig:
+def _config(base_url: str, root: Path, warehouse_url: str, *, derived: bool = True,
+            **files: object) -> SyncConfig:
+    """The sync's settings; ``derived=False`` leaves out the feature and GLIF stages (the
+    files are still mirrored and converted)."""
     settings = Settings()
     settings.root = root
     settings.api.base_url = base_url
     settings.warehouse.url = warehouse_url
+    if not derived:
+        settings.features.ephys = settings.features.morphology = settings.features.glif = False
     for name, value in files.items():
         setattr(settings.files, name, value)
     return settings.sync_config()
@@ -66,7 +72,10 @@ def test_sync_mirrors_converts_and_then_costs_nothing(
     replica: object, synth_snapshot: Path, warehouse_url: str, tmp_path: Path
 ) -> None:
     root = tmp_path / "mirror"
-    first = run_sync_locally(_config(replica.base_url, root, warehouse_url))
+    # What is checked is the files and their conversion: the feature and GLIF stages (which
+    # read the converted rows and are checked in tests/e2e/test_ephys_pipeline.py and
+    # test_glif_pipeline.py) are off in both syncs.
+    first = run_sync_locally(_config(replica.base_url, root, warehouse_url, derived=False))
     assert first.errors == ()
     stored = _stored(synth_snapshot)
     mirrored = {(s, i): (relpath, size, sha) for s, i, relpath, size, sha in _rows(
@@ -92,7 +101,7 @@ def test_sync_mirrors_converts_and_then_costs_nothing(
     assert glif_models == converted["glif_neuron_configs"] > 0
 
     requests_before = replica.request_count
-    second = run_sync_locally(_config(replica.base_url, root, warehouse_url))
+    second = run_sync_locally(_config(replica.base_url, root, warehouse_url, derived=False))
     assert second.stages["download"].counts["bytes_transferred"] == 0
     assert second.stages["download"].counts["up_to_date"] == len(mirrored)
     assert second.stages["convert"].pending == 0
@@ -100,12 +109,10 @@ def test_sync_mirrors_converts_and_then_costs_nothing(
     assert replica.request_count - requests_before == second.requests + 1  # + preflight
 
 
-def test_sweeps_view_reads_one_sweep_and_joins_metadata(
-    replica: object, synth_snapshot: Path, tmp_path: Path
-) -> None:
-    root = tmp_path / "mirror"
-    url = f"duckdb:///{root / 'warehouse.duckdb'}"
-    run_sync_locally(_config(replica.base_url, root, url))
+def test_sweeps_view_reads_one_sweep_and_joins_metadata(synced_mirror: Path) -> None:
+    # It only reads a synced mirror: the session's shared one.
+    root = synced_mirror
+    url = duckdb_url(root)
     [(specimen_id, file_id, relpath)] = _rows(url, """
         SELECT specimen_id, source_id, relpath FROM mirror_files
         WHERE converted_to = 'sweeps' ORDER BY source_id LIMIT 1""")
@@ -229,9 +236,11 @@ def test_sync_killed_during_a_large_download_resumes_to_verified_files(
         replica.faults = FaultConfig(throttle_bytes_per_s=2_000_000, throttle_scope="files")
         env = {k: v for k, v in os.environ.items() if not k.startswith("CTMIRROR_")}
         env["CTMIRROR_FILES__CONCURRENCY"] = "1"
+        # What is checked is the files and their conversion (the sweeps): the feature and
+        # GLIF stages, which only read the converted sweeps, are off in both syncs.
         proc = subprocess.Popen(
             [sys.executable, "-m", "ctmirror", "sync", "--no-prefect", "--api-base",
-             replica.base_url, "--root", str(root)],
+             replica.base_url, "--root", str(root), "--no-features", "--no-glif"],
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         partial = None
         deadline = time.monotonic() + 180
@@ -251,7 +260,7 @@ def test_sync_killed_during_a_large_download_resumes_to_verified_files(
         # file, so over the corpus's hundreds of files about one run in ten lost a file).
         replica.faults = FaultConfig(faults=(Fault("drop", 0.2, scope="files"),
                                              Fault("truncate", 0.1, scope="files")))
-        result = run_sync_locally(_config(replica.base_url, root, url))
+        result = run_sync_locally(_config(replica.base_url, root, url, derived=False))
         replica.faults = FaultConfig()
 
     assert result.resumed and result.errors == ()
