@@ -207,13 +207,20 @@ def recordings_from_parquet(path: Path, stimulus_names: Collection[str] | None =
 RELEASE_AFTER_BYTES = 16 * 2**20
 
 
+def _stored_samples(parquet: pq.ParquetFile, group: int, row: int, name: str
+                    ) -> NDArray[np.float32]:
+    """One row's sample column as stored (a view of Arrow's buffer)."""
+    # One row group on this thread: Arrow's thread pool would only add its overhead.
+    table = parquet.read_row_group(group, columns=[name], use_threads=False)
+    samples: NDArray[np.float32] = next(_rows(table.slice(row, 1)))[name]
+    return samples
+
+
 def _scaled_samples(parquet: pq.ParquetFile, group: int, row: int, name: str,
                     *factors: float) -> NDArray[np.float64]:
     """One row's sample column in float64, each value times the factors in turn."""
-    # One row group on this thread: Arrow's thread pool would only add its overhead.
-    table = parquet.read_row_group(group, columns=[name], use_threads=False)
-    scaled = scaled_float64(next(_rows(table.slice(row, 1)))[name], *factors)
-    del table
+    # The stored view (and with it Arrow's buffers) is let go before the pool is released.
+    scaled = scaled_float64(_stored_samples(parquet, group, row, name), *factors)
     if scaled.nbytes >= RELEASE_AFTER_BYTES:
         pa.default_memory_pool().release_unused()
     return scaled
@@ -330,11 +337,8 @@ class StimulusSweep:
 
     def stimulus(self) -> NDArray[np.float32]:
         """The stimulus samples as stored."""
-        # One row group on this thread: Arrow's pool would only add its overhead.
-        table = pq.ParquetFile(self.path, metadata=self.metadata).read_row_group(
-            self.row_group, columns=["stimulus"], use_threads=False)
-        samples: NDArray[np.float32] = next(_rows(table.slice(self.row, 1)))["stimulus"]
-        return samples
+        return _stored_samples(pq.ParquetFile(self.path, metadata=self.metadata),
+                               self.row_group, self.row, "stimulus")
 
     def stimulus_a(self) -> NDArray[np.float64]:
         """The injected current in A, in float64."""
