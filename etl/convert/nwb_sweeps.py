@@ -42,14 +42,16 @@ from ctmirror.readers.nwb import (
 from ctmirror.schema.parquet import CONVERTER_VERSION, SWEEPS
 
 SAMPLE_COLUMNS = ("stimulus", "response")
-# Byte-stream-split helps zstd on the stimulus (smooth or piecewise-constant waveforms) and
-# hurts on the response: digitised samples repeat whole 4-byte patterns, which zstd finds best
-# in the plain layout (measured on the corpus: 0.49x vs 0.84x of the NWB's gzip for stimuli,
-# 1.14x vs 1.91x for responses).
-STIMULUS_ELEMENTS = "stimulus.list.element"
-# Compressing the responses is most of a conversion's time. zstd level 1 writes them about 15%
-# faster than level 3 for 13% more bytes (full-length recordings: 0.79x instead of 0.70x of
-# the NWB size), which keeps the writer in step with the h5py read it overlaps.
+# Byte-stream-split lays each float's bytes out by significance, so zstd finds the stimulus's
+# smooth or piecewise-constant waveforms (0.1x of the plain layout's bytes) and compresses the
+# response's noisy low bytes at about 1.7 times the rate of the plain layout, for 25-37% more
+# response bytes (measured on full-length corpus recordings: zstd level 1 writes a response
+# sample in 13-15 ns instead of 22-24; 83 MB instead of 66 for 62 M samples whose NWB, gzip,
+# holds 93 MB with the stimuli). Compressing the responses was most of a conversion's time,
+# and the writer thread that does it is the one the conversion waits for (docs/scale.md).
+SAMPLE_ELEMENTS = [f"{column}.list.element" for column in SAMPLE_COLUMNS]
+# zstd level 1 writes the byte-split responses in 13 ns per sample against 23 at level 3, for 4%
+# more bytes; the stimuli, nearly all zeros and steps, stay at the default level.
 RESPONSE_LEVELS = {"response.list.element": 1}
 # The writer builds a list column's repetition and definition levels one batch of values at a
 # time; at Arrow's default of 1,024 values per batch that per-batch work is about a third of
@@ -100,7 +102,7 @@ def convert_nwb_to_parquet(nwb_path: Path, out: Path, *, specimen_id: int,
 
         rows = write_parquet_atomic(
             out, SWEEPS.schema, row_groups(),
-            byte_stream_split=[STIMULUS_ELEMENTS], compression_levels=RESPONSE_LEVELS,
+            byte_stream_split=SAMPLE_ELEMENTS, compression_levels=RESPONSE_LEVELS,
             metadata={"ctmirror.converter_version": str(CONVERTER_VERSION),
                       "ctmirror.source": Path(nwb_path).name},
             write_batch_size=SAMPLE_WRITE_BATCH,

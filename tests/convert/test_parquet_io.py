@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from ctmirror.convert.parquet_io import AtomicParquetFile
+from ctmirror.convert.parquet_io import (
+    QUEUED_ROW_GROUPS,
+    AtomicParquetFile,
+    write_parquet_atomic,
+)
 
 _SCHEMA = pa.schema([("sweep_number", pa.int32()), ("samples", pa.list_(pa.float32()))])
 
@@ -46,3 +51,32 @@ def test_abort_and_failure_leave_the_file_as_it_was(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["voltages.parquet"]
     with pytest.raises(ValueError, match="already committed or aborted"):
         aborted.write(_rows(9, [9.0]))
+
+
+def test_written_ahead_row_groups_keep_their_order(tmp_path: Path) -> None:
+    path = tmp_path / "sweeps.parquet"
+    tables = [_rows(n, [float(n)] * (1 + n % 3)) for n in range(4 * QUEUED_ROW_GROUPS + 1)]
+    assert write_parquet_atomic(path, _SCHEMA, iter(tables)) == len(tables)
+    parquet = pq.ParquetFile(path)
+    assert parquet.num_row_groups == len(tables)
+    assert parquet.read().to_pylist() == pa.concat_tables(tables).to_pylist()
+
+
+def test_a_failed_row_group_or_source_leaves_the_file_as_it_was(tmp_path: Path) -> None:
+    path = tmp_path / "sweeps.parquet"
+    write_parquet_atomic(path, _SCHEMA, [_rows(1, [1.0])])
+    # The third row group cannot take the schema: the writer thread fails on it while the
+    # rows after it are already queued.
+    bad = pa.table({"sweep_number": ["not a number"], "samples": [[3.0]]})
+    tables = [_rows(2, [2.0]), _rows(3, [3.0]), bad] + [_rows(n, [0.0]) for n in range(4, 9)]
+    with pytest.raises(pa.ArrowInvalid):
+        write_parquet_atomic(path, _SCHEMA, iter(tables))
+
+    def failing_source() -> Iterator[pa.Table]:
+        yield _rows(2, [2.0])
+        raise OSError("the NWB file went away")
+
+    with pytest.raises(OSError, match="went away"):
+        write_parquet_atomic(path, _SCHEMA, failing_source())
+    assert pq.read_table(path).to_pylist() == [{"sweep_number": 1, "samples": [1.0]}]
+    assert [p.name for p in tmp_path.iterdir()] == ["sweeps.parquet"]
