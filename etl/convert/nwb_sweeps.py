@@ -43,7 +43,7 @@ from ctmirror.schema.parquet import CONVERTER_VERSION, SWEEPS
 
 SAMPLE_COLUMNS = ("stimulus", "response")
 # Byte-stream-split lays each float's bytes out by significance, so zstd finds the stimulus's
-# smooth or piecewise-constant waveforms (0.1x of the plain layout's bytes) and compresses the
+# smooth or piecewise-constant waveforms (0.4x of the plain layout's bytes) and compresses the
 # response's noisy low bytes at about 1.7 times the rate of the plain layout, for 25-37% more
 # response bytes (measured on full-length corpus recordings: zstd level 1 writes a response
 # sample in 13-15 ns instead of 22-24; 83 MB instead of 66 for 62 M samples whose NWB, gzip,
