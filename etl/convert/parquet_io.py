@@ -133,11 +133,9 @@ def write_parquet_atomic(
             while pending:
                 pending.popleft().result()
         except BaseException:
-            # Nothing more is written once a row group failed, and the writer must be idle
-            # before the file is closed.
-            for write in pending:
-                if not write.cancel():
-                    write.exception()
+            # Nothing more is written once a row group or the source failed; the write in
+            # progress is waited for, so the writer is idle before the file is closed.
+            pool.shutdown(cancel_futures=True)
             raise
     return out.rows
 

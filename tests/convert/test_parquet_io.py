@@ -66,7 +66,7 @@ def test_a_failed_row_group_or_source_leaves_the_file_as_it_was(tmp_path: Path) 
     path = tmp_path / "sweeps.parquet"
     write_parquet_atomic(path, _SCHEMA, [_rows(1, [1.0])])
     # The third row group cannot take the schema: the writer thread fails on it while the
-    # rows after it are already queued.
+    # rows after it may already be queued.
     bad = pa.table({"sweep_number": ["not a number"], "samples": [[3.0]]})
     tables = [_rows(2, [2.0]), _rows(3, [3.0]), bad] + [_rows(n, [0.0]) for n in range(4, 9)]
     with pytest.raises(pa.ArrowInvalid):
