@@ -25,7 +25,8 @@ shows the work saved, where wall time shows what the scheduler gave each side. A
 (cell, column) pair agrees when both are empty or within 1% of the reference's value.
 
 Each file's *floor* is also timed, on one core: inflating the gzip chunks of the cell-level
-sweeps (response and stimulus, with zlib-ng) and one exact pass of the zero-phase 10 kHz filter
+sweeps (response and stimulus, each with the inflater the reader uses: libdeflate or zlib-ng,
+see ``ctmirror.readers.zlib_chunks``) and one exact pass of the zero-phase 10 kHz filter
 with its derivative over every response sample (both references filter the whole trace before
 looking for spikes). The filter is timed twice: one sweep after another (``filtered_dvdt``: the
 latency of one filter chain, in one buffer reused from sweep to sweep as the features do;
@@ -196,6 +197,7 @@ def floor(path: Path) -> tuple[float, float, float, int]:
     one sweep after another (the latency of one filter chain) and side by side
     (``filtered_dvdts``: the processor's throughput), and the number of samples (see the
     module doc)."""
+    import deflate
     import h5py
     import numpy as np
     from zlib_ng import zlib_ng
@@ -203,22 +205,30 @@ def floor(path: Path) -> tuple[float, float, float, int]:
     from ctmirror.features.ephys import IPFX
     from ctmirror.features.ephys.cell import CELL_STIMULI
     from ctmirror.features.ephys.dvdt import ScratchBuffer, filtered_dvdt, filtered_dvdts
+    from ctmirror.readers import zlib_chunks
     from ctmirror.readers.ephys import recordings_from_nwb
     from ctmirror.readers.hdf5_chunks import deflate_chunks, raw_chunks
 
     recordings, _ = recordings_from_nwb(path, CELL_STIMULI)
-    compressed: list[bytes] = []
+    # Each dataset's chunks with the inflater the reader gives them (zlib_chunks).
+    compressed: list[tuple[bool, int, bytes]] = []
     with h5py.File(path, "r") as nwb:
         for recording in recordings:
             for group in ("acquisition/timeseries", "stimulus/presentation"):
                 data = nwb[f"{group}/Sweep_{recording.sweep_number}/data"]
                 layout = deflate_chunks(data)
                 if layout is not None:
+                    stored = sum(nbytes for _, _, nbytes in layout)
+                    libdeflate = stored >= zlib_chunks.MIN_COMPRESSED_FRACTION * data.nbytes
+                    size = data.chunks[0] * data.dtype.itemsize
                     with raw_chunks(data, layout) as chunks:
-                        compressed.extend(chunks)
+                        compressed.extend((libdeflate, size, raw) for raw in chunks)
     started = time.perf_counter()
-    for raw in compressed:
-        zlib_ng.decompress(raw)
+    for libdeflate, size, raw in compressed:
+        if libdeflate:
+            deflate.zlib_decompress(raw, size)
+        else:
+            zlib_ng.decompress(raw, bufsize=size)
     inflate = time.perf_counter() - started
     traces = [(np.arange(r.v.size) / r.sampling_rate, r.v) for r in recordings]
     scratch = ScratchBuffer()  # reused from sweep to sweep, as the feature code does
@@ -226,8 +236,13 @@ def floor(path: Path) -> tuple[float, float, float, int]:
     for t, v in traces:
         filtered_dvdt(t, v, IPFX.spikes.filter_hz, scratch)
     one_lane = time.perf_counter() - started
+    # Two at a time, traces of about the same length together, in two reused buffers.
+    by_size = sorted(traces, key=lambda trace: trace[1].size)
+    lanes_scratch = [ScratchBuffer(), ScratchBuffer()]
     started = time.perf_counter()
-    filtered_dvdts(traces, IPFX.spikes.filter_hz)
+    for k in range(0, len(by_size), 2):
+        pair = by_size[k:k + 2]
+        filtered_dvdts(pair, IPFX.spikes.filter_hz, lanes_scratch[:len(pair)])
     lanes = time.perf_counter() - started
     return inflate, one_lane, lanes, sum(v.size for _, v in traces)
 

@@ -16,17 +16,18 @@ from numpy.typing import NDArray
 
 from ctmirror.errors import NwbError
 from ctmirror.features.ephys.cell import SweepRecording
-from ctmirror.readers.hdf5_chunks import read_1d_scaled_many, scaled_float64
+from ctmirror.readers.hdf5_chunks import ScaledReads, scaled_float64
 from ctmirror.readers.hdf5_untrusted import (
     HostReferenceError,
     checked_dataset,
+    checked_dataset_id,
     open_untrusted_hdf5,
 )
 from ctmirror.readers.nwb import (
     RESPONSES,
     STIMULI,
     SeriesHeader,
-    scalar_value,
+    scalar_of,
     series_header,
     sweep_numbers,
 )
@@ -100,14 +101,14 @@ def recordings_from_nwb(path: Path, stimulus_names: Collection[str] | None = Non
     conversion leaves out, is read here at its own precision."""
     # Every dataset read below goes through ``checked_dataset``.
     nwb = open_untrusted_hdf5(path, datasets=False)
-    found: list[SweepRecording] = []
+    pending: list[SweepRecording] = []
     problems: dict[int, str] = {}
-    with nwb:
+    # The samples of a sweep are inflated while HDF5 is asked about the next sweeps.
+    with nwb, ScaledReads(nwb, threads) as reads:
         numbers = sweep_numbers(nwb)
         if not numbers:
             raise NwbError(f"{Path(path).name}: no sweeps (no Sweep_N under "
                            "/acquisition/timeseries)")
-        pending: list[tuple[SweepRecording, SeriesHeader, SeriesHeader, float, float]] = []
         for number in numbers:
             name = _scalar_text(nwb, f"{RESPONSES}/Sweep_{number}/aibs_stimulus_name")
             if stimulus_names is not None and name not in stimulus_names:
@@ -119,15 +120,15 @@ def recordings_from_nwb(path: Path, stimulus_names: Collection[str] | None = Non
             except (NwbError, ValueError) as exc:
                 problems[number] = str(exc)
                 continue
-            if sweep is not None:
-                pending.append(sweep)
-        samples = read_1d_scaled_many(
-            [request for recording, response, stimulus, to_mv, to_pa in pending
-             for request in ((response.data, (response.conversion or 1.0, to_mv)),
-                             (stimulus.data, (stimulus.conversion or 1.0, to_pa)))],
-            threads)
-    for k, (recording, *_) in enumerate(pending):
-        found.append(replace(recording, v=samples[2 * k], i=samples[2 * k + 1]))
+            if sweep is None:
+                continue
+            recording, response, stimulus, to_mv, to_pa = sweep
+            pending.append(recording)
+            reads.submit(response.data, (response.conversion or 1.0, to_mv))
+            reads.submit(stimulus.data, (stimulus.conversion or 1.0, to_pa))
+        samples = reads.results()
+    found = [replace(recording, v=samples[2 * k], i=samples[2 * k + 1])
+             for k, recording in enumerate(pending)]
     return found, problems
 
 
@@ -168,12 +169,17 @@ def _scalar_text(group: h5py.Group, name: str) -> str | None:
     return None if value is None else str(value)
 
 
-def _checked_scalar(group: h5py.Group, name: str) -> Any:
-    """``scalar_value(group, name)`` of a dataset that reads no other file (else ``NwbError``)."""
-    item = group.get(name)
-    if isinstance(item, h5py.Dataset):
-        checked_dataset(item)
-    return scalar_value(group, name)
+def _checked_scalar(group: h5py.Group, path: str) -> Any:
+    """``scalar_value(group, path)`` of a dataset that reads no other file (else
+    ``HostReferenceError``)."""
+    try:
+        item = h5py.h5o.open(group.id, path.encode())
+    except KeyError:
+        return None
+    if not isinstance(item, h5py.h5d.DatasetID):
+        return None
+    checked_dataset_id(item)
+    return scalar_of(item) if item.shape == () else None
 
 
 def recordings_from_parquet(path: Path, stimulus_names: Collection[str] | None = None

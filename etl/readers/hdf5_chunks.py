@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import mmap
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
+from functools import partial
 from typing import Any
 
 import h5py
@@ -23,7 +25,7 @@ from numba import njit
 from numpy.typing import NDArray
 from zlib_ng import zlib_ng
 
-from ctmirror.features.ephys.threads import map_in_threads
+from ctmirror.readers import zlib_chunks
 
 
 def read_1d(dataset: h5py.Dataset) -> NDArray[Any]:
@@ -48,40 +50,119 @@ def read_1d_scaled(dataset: h5py.Dataset, *factors: float) -> NDArray[np.float64
 def read_1d_scaled_many(requests: Sequence[tuple[h5py.Dataset, Sequence[float]]],
                         threads: int = 1) -> list[NDArray[np.float64]]:
     """``[read_1d_scaled(dataset, *factors) for dataset, factors in requests]``, the same
-    arrays, with the datasets inflated and scaled on up to ``threads`` threads at once. HDF5 is
-    only asked, in the calling thread, where the chunks are; the workers slice them from the
-    mapped file, and zlib-ng and the compiled scaling release the GIL, so the threads run on
-    separate cores. A dataset whose chunks cannot be read that way is read as
-    ``read_1d_scaled`` reads it."""
+    arrays, inflated and scaled on up to ``threads`` threads at once (``ScaledReads``)."""
     if not requests:
         return []
-    scales = [np.array(factors, dtype=np.float64) for _, factors in requests]
-    layouts = [deflate_chunks(dataset) for dataset, _ in requests]
-    out: list[NDArray[np.float64] | None] = [None] * len(requests)
-    path = _plain_file(requests[0][0].file) \
-        if len({dataset.file.id for dataset, _ in requests}) == 1 else None
-    if path is not None:
-        # What the workers need of each dataset, asked of HDF5 here.
-        jobs = [(k, layout, dataset.size, dataset.dtype, dataset.chunks[0])
-                for k, ((dataset, _), layout) in enumerate(zip(requests, layouts, strict=True))
-                if layout is not None]
-        with open(path, "rb") as handle, \
-                mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+    with ScaledReads(requests[0][0].file, threads) as reads:
+        for dataset, factors in requests:
+            reads.submit(dataset, factors)
+        return reads.results()
 
-            def inflate(job: tuple[int, list[tuple[int, int, int]], int, np.dtype[Any], int]
-                        ) -> NDArray[np.float64] | None:
-                k, layout, size, dtype, chunk_length = job
-                values = np.empty(size, dtype=np.float64)
-                chunks = ((first, mapped[address:address + nbytes])
-                          for first, address, nbytes in layout)
-                return values if _inflate_scaled(chunks, dtype, chunk_length, values,
-                                                 scales[k]) else None
 
-            for job, values in zip(jobs, map_in_threads(inflate, jobs, threads), strict=True):
-                out[job[0]] = values
-    return [values if values is not None else _read_scaled(dataset, layout, scale)
-            for values, (dataset, _), layout, scale in zip(out, requests, layouts, scales,
-                                                            strict=True)]
+class ScaledReads:
+    """Datasets of one open HDF5 file read as ``read_1d_scaled`` reads them, inflated and
+    scaled on ``threads`` worker threads while the calling thread goes on asking HDF5 about
+    the next ones (HDF5 answers one thread at a time, and a cell's metadata costs about as
+    much as inflating half its samples). The workers slice the chunks from the mapped file;
+    zlib-ng and the compiled scaling release the GIL, so they run on separate cores. With one
+    thread each dataset is read when it is submitted. A dataset whose chunks cannot be read
+    that way is read by ``results`` in the calling thread, as ``read_1d_scaled`` reads it.
+
+    Use as a context manager on the open file; ``results`` inside it."""
+
+    def __init__(self, file: h5py.File, threads: int = 1) -> None:
+        self._file = file
+        self._threads = threads
+        self._requests: list[tuple[h5py.Dataset, NDArray[np.float64],
+                                   list[tuple[int, int, int]] | None]] = []
+        # per request: its read (started), the read to start, or None (read by ``results``)
+        self._done: list[Future[NDArray[np.float64] | None]
+                         | Callable[[], NDArray[np.float64] | None] | None] = []
+        self._stack = ExitStack()
+        self._mapped: mmap.mmap | None = None
+        self._bytes: NDArray[np.uint8] | None = None  # the mapped file, for compiled code
+        self._pool: ThreadPoolExecutor | None = None
+
+    def __enter__(self) -> ScaledReads:
+        path = _plain_file(self._file)
+        if path is not None:
+            handle = self._stack.enter_context(open(path, "rb"))
+            self._mapped = self._stack.enter_context(
+                mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ))
+            if zlib_chunks.available() and len(self._mapped):
+                self._bytes = np.frombuffer(self._mapped, dtype=np.uint8)
+                # Let go before the file is unmapped (a mapping with a view cannot close).
+                self._stack.callback(setattr, self, "_bytes", None)
+        if self._threads > 1:
+            self._pool = ThreadPoolExecutor(self._threads, thread_name_prefix="hdf5-inflate")
+            # Registered last, so run first: the reads not begun are dropped and those running
+            # end before the file is unmapped.
+            self._stack.callback(self._pool.shutdown, wait=True, cancel_futures=True)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stack.close()
+
+    def submit(self, dataset: h5py.Dataset, factors: Sequence[float]) -> None:
+        """Start reading ``dataset`` (of this file) times each factor in turn."""
+        scale = np.array(factors, dtype=np.float64)
+        layout = deflate_chunks(dataset)
+        self._requests.append((dataset, scale, layout))
+        if layout is None or self._mapped is None or dataset.file.id != self._file.id:
+            self._done.append(None)
+            return
+        job: Callable[[], NDArray[np.float64] | None]
+        stored = sum(nbytes for _, _, nbytes in layout)
+        if (self._bytes is not None and dataset.dtype.isnative
+                and stored >= zlib_chunks.MIN_COMPRESSED_FRACTION * dataset.nbytes):
+            job = partial(zlib_chunks.inflate_scaled, self._bytes, layout,
+                          np.empty(dataset.size), dataset.dtype, dataset.chunks[0], scale)
+            self._done.append(self._start(job))
+        else:
+            # Inflated chunk by chunk from Python, which holds the GIL between chunks: started
+            # by ``results``, once the calling thread no longer needs the GIL for HDF5.
+            self._done.append(partial(_inflate_mapped, self._mapped, layout,
+                                      np.empty(dataset.size), dataset.dtype,
+                                      dataset.chunks[0], scale))
+
+    def _start(self, job: Callable[[], NDArray[np.float64] | None]
+               ) -> Future[NDArray[np.float64] | None]:
+        if self._pool is not None:
+            return self._pool.submit(job)
+        future: Future[NDArray[np.float64] | None] = Future()
+        future.set_result(job())
+        return future
+
+    def results(self) -> list[NDArray[np.float64]]:
+        """The submitted datasets' values, in the order submitted."""
+        started = [self._start(job) if callable(job) else job for job in self._done]
+        out = []
+        for (dataset, scale, layout), future in zip(self._requests, started, strict=True):
+            values = None if future is None else future.result()
+            out.append(values if values is not None else _read_scaled(dataset, layout, scale))
+        return out
+
+
+def _inflate_mapped(mapped: mmap.mmap, layout: list[tuple[int, int, int]],
+                    values: NDArray[np.float64], dtype: np.dtype[Any], chunk_length: int,
+                    scale: NDArray[np.float64]) -> NDArray[np.float64] | None:
+    """One dataset's chunks sliced from the mapped file, inflated, joined and scaled into
+    ``values`` in one compiled call (the Python steps per chunk hold the GIL: as few as can
+    be); None when a chunk does not inflate to a whole chunk."""
+    chunk_bytes = chunk_length * dtype.itemsize
+    parts = []
+    for _, address, nbytes in layout:  # chunk n holds samples from n * chunk_length on
+        try:
+            inflated = zlib_ng.decompress(mapped[address:address + nbytes], bufsize=chunk_bytes)
+        # zlib_ng.pyi declares ``error: Exception`` (an instance); at run time it is a class.
+        except zlib_ng.error:  # type: ignore[misc]
+            return None
+        if len(inflated) != chunk_bytes:
+            return None
+        parts.append(inflated)
+    stored = np.frombuffer(b"".join(parts), dtype).astype(dtype.newbyteorder("="), copy=False)
+    _scale_into(values, 0, stored, scale)
+    return values
 
 
 def _read_scaled(dataset: h5py.Dataset, layout: list[tuple[int, int, int]] | None,
@@ -219,5 +300,5 @@ def _plain_file(file: h5py.File) -> str | None:
     return file.filename if plain else None
 
 
-__all__ = ["deflate_chunks", "raw_chunks", "read_1d", "read_1d_scaled", "read_1d_scaled_many",
-           "scaled_float64"]
+__all__ = ["ScaledReads", "deflate_chunks", "raw_chunks", "read_1d", "read_1d_scaled",
+           "read_1d_scaled_many", "scaled_float64"]

@@ -51,20 +51,30 @@ class HostReferenceError(NwbError):
 
 def checked_dataset(dataset: h5py.Dataset) -> h5py.Dataset:
     """``dataset``, unless reading it would read another file (``HostReferenceError``)."""
-    reason = _dataset_reference(dataset.id, dataset.name or "")
-    if reason is not None:
-        raise HostReferenceError(f"{Path(dataset.file.filename).name}: {reason}; a downloaded "
-                                 "file may not read other files, so it is not read")
+    checked_dataset_id(dataset.id)
     return dataset
 
 
-def _dataset_reference(dataset: h5py.h5d.DatasetID, name: str) -> str | None:
+def checked_dataset_id(dataset: h5py.h5d.DatasetID) -> None:
+    """``checked_dataset`` of a low-level dataset."""
+    reason = _dataset_reference(dataset)
+    if reason is not None:
+        file_name = h5py.h5f.get_name(dataset).decode("utf-8", errors="replace")
+        raise HostReferenceError(f"{Path(file_name).name}: {reason}; a downloaded file may "
+                                 "not read other files, so it is not read")
+
+
+def _dataset_reference(dataset: h5py.h5d.DatasetID) -> str | None:
     plist = dataset.get_create_plist()
     if plist.get_layout() == h5py.h5d.VIRTUAL:
-        return f"dataset /{name.lstrip('/')} is a virtual dataset"
+        return f"dataset {_name(dataset)} is a virtual dataset"
     if plist.get_external_count() > 0:
-        return f"dataset /{name.lstrip('/')} stores its data in an external file"
+        return f"dataset {_name(dataset)} stores its data in an external file"
     return None
+
+
+def _name(dataset: h5py.h5d.DatasetID) -> str:
+    return "/" + _text(h5py.h5i.get_name(dataset) or b"").lstrip("/")
 
 
 def host_reference(hdf5: h5py.File, *, datasets: bool = True) -> str | None:
@@ -82,7 +92,7 @@ def host_reference(hdf5: h5py.File, *, datasets: bool = True) -> str | None:
     def on_object(name: bytes, info: Any) -> int | None:
         if info.type != h5py.h5o.TYPE_DATASET:
             return None
-        reason = _dataset_reference(h5py.h5d.open(hdf5.id, name), _text(name))
+        reason = _dataset_reference(h5py.h5d.open(hdf5.id, name))
         if reason is not None:
             found.append(reason)
         return 1 if found else None
@@ -98,4 +108,5 @@ def _text(name: bytes) -> str:
     return name.decode("utf-8", errors="replace")
 
 
-__all__ = ["HostReferenceError", "checked_dataset", "host_reference", "open_untrusted_hdf5"]
+__all__ = ["HostReferenceError", "checked_dataset", "checked_dataset_id", "host_reference",
+           "open_untrusted_hdf5"]

@@ -45,26 +45,51 @@ class SeriesHeader:
 
 
 def series_header(nwb: h5py.File, path: str) -> SeriesHeader | None:
-    """The series at ``path`` without its samples; None when it or its ``data`` is missing."""
-    group = nwb.get(path)
-    if not isinstance(group, h5py.Group):
+    """The series at ``path`` without its samples; None when it or its ``data`` is missing.
+    Read through h5py's low-level API: a feature run reads the headers of every sweep, and
+    the high-level objects and attribute lookups cost several times the reads."""
+    group_id = _open(nwb.id, path)
+    if not isinstance(group_id, h5py.h5g.GroupID):
         return None
-    data = group.get("data")
-    if not isinstance(data, h5py.Dataset):
+    data_id = _open(group_id, "data")
+    if not isinstance(data_id, h5py.h5d.DatasetID):
         return None
-    start = group.get("starting_time")
-    ancestry = [_decode(a) for a in np.atleast_1d(group.attrs.get("ancestry", []))]
+    start_id = _open(group_id, "starting_time")
+    ancestry = [_decode(a) for a in np.atleast_1d(_attribute(group_id, "ancestry", []))]
     kind = next((a for a in reversed(ancestry) if a.endswith("ClampSeries")), None)
-    kind = kind or _decode(group.attrs.get("neurodata_type", ""))
+    kind = kind or _decode(_attribute(group_id, "neurodata_type", ""))
     return SeriesHeader(
-        group=group,
-        data=data,
-        unit=_attr_text(data, "unit"),
-        conversion=_attr_float(data, "conversion"),
-        rate=None if start is None else _attr_float(start, "rate"),
+        group=h5py.Group(group_id),
+        data=h5py.Dataset(data_id),
+        unit=_attr_text(data_id, "unit"),
+        conversion=_attr_float(data_id, "conversion"),
+        rate=None if start_id is None else _attr_float(start_id, "rate"),
         clamp_mode=next((mode for mode in ("CurrentClamp", "VoltageClamp")
                          if kind.startswith(mode)), None),
     )
+
+
+def _open(parent: Any, path: str) -> Any:
+    """The object at ``path`` below the low-level ``parent`` (its ID), or None."""
+    try:
+        return h5py.h5o.open(parent, path.encode())
+    except KeyError:
+        return None
+
+
+def _attribute(object_id: Any, name: str, default: Any = None) -> Any:
+    """Attribute ``name`` of a low-level object as h5py's ``attrs.get`` gives it."""
+    key = name.encode()
+    if not h5py.h5a.exists(object_id, key):
+        return default
+    attribute = h5py.h5a.open(object_id, key)
+    if attribute.dtype.kind == "O" or attribute.shape is None:
+        # variable-length or empty values need h5py's conversions
+        return h5py.AttributeManager(h5py.Group(object_id) if isinstance(
+            object_id, h5py.h5g.GroupID) else h5py.Dataset(object_id)).get(name, default)
+    value = np.empty(attribute.shape, dtype=attribute.dtype)
+    attribute.read(value)
+    return value[()] if value.ndim == 0 else value
 
 
 def _decode(value: Any) -> str:
@@ -81,24 +106,27 @@ def scalar_datasets(group: h5py.Group, skip: Collection[str] = ()) -> dict[str, 
         if name in skip:
             continue
         item = h5py.h5o.open(group.id, raw_name)
-        if not isinstance(item, h5py.h5d.DatasetID) or item.shape != ():
-            continue
-        if item.dtype.kind == "O":  # variable-length strings need h5py's conversion
-            scalars[name] = _plain(group[name][()])
-            continue
-        value = np.empty((), dtype=item.dtype)
-        item.read(h5py.h5s.ALL, h5py.h5s.ALL, value)
-        scalars[name] = _plain(value[()])
+        if isinstance(item, h5py.h5d.DatasetID) and item.shape == ():
+            scalars[name] = scalar_of(item)
     return scalars
 
 
 def scalar_value(group: h5py.Group, name: str) -> Any:
     """The scalar dataset ``name`` of ``group`` as a JSON value, as the ``attributes`` column
     holds it (text decoded, NaN null); None when there is no such scalar dataset."""
-    item = group.get(name)
-    if not isinstance(item, h5py.Dataset) or item.shape != ():
+    item = _open(group.id, name)
+    if not isinstance(item, h5py.h5d.DatasetID) or item.shape != ():
         return None
-    return _plain(item[()])
+    return scalar_of(item)
+
+
+def scalar_of(dataset: h5py.h5d.DatasetID) -> Any:
+    """A scalar dataset (its low-level ID) as a JSON value (see ``scalar_value``)."""
+    if dataset.dtype.kind == "O":  # variable-length strings need h5py's conversion
+        return _plain(h5py.Dataset(dataset)[()])
+    value = np.empty((), dtype=dataset.dtype)
+    dataset.read(h5py.h5s.ALL, h5py.h5s.ALL, value)
+    return _plain(value[()])
 
 
 def _plain(value: Any) -> Any:
@@ -124,14 +152,14 @@ def scalar_number(dataset: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def _attr_text(obj: h5py.HLObject, name: str) -> str | None:
-    value = obj.attrs.get(name)
+def _attr_text(object_id: Any, name: str) -> str | None:
+    value = _attribute(object_id, name)
     return None if value is None else _decode(np.asarray(value).ravel()[0]
                                               if np.ndim(value) else value)
 
 
-def _attr_float(obj: h5py.HLObject, name: str) -> float | None:
-    value = obj.attrs.get(name)
+def _attr_float(object_id: Any, name: str) -> float | None:
+    value = _attribute(object_id, name)
     if value is None:
         return None
     number = float(np.asarray(value).ravel()[0])
@@ -139,4 +167,4 @@ def _attr_float(obj: h5py.HLObject, name: str) -> float | None:
 
 
 __all__ = ["RESPONSES", "STIMULI", "SeriesHeader", "scalar_datasets", "scalar_number",
-           "scalar_value", "series_header", "sweep_numbers"]
+           "scalar_of", "scalar_value", "series_header", "sweep_numbers"]

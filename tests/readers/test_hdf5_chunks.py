@@ -8,8 +8,8 @@ import h5py
 import numpy as np
 import pytest
 
-from ctmirror.readers import hdf5_chunks
-from ctmirror.readers.hdf5_chunks import read_1d, read_1d_scaled, scaled_float64
+from ctmirror.readers import hdf5_chunks, zlib_chunks
+from ctmirror.readers.hdf5_chunks import ScaledReads, read_1d, read_1d_scaled, scaled_float64
 
 RNG = np.random.default_rng(3)
 VALUES = RNG.normal(size=20_001).astype(np.float32)
@@ -95,3 +95,73 @@ def test_a_damaged_chunk_fails_as_h5py_fails(tmp_path: Path) -> None:
             read_1d(f["data"])
         with pytest.raises(OSError):
             read_1d_scaled(f["data"], 1e3)
+
+
+def _allen_like(path: Path) -> dict[str, np.ndarray]:
+    """Responses (noisy: libdeflate's datasets) and stimuli (long runs of one value: zlib-ng's)
+    in the Allen chunk layout, float32 and int16, several sweeps."""
+    stimulus = np.zeros(40_000, dtype=np.float32)
+    stimulus[5_000:25_000] = np.float32(1.5e-10)
+    stored = {
+        "response_0": np.cumsum(RNG.normal(size=40_000)).astype(np.float32),
+        "stimulus_0": stimulus,
+        "response_1": (np.cumsum(RNG.normal(size=33_333)) * 10).astype(np.int16),
+        "stimulus_1": stimulus[:33_333] * 2,
+    }
+    with h5py.File(path, "w") as f:
+        for name, values in stored.items():
+            f.create_dataset(name, data=values, chunks=(6322,), compression="gzip")
+    return stored
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("compiled", [True, False])
+def test_scaled_reads_are_the_numpy_products(tmp_path: Path, threads: int, compiled: bool,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    compiled_reads: list[int] = []
+    if compiled:
+        assert zlib_chunks.available()  # the deflate package is a dependency
+        real = zlib_chunks.inflate_scaled
+        monkeypatch.setattr(zlib_chunks, "inflate_scaled",
+                            lambda *args: compiled_reads.append(1) or real(*args))
+    else:
+        monkeypatch.setattr(zlib_chunks, "available", lambda: False)
+    stored = _allen_like(tmp_path / "sweeps.h5")
+    factors = {"response": (1.0, 1e3), "stimulus": (1.0, 1e12)}
+    with h5py.File(tmp_path / "sweeps.h5", "r") as f, ScaledReads(f, threads) as reads:
+        for name in stored:
+            reads.submit(f[name], factors[name.split("_")[0]])
+        got = reads.results()
+    # The responses are inflated by libdeflate, the stimuli (runs of one value) by zlib-ng.
+    assert len(compiled_reads) == (2 if compiled else 0)
+    for (name, values), array in zip(stored.items(), got, strict=True):
+        want = values.astype(np.float64)
+        for factor in factors[name.split("_")[0]]:
+            want *= factor
+        assert array.dtype == np.float64 and np.array_equal(array, want), name
+
+
+def test_compiled_inflate_refuses_chunks_outside_the_file_or_damaged(tmp_path: Path) -> None:
+    """The compiled inflater reads only inside the mapped file, and a chunk that does not
+    inflate to a whole chunk gives None (the reader then lets HDF5 read the dataset)."""
+    values = _allen_like(tmp_path / "sweeps.h5")["response_0"]
+    with h5py.File(tmp_path / "sweeps.h5", "r") as f:
+        dataset = f["response_0"]
+        layout = hdf5_chunks.deflate_chunks(dataset)
+        assert layout is not None
+        mapped = np.frombuffer((tmp_path / "sweeps.h5").read_bytes(), dtype=np.uint8)
+        scale = np.array([1.0, 1.0])
+
+        def inflate(chunks: list[tuple[int, int, int]]) -> np.ndarray | None:
+            return zlib_chunks.inflate_scaled(mapped, chunks, np.empty(dataset.size),
+                                              dataset.dtype, dataset.chunks[0], scale)
+
+        whole = inflate(layout)
+        assert whole is not None and np.array_equal(whole, values.astype(np.float64))
+        first, address, size = layout[-1]
+        beyond = [*layout[:-1], (first, mapped.size - size // 2, size)]
+        assert inflate(beyond) is None
+        damaged = mapped.copy()
+        damaged[address + 2:address + size] = 0
+        mapped = damaged
+        assert inflate(layout) is None

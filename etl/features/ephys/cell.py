@@ -52,7 +52,7 @@ from ctmirror.features.ephys.subthreshold import (
     time_constant,
     voltage_deflection,
 )
-from ctmirror.features.ephys.threads import map_in_threads
+from ctmirror.features.ephys.threads import SweepPool, map_in_threads
 from ctmirror.features.names import EPHYS_CELL_FEATURES, EPHYS_CELL_FLAGS, FIRST_SPIKE_FEATURES
 from ctmirror.features.registry import Level, check_complete, feature_group
 
@@ -148,6 +148,31 @@ class ProtocolError(Exception):
     """A protocol's cell features cannot be computed; the message says why."""
 
 
+class TimeBases:
+    """The time bases of one cell's sweeps: ``time_base(size, rate, shift)`` as a view of one
+    array per (rate, shift), made once at the longest size asked for (sample k has the same
+    bits at any size). A cell's sweeps share a few of them, and each analysis pass would
+    otherwise make a new array as long as the sweep (memory to fault in, and to fill). At
+    most ``HELD`` of them are kept (a protocol's sweeps share one), so a cell whose sweeps
+    all have time bases of their own holds no more than before."""
+
+    HELD = 4
+
+    def __init__(self) -> None:
+        self._arrays: dict[tuple[float, float], FloatArray] = {}
+        self._lock = Lock()
+
+    def get(self, size: int, rate: float, shift: float) -> FloatArray:
+        with self._lock:
+            array = self._arrays.get((rate, shift))
+            if array is not None and array.size >= size:
+                return array[:size]
+            array = time_base(size, rate, shift)
+            if (rate, shift) in self._arrays or len(self._arrays) < self.HELD:
+                self._arrays[rate, shift] = array
+        return array
+
+
 @dataclass(frozen=True)
 class _Sweep:
     """A checked sweep without its samples: ``load`` reads them again when a step needs them."""
@@ -163,13 +188,14 @@ class _Sweep:
     #: Samples after which the current changes (``flatnonzero(diff(i))``), found once: the
     #: first four and the last when there are more than five (see ``_scan``).
     changes: NDArray[np.intp]
+    time_bases: TimeBases
 
     def time_at(self, k: int) -> float:
         """``times()[k]`` without making the time base (the same bits)."""
         return k / self.rate - self.shift
 
     def times(self) -> FloatArray:
-        return time_base(self.size, self.rate, self.shift)
+        return self.time_bases.get(self.size, self.rate, self.shift)
 
     def time_points(self) -> UniformTimes:
         """``times()`` sample by sample, for ``time_index``."""
@@ -182,11 +208,11 @@ class _Sweep:
 
 
 #: A protocol's analysis: its sweeps, the definitions, the sweep problems to add to and the
-#: threads to measure the sweeps on, giving the cell's values, each sweep's result and the
+#: pool to measure the sweeps on, giving the cell's values, each sweep's result and the
 #: protocol's selected sweep numbers (if any).
-_ProtocolAnalysis = Callable[
-    [list[_Sweep], Definitions, dict[int, str], int],
-    tuple[dict[str, float | None], dict[int, SweepResult], tuple[int | None, ...]]]
+_ProtocolResult = tuple[dict[str, float | None], dict[int, SweepResult], tuple[int | None, ...]]
+_ProtocolAnalysis = Callable[[list[_Sweep], Definitions, dict[int, str], SweepPool],
+                             _ProtocolResult]
 
 
 def cell_features(sweeps: Sequence[SweepSource], definitions: Definitions = ALLEN2016,
@@ -200,41 +226,56 @@ def cell_features(sweeps: Sequence[SweepSource], definitions: Definitions = ALLE
               for recording in sorted(sweeps, key=lambda s: s.sweep_number)
               if (protocol := _protocol(recording.stimulus_name, definitions)) is not None]
 
+    time_bases = TimeBases()
+
     def prepare(item: tuple[str, SweepSource]) -> _Sweep | ProtocolError:
         try:
-            return _prepare(item[1], definitions)
+            return _prepare(item[1], definitions, time_bases)
         except ProtocolError as exc:
             return exc
 
-    for (protocol, recording), sweep in zip(chosen, map_in_threads(prepare, chosen, threads),
-                                            strict=True):
-        if isinstance(sweep, ProtocolError):
-            problems[recording.sweep_number] = str(sweep)
-        else:
-            prepared[protocol].append(sweep)
+    protocol_problems: dict[str, str] = {}
+    with SweepPool(threads) as pool:
+        for (protocol, recording), sweep in zip(chosen, pool.map(prepare, chosen),
+                                                strict=True):
+            if isinstance(sweep, ProtocolError):
+                problems[recording.sweep_number] = str(sweep)
+            else:
+                prepared[protocol].append(sweep)
+        for protocol, _ in _ANALYSES:
+            if not prepared[protocol]:
+                protocol_problems[protocol] = "no usable sweeps"
+        analyses = [item for item in _ANALYSES if prepared[item[0]]]
+
+        def analyse(item: tuple[str, _ProtocolAnalysis]
+                    ) -> tuple[_ProtocolResult | Exception, dict[int, str]]:
+            protocol, analysis = item
+            found: dict[int, str] = {}  # this protocol's sweep problems, merged in order
+            try:
+                return analysis(prepared[protocol], definitions, found, pool), found
+            except (ProtocolError, ValueError, FloatingPointError,
+                    np.linalg.LinAlgError) as exc:
+                return exc, found
+            finally:
+                release_buffers()
+
+        # On several threads the protocols are analysed at once, their sweeps measured on
+        # the one pool: a protocol's serial steps (fits, the short squares' passes over all
+        # their sweeps, fewer sweeps than threads) overlap another's sweeps.
+        outcomes = map_in_threads(analyse, analyses, len(analyses) if threads > 1 else 1)
     values: dict[str, float | bool | None] = {}
     results: dict[int, SweepResult] = {}
-    protocol_problems: dict[str, str] = {}
     rheobase: int | None = None
     hero: int | None = None
-    analyses: tuple[tuple[str, _ProtocolAnalysis], ...] = (
-        ("long_square", _long_squares), ("short_square", _short_squares), ("ramp", _ramps))
-    for protocol, analyse in analyses:
-        if not prepared[protocol]:
-            protocol_problems[protocol] = "no usable sweeps"
+    for (protocol, _), (outcome, found) in zip(analyses, outcomes, strict=True):
+        problems.update(found)
+        if isinstance(outcome, Exception):
+            protocol_problems[protocol] = str(outcome)
             continue
-        try:
-            found, analysed, numbers = analyse(prepared[protocol], definitions, problems,
-                                               threads)
-        except (ProtocolError, ValueError, FloatingPointError, np.linalg.LinAlgError) as exc:
-            protocol_problems[protocol] = str(exc)
-            continue
-        finally:
-            release_buffers()
-        values.update(found)
-        results.update(analysed)
+        values.update(outcome[0])
+        results.update(outcome[1])
         if protocol == "long_square":
-            rheobase, hero = numbers
+            rheobase, hero = outcome[2]
     values.update(_unset_flags())
     return CellFeatures(values=_plain(values), rheobase_sweep_number=rheobase,
                         hero_sweep_number=hero, sweeps=results, sweep_problems=problems,
@@ -248,7 +289,8 @@ def _protocol(name: str | None, definitions: Definitions) -> str | None:
     return None
 
 
-def _prepare(recording: SweepSource, definitions: Definitions) -> _Sweep:
+def _prepare(recording: SweepSource, definitions: Definitions, time_bases: TimeBases
+             ) -> _Sweep:
     """Checks, the recorded part (up to the last non-NaN sample) and the time base: from the
     sweep start (allen2016) or from the start of the experiment epoch, 0.5 s before the
     stimulus (ipfx)."""
@@ -286,7 +328,8 @@ def _prepare(recording: SweepSource, definitions: Definitions) -> _Sweep:
             raise ProtocolError("no stimulus after the test pulse")
         shift = (onset - int(PRESTIM_S * rate)) / rate
     return _Sweep(recording.sweep_number, recording.stimulus_code or "",
-                  recording.stimulus_amplitude, recording, end, rate, shift, changes)
+                  recording.stimulus_amplitude, recording, end, rate, shift, changes,
+                  time_bases)
 
 
 def time_base(size: int, rate: float, shift: float) -> FloatArray:
@@ -417,7 +460,7 @@ def _first_spike_columns(protocol: str) -> tuple[str, ...]:
 @feature_group(("vrest", "ri", "tau", "sag", "vm_for_sag", "f_i_curve_slope", "adaptation",
                 "latency", "avg_isi", *_first_spike_columns("long_square")), Level.CELL)
 def _long_squares(sweeps: list[_Sweep], definitions: Definitions, problems: dict[int, str],
-                  threads: int) -> tuple[dict[str, float | None], dict[int, SweepResult],
+                  pool: SweepPool) -> tuple[dict[str, float | None], dict[int, SweepResult],
                                          tuple[int | None, int | None]]:
     rule = definitions.time_index
     if definitions.long_square_window_from_stimulus:
@@ -441,7 +484,7 @@ def _long_squares(sweeps: list[_Sweep], definitions: Definitions, problems: dict
     results: dict[int, SweepResult] = {}
     deflections: dict[int, float] = {}
     sags: dict[int, float] = {}
-    for result, (sag_value, deflection) in map_in_threads(measure, sweeps, threads):
+    for result, (sag_value, deflection) in pool.map(measure, sweeps):
         results[result.sweep_number] = result
         sags[result.sweep_number], deflections[result.sweep_number] = sag_value, deflection
     values: dict[str, float | None] = {}
@@ -486,8 +529,12 @@ def _long_squares(sweeps: list[_Sweep], definitions: Definitions, problems: dict
     if definitions.tau_quality_gates:
         max_fit_end = float(np.median([
             t[voltage_deflection(t, v, i, start, end, "min", rule)[1]] for t, v, i in loaded]))
-    taus = [time_constant(t, v, i, start, end, rule=rule, max_fit_end=max_fit_end,
-                          quality_gates=definitions.tau_quality_gates) for t, v, i in loaded]
+
+    def fit(sweep: tuple[FloatArray, FloatArray, FloatArray]) -> float:
+        return time_constant(*sweep, start, end, rule=rule, max_fit_end=max_fit_end,
+                             quality_gates=definitions.tau_quality_gates)
+
+    taus = pool.map(fit, loaded)
     values["ri"] = input_resistance(loaded, start, end, rule=rule)
     tau = float(np.nanmean(taus)) if not np.all(np.isnan(taus)) else float("nan")
     values["tau"] = tau * 1e3
@@ -554,7 +601,7 @@ class _HeldDvdt:
 
 @feature_group(_first_spike_columns("short_square"), Level.CELL)
 def _short_squares(sweeps: list[_Sweep], definitions: Definitions, problems: dict[int, str],
-                   threads: int) -> tuple[dict[str, float | None], dict[int, SweepResult],
+                   pool: SweepPool) -> tuple[dict[str, float | None], dict[int, SweepResult],
                                           tuple[()]]:
     rule = definitions.time_index
     onset, _ = _protocol_window(sweeps)
@@ -580,13 +627,13 @@ def _short_squares(sweeps: list[_Sweep], definitions: Definitions, problems: dic
     def rise(sweep: _Sweep) -> tuple[float, float]:
         return short_square_rise(filtered(sweep)[3], first, last)
 
-    dv_cutoff, min_thresh = short_square_cutoffs(map_in_threads(rise, sweeps, threads))
+    dv_cutoff, min_thresh = short_square_cutoffs(pool.map(rise, sweeps))
 
     def upstrokes(sweep: _Sweep) -> list[float]:
         t, v, _, dvdt = filtered(sweep)
         return short_square_upstrokes(t, v, dvdt, params, dv_cutoff)
 
-    upstroke_values = [value for values in map_in_threads(upstrokes, sweeps, threads)
+    upstroke_values = [value for values in pool.map(upstrokes, sweeps)
                        for value in values]
     thresh_frac = short_square_thresh_frac(min_thresh, upstroke_values)
     detection: SpikeDetection = replace(
@@ -603,7 +650,7 @@ def _short_squares(sweeps: list[_Sweep], definitions: Definitions, problems: dic
         return SweepResult(sweep.number, "short_square", float(t[0]), float(t[-1]), spikes,
                            train, amp)
 
-    results = {r.sweep_number: r for r in map_in_threads(measure, sweeps, threads)}
+    results = {r.sweep_number: r for r in pool.map(measure, sweeps)}
     spiking = [r for r in results.values() if r.train["avg_rate"] > 0]
     if not spiking:
         raise ProtocolError("no spiking short square")
@@ -619,7 +666,7 @@ def _short_squares(sweeps: list[_Sweep], definitions: Definitions, problems: dic
 
 @feature_group(_first_spike_columns("ramp"), Level.CELL)
 def _ramps(sweeps: list[_Sweep], definitions: Definitions, problems: dict[int, str],
-           threads: int) -> tuple[dict[str, float | None], dict[int, SweepResult], tuple[()]]:
+           pool: SweepPool) -> tuple[dict[str, float | None], dict[int, SweepResult], tuple[()]]:
     if definitions.long_square_window_from_stimulus:
         start, _ = _protocol_window(sweeps)
     else:
@@ -634,9 +681,14 @@ def _ramps(sweeps: list[_Sweep], definitions: Definitions, problems: dict[int, s
         return SweepResult(sweep.number, "ramp", start, end, spikes,
                            spike_train_features(spikes, t, start, end))
 
-    results = {r.sweep_number: r for r in map_in_threads(measure, sweeps, threads)}
+    results = {r.sweep_number: r for r in pool.map(measure, sweeps)}
     values = _mean_first_spike([r.spikes for r in results.values()], "ramp", definitions)
     return values, results, ()
+
+
+#: The protocols' analyses, in the order their columns and problems are merged.
+_ANALYSES: tuple[tuple[str, _ProtocolAnalysis], ...] = (
+    ("long_square", _long_squares), ("short_square", _short_squares), ("ramp", _ramps))
 
 
 @feature_group(EPHYS_CELL_FLAGS, Level.CELL, kind=bool)

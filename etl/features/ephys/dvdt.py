@@ -173,16 +173,17 @@ def _forward_run(x: NDArray[np.float64], y: NDArray[np.float64], pad: int, start
 
 @njit(cache=True, nogil=True)
 def _backward_run(t: NDArray[np.float64], y: NDArray[np.float64], pad: int, start: int,
-                  z: NDArray[np.float64], later: float, c: Coefficients) -> bool:
-    # The backward pass with the derivative from extended sample ``start`` down to the trace's
-    # first; ``later`` is the filtered sample after ``start``. False for a time base the
-    # separate steps treat otherwise.
+                  z: NDArray[np.float64], later: float, c: Coefficients, stop: int) -> bool:
+    # The backward pass with the derivative from extended sample ``start`` down to ``stop``
+    # (exclusive; ``pad - 1``: to the trace's first sample), from and into state ``z``;
+    # ``later`` is the filtered sample after ``start``. False for a time base the separate
+    # steps treat otherwise.
     z0, z1, z2, z3 = z[0], z[1], z[2], z[3]
     step = t[1] - t[0]
     tolerance = 1e-8 + 1e-5 * abs(step)
     last = t.size - 1
     uniform = True
-    for j in range(start, pad - 1, -1):
+    for j in range(start, stop, -1):
         out, z0, z1, z2, z3 = _tdf2(y[j], z0, z1, z2, z3, c)
         k = j - pad
         if k < last:
@@ -192,6 +193,7 @@ def _backward_run(t: NDArray[np.float64], y: NDArray[np.float64], pad: int, star
             else:
                 uniform = False
         later = out
+    z[0], z[1], z[2], z[3] = z0, z1, z2, z3
     return uniform
 
 
@@ -202,22 +204,25 @@ def _fused_filtered_derivative(t: NDArray[np.float64], x: NDArray[np.float64],
     # ``y``: x.size + 2 * pad samples to work in; the result is a view of it.
     z = zi * _extended(x, pad, 0)
     _forward_run(x, y, pad, 0, z, c)
-    uniform = _backward_run(t, y, pad, y.size - 1, zi * y[y.size - 1], 0.0, c)
+    uniform = _backward_run(t, y, pad, y.size - 1, zi * y[y.size - 1], 0.0, c, pad - 1)
     return y[pad + 1:pad + x.size] if uniform else y[:0]
 
 
-@njit(cache=True, nogil=True)
+# error_model="numpy": a zero time step divides to inf (that lane is then not used) instead
+# of raising.
+@njit(cache=True, nogil=True, error_model="numpy")
 def _fused_filtered_derivative_pair(t1: NDArray[np.float64], x1: NDArray[np.float64],
                                     t2: NDArray[np.float64], x2: NDArray[np.float64],
-                                    c: Coefficients, zi: NDArray[np.float64], pad: int
+                                    c: Coefficients, zi: NDArray[np.float64], pad: int,
+                                    y1: NDArray[np.float64], y2: NDArray[np.float64]
                                     ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     # _fused_filtered_derivative of two traces, their passes run side by side in one loop
     # while both have samples left: a pass is a chain of dependent multiply-adds (every sample
     # waits for the previous one), and two independent chains keep the floating-point units
     # busy about twice as much. Each trace goes through the single-trace steps in their
-    # order: the same bits.
-    y1 = np.empty(x1.size + 2 * pad)
-    y2 = np.empty(x2.size + 2 * pad)
+    # order: the same bits. ``y1``, ``y2``: x.size + 2 * pad samples each to work in. In the
+    # loop of both lanes a time step is checked without a branch (both derivatives are
+    # written; a lane with a step outside the tolerance is not used).
     both = min(y1.size, y2.size)
     first1, first2 = _extended(x1, pad, 0), _extended(x2, pad, 0)
     p0, p1, p2, p3 = zi[0] * first1, zi[1] * first1, zi[2] * first1, zi[3] * first1
@@ -232,35 +237,32 @@ def _fused_filtered_derivative_pair(t1: NDArray[np.float64], x1: NDArray[np.floa
     end1, end2 = y1[y1.size - 1], y2[y2.size - 1]
     p0, p1, p2, p3 = zi[0] * end1, zi[1] * end1, zi[2] * end1, zi[3] * end1
     q0, q1, q2, q3 = zi[0] * end2, zi[1] * end2, zi[2] * end2, zi[3] * end2
+    later1 = later2 = 0.0
     step1, step2 = t1[1] - t1[0], t2[1] - t2[0]
     tolerance1, tolerance2 = 1e-8 + 1e-5 * abs(step1), 1e-8 + 1e-5 * abs(step2)
-    later1 = later2 = 0.0
-    uniform1 = uniform2 = True
     low2 = max(pad, pad - shift)  # the last j2 at which both lanes still run
+    last2 = t2.size - 1
+    outside1 = outside2 = 0
     for j2 in range(y2.size - 1, low2 - 1, -1):
         j1 = j2 + shift
         out1, p0, p1, p2, p3 = _tdf2(y1[j1], p0, p1, p2, p3, c)
         out2, q0, q1, q2, q3 = _tdf2(y2[j2], q0, q1, q2, q3, c)
         k1, k2 = j1 - pad, j2 - pad
-        if k1 < t1.size - 1:
-            dt = t1[k1 + 1] - t1[k1]
-            if abs(dt - step1) <= tolerance1 and abs(dt) > _EPS:
-                y1[j1 + 1] = 1e-3 * (later1 - out1) / dt
-            else:
-                uniform1 = False
-        if k2 < t2.size - 1:
-            dt = t2[k2 + 1] - t2[k2]
-            if abs(dt - step2) <= tolerance2 and abs(dt) > _EPS:
-                y2[j2 + 1] = 1e-3 * (later2 - out2) / dt
-            else:
-                uniform2 = False
+        if k2 < last2:  # the same samples as k1 < t1.size - 1: the lanes end together
+            dt1 = t1[k1 + 1] - t1[k1]
+            dt2 = t2[k2 + 1] - t2[k2]
+            outside1 += (abs(dt1 - step1) > tolerance1) | (abs(dt1) <= _EPS)
+            outside2 += (abs(dt2 - step2) > tolerance2) | (abs(dt2) <= _EPS)
+            y1[j1 + 1] = 1e-3 * (later1 - out1) / dt1
+            y2[j2 + 1] = 1e-3 * (later2 - out2) / dt2
         later1, later2 = out1, out2
+    uniform1, uniform2 = outside1 == 0, outside2 == 0
     if shift > 0:
         uniform1 = _backward_run(t1, y1, pad, low2 + shift - 1, np.array([p0, p1, p2, p3]),
-                                 later1, c) and uniform1
+                                 later1, c, pad - 1) and uniform1
     elif shift < 0:
         uniform2 = _backward_run(t2, y2, pad, low2 - 1, np.array([q0, q1, q2, q3]),
-                                 later2, c) and uniform2
+                                 later2, c, pad - 1) and uniform2
     return (y1[pad + 1:pad + x1.size] if uniform1 else y1[:0],
             y2[pad + 1:pad + x2.size] if uniform2 else y2[:0])
 
@@ -354,13 +356,19 @@ def _fused(times: NDArray[np.float64], volts: NDArray[np.float64], filter_hz: fl
 
 
 def filtered_dvdts(traces: Sequence[tuple[NDArray[np.floating], NDArray[np.floating]]],
-                   filter_hz: float | None) -> list[NDArray[np.float64]]:
+                   filter_hz: float | None,
+                   scratch: Sequence[ScratchBuffer] | None = None) -> list[NDArray[np.float64]]:
     """``[filtered_dvdt(t, v, filter_hz) for t, v in traces]``, the same values to the last
     bit, with the traces filtered two at a time side by side (traces of about the same length
-    together): the throughput of the processor instead of the latency of one filter pass."""
+    together): the throughput of the processor instead of the latency of one filter pass.
+    With ``scratch`` (one buffer per trace) the results may be views of the buffers."""
     out: list[NDArray[np.float64] | None] = [None] * len(traces)
     arrays = [(np.asarray(t, dtype=np.float64), np.ascontiguousarray(v, dtype=np.float64))
               for t, v in traces]
+
+    def work(k: int, size: int) -> NDArray[np.float64]:
+        return np.empty(size) if scratch is None else scratch[k].take(size)
+
     by_filter: dict[tuple[Coefficients, int], list[int]] = {}
     steady: dict[tuple[Coefficients, int], NDArray[np.float64]] = {}
     for k, (t, v) in enumerate(arrays):
@@ -373,11 +381,13 @@ def filtered_dvdts(traces: Sequence[tuple[NDArray[np.floating], NDArray[np.float
         members.sort(key=lambda k: arrays[k][1].size)
         for first, second in zip(members[0::2], members[1::2], strict=False):
             out[first], out[second] = _fused_filtered_derivative_pair(
-                *arrays[first], *arrays[second], coefficients, steady[coefficients, pad], pad)
+                *arrays[first], *arrays[second], coefficients, steady[coefficients, pad], pad,
+                work(first, arrays[first][1].size + 2 * pad),
+                work(second, arrays[second][1].size + 2 * pad))
     for k, (t, v) in enumerate(arrays):
         derivative = out[k]
         if derivative is None or derivative.size != v.size - 1:
-            out[k] = filtered_dvdt(t, v, filter_hz)
+            out[k] = filtered_dvdt(t, v, filter_hz, None if scratch is None else scratch[k])
     return [d for d in out if d is not None]
 
 
