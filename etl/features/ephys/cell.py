@@ -27,14 +27,20 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from threading import Lock
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import numpy as np
 from numba import njit
 from numpy.typing import NDArray
 
 from ctmirror.features.ephys.definitions import ALLEN2016, IPFX, Definitions, SpikeDetection
-from ctmirror.features.ephys.dvdt import TimeIndexRule, UniformTimes, filtered_dvdt, time_index
+from ctmirror.features.ephys.dvdt import (
+    LANES,
+    TimeIndexRule,
+    UniformTimes,
+    filtered_dvdts,
+    time_index,
+)
 from ctmirror.features.ephys.spike_train import (
     SHORT_SQUARE_MIN_THRESH_FRAC,
     short_square_cutoffs,
@@ -44,7 +50,12 @@ from ctmirror.features.ephys.spike_train import (
     short_square_window,
     spike_train_features,
 )
-from ctmirror.features.ephys.spikes import SpikeTable, detect_spikes, release_buffers
+from ctmirror.features.ephys.spikes import (
+    SpikeTable,
+    detect_spikes,
+    release_buffers,
+    spike_dvdts,
+)
 from ctmirror.features.ephys.subthreshold import (
     baseline_voltage,
     input_resistance,
@@ -81,6 +92,7 @@ HELD_DVDT_BYTES = 256 * 2**20
 CELL_FEATURES: tuple[str, ...] = EPHYS_CELL_FEATURES
 
 FloatArray = NDArray[np.float64]
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -457,6 +469,31 @@ def _first_spike_columns(protocol: str) -> tuple[str, ...]:
     return tuple(f"{name}_{protocol}" for name in FIRST_SPIKE_FEATURES)
 
 
+def _groups(sweeps: list[_Sweep], pool: SweepPool) -> list[list[_Sweep]]:
+    """The sweeps two by two on several threads (their filter passes then run side by side,
+    ``filtered_dvdts``), one by one on one thread: a feature worker of a sync, on one thread,
+    holds one sweep's samples at a time (its memory bound)."""
+    size = LANES if pool.threads > 1 else 1
+    return [sweeps[k:k + size] for k in range(0, len(sweeps), size)]
+
+
+def _measured(pool: SweepPool, sweeps: list[_Sweep], definitions: Definitions,
+              window: Callable[[FloatArray], tuple[float, float]],
+              measure: Callable[[_Sweep, FloatArray, FloatArray, FloatArray,
+                                 tuple[FloatArray, FloatArray]], R]) -> list[R]:
+    """``measure(sweep, t, v, i, (dV/dt, the window's dV/dt))`` of each sweep, in order, its
+    detection window ``window(t)``; the sweeps in ``_groups`` on the pool."""
+
+    def group_measured(group: Sequence[_Sweep]) -> list[R]:
+        loaded = [sweep.load() for sweep in group]
+        dvdts = spike_dvdts([(t, v, *window(t)) for t, v, _ in loaded], definitions)
+        return [measure(sweep, *samples, found)
+                for sweep, samples, found in zip(group, loaded, dvdts, strict=True)]
+
+    return [result for results in pool.map(group_measured, _groups(sweeps, pool))
+            for result in results]
+
+
 @feature_group(("vrest", "ri", "tau", "sag", "vm_for_sag", "f_i_curve_slope", "adaptation",
                 "latency", "avg_isi", *_first_spike_columns("long_square")), Level.CELL)
 def _long_squares(sweeps: list[_Sweep], definitions: Definitions, problems: dict[int, str],
@@ -471,9 +508,11 @@ def _long_squares(sweeps: list[_Sweep], definitions: Definitions, problems: dict
     sweeps = _covering(sweeps, start - BASELINE_INTERVAL_S, end, rule, "long-square",
                        problems)
 
-    def measure(sweep: _Sweep) -> tuple[SweepResult, tuple[float, float]]:
-        t, v, i = sweep.load()
-        spikes = detect_spikes(t, v, i, start=start, end=end, definitions=definitions)
+    def measure(sweep: _Sweep, t: FloatArray, v: FloatArray, i: FloatArray,
+                dvdts: tuple[FloatArray, FloatArray]
+                ) -> tuple[SweepResult, tuple[float, float]]:
+        spikes = detect_spikes(t, v, i, start=start, end=end, definitions=definitions,
+                               dvdt=dvdts[0], window_dvdt=dvdts[1])
         train = spike_train_features(spikes, t, start, end)
         amp = float(i[time_index(t, start, rule) + 1])
         base = baseline_voltage(t, v, start, BASELINE_INTERVAL_S, rule)
@@ -484,7 +523,8 @@ def _long_squares(sweeps: list[_Sweep], definitions: Definitions, problems: dict
     results: dict[int, SweepResult] = {}
     deflections: dict[int, float] = {}
     sags: dict[int, float] = {}
-    for result, (sag_value, deflection) in pool.map(measure, sweeps):
+    for result, (sag_value, deflection) in _measured(pool, sweeps, definitions,
+                                                     lambda t: (start, end), measure):
         results[result.sweep_number] = result
         sags[result.sweep_number], deflections[result.sweep_number] = sag_value, deflection
     values: dict[str, float | None] = {}
@@ -617,31 +657,37 @@ def _short_squares(sweeps: list[_Sweep], definitions: Definitions, problems: dic
                                       SHORT_SQUARE_ESTIMATE_WINDOW_S)
     held = _HeldDvdt(HELD_DVDT_BYTES)
 
-    def filtered(sweep: _Sweep) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
-        t, v, i = sweep.load()
-        dvdt = held.get(sweep.number)
-        if dvdt is None:
-            dvdt = held.offer(sweep.number, filtered_dvdt(t, v, params.filter_hz))
-        return t, v, i, dvdt
+    def filtered(group: Sequence[_Sweep]
+                 ) -> list[tuple[FloatArray, FloatArray, FloatArray, FloatArray]]:
+        loaded = [sweep.load() for sweep in group]
+        dvdts = [held.get(sweep.number) for sweep in group]
+        todo = [k for k, dvdt in enumerate(dvdts) if dvdt is None]
+        for k, new in zip(todo, filtered_dvdts([loaded[k][:2] for k in todo],
+                                               params.filter_hz), strict=True):
+            dvdts[k] = held.offer(group[k].number, new)
+        found = []
+        for (t, v, i), dvdt in zip(loaded, dvdts, strict=True):
+            assert dvdt is not None  # filtered above
+            found.append((t, v, i, dvdt))
+        return found
 
-    def rise(sweep: _Sweep) -> tuple[float, float]:
-        return short_square_rise(filtered(sweep)[3], first, last)
+    groups = _groups(sweeps, pool)
+    rises = pool.map(lambda group: [short_square_rise(dvdt, first, last)
+                                    for *_, dvdt in filtered(group)], groups)
+    dv_cutoff, min_thresh = short_square_cutoffs([rise for found in rises for rise in found])
 
-    dv_cutoff, min_thresh = short_square_cutoffs(pool.map(rise, sweeps))
+    def upstrokes(group: Sequence[_Sweep]) -> list[float]:
+        return [value for t, v, _, dvdt in filtered(group)
+                for value in short_square_upstrokes(t, v, dvdt, params, dv_cutoff)]
 
-    def upstrokes(sweep: _Sweep) -> list[float]:
-        t, v, _, dvdt = filtered(sweep)
-        return short_square_upstrokes(t, v, dvdt, params, dv_cutoff)
-
-    upstroke_values = [value for values in pool.map(upstrokes, sweeps)
-                       for value in values]
+    upstroke_values = [value for values in pool.map(upstrokes, groups) for value in values]
     thresh_frac = short_square_thresh_frac(min_thresh, upstroke_values)
     detection: SpikeDetection = replace(
         params, dv_cutoff=dv_cutoff,
         thresh_frac=max(SHORT_SQUARE_MIN_THRESH_FRAC, thresh_frac))
 
-    def measure(sweep: _Sweep) -> SweepResult:
-        t, v, i, dvdt = filtered(sweep)
+    def measure(sweep: _Sweep, t: FloatArray, v: FloatArray, i: FloatArray,
+                dvdt: FloatArray) -> SweepResult:
         spikes = detect_spikes(t, v, i, definitions=definitions, detection=detection,
                                dvdt=dvdt)
         train = spike_train_features(spikes, t, float(t[0]), float(t[-1]), exclude_clipped=True)
@@ -650,7 +696,9 @@ def _short_squares(sweeps: list[_Sweep], definitions: Definitions, problems: dic
         return SweepResult(sweep.number, "short_square", float(t[0]), float(t[-1]), spikes,
                            train, amp)
 
-    results = {r.sweep_number: r for r in pool.map(measure, sweeps)}
+    measured = pool.map(lambda group: [measure(sweep, *found) for sweep, found
+                                        in zip(group, filtered(group), strict=True)], groups)
+    results = {r.sweep_number: r for found in measured for r in found}
     spiking = [r for r in results.values() if r.train["avg_rate"] > 0]
     if not spiking:
         raise ProtocolError("no spiking short square")
@@ -674,14 +722,16 @@ def _ramps(sweeps: list[_Sweep], definitions: Definitions, problems: dict[int, s
     # A ramp's window runs to its last sample; the recording must at least reach the start.
     sweeps = _covering(sweeps, start, start, definitions.time_index, "ramp", problems)
 
-    def measure(sweep: _Sweep) -> SweepResult:
-        t, v, i = sweep.load()
+    def measure(sweep: _Sweep, t: FloatArray, v: FloatArray, i: FloatArray,
+                dvdts: tuple[FloatArray, FloatArray]) -> SweepResult:
         end = float(t[-1])
-        spikes = detect_spikes(t, v, i, start=start, end=end, definitions=definitions)
+        spikes = detect_spikes(t, v, i, start=start, end=end, definitions=definitions,
+                               dvdt=dvdts[0], window_dvdt=dvdts[1])
         return SweepResult(sweep.number, "ramp", start, end, spikes,
                            spike_train_features(spikes, t, start, end))
 
-    results = {r.sweep_number: r for r in pool.map(measure, sweeps)}
+    results = {r.sweep_number: r for r in _measured(pool, sweeps, definitions,
+                                                    lambda t: (start, float(t[-1])), measure)}
     values = _mean_first_spike([r.spikes for r in results.values()], "ramp", definitions)
     return values, results, ()
 

@@ -14,7 +14,7 @@ numbers can be compared with the published ones. Which definition set applies
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,7 +22,13 @@ from numba import njit
 from numpy.typing import NDArray
 
 from ctmirror.features.ephys.definitions import ALLEN2016, Definitions, SpikeDetection
-from ctmirror.features.ephys.dvdt import ScratchBuffer, TimeIndexRule, filtered_dvdt, time_index
+from ctmirror.features.ephys.dvdt import (
+    ScratchBuffer,
+    TimeIndexRule,
+    filtered_dvdt,
+    filtered_dvdts,
+    time_index,
+)
 
 #: Points of a spike reported with their sample, time, voltage and current.
 POINTS = ("threshold", "peak", "trough", "fast_trough", "slow_trough", "adp")
@@ -80,31 +86,26 @@ def detect_spikes(
     definitions: Definitions = ALLEN2016,
     detection: SpikeDetection | None = None,
     dvdt: NDArray[np.float64] | None = None,
+    window_dvdt: NDArray[np.float64] | None = None,
 ) -> SpikeTable:
     """Detect the spikes of ``v`` between ``start`` and ``end`` (s; default the whole trace)
     and measure them. ``detection`` replaces ``definitions.spikes`` (short squares use
     adjusted parameters, see ``spike_train.adjusted_short_square_detection``); ``dvdt`` is
-    ``filtered_dvdt(t, v, filter_hz)`` when the caller has computed it already."""
+    ``filtered_dvdt(t, v, filter_hz)`` and ``window_dvdt`` the window's, when the caller has
+    computed them already (``spike_dvdts``)."""
     times = np.asarray(t, dtype=np.float64)
     volts = np.asarray(v, dtype=np.float64)
     params = detection or definitions.spikes
     rule = definitions.time_index
+    start_index, end_index = _window(times, start, end, rule)
     start_s = float(times[0]) if start is None else float(start)
-    end_s = float(times[-1]) if end is None else float(end)
-    start_index = time_index(times, start_s, rule)
-    end_index = time_index(times, end_s, rule)
 
-    # The filtered traces are only read here, so they are made in this thread's buffers.
     if dvdt is None:
-        dvdt = filtered_dvdt(times, volts, params.filter_hz, _scratch("dvdt"))
-    if definitions.window_dvdt == "slice_whole_trace":
-        window_dvdt = dvdt[start_index:end_index]
-    elif start_index == 0 and end_index == times.size - 1:
-        window_dvdt = dvdt  # the window is the whole trace: re-filtering it gives the same
-    else:
-        window_dvdt = filtered_dvdt(times[start_index:end_index + 1],
-                                    volts[start_index:end_index + 1], params.filter_hz,
-                                    _scratch("window_dvdt"))
+        dvdt, window_dvdt = spike_dvdts([(times, volts, start, end)], definitions,
+                                        detection)[0]
+    elif window_dvdt is None:
+        window_dvdt = _window_dvdt(times, volts, dvdt, start_index, end_index, definitions,
+                                   params)
     candidates = _putative_spikes(window_dvdt, params.dv_cutoff) + start_index
     peaks = _peaks(volts, candidates, end_index)
     candidates, peaks = _filter_putative(volts, dvdt, candidates, peaks, params)
@@ -145,6 +146,62 @@ def detect_spikes(
     columns["isi_type"] = isi_types
     columns["clipped"] = clipped
     return SpikeTable({name: columns[name] for name in SPIKE_COLUMNS})
+
+
+def _window(times: FloatArray, start: float | None, end: float | None, rule: TimeIndexRule
+            ) -> tuple[int, int]:
+    """The samples of ``start`` and ``end`` (s; default the trace's first and last)."""
+    start_s = float(times[0]) if start is None else float(start)
+    end_s = float(times[-1]) if end is None else float(end)
+    return time_index(times, start_s, rule), time_index(times, end_s, rule)
+
+
+def _window_dvdt(times: FloatArray, volts: FloatArray, dvdt: FloatArray, start_index: int,
+                 end_index: int, definitions: Definitions, params: SpikeDetection
+                 ) -> FloatArray:
+    """The window's filtered dV/dt given the whole trace's (see ``spike_dvdts``)."""
+    if definitions.window_dvdt == "slice_whole_trace":
+        return dvdt[start_index:end_index]
+    if start_index == 0 and end_index == times.size - 1:
+        return dvdt  # the window is the whole trace: re-filtering it gives the same
+    return filtered_dvdt(times[start_index:end_index + 1], volts[start_index:end_index + 1],
+                         params.filter_hz, _scratch("window_dvdt"))
+
+
+def spike_dvdts(sweeps: Sequence[tuple[FloatArray, FloatArray, float | None, float | None]],
+                definitions: Definitions = ALLEN2016, detection: SpikeDetection | None = None
+                ) -> list[tuple[FloatArray, FloatArray]]:
+    """The filtered dV/dt of each (t, v, start, end) and of its window, as ``detect_spikes``
+    reads them: the window's is a slice of the whole trace's (allen2016), the same array
+    (the window is the whole trace) or the window filtered on its own (ipfx). The filter
+    passes of all the sweeps are run two at a time side by side (``filtered_dvdts``), in
+    this thread's buffers: the arrays are valid until its next call here."""
+    params = detection or definitions.spikes
+    traces: list[tuple[FloatArray, FloatArray]] = []
+    windows: list[tuple[int, int] | None] = []
+    for t, v, start, end in sweeps:
+        traces.append((t, v))
+        start_index, end_index = _window(t, start, end, definitions.time_index)
+        if (definitions.window_dvdt == "slice_whole_trace"
+                or (start_index == 0 and end_index == t.size - 1)):
+            windows.append(None)
+        else:
+            windows.append((start_index, end_index))
+            traces.append((t[start_index:end_index + 1], v[start_index:end_index + 1]))
+    # The filtered traces are only read by the caller's detection, so they are made in this
+    # thread's buffers.
+    filtered = iter(filtered_dvdts(traces, params.filter_hz,
+                                   [_scratch(f"dvdt_{k}") for k in range(len(traces))]))
+    found = []
+    for (t, v, start, end), window in zip(sweeps, windows, strict=True):
+        dvdt = next(filtered)
+        if window is None:
+            start_index, end_index = _window(t, start, end, definitions.time_index)
+            found.append((dvdt, _window_dvdt(t, v, dvdt, start_index, end_index, definitions,
+                                             params)))
+        else:
+            found.append((dvdt, next(filtered)))
+    return found
 
 
 _THREAD_BUFFERS = threading.local()
@@ -444,4 +501,4 @@ def _point(name: str, indexes: IndexArray, t: FloatArray, v: FloatArray,
 
 
 __all__ = ["NO_INDEX", "POINTS", "SPIKE_COLUMNS", "SpikeTable", "detect_spikes",
-           "release_buffers"]
+           "release_buffers", "spike_dvdts"]
