@@ -111,13 +111,10 @@ class ScaledReads:
         if layout is None or self._mapped is None or dataset.file.id != self._file.id:
             self._done.append(None)
             return
-        job: Callable[[], NDArray[np.float64] | None]
-        stored = sum(nbytes for _, _, nbytes in layout)
-        if (self._bytes is not None and dataset.dtype.isnative
-                and stored >= zlib_chunks.MIN_COMPRESSED_FRACTION * dataset.nbytes):
-            job = partial(zlib_chunks.inflate_scaled, self._bytes, layout,
-                          np.empty(dataset.size), dataset.dtype, dataset.chunks[0], scale)
-            self._done.append(self._start(job))
+        if self._bytes is not None and dataset.dtype.isnative:
+            self._done.append(self._start(partial(
+                zlib_chunks.inflate_scaled, self._bytes, layout, np.empty(dataset.size),
+                dataset.dtype, dataset.chunks[0], scale)))
         else:
             # Inflated chunk by chunk from Python, which holds the GIL between chunks: started
             # by ``results``, once the calling thread no longer needs the GIL for HDF5.

@@ -118,12 +118,13 @@ def _allen_like(path: Path) -> dict[str, np.ndarray]:
 @pytest.mark.parametrize("compiled", [True, False])
 def test_scaled_reads_are_the_numpy_products(tmp_path: Path, threads: int, compiled: bool,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    compiled_reads: list[int] = []
+    inflaters: list[int] = []
     if compiled:
         assert zlib_chunks.available()  # the deflate package is a dependency
-        real = zlib_chunks.inflate_scaled
-        monkeypatch.setattr(zlib_chunks, "inflate_scaled",
-                            lambda *args: compiled_reads.append(1) or real(*args))
+        real = zlib_chunks._inflate
+        monkeypatch.setattr(zlib_chunks, "_inflate",
+                            lambda inflater, *args: inflaters.append(inflater)
+                            or real(inflater, *args))
     else:
         monkeypatch.setattr(zlib_chunks, "available", lambda: False)
     stored = _allen_like(tmp_path / "sweeps.h5")
@@ -132,8 +133,10 @@ def test_scaled_reads_are_the_numpy_products(tmp_path: Path, threads: int, compi
         for name in stored:
             reads.submit(f[name], factors[name.split("_")[0]])
         got = reads.results()
-    # The responses are inflated by libdeflate, the stimuli (runs of one value) by zlib-ng.
-    assert len(compiled_reads) == (2 if compiled else 0)
+    # The responses are inflated by libdeflate, the stimuli (runs of one value) by zlib-ng,
+    # both from compiled code.
+    assert sorted(inflaters) == ([zlib_chunks.LIBDEFLATE] * 2 + [zlib_chunks.ZLIB_NG] * 2
+                                 if compiled else [])
     for (name, values), array in zip(stored.items(), got, strict=True):
         want = values.astype(np.float64)
         for factor in factors[name.split("_")[0]]:
@@ -141,12 +144,14 @@ def test_scaled_reads_are_the_numpy_products(tmp_path: Path, threads: int, compi
         assert array.dtype == np.float64 and np.array_equal(array, want), name
 
 
-def test_compiled_inflate_refuses_chunks_outside_the_file_or_damaged(tmp_path: Path) -> None:
-    """The compiled inflater reads only inside the mapped file, and a chunk that does not
+@pytest.mark.parametrize("name", ["response_0", "stimulus_0"])  # libdeflate's, zlib-ng's
+def test_compiled_inflate_refuses_chunks_outside_the_file_or_damaged(tmp_path: Path,
+                                                                     name: str) -> None:
+    """The compiled inflaters read only inside the mapped file, and a chunk that does not
     inflate to a whole chunk gives None (the reader then lets HDF5 read the dataset)."""
-    values = _allen_like(tmp_path / "sweeps.h5")["response_0"]
+    values = _allen_like(tmp_path / "sweeps.h5")[name]
     with h5py.File(tmp_path / "sweeps.h5", "r") as f:
-        dataset = f["response_0"]
+        dataset = f[name]
         layout = hdf5_chunks.deflate_chunks(dataset)
         assert layout is not None
         mapped = np.frombuffer((tmp_path / "sweeps.h5").read_bytes(), dtype=np.uint8)
