@@ -170,8 +170,8 @@ def _scalar_text(group: h5py.Group, name: str) -> str | None:
 
 
 def _checked_scalar(group: h5py.Group, path: str) -> Any:
-    """``scalar_value(group, path)`` of a dataset that reads no other file (else
-    ``HostReferenceError``)."""
+    """The scalar dataset at ``path`` below ``group`` as a JSON value (``scalar_of``), None
+    when there is none; ``HostReferenceError`` when it would read another file."""
     try:
         item = h5py.h5o.open(group.id, path.encode())
     except KeyError:

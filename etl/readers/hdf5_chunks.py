@@ -1,13 +1,14 @@
 """Read a 1-D, deflate-compressed HDF5 dataset (the layout of every Allen NWB sweep) by its raw
-chunks, inflated with zlib-ng.
+chunks, inflated with zlib-ng or libdeflate.
 
 Allen NWB files store each sweep in small gzip chunks (about 6,000 samples); HDF5's own filter
 pipeline inflates them with the system zlib, which is most of the time a conversion or a feature
-run spends reading. zlib-ng inflates the same bytes about three times faster. The compressed
-bytes are taken straight from the file at the addresses HDF5 gives for each chunk (one
-``read_direct_chunk`` call per chunk costs more than inflating it). Any other layout
-(contiguous, several dimensions, other filters, missing chunks) is read by h5py as before, so
-the result is always the dataset's values.
+run spends reading. zlib-ng inflates the same bytes about three times faster, and
+``zlib_chunks`` inflates a whole dataset from compiled code (libdeflate for the responses).
+The compressed bytes are taken straight from the file at the addresses HDF5 gives for each
+chunk (one ``read_direct_chunk`` call per chunk costs more than inflating it). Any other
+layout (contiguous, several dimensions, other filters, missing chunks) is read by h5py as
+before, so the result is always the dataset's values.
 """
 
 from __future__ import annotations
@@ -44,19 +45,9 @@ def read_1d_scaled(dataset: h5py.Dataset, *factors: float) -> NDArray[np.float64
     the last bit as ``values = read_1d(dataset).astype(np.float64); values *= f`` for each
     factor, in one pass into one array (a feature run reads tens of millions of samples per
     cell and would otherwise hold each of them three times)."""
-    return read_1d_scaled_many([(dataset, factors)])[0]
-
-
-def read_1d_scaled_many(requests: Sequence[tuple[h5py.Dataset, Sequence[float]]],
-                        threads: int = 1) -> list[NDArray[np.float64]]:
-    """``[read_1d_scaled(dataset, *factors) for dataset, factors in requests]``, the same
-    arrays, inflated and scaled on up to ``threads`` threads at once (``ScaledReads``)."""
-    if not requests:
-        return []
-    with ScaledReads(requests[0][0].file, threads) as reads:
-        for dataset, factors in requests:
-            reads.submit(dataset, factors)
-        return reads.results()
+    with ScaledReads(dataset.file) as reads:
+        reads.submit(dataset, factors)
+        return reads.results()[0]
 
 
 class ScaledReads:
@@ -298,4 +289,4 @@ def _plain_file(file: h5py.File) -> str | None:
 
 
 __all__ = ["ScaledReads", "deflate_chunks", "raw_chunks", "read_1d", "read_1d_scaled",
-           "read_1d_scaled_many", "scaled_float64"]
+           "scaled_float64"]

@@ -111,17 +111,9 @@ def scalar_datasets(group: h5py.Group, skip: Collection[str] = ()) -> dict[str, 
     return scalars
 
 
-def scalar_value(group: h5py.Group, name: str) -> Any:
-    """The scalar dataset ``name`` of ``group`` as a JSON value, as the ``attributes`` column
-    holds it (text decoded, NaN null); None when there is no such scalar dataset."""
-    item = _open(group.id, name)
-    if not isinstance(item, h5py.h5d.DatasetID) or item.shape != ():
-        return None
-    return scalar_of(item)
-
-
 def scalar_of(dataset: h5py.h5d.DatasetID) -> Any:
-    """A scalar dataset (its low-level ID) as a JSON value (see ``scalar_value``)."""
+    """A scalar dataset (its low-level ID) as a JSON value, as the ``attributes`` column holds
+    it (text decoded, NaN null)."""
     if dataset.dtype.kind == "O":  # variable-length strings need h5py's conversion
         return _plain(h5py.Dataset(dataset)[()])
     value = np.empty((), dtype=dataset.dtype)
@@ -167,4 +159,4 @@ def _attr_float(object_id: Any, name: str) -> float | None:
 
 
 __all__ = ["RESPONSES", "STIMULI", "SeriesHeader", "scalar_datasets", "scalar_number",
-           "scalar_of", "scalar_value", "series_header", "sweep_numbers"]
+           "scalar_of", "series_header", "sweep_numbers"]

@@ -162,7 +162,7 @@ def _window_dvdt(times: FloatArray, volts: FloatArray, dvdt: FloatArray, start_i
     """The window's filtered dV/dt given the whole trace's (see ``spike_dvdts``)."""
     if definitions.window_dvdt == "slice_whole_trace":
         return dvdt[start_index:end_index]
-    if start_index == 0 and end_index == times.size - 1:
+    if not _window_filtered_alone(times, start_index, end_index, definitions):
         return dvdt  # the window is the whole trace: re-filtering it gives the same
     return filtered_dvdt(times[start_index:end_index + 1], volts[start_index:end_index + 1],
                          params.filter_hz, _scratch("window_dvdt"))
@@ -178,30 +178,33 @@ def spike_dvdts(sweeps: Sequence[tuple[FloatArray, FloatArray, float | None, flo
     this thread's buffers: the arrays are valid until its next call here."""
     params = detection or definitions.spikes
     traces: list[tuple[FloatArray, FloatArray]] = []
-    windows: list[tuple[int, int] | None] = []
+    windows: list[tuple[int, int]] = []
     for t, v, start, end in sweeps:
         traces.append((t, v))
         start_index, end_index = _window(t, start, end, definitions.time_index)
-        if (definitions.window_dvdt == "slice_whole_trace"
-                or (start_index == 0 and end_index == t.size - 1)):
-            windows.append(None)
-        else:
-            windows.append((start_index, end_index))
+        windows.append((start_index, end_index))
+        if _window_filtered_alone(t, start_index, end_index, definitions):
             traces.append((t[start_index:end_index + 1], v[start_index:end_index + 1]))
     # The filtered traces are only read by the caller's detection, so they are made in this
     # thread's buffers.
     filtered = iter(filtered_dvdts(traces, params.filter_hz,
                                    [_scratch(f"dvdt_{k}") for k in range(len(traces))]))
     found = []
-    for (t, v, start, end), window in zip(sweeps, windows, strict=True):
+    for (t, v, _, _), (start_index, end_index) in zip(sweeps, windows, strict=True):
         dvdt = next(filtered)
-        if window is None:
-            start_index, end_index = _window(t, start, end, definitions.time_index)
+        if _window_filtered_alone(t, start_index, end_index, definitions):
+            found.append((dvdt, next(filtered)))
+        else:
             found.append((dvdt, _window_dvdt(t, v, dvdt, start_index, end_index, definitions,
                                              params)))
-        else:
-            found.append((dvdt, next(filtered)))
     return found
+
+
+def _window_filtered_alone(times: FloatArray, start_index: int, end_index: int,
+                           definitions: Definitions) -> bool:
+    """Whether the window's dV/dt is filtered on its own (ipfx, a window inside the trace)."""
+    return (definitions.window_dvdt != "slice_whole_trace"
+            and not (start_index == 0 and end_index == times.size - 1))
 
 
 _THREAD_BUFFERS = threading.local()
