@@ -8,8 +8,11 @@ about the next sweep, and two cores do little more than one. Here libdeflate's
 the GIL released throughout. The library comes with the ``deflate`` package, whose extension
 module exports its C functions (the package's own ``zlib_decompress`` works chunk by chunk
 from Python). libdeflate also inflates recorded responses faster than zlib-ng, but not long
-runs of one value (see ``MIN_COMPRESSED_FRACTION``). Where those functions cannot be found,
-``available()`` is False and the callers inflate chunk by chunk as before.
+runs of one value (see ``MIN_COMPRESSED_FRACTION``): those are inflated by zlib-ng, called
+from the same compiled loop (the ``zlib-ng`` package's extension module exports its
+functions; its stream's layout is checked on a known stream before first use). Where any of
+this cannot be found or fails its check, ``available()`` is False and the callers inflate
+chunk by chunk from Python as before.
 """
 
 from __future__ import annotations
