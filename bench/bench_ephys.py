@@ -219,7 +219,7 @@ def floor(path: Path) -> tuple[float, float, float, int]:
                 layout = deflate_chunks(data)
                 if layout is not None:
                     stored = sum(nbytes for _, _, nbytes in layout)
-                    libdeflate = stored >= zlib_chunks.MIN_COMPRESSED_FRACTION * data.nbytes
+                    libdeflate = zlib_chunks.inflater(stored, data.nbytes) == zlib_chunks.LIBDEFLATE
                     size = data.chunks[0] * data.dtype.itemsize
                     with raw_chunks(data, layout) as chunks:
                         compressed.extend((libdeflate, size, raw) for raw in chunks)

@@ -54,10 +54,12 @@ class ScaledReads:
     """Datasets of one open HDF5 file read as ``read_1d_scaled`` reads them, inflated and
     scaled on ``threads`` worker threads while the calling thread goes on asking HDF5 about
     the next ones (HDF5 answers one thread at a time, and a cell's metadata costs about as
-    much as inflating half its samples). The workers slice the chunks from the mapped file;
-    zlib-ng and the compiled scaling release the GIL, so they run on separate cores. With one
-    thread each dataset is read when it is submitted. A dataset whose chunks cannot be read
-    that way is read by ``results`` in the calling thread, as ``read_1d_scaled`` reads it.
+    much as inflating half its samples). The workers inflate and scale a dataset's chunks
+    from the mapped file in one compiled call that releases the GIL (``zlib_chunks``), so
+    they run on separate cores. With one thread each dataset is read when it is submitted.
+    A dataset that cannot be read that way (another layout, byte order or driver, or no
+    compiled inflater here) is read by ``results`` in the calling thread: chunk by chunk
+    with zlib-ng, or by HDF5.
 
     Use as a context manager on the open file; ``results`` inside it."""
 
@@ -66,22 +68,20 @@ class ScaledReads:
         self._threads = threads
         self._requests: list[tuple[h5py.Dataset, NDArray[np.float64],
                                    list[tuple[int, int, int]] | None]] = []
-        # per request: its read (started), the read to start, or None (read by ``results``)
-        self._done: list[Future[NDArray[np.float64] | None]
-                         | Callable[[], NDArray[np.float64] | None] | None] = []
+        # per request: its read, or None (read by ``results`` in the calling thread)
+        self._done: list[Future[NDArray[np.float64] | None] | None] = []
         self._stack = ExitStack()
-        self._mapped: mmap.mmap | None = None
         self._bytes: NDArray[np.uint8] | None = None  # the mapped file, for compiled code
         self._pool: ThreadPoolExecutor | None = None
 
     def __enter__(self) -> ScaledReads:
         path = _plain_file(self._file)
-        if path is not None:
+        if path is not None and zlib_chunks.available():
             handle = self._stack.enter_context(open(path, "rb"))
-            self._mapped = self._stack.enter_context(
+            mapped = self._stack.enter_context(
                 mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ))
-            if zlib_chunks.available() and len(self._mapped):
-                self._bytes = np.frombuffer(self._mapped, dtype=np.uint8)
+            if len(mapped):
+                self._bytes = np.frombuffer(mapped, dtype=np.uint8)
                 # Let go before the file is unmapped (a mapping with a view cannot close).
                 self._stack.callback(setattr, self, "_bytes", None)
         if self._threads > 1:
@@ -99,58 +99,26 @@ class ScaledReads:
         scale = np.array(factors, dtype=np.float64)
         layout = deflate_chunks(dataset)
         self._requests.append((dataset, scale, layout))
-        if layout is None or self._mapped is None or dataset.file.id != self._file.id:
-            self._done.append(None)
+        if (layout is None or self._bytes is None or not dataset.dtype.isnative
+                or dataset.file.id != self._file.id):
+            self._done.append(None)  # read by ``results`` chunk by chunk, or by HDF5
             return
-        if self._bytes is not None and dataset.dtype.isnative:
-            self._done.append(self._start(partial(
-                zlib_chunks.inflate_scaled, self._bytes, layout, np.empty(dataset.size),
-                dataset.dtype, dataset.chunks[0], scale)))
-        else:
-            # Inflated chunk by chunk from Python, which holds the GIL between chunks: started
-            # by ``results``, once the calling thread no longer needs the GIL for HDF5.
-            self._done.append(partial(_inflate_mapped, self._mapped, layout,
-                                      np.empty(dataset.size), dataset.dtype,
-                                      dataset.chunks[0], scale))
-
-    def _start(self, job: Callable[[], NDArray[np.float64] | None]
-               ) -> Future[NDArray[np.float64] | None]:
+        job = partial(zlib_chunks.inflate_scaled, self._bytes, layout, np.empty(dataset.size),
+                      dataset.dtype, dataset.chunks[0], scale)
         if self._pool is not None:
-            return self._pool.submit(job)
-        future: Future[NDArray[np.float64] | None] = Future()
-        future.set_result(job())
-        return future
+            self._done.append(self._pool.submit(job))
+        else:
+            done: Future[NDArray[np.float64] | None] = Future()
+            done.set_result(job())
+            self._done.append(done)
 
     def results(self) -> list[NDArray[np.float64]]:
         """The submitted datasets' values, in the order submitted."""
-        started = [self._start(job) if callable(job) else job for job in self._done]
         out = []
-        for (dataset, scale, layout), future in zip(self._requests, started, strict=True):
+        for (dataset, scale, layout), future in zip(self._requests, self._done, strict=True):
             values = None if future is None else future.result()
             out.append(values if values is not None else _read_scaled(dataset, layout, scale))
         return out
-
-
-def _inflate_mapped(mapped: mmap.mmap, layout: list[tuple[int, int, int]],
-                    values: NDArray[np.float64], dtype: np.dtype[Any], chunk_length: int,
-                    scale: NDArray[np.float64]) -> NDArray[np.float64] | None:
-    """One dataset's chunks sliced from the mapped file, inflated, joined and scaled into
-    ``values`` in one compiled call (the Python steps per chunk hold the GIL: as few as can
-    be); None when a chunk does not inflate to a whole chunk."""
-    chunk_bytes = chunk_length * dtype.itemsize
-    parts = []
-    for _, address, nbytes in layout:  # chunk n holds samples from n * chunk_length on
-        try:
-            inflated = zlib_ng.decompress(mapped[address:address + nbytes], bufsize=chunk_bytes)
-        # zlib_ng.pyi declares ``error: Exception`` (an instance); at run time it is a class.
-        except zlib_ng.error:  # type: ignore[misc]
-            return None
-        if len(inflated) != chunk_bytes:
-            return None
-        parts.append(inflated)
-    stored = np.frombuffer(b"".join(parts), dtype).astype(dtype.newbyteorder("="), copy=False)
-    _scale_into(values, 0, stored, scale)
-    return values
 
 
 def _read_scaled(dataset: h5py.Dataset, layout: list[tuple[int, int, int]] | None,

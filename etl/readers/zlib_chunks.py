@@ -194,9 +194,14 @@ def inflate_scaled(mapped: NDArray[np.uint8], layout: list[tuple[int, int, int]]
     assert _LIBDEFLATE is not None and _ZLIB_NG is not None
     chunk = np.empty(chunk_length, dtype=dtype)
     table = np.array(layout, dtype=np.int64).reshape(-1, 3)
-    runs = int(table[:, 2].sum()) < MIN_COMPRESSED_FRACTION * out.size * dtype.itemsize
-    return out if _inflate(ZLIB_NG if runs else LIBDEFLATE, mapped, table, chunk, out,
-                           scale) else None
+    chosen = inflater(int(table[:, 2].sum()), out.size * dtype.itemsize)
+    return out if _inflate(chosen, mapped, table, chunk, out, scale) else None
+
+
+def inflater(stored_bytes: int, nbytes: int) -> int:
+    """The inflater of a dataset of ``nbytes`` stored in ``stored_bytes``: ``ZLIB_NG`` below
+    ``MIN_COMPRESSED_FRACTION``, else ``LIBDEFLATE``."""
+    return ZLIB_NG if stored_bytes < MIN_COMPRESSED_FRACTION * nbytes else LIBDEFLATE
 
 
 def _inflate(inflater: int, mapped: NDArray[np.uint8], table: NDArray[np.int64],
@@ -253,4 +258,5 @@ def _zlib_ng_works() -> bool:
     return _ZLIB_NG_CHECKED[0]
 
 
-__all__ = ["LIBDEFLATE", "MIN_COMPRESSED_FRACTION", "ZLIB_NG", "available", "inflate_scaled"]
+__all__ = ["LIBDEFLATE", "MIN_COMPRESSED_FRACTION", "ZLIB_NG", "available", "inflate_scaled",
+           "inflater"]

@@ -246,7 +246,6 @@ def cell_features(sweeps: Sequence[SweepSource], definitions: Definitions = ALLE
         except ProtocolError as exc:
             return exc
 
-    protocol_problems: dict[str, str] = {}
     with SweepPool(threads) as pool:
         for (protocol, recording), sweep in zip(chosen, pool.map(prepare, chosen),
                                                 strict=True):
@@ -254,9 +253,6 @@ def cell_features(sweeps: Sequence[SweepSource], definitions: Definitions = ALLE
                 problems[recording.sweep_number] = str(sweep)
             else:
                 prepared[protocol].append(sweep)
-        for protocol, _ in _ANALYSES:
-            if not prepared[protocol]:
-                protocol_problems[protocol] = "no usable sweeps"
         analyses = [item for item in _ANALYSES if prepared[item[0]]]
 
         def analyse(item: tuple[str, _ProtocolAnalysis]
@@ -275,11 +271,18 @@ def cell_features(sweeps: Sequence[SweepSource], definitions: Definitions = ALLE
         # the one pool: a protocol's serial steps (fits, the short squares' passes over all
         # their sweeps, fewer sweeps than threads) overlap another's sweeps.
         outcomes = map_in_threads(analyse, analyses, len(analyses) if threads > 1 else 1)
+    by_protocol = {protocol: outcome for (protocol, _), outcome
+                   in zip(analyses, outcomes, strict=True)}
     values: dict[str, float | bool | None] = {}
     results: dict[int, SweepResult] = {}
+    protocol_problems: dict[str, str] = {}
     rheobase: int | None = None
     hero: int | None = None
-    for (protocol, _), (outcome, found) in zip(analyses, outcomes, strict=True):
+    for protocol, _ in _ANALYSES:
+        if protocol not in by_protocol:
+            protocol_problems[protocol] = "no usable sweeps"
+            continue
+        outcome, found = by_protocol[protocol]
         problems.update(found)
         if isinstance(outcome, Exception):
             protocol_problems[protocol] = str(outcome)
